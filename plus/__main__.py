@@ -1,0 +1,5 @@
+import sys
+
+from plus.cli import main
+
+sys.exit(main())

@@ -1,0 +1,75 @@
+"""Atomic file writes and config loading shared by every command."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from plus.errors import InputError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling of `path`; on success move it into place, on failure remove it."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if directory:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        tmp = Path(name)
+    try:
+        yield tmp
+        if directory and target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike[str], value: Any) -> None:
+    """Write JSON atomically, pretty-printed."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a resolved JSON or YAML config file into a dict, with a clear error on bad input."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: config file not found")
+    try:
+        value = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise InputError(f"{path}: not valid YAML/JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: a config file must hold a mapping, not {type(value).__name__}")
+    return value
+
+
+def require(config: dict[str, Any], key: str, source: str) -> Any:
+    """config[key], or an InputError naming the missing key and the file it should be in."""
+    if key not in config:
+        raise InputError(f"{source}: missing config key {key!r}")
+    return config[key]
