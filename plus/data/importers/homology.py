@@ -1,0 +1,142 @@
+"""Homology importers: Bepler & Berger SCOPe 2.06 files and the PLUS authors' versions of them.
+
+* train: ASTRAL FASTA, header `>d1dlwa_ a.1.1.1 (A:) desc {species}` (PLUS: `>d1dlwa_ a.1.1.1`); one row per
+  domain, `id` = the domain, `label` = its SCOP sccs `class.fold.superfamily.family` (pairs are sampled in
+  training).
+* every other split: a pairs TSV with header `sequence_A sequence_B similarity` (Bepler & Berger; the 2.07
+  new-entries file has the same columns) or `pdb_id_A pdb_id_B sequence_A sequence_B similarity` (PLUS);
+  `similarity` is 0 (different class) .. 4 (same family). `id` / `id_b` are the domains when the file names
+  them, otherwise `{split}_{row}` / `{split}_{row}_b` (row counts data rows from 0).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from plus.data.fasta import read_fasta
+from plus.data.importers import ORIGIN, FileSpec, describe, new_table, open_text, require_files
+from plus.errors import InputError
+from plus.tasks import SCOP_LEVELS
+
+SCCS = re.compile(r"[a-z]\.\d+\.\d+\.\d+")
+PAIR_COLUMNS = ("sequence_A", "sequence_B", "similarity")
+ID_COLUMNS = ("pdb_id_A", "pdb_id_B")
+MAX_SIMILARITY = len(SCOP_LEVELS)  # 4 = same family
+TRAIN = "train"
+
+
+def read_domains(spec: FileSpec) -> pd.DataFrame:
+    """Single domains of an ASTRAL-style FASTA: `id` = first header token, `label` = the sccs (second token)."""
+    name = describe(spec)
+    ids, sequences, labels, origins = [], [], [], []
+    with open_text(spec) as handle:
+        for record in read_fasta(handle, name=name):
+            where = f"{name}: line {record.line}"
+            tokens = record.header.split()
+            if len(tokens) < 2 or not SCCS.fullmatch(tokens[1]):
+                raise InputError(
+                    f"{where}: header {record.header[:60]!r} must be '>domain sccs ...' with sccs like a.1.1.1"
+                )
+            if not record.sequence:
+                raise InputError(f"{where}: domain {tokens[0]!r} has no sequence")
+            ids.append(tokens[0])
+            sequences.append(record.sequence.upper())
+            labels.append(tokens[1])
+            origins.append(where)
+    if not ids:
+        raise InputError(f"{name}: no records")
+    return new_table({"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins})
+
+
+def read_pairs(spec: FileSpec, split: str, *, require_ids: bool) -> pd.DataFrame:
+    """Domain pairs of a pairs TSV with their similarity 0..4 (`require_ids`: pdb_id_A/B columns must exist)."""
+    name = describe(spec)
+    with open_text(spec) as handle:
+        try:
+            frame = pd.read_csv(handle, sep="\t", dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise InputError(f"{name}: not a readable tab-separated table ({error})") from error
+    needed = (*ID_COLUMNS, *PAIR_COLUMNS) if require_ids else PAIR_COLUMNS
+    missing = [column for column in needed if column not in frame.columns]
+    if missing:
+        raise InputError(f"{name}: missing columns {missing}; found {list(frame.columns)}")
+    if frame.empty:
+        raise InputError(f"{name}: no pairs")
+    lines = pd.RangeIndex(2, len(frame) + 2)  # line 1 is the header
+    for column in ("sequence_A", "sequence_B"):
+        empty = (frame[column].str.strip() == "").to_numpy()
+        if empty.any():
+            raise InputError(f"{name}: line {lines[empty.argmax()]}: {column} is empty")
+    similarity = pd.to_numeric(frame["similarity"].str.strip(), errors="coerce")
+    bad = ~similarity.isin(range(MAX_SIMILARITY + 1)).to_numpy()
+    if bad.any():
+        position = int(bad.argmax())
+        raise InputError(
+            f"{name}: line {lines[position]}: similarity {frame['similarity'].iloc[position]!r} "
+            f"is not an integer 0..{MAX_SIMILARITY}"
+        )
+    rows = [f"{split}_{row}" for row in range(len(frame))]
+    has_ids = all(column in frame.columns for column in ID_COLUMNS)
+    return new_table(
+        {
+            "id": frame["pdb_id_A"].tolist() if has_ids else rows,
+            "sequence": frame["sequence_A"].str.strip().str.upper().tolist(),
+            "label": similarity.astype("int64").tolist(),
+            "id_b": frame["pdb_id_B"].tolist() if has_ids else [f"{row}_b" for row in rows],
+            "sequence_b": frame["sequence_B"].str.strip().str.upper().tolist(),
+            ORIGIN: [f"{name}: line {line}" for line in lines],
+        }
+    )
+
+
+def _check_no_options(options: Mapping[str, Any], fmt: str) -> None:
+    unknown = sorted(set(options) - {"kind"})
+    if unknown:
+        raise InputError(f"format {fmt!r}: takes no options, got {unknown}")
+
+
+def _import(
+    files: Mapping[str, FileSpec], options: Mapping[str, Any], fmt: str, require_ids: bool
+) -> dict[str, pd.DataFrame]:
+    require_files(files, fmt)
+    _check_no_options(options, fmt)
+    return {
+        split: read_domains(spec) if split == TRAIN else read_pairs(spec, split, require_ids=require_ids)
+        for split, spec in files.items()
+    }
+
+
+def import_scope_bepler(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """Bepler & Berger SCOPe files: `train` ASTRAL FASTA, every other split key a sampled/all-pairs TSV."""
+    return _import(files, options, "scope_bepler", require_ids=False)
+
+
+def import_plus_homology(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The PLUS authors' homology files: `train` FASTA `>domain sccs`, other splits TSVs with pdb_id_A/B."""
+    return _import(files, options, "plus_homology", require_ids=True)
+
+
+def import_plus_homology_train(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """`plus_fasta` kind `homology_train`: FASTA `>domain sccs` files by split."""
+    require_files(files, "plus_fasta:homology_train")
+    _check_no_options(options, "plus_fasta:homology_train")
+    return {split: read_domains(spec) for split, spec in files.items()}
+
+
+def import_plus_homology_pairs(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """`plus_fasta` kind `homology_pairs`: TSVs `pdb_id_A pdb_id_B sequence_A sequence_B similarity` by split."""
+    require_files(files, "plus_fasta:homology_pairs")
+    _check_no_options(options, "plus_fasta:homology_pairs")
+    return {split: read_pairs(spec, split, require_ids=True) for split, spec in files.items()}
+
+
+FORMATS = {
+    "scope_bepler": import_scope_bepler,
+    "plus_homology": import_plus_homology,
+    "plus_fasta:homology_train": import_plus_homology_train,
+    "plus_fasta:homology_pairs": import_plus_homology_pairs,
+}

@@ -1,0 +1,315 @@
+"""Per-residue task importers: NetSurfP-2.0 CSV and the PLUS secstr FASTA (secondary structure), TOPCONS2 and
+PLUS 3-line files (transmembrane topology).
+
+The label conventions (GHIBESTC letters, "." for masked residues, DSSP coil spellings, topology letter map)
+are documented in `plus.data.importers.labels`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple, TextIO
+
+import numpy as np
+import pandas as pd
+
+from plus.data.fasta import read_fasta
+from plus.data.importers import (
+    ORIGIN,
+    FileSpec,
+    describe,
+    new_table,
+    open_text,
+    require_files,
+)
+from plus.data.importers.labels import (
+    apply_mask,
+    dssp8_to_secstr8,
+    map_topology,
+    secstr_digits_to_letters,
+    topology_map,
+)
+from plus.errors import InputError
+from plus.tasks import SECSTR8, TOPOLOGY
+
+NETSURFP_OPTIONS = ("mask_column", "mask_disordered", "disorder_column", "id_column", "id_prefix")
+TOPCONS_OPTIONS = ("map", "split", "seed")
+POOL = "pool"
+
+
+def check_options(options: Mapping[str, Any], allowed: tuple[str, ...], fmt: str) -> None:
+    """InputError naming any option key the format does not know (a typo would otherwise be ignored)."""
+    unknown = sorted(set(options) - set(allowed) - {"kind"})
+    if unknown:
+        raise InputError(f"format {fmt!r}: unknown options {unknown}; allowed: {list(allowed)}")
+
+
+# NetSurfP-2.0 / ProtTrans CSV ------------------------------------------------------------------------------
+
+
+def import_netsurfp_csv(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """NetSurfP-2.0 CSVs (`input, dssp3, dssp8, disorder, cb513_mask`, space-separated per residue), by split.
+
+    Options: `mask_column` (default `cb513_mask`; null to use none), `mask_disordered` (default true:
+    residues with disorder 0 become "."; in these files their dssp8 is a placeholder C), `disorder_column`
+    (default `disorder`), `id_column` (default: none; ids are `{id_prefix}_{row}`, id_prefix = the split).
+    """
+    require_files(files, "netsurfp_csv")
+    check_options(options, NETSURFP_OPTIONS, "netsurfp_csv")
+    return {split: _read_netsurfp(spec, split, options) for split, spec in files.items()}
+
+
+def _read_netsurfp(spec: FileSpec, split: str, options: Mapping[str, Any]) -> pd.DataFrame:
+    name = describe(spec)
+    mask_column = options.get("mask_column", "cb513_mask")
+    disorder_column = (
+        options.get("disorder_column", "disorder") if options.get("mask_disordered", True) else None
+    )
+    id_column = options.get("id_column")
+    id_prefix = str(options.get("id_prefix", split))
+    with open_text(spec) as handle:
+        try:
+            frame = pd.read_csv(handle, skipinitialspace=True, dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise InputError(f"{name}: not a readable CSV ({error})") from error
+    frame.columns = [str(column).strip() for column in frame.columns]
+    needed = [c for c in ("input", "dssp8", mask_column, disorder_column, id_column) if c]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise InputError(f"{name}: missing columns {missing}; found {list(frame.columns)}")
+
+    ids, sequences, labels, origins = [], [], [], []
+    counts: Counter[str] = Counter()
+    for row, values in enumerate(frame.to_dict("records")):
+        where = f"{name}: line {row + 2}"
+        residues = values["input"].split()
+        if not residues or any(len(residue) != 1 for residue in residues):
+            raise InputError(f"{where}: 'input' must be single residue letters separated by spaces")
+        dssp = values["dssp8"].split()
+        _check_length(dssp, residues, "dssp8", where)
+        counts.update(f"dssp8 {letter!r} -> C" for letter in dssp if letter not in SECSTR8)
+        label = dssp8_to_secstr8(dssp, where=f"{where}: dssp8")
+        keep = np.ones(len(residues), dtype=bool)
+        if mask_column:
+            mask = _binary(values[mask_column].split(), residues, mask_column, where)
+            counts[f"residues masked by {mask_column}"] += int((~mask).sum())
+            keep &= mask
+        if disorder_column:
+            ordered = _binary(values[disorder_column].split(), residues, disorder_column, where)
+            counts["disordered residues masked"] += int((keep & ~ordered).sum())
+            keep &= ordered
+        if not keep.any():
+            counts["proteins with every residue masked"] += 1
+        ids.append(values[id_column] if id_column else f"{id_prefix}_{row}")
+        sequences.append("".join(residues).upper())
+        labels.append(apply_mask(label, keep))
+        origins.append(where)
+    if not ids:
+        raise InputError(f"{name}: no records")
+    return new_table({"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins}, mapped=counts)
+
+
+def _check_length(values: list[str], residues: list[str], column: str, where: str) -> None:
+    if len(values) != len(residues):
+        raise InputError(f"{where}: {column} has {len(values)} entries but the sequence has {len(residues)}")
+
+
+def _binary(values: list[str], residues: list[str], column: str, where: str) -> np.ndarray:
+    _check_length(values, residues, column, where)
+    try:
+        numbers = np.asarray(values, dtype=float)
+    except ValueError as error:
+        raise InputError(f"{where}: {column} must hold 0/1 values ({error})") from error
+    if not np.isin(numbers, (0.0, 1.0)).all():
+        raise InputError(f"{where}: {column} must hold 0/1 values, found {sorted(set(numbers) - {0.0, 1.0})}")
+    return numbers == 1.0
+
+
+# PLUS secstr FASTA: >name:sequence / >name:secstr ----------------------------------------------------------
+
+
+def import_plus_secstr(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The PLUS authors' secstr FASTA by split: `>name:sequence`, then `>name:secstr` (digits 0-7)."""
+    require_files(files, "plus_fasta:secstr")
+    check_options(options, (), "plus_fasta:secstr")
+    return {split: _read_plus_secstr(spec) for split, spec in files.items()}
+
+
+def _read_plus_secstr(spec: FileSpec) -> pd.DataFrame:
+    name = describe(spec)
+    ids, sequences, labels, origins = [], [], [], []
+    pending: tuple[str, str, int] | None = None  # (name, sequence, line) of a sequence awaiting its secstr
+    with open_text(spec) as handle:
+        for record in read_fasta(handle, name=name):
+            where = f"{name}: line {record.line}"
+            protein, _, flag = record.header.split()[0].rpartition(":") if record.header else ("", "", "")
+            if flag not in ("sequence", "secstr") or not protein:
+                raise InputError(
+                    f"{where}: header must be '>name:sequence' or '>name:secstr', got {record.header!r}"
+                )
+            if flag == "sequence":
+                if pending is not None:
+                    raise InputError(
+                        f"{name}: line {pending[2]}: '>{pending[0]}:sequence' has no secstr record"
+                    )
+                pending = (protein, record.sequence, record.line)
+                continue
+            if pending is None or pending[0] != protein:
+                raise InputError(
+                    f"{where}: '>{protein}:secstr' does not follow a '>{protein}:sequence' record"
+                )
+            sequence = pending[1]
+            if len(record.sequence) != len(sequence):
+                raise InputError(
+                    f"{where}: secstr of {protein!r} has {len(record.sequence)} labels "
+                    f"but its sequence has {len(sequence)} residues"
+                )
+            ids.append(protein)
+            sequences.append(sequence.upper())
+            labels.append(secstr_digits_to_letters(record.sequence, where=where))
+            origins.append(f"{name}: line {pending[2]}")
+            pending = None
+    if pending is not None:
+        raise InputError(f"{name}: line {pending[2]}: '>{pending[0]}:sequence' has no secstr record")
+    if not ids:
+        raise InputError(f"{name}: no records")
+    return new_table({"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins})
+
+
+# 3-line topology files: >name / sequence / topology ---------------------------------------------------------
+
+
+class ThreeLineRecord(NamedTuple):
+    """One 3-line record: name (first header token), sequence, topology and the header's line number."""
+
+    name: str
+    sequence: str
+    topology: str
+    line: int
+
+
+def read_three_line(handle: TextIO, name: str) -> Iterator[ThreeLineRecord]:
+    """Yield the records of a 3-line file; InputError naming the line on a record that is not 3 lines long."""
+    lines = ((number, text.strip()) for number, text in enumerate(handle, start=1))
+    lines = ((number, text) for number, text in lines if text)
+    for number, header in lines:
+        if not header.startswith(">") or not header[1:].strip():
+            raise InputError(f"{name}: line {number}: expected a '>name' header, got {header[:40]!r}")
+        record = header[1:].split()[0]
+        body = []
+        for _ in range(2):
+            entry = next(lines, None)
+            if entry is None or entry[1].startswith(">"):
+                missing = "sequence" if not body else "topology"
+                at = f"line {entry[0]}" if entry else "end of file"
+                raise InputError(
+                    f"{name}: line {number}: record {record!r} has no {missing} line (found {at})"
+                )
+            body.append(entry)
+        (_, sequence), (topology_line, topology) = body
+        if len(topology) != len(sequence):
+            raise InputError(
+                f"{name}: line {topology_line}: record {record!r}: topology has {len(topology)} letters "
+                f"but the sequence has {len(sequence)}"
+            )
+        yield ThreeLineRecord(record, sequence.upper(), topology, number)
+
+
+def import_topcons_3line(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """TOPCONS2 3-line files by split (or one `pool` file split by `options.split` fractions and `seed`).
+
+    I, O and M are kept; every other topology letter goes through `options.map` (default S -> ".", and any
+    letter not listed -> "."), and each mapping used is counted in attrs["mapped"].
+    """
+    require_files(files, "topcons_3line")
+    check_options(options, TOPCONS_OPTIONS, "topcons_3line")
+    mapping = topology_map(options.get("map"))
+    tables = {}
+    for split, records in _records_by_split(files, options, "topcons_3line").items():
+        rows, counts = [], Counter()
+        for record, origin in records:
+            label, used = map_topology(record.topology, mapping)
+            counts.update(used)
+            rows.append((record.name, record.sequence, label, origin))
+        tables[split] = _table(rows, counts)
+    return tables
+
+
+def import_plus_3line(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The PLUS authors' transmembrane 3-line files by split: topology letters must be I, O or M only."""
+    require_files(files, "plus_3line")
+    check_options(options, ("split", "seed"), "plus_3line")
+    tables = {}
+    for split, records in _records_by_split(files, options, "plus_3line").items():
+        for record, origin in records:
+            other = sorted(set(record.topology) - set(TOPOLOGY))
+            if other:
+                raise InputError(
+                    f"{origin}: record {record.name!r}: topology letters {other} are not I, O or M "
+                    f"(format topcons_3line maps them)"
+                )
+        tables[split] = _table([(r.name, r.sequence, r.topology, origin) for r, origin in records], {})
+    return tables
+
+
+def _read_records(spec: FileSpec) -> list[tuple[ThreeLineRecord, str]]:
+    name = describe(spec)
+    with open_text(spec) as handle:
+        records = [(record, f"{name}: line {record.line}") for record in read_three_line(handle, name)]
+    if not records:
+        raise InputError(f"{name}: no records")
+    return records
+
+
+def _records_by_split(
+    files: dict[str, FileSpec], options: Mapping[str, Any], fmt: str
+) -> dict[str, list[tuple[ThreeLineRecord, str]]]:
+    if POOL not in files:
+        if "split" in options:
+            raise InputError(f"format {fmt!r}: options.split applies only to a 'pool' file")
+        return {split: _read_records(spec) for split, spec in files.items()}
+    if len(files) != 1:
+        raise InputError(
+            f"format {fmt!r}: a 'pool' file cannot be combined with per-split files {sorted(files)}"
+        )
+    records = _read_records(files[POOL])
+    parts = split_indices(len(records), options.get("split"), options.get("seed", 0), fmt)
+    return {split: [records[i] for i in indices] for split, indices in parts.items()}
+
+
+def _table(rows: list[tuple[str, str, str, str]], counts: Mapping[str, int]) -> pd.DataFrame:
+    ids, sequences, labels, origins = ([row[i] for row in rows] for i in range(4))
+    return new_table({"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins}, mapped=counts)
+
+
+def split_indices(
+    n: int, fractions: Mapping[str, float] | None, seed: int, fmt: str
+) -> dict[str, np.ndarray]:
+    """Record indices per split: a permutation drawn from `seed`, cut by fractions that sum to 1."""
+    if not isinstance(fractions, Mapping) or not fractions:
+        raise InputError(
+            f"format {fmt!r}: a 'pool' file needs options.split, e.g. {{train: 0.8, valid: 0.1}}"
+        )
+    try:
+        values = np.array([float(value) for value in fractions.values()])
+    except (TypeError, ValueError) as error:
+        raise InputError(f"format {fmt!r}: options.split values must be numbers ({error})") from error
+    if (values <= 0).any() or abs(values.sum() - 1.0) > 1e-6:
+        raise InputError(
+            f"format {fmt!r}: options.split fractions must be positive and sum to 1, got {values}"
+        )
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise InputError(f"format {fmt!r}: options.seed must be an integer, got {seed!r}")
+    order = np.random.default_rng(seed).permutation(n)
+    bounds = np.rint(np.cumsum(values) * n).astype(int)
+    starts = np.concatenate([[0], bounds[:-1]])
+    return {split: np.sort(order[a:b]) for split, a, b in zip(fractions, starts, bounds, strict=True)}
+
+
+FORMATS = {
+    "netsurfp_csv": import_netsurfp_csv,
+    "plus_fasta:secstr": import_plus_secstr,
+    "topcons_3line": import_topcons_3line,
+    "plus_3line": import_plus_3line,
+}
