@@ -121,6 +121,11 @@ def _record(table: pd.DataFrame, split: str, position: int) -> str:
     return f"split {split!r}, record {position + 1} (id {row['id']!r})"
 
 
+def _show(value: Any) -> str:
+    """repr of a value as the user wrote it (numpy scalars as plain Python values)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _first(mask: np.ndarray | pd.Series) -> int:
     return int(np.flatnonzero(np.asarray(mask))[0])
 
@@ -139,7 +144,7 @@ def _check_sequences(table: pd.DataFrame, split: str, column: str) -> tuple[pd.S
             f"{_record(table, split, position)}: {column} {values.iloc[position][:60]!r} is empty or has "
             "characters that are not residue letters"
         )
-    unknown = sum(encode(sequence).n_unknown for sequence in upper)
+    unknown = encode("".join(upper)).n_unknown  # letters only by now, so one call counts them all
     return upper, unknown
 
 
@@ -154,7 +159,7 @@ def _check_labels(table: pd.DataFrame, split: str, spec: TaskSpec) -> pd.Series:
         if bad.any():
             position = _first(bad)
             raise InputError(
-                f"{_record(table, split, position)}: label {labels.iloc[position]!r} is not a finite number"
+                f"{_record(table, split, position)}: label {_show(labels.iloc[position])} is not a finite number"
             )
         return numbers.astype("float64")
     if spec.shape == "pair":
@@ -168,7 +173,7 @@ def _check_labels(table: pd.DataFrame, split: str, spec: TaskSpec) -> pd.Series:
         if bad.any():
             position = _first(bad)
             raise InputError(
-                f"{_record(table, split, position)}: similarity {labels.iloc[position]!r} is not an "
+                f"{_record(table, split, position)}: similarity {_show(labels.iloc[position])} is not an "
                 f"integer 0..{PAIR_LEVELS - 1}"
             )
         return numbers.astype("int64")
@@ -178,7 +183,7 @@ def _check_labels(table: pd.DataFrame, split: str, spec: TaskSpec) -> pd.Series:
         if bad.any():
             position = _first(bad)
             raise InputError(
-                f"{_record(table, split, position)}: unknown class {text.iloc[position]!r} "
+                f"{_record(table, split, position)}: unknown class {_show(text.iloc[position])} "
                 f"(task {spec.name!r} classes: {list(spec.classes)})"
             )
         return text
@@ -275,14 +280,10 @@ def write_task(
     wanted = required_splits(spec)
     missing = [split for split in wanted if split not in tables]
     if missing:
-        raise InputError(
-            f"task {spec.name!r}: splits {missing} missing (the sources produced {sorted(tables)})"
-        )
+        raise InputError(f"task {spec.name!r}: splits {missing} missing (the sources produced {sorted(tables)})")
     unexpected = sorted(set(tables) - set(wanted))
     if unexpected:
-        raise InputError(
-            f"task {spec.name!r}: splits {unexpected} are not splits of the task ({list(wanted)})"
-        )
+        raise InputError(f"task {spec.name!r}: splits {unexpected} are not splits of the task ({list(wanted)})")
     expected_sizes = dict(expected_sizes or {})
     unknown_expected = sorted(set(expected_sizes) - set(wanted))
     if unknown_expected:
@@ -311,7 +312,17 @@ def write_task(
         for split, table in clean.items():
             table.to_parquet(Path(tmp) / f"{split}.parquet", index=False)
         write_json(Path(tmp) / "summary.json", summary)
+        _make_readable(Path(tmp))
     return summary
+
+
+def _make_readable(directory: Path) -> None:
+    """Give the temp dir and its files the usual umask permissions (mkdtemp/mkstemp make them private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    directory.chmod(0o777 & ~umask)
+    for path in directory.iterdir():
+        path.chmod(0o666 & ~umask)
 
 
 def read_split(task_dir: str | os.PathLike[str], split: str) -> pd.DataFrame:
