@@ -19,6 +19,7 @@ import pandas as pd
 
 from plus.data.fasta import read_fasta
 from plus.data.importers import ORIGIN, FileSpec, describe, new_table, open_text, require_files
+from plus.data.importers.residue import read_delimited
 from plus.errors import InputError
 from plus.tasks import SCOP_LEVELS
 
@@ -55,11 +56,7 @@ def read_domains(spec: FileSpec) -> pd.DataFrame:
 def read_pairs(spec: FileSpec, split: str, *, require_ids: bool) -> pd.DataFrame:
     """Domain pairs of a pairs TSV with their similarity 0..4 (`require_ids`: pdb_id_A/B columns must exist)."""
     name = describe(spec)
-    with open_text(spec) as handle:
-        try:
-            frame = pd.read_csv(handle, sep="\t", dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-            raise InputError(f"{name}: not a readable tab-separated table ({error})") from error
+    frame = read_delimited(spec, "\t", "tab-separated table")
     needed = (*ID_COLUMNS, *PAIR_COLUMNS) if require_ids else PAIR_COLUMNS
     missing = [column for column in needed if column not in frame.columns]
     if missing:

@@ -80,9 +80,7 @@ def secstr_digits_to_letters(digits: str, *, where: str = "secstr") -> str:
     """The PLUS authors' per-residue digits 0..7 (GHIBESTC order) as letters."""
     for position, digit in enumerate(digits):
         if not ("0" <= digit <= "7"):
-            raise InputError(
-                f"{where}: secstr character {digit!r} at position {position} is not a digit 0..7"
-            )
+            raise InputError(f"{where}: secstr character {digit!r} at position {position} is not a digit 0..7")
     return digits.translate(str.maketrans("01234567", SECSTR8))
 
 
@@ -103,9 +101,7 @@ def topology_map(overrides: Mapping[str, str] | None, *, where: str = "options.m
         if not isinstance(letter, str) or len(letter) != 1:
             raise InputError(f"{where}: keys must be single letters, got {letter!r}")
         if letter in TOPOLOGY:
-            raise InputError(
-                f"{where}: {letter!r} is a topology class and is always kept; it cannot be mapped"
-            )
+            raise InputError(f"{where}: {letter!r} is a topology class and is always kept; it cannot be mapped")
         if target not in (*TOPOLOGY, UNLABELLED):
             raise InputError(f"{where}: {letter!r} maps to {target!r}; targets must be one of I, O, M or '.'")
         mapping[letter] = target

@@ -7,6 +7,7 @@ are documented in `plus.data.importers.labels`.
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple, TextIO
@@ -63,17 +64,10 @@ def import_netsurfp_csv(files: dict[str, FileSpec], options: dict[str, Any]) -> 
 def _read_netsurfp(spec: FileSpec, split: str, options: Mapping[str, Any]) -> pd.DataFrame:
     name = describe(spec)
     mask_column = options.get("mask_column", "cb513_mask")
-    disorder_column = (
-        options.get("disorder_column", "disorder") if options.get("mask_disordered", True) else None
-    )
+    disorder_column = options.get("disorder_column", "disorder") if options.get("mask_disordered", True) else None
     id_column = options.get("id_column")
     id_prefix = str(options.get("id_prefix", split))
-    with open_text(spec) as handle:
-        try:
-            frame = pd.read_csv(handle, skipinitialspace=True, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-            raise InputError(f"{name}: not a readable CSV ({error})") from error
-    frame.columns = [str(column).strip() for column in frame.columns]
+    frame = read_delimited(spec, ",", "CSV")
     needed = [c for c in ("input", "dssp8", mask_column, disorder_column, id_column) if c]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
@@ -108,6 +102,23 @@ def _read_netsurfp(spec: FileSpec, split: str, options: Mapping[str, Any]) -> pd
     if not ids:
         raise InputError(f"{name}: no records")
     return new_table({"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins}, mapped=counts)
+
+
+def read_delimited(spec: FileSpec, sep: str, kind: str) -> pd.DataFrame:
+    """A delimited text table as strings (header stripped); InputError if a row has more fields than the header."""
+    name = describe(spec)
+    with open_text(spec) as handle, warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            frame = pd.read_csv(
+                handle, sep=sep, skipinitialspace=True, dtype=str, keep_default_na=False, index_col=False
+            )
+        except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError) as error:
+            raise InputError(f"{name}: not a readable {kind} ({error})") from error
+        except UnicodeDecodeError as error:
+            raise InputError(f"{name}: not a text file ({error.reason})") from error
+    frame.columns = [str(column).strip() for column in frame.columns]
+    return frame
 
 
 def _check_length(values: list[str], residues: list[str], column: str, where: str) -> None:
@@ -145,20 +156,14 @@ def _read_plus_secstr(spec: FileSpec) -> pd.DataFrame:
             where = f"{name}: line {record.line}"
             protein, _, flag = record.header.split()[0].rpartition(":") if record.header else ("", "", "")
             if flag not in ("sequence", "secstr") or not protein:
-                raise InputError(
-                    f"{where}: header must be '>name:sequence' or '>name:secstr', got {record.header!r}"
-                )
+                raise InputError(f"{where}: header must be '>name:sequence' or '>name:secstr', got {record.header!r}")
             if flag == "sequence":
                 if pending is not None:
-                    raise InputError(
-                        f"{name}: line {pending[2]}: '>{pending[0]}:sequence' has no secstr record"
-                    )
+                    raise InputError(f"{name}: line {pending[2]}: '>{pending[0]}:sequence' has no secstr record")
                 pending = (protein, record.sequence, record.line)
                 continue
             if pending is None or pending[0] != protein:
-                raise InputError(
-                    f"{where}: '>{protein}:secstr' does not follow a '>{protein}:sequence' record"
-                )
+                raise InputError(f"{where}: '>{protein}:secstr' does not follow a '>{protein}:sequence' record")
             sequence = pending[1]
             if len(record.sequence) != len(sequence):
                 raise InputError(
@@ -203,9 +208,7 @@ def read_three_line(handle: TextIO, name: str) -> Iterator[ThreeLineRecord]:
             if entry is None or entry[1].startswith(">"):
                 missing = "sequence" if not body else "topology"
                 at = f"line {entry[0]}" if entry else "end of file"
-                raise InputError(
-                    f"{name}: line {number}: record {record!r} has no {missing} line (found {at})"
-                )
+                raise InputError(f"{name}: line {number}: record {record!r} has no {missing} line (found {at})")
             body.append(entry)
         (_, sequence), (topology_line, topology) = body
         if len(topology) != len(sequence):
@@ -270,9 +273,7 @@ def _records_by_split(
             raise InputError(f"format {fmt!r}: options.split applies only to a 'pool' file")
         return {split: _read_records(spec) for split, spec in files.items()}
     if len(files) != 1:
-        raise InputError(
-            f"format {fmt!r}: a 'pool' file cannot be combined with per-split files {sorted(files)}"
-        )
+        raise InputError(f"format {fmt!r}: a 'pool' file cannot be combined with per-split files {sorted(files)}")
     records = _read_records(files[POOL])
     parts = split_indices(len(records), options.get("split"), options.get("seed", 0), fmt)
     return {split: [records[i] for i in indices] for split, indices in parts.items()}
@@ -283,22 +284,16 @@ def _table(rows: list[tuple[str, str, str, str]], counts: Mapping[str, int]) -> 
     return new_table({"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins}, mapped=counts)
 
 
-def split_indices(
-    n: int, fractions: Mapping[str, float] | None, seed: int, fmt: str
-) -> dict[str, np.ndarray]:
+def split_indices(n: int, fractions: Mapping[str, float] | None, seed: int, fmt: str) -> dict[str, np.ndarray]:
     """Record indices per split: a permutation drawn from `seed`, cut by fractions that sum to 1."""
     if not isinstance(fractions, Mapping) or not fractions:
-        raise InputError(
-            f"format {fmt!r}: a 'pool' file needs options.split, e.g. {{train: 0.8, valid: 0.1}}"
-        )
+        raise InputError(f"format {fmt!r}: a 'pool' file needs options.split, e.g. {{train: 0.8, valid: 0.1}}")
     try:
         values = np.array([float(value) for value in fractions.values()])
     except (TypeError, ValueError) as error:
         raise InputError(f"format {fmt!r}: options.split values must be numbers ({error})") from error
     if (values <= 0).any() or abs(values.sum() - 1.0) > 1e-6:
-        raise InputError(
-            f"format {fmt!r}: options.split fractions must be positive and sum to 1, got {values}"
-        )
+        raise InputError(f"format {fmt!r}: options.split fractions must be positive and sum to 1, got {values}")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise InputError(f"format {fmt!r}: options.seed must be an integer, got {seed!r}")
     order = np.random.default_rng(seed).permutation(n)
