@@ -1,0 +1,276 @@
+"""Same-family-prediction pair datasets, the fixed test-pair table and a length-bucketed batch sampler."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from plus.data.store import CorpusStore
+from plus.errors import InputError
+
+PAIR_SPECIAL_TOKENS = 3  # CLS, SEP, SEP around a pair in the transformer
+MAX_PARTNER_TRIES = 10
+TEST_PAIR_COLUMNS = ("index_a", "index_b", "same_family")
+
+Pair = tuple[np.ndarray, np.ndarray, int]
+
+
+class PairBatch(NamedTuple):
+    """A padded batch of pairs: token LongTensors (batch, max_len), lengths and 0/1 same-family labels."""
+
+    tokens_a: torch.Tensor
+    len_a: torch.Tensor
+    tokens_b: torch.Tensor
+    len_b: torch.Tensor
+    same_family: torch.Tensor
+
+
+def _nonempty_families(store: CorpusStore) -> np.ndarray:
+    return np.flatnonzero(store.family_sizes > 0)
+
+
+def _draw_other_family(anchor_family: np.ndarray, nonempty: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """For each anchor family, a family drawn uniformly from the non-empty families other than it."""
+    position = np.searchsorted(nonempty, anchor_family)
+    draw = np.minimum((uniform * (len(nonempty) - 1)).astype(np.int64), len(nonempty) - 2)
+    return nonempty[draw + (draw >= position)]
+
+
+def _draw_member(store: CorpusStore, family: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    sizes = store.family_sizes[family]
+    position = np.minimum((uniform * sizes).astype(np.int64), sizes - 1)
+    return store.members_at(family, position)
+
+
+class SFPPairDataset(Dataset):
+    """Item i: anchor i and a partner from its family (probability `same_family_prob`) or from another family.
+
+    The partner of a same-family pair is uniform over the anchor's family (it may be the anchor itself, as
+    in the authors' code); otherwise a different family is drawn uniformly over families, then a uniform
+    member. Draws are a pure function of (seed, epoch, index). With `max_pair_length`, a pair must satisfy
+    len(a) + len(b) + 3 <= max_pair_length; the partner is redrawn up to 10 times, then the anchor moves on
+    to i+1.
+    """
+
+    def __init__(
+        self,
+        store: CorpusStore,
+        same_family_prob: float = 0.5,
+        seed: int = 0,
+        max_pair_length: int | None = None,
+    ) -> None:
+        if not 0.0 <= same_family_prob <= 1.0:
+            raise InputError(f"same_family_prob must be in [0, 1], not {same_family_prob}")
+        if len(store) == 0:
+            raise InputError(f"{store.path}: the corpus store is empty")
+        self.store = store
+        self.same_family_prob = same_family_prob
+        self.seed = seed
+        self.max_pair_length = max_pair_length
+        self.epoch = 0
+        self._nonempty = _nonempty_families(store)
+        if same_family_prob < 1.0 and len(self._nonempty) < 2:
+            raise InputError(f"{store.path}: different-family pairs need at least 2 families with sequences")
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Anchor lengths, for length bucketing."""
+        return self.store.lengths
+
+    def partner(self, index: int, rng: np.random.Generator) -> tuple[int, int]:
+        """Draw (partner index, same_family) for anchor `index`."""
+        anchor_family = np.asarray([self.store.families[index]])
+        same, family_u, member_u = rng.random(3)
+        if same < self.same_family_prob:
+            return int(_draw_member(self.store, anchor_family, np.asarray([member_u]))[0]), 1
+        family = _draw_other_family(anchor_family, self._nonempty, np.asarray([family_u]))
+        return int(_draw_member(self.store, family, np.asarray([member_u]))[0]), 0
+
+    def __getitem__(self, index: int) -> Pair:
+        n = len(self.store)
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        lengths = self.store.lengths
+        for shift in range(n):
+            anchor = (index + shift) % n
+            for _ in range(MAX_PARTNER_TRIES):
+                partner, same = self.partner(anchor, rng)
+                if self._fits(lengths[anchor], lengths[partner]):
+                    return self.store[anchor], self.store[partner], same
+        raise InputError(f"{self.store.path}: no pair fits max_pair_length={self.max_pair_length}")
+
+    def _fits(self, length_a: int, length_b: int) -> bool:
+        if self.max_pair_length is None:
+            return True
+        return int(length_a) + int(length_b) + PAIR_SPECIAL_TOKENS <= self.max_pair_length
+
+
+def sample_test_pairs(store: CorpusStore, n_pairs: int, seed: int) -> pd.DataFrame:
+    """A fixed table of `n_pairs` SFP pairs over `store`: the first half same-family, then shuffled.
+
+    Anchors are uniform over sequences; a same-family partner is a uniform member of the anchor's family other
+    than the anchor where the family has another member; a different-family partner comes from a uniformly
+    drawn other family.
+    """
+    nonempty = _nonempty_families(store)
+    if n_pairs and (len(store) == 0 or len(nonempty) < 2):
+        raise InputError(f"{store.path}: test pairs need at least 2 families with sequences")
+    rng = np.random.default_rng(seed)
+    n_same = n_pairs // 2
+    anchors = rng.integers(0, max(len(store), 1), size=n_pairs)
+    anchor_families = np.asarray(store.families[anchors]) if n_pairs else np.zeros(0, dtype=np.int64)
+    partners = np.empty(n_pairs, dtype=np.int64)
+    same_anchor = anchors[:n_same]
+    same_family = anchor_families[:n_same]
+    sizes = store.family_sizes[same_family]
+    draw = np.minimum((rng.random(n_same) * (sizes - 1)).astype(np.int64), np.maximum(sizes - 2, 0))
+    own_position = _positions_in_family(store, same_family, same_anchor)
+    draw = np.where(sizes > 1, draw + (draw >= own_position), 0)
+    partners[:n_same] = store.members_at(same_family, draw)
+    other = _draw_other_family(anchor_families[n_same:], nonempty, rng.random(n_pairs - n_same))
+    partners[n_same:] = _draw_member(store, other, rng.random(n_pairs - n_same))
+    labels = np.r_[np.ones(n_same, dtype=np.int8), np.zeros(n_pairs - n_same, dtype=np.int8)]
+    order = rng.permutation(n_pairs)
+    return pd.DataFrame({"index_a": anchors[order], "index_b": partners[order], "same_family": labels[order]})
+
+
+def _positions_in_family(store: CorpusStore, family: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Position of each sequence `index[k]` within `store.members(family[k])` (members are ascending)."""
+    positions = np.empty(len(index), dtype=np.int64)
+    for k, (f, i) in enumerate(zip(family, index, strict=True)):
+        positions[k] = np.searchsorted(store.members(int(f)), i)
+    return positions
+
+
+class TestPairDataset(Dataset):
+    """Fixed test pairs (`test_pairs.parquet`) over a store: item -> (tokens_a, tokens_b, same_family)."""
+
+    def __init__(self, store: CorpusStore, pairs_path: str | os.PathLike[str]) -> None:
+        self.store = store
+        try:
+            table = pd.read_parquet(pairs_path)
+        except (OSError, ValueError) as error:
+            raise InputError(f"{pairs_path}: cannot read test pairs ({error})") from error
+        missing = [column for column in TEST_PAIR_COLUMNS if column not in table.columns]
+        if missing:
+            raise InputError(f"{pairs_path}: missing columns {', '.join(missing)}")
+        self.index_a = table["index_a"].to_numpy(np.int64)
+        self.index_b = table["index_b"].to_numpy(np.int64)
+        self.same_family = table["same_family"].to_numpy(np.int64)
+        n = len(store)
+        in_range = (self.index_a >= 0) & (self.index_a < n) & (self.index_b >= 0) & (self.index_b < n)
+        bad = np.flatnonzero(~in_range)
+        if len(bad):
+            raise InputError(f"{pairs_path}: row {bad[0]}: index out of range for {store.path} (n={n})")
+
+    def __len__(self) -> int:
+        return len(self.index_a)
+
+    def __getitem__(self, index: int) -> Pair:
+        return self.store[self.index_a[index]], self.store[self.index_b[index]], int(self.same_family[index])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Longer sequence of each pair, for length bucketing."""
+        lengths = self.store.lengths
+        return np.maximum(lengths[self.index_a], lengths[self.index_b])
+
+
+def _pad(sequences: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    padded = torch.zeros(len(sequences), int(lengths.max()) if len(sequences) else 0, dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        padded[row, : len(sequence)] = torch.from_numpy(np.asarray(sequence, dtype=np.int64))
+    return padded, lengths
+
+
+def collate_pairs(batch: Sequence[Pair]) -> PairBatch:
+    """Pad a list of (tokens_a, tokens_b, same_family) into a PairBatch (padding token 0)."""
+    tokens_a, len_a = _pad([item[0] for item in batch])
+    tokens_b, len_b = _pad([item[1] for item in batch])
+    same = torch.tensor([int(item[2]) for item in batch], dtype=torch.long)
+    return PairBatch(tokens_a, len_a, tokens_b, len_b, same)
+
+
+class LengthBucketBatchSampler(Sampler[list[int]]):
+    """Batches of similar lengths: shuffle, sort within chunks of batch_size * chunk_batches, shuffle batches.
+
+    Deterministic given (seed, epoch). For DDP every rank gets the same number of batches: without drop_last,
+    batches are repeated from the start to fill the last round; with drop_last, the remainder is dropped.
+    """
+
+    def __init__(
+        self,
+        lengths: np.ndarray | Sequence[int],
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        *,
+        num_replicas: int = 1,
+        rank: int = 0,
+        chunk_batches: int = 100,
+    ) -> None:
+        if batch_size < 1:
+            raise InputError(f"batch_size must be >= 1, not {batch_size}")
+        if not 0 <= rank < num_replicas:
+            raise InputError(f"rank {rank} is not in [0, num_replicas={num_replicas})")
+        self.lengths = np.asarray(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.chunk_size = batch_size * max(chunk_batches, 1)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _all_batches(self) -> list[np.ndarray]:
+        n = len(self.lengths)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(n) if self.shuffle else np.arange(n)
+        batches = []
+        for start in range(0, n, self.chunk_size):
+            chunk = order[start : start + self.chunk_size]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        return batches
+
+    def _batches_per_rank(self, n_batches: int) -> int:
+        if self.drop_last:
+            return n_batches // self.num_replicas
+        return math.ceil(n_batches / self.num_replicas)
+
+    def __len__(self) -> int:
+        n = len(self.lengths)
+        n_batches = n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        return self._batches_per_rank(n_batches)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = self._all_batches()
+        per_rank = self._batches_per_rank(len(batches))
+        total = per_rank * self.num_replicas
+        if batches:
+            while len(batches) < total:
+                batches.extend(batches[: total - len(batches)])
+        for batch in batches[self.rank : total : self.num_replicas]:
+            yield batch.tolist()

@@ -1,0 +1,305 @@
+"""Memory-mapped store of pre-tokenized sequences with a family index.
+
+Layout of a store directory:
+`tokens.bin` (uint8, all sequences concatenated), `offsets.npy` (int64, n+1), `families.npy` (int32 per
+sequence), `family_members.npy` (int64 sequence indices grouped by family, ascending within a family) +
+`family_offsets.npy` (int64, n_families+1),
+`families.json` (list of `{"accession", "id"}` in family-index order), `meta.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from array import array
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from plus.errors import InputError
+
+FORMAT = "plus-corpus"
+VERSION = 1
+STORE_FILES = (
+    "tokens.bin",
+    "offsets.npy",
+    "families.npy",
+    "family_members.npy",
+    "family_offsets.npy",
+    "families.json",
+    "meta.json",
+)
+_FLUSH_EVERY = 65536
+_CHUNK = 1 << 20
+
+
+class CorpusWriter:
+    """Append tokenized sequences to a new store; `close` moves the finished store into place atomically."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent))
+        os.chmod(self._tmp, 0o777 & ~current_umask())
+        self._tokens: BinaryIO = open(self._tmp / "tokens.bin", "wb")
+        self._lengths_file: BinaryIO = open(self._tmp / "lengths.raw", "wb")
+        self._families_file: BinaryIO = open(self._tmp / "families.raw", "wb")
+        self._lengths = array("q")
+        self._families = array("i")
+        self._count = 0
+        self._n_tokens = 0
+        self._max_family = -1
+        self._closed = False
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __enter__(self) -> CorpusWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if not self._closed:
+            self.abort()
+
+    def add(self, tokens: np.ndarray, family: int) -> int:
+        """Append one sequence (uint8 tokens) of family index `family`; returns its index in the store."""
+        tokens = np.asarray(tokens)
+        if tokens.dtype != np.uint8 or tokens.ndim != 1:
+            raise ValueError(f"tokens must be a 1-d uint8 array, not {tokens.dtype} of shape {tokens.shape}")
+        if family < 0:
+            raise ValueError(f"family index must be >= 0, not {family}")
+        self._tokens.write(tokens.tobytes())
+        self._lengths.append(len(tokens))
+        self._families.append(family)
+        self._max_family = max(self._max_family, family)
+        self._n_tokens += len(tokens)
+        self._count += 1
+        if len(self._lengths) >= _FLUSH_EVERY:
+            self._flush()
+        return self._count - 1
+
+    def add_many(self, tokens: np.ndarray, lengths: np.ndarray, families: np.ndarray) -> None:
+        """Append several sequences at once: their tokens concatenated, with one length and family each."""
+        tokens = np.ascontiguousarray(tokens)
+        lengths = np.asarray(lengths, dtype=np.int64)
+        families = np.asarray(families, dtype=np.int32)
+        if tokens.dtype != np.uint8 or tokens.ndim != 1:
+            raise ValueError(f"tokens must be a 1-d uint8 array, not {tokens.dtype} of shape {tokens.shape}")
+        if len(lengths) != len(families) or int(lengths.sum()) != len(tokens):
+            raise ValueError("need one length and family per sequence, lengths summing to len(tokens)")
+        if len(families) == 0:
+            return
+        if families.min() < 0:
+            raise ValueError(f"family index must be >= 0, not {families.min()}")
+        self._flush()
+        self._tokens.write(tokens.tobytes())
+        lengths.tofile(self._lengths_file)
+        families.tofile(self._families_file)
+        self._max_family = max(self._max_family, int(families.max()))
+        self._n_tokens += len(tokens)
+        self._count += len(lengths)
+
+    def _flush(self) -> None:
+        self._lengths.tofile(self._lengths_file)
+        self._families.tofile(self._families_file)
+        self._lengths = array("q")
+        self._families = array("i")
+
+    def close(self, family_names: list[dict[str, str]], meta: dict[str, Any] | None = None) -> Path:
+        """Write the index files and meta.json, then move the store into place; returns its path."""
+        if self._closed:
+            raise RuntimeError(f"{self.path}: writer already closed")
+        try:
+            if self._max_family >= len(family_names):
+                raise ValueError(
+                    f"{self.path}: family index {self._max_family} but only {len(family_names)} family names"
+                )
+            self._flush()
+            for handle in (self._tokens, self._lengths_file, self._families_file):
+                handle.close()
+            self._write_index(len(family_names))
+            (self._tmp / "families.json").write_text(json.dumps(family_names) + "\n")
+            full_meta = {
+                "format": FORMAT,
+                "version": VERSION,
+                "n_sequences": self._count,
+                "n_tokens": self._n_tokens,
+                "n_families": len(family_names),
+                **(meta or {}),
+            }
+            (self._tmp / "meta.json").write_text(json.dumps(full_meta, indent=2) + "\n")
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        return self.path
+
+    def abort(self) -> None:
+        """Discard everything written so far."""
+        for handle in (self._tokens, self._lengths_file, self._families_file):
+            handle.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._closed = True
+
+    def _write_index(self, n_families: int) -> None:
+        n = self._count
+        lengths = _read_raw(self._tmp / "lengths.raw", np.int64, n)
+        families = _read_raw(self._tmp / "families.raw", np.int32, n)
+        offsets = np.lib.format.open_memmap(self._tmp / "offsets.npy", mode="w+", dtype=np.int64, shape=(n + 1,))
+        offsets[0] = 0
+        counts = np.zeros(n_families, dtype=np.int64)
+        for start in range(0, n, _CHUNK):
+            stop = min(start + _CHUNK, n)
+            np.cumsum(lengths[start:stop], out=offsets[start + 1 : stop + 1])
+            offsets[start + 1 : stop + 1] += offsets[start]
+            counts += np.bincount(families[start:stop], minlength=n_families)
+        offsets.flush()
+        del offsets
+        np.save(self._tmp / "families.npy", families)
+        family_offsets = np.zeros(n_families + 1, dtype=np.int64)
+        np.cumsum(counts, out=family_offsets[1:])
+        np.save(self._tmp / "family_offsets.npy", family_offsets)
+        members = np.lib.format.open_memmap(self._tmp / "family_members.npy", mode="w+", dtype=np.int64, shape=(n,))
+        cursor = family_offsets[:-1].copy()
+        for start in range(0, n, _CHUNK):
+            chunk = np.asarray(families[start : start + _CHUNK])
+            order = np.argsort(chunk, kind="stable")
+            sorted_families = chunk[order]
+            group_start = np.searchsorted(sorted_families, sorted_families, side="left")
+            rank = np.arange(len(chunk)) - group_start
+            members[cursor[sorted_families] + rank] = start + order
+            cursor += np.bincount(chunk, minlength=n_families)
+        members.flush()
+        del members, lengths, families
+        (self._tmp / "lengths.raw").unlink()
+        (self._tmp / "families.raw").unlink()
+
+
+def current_umask() -> int:
+    """The process umask (mkdtemp creates 0700 directories; finished stores get the usual permissions)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _read_raw(path: Path, dtype: type, n: int) -> np.ndarray:
+    if n == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", shape=(n,))
+
+
+class CorpusStore:
+    """Read-only, memory-mapped view of a store written by `CorpusWriter`; O(1) random access."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._open()
+
+    def _open(self) -> None:
+        path = self.path
+        if not path.is_dir():
+            raise InputError(f"{path}: corpus store not found (run `plus prepare-pfam` first)")
+        missing = [name for name in STORE_FILES if not (path / name).is_file()]
+        if missing:
+            raise InputError(f"{path}: incomplete corpus store, missing {', '.join(missing)}")
+        try:
+            self.meta: dict[str, Any] = json.loads((path / "meta.json").read_text())
+            self.family_names: list[dict[str, str]] = json.loads((path / "families.json").read_text())
+            self._offsets = np.load(path / "offsets.npy", mmap_mode="r")
+            self.families: np.ndarray = np.load(path / "families.npy", mmap_mode="r")
+            self._members = np.load(path / "family_members.npy", mmap_mode="r")
+            self._family_offsets = np.load(path / "family_offsets.npy")
+        except (ValueError, OSError) as error:
+            raise InputError(f"{path}: corrupt corpus store ({error})") from error
+        if self.meta.get("format") != FORMAT:
+            raise InputError(f"{path}/meta.json: not a {FORMAT} store (format {self.meta.get('format')!r})")
+        n = int(self.meta.get("n_sequences", -1))
+        n_tokens = (path / "tokens.bin").stat().st_size
+        problems = []
+        if len(self._offsets) != n + 1 or len(self.families) != n or len(self._members) != n:
+            problems.append(f"index sizes do not match n_sequences={n}")
+        elif n_tokens != int(self._offsets[-1]):
+            problems.append(f"tokens.bin has {n_tokens} bytes, offsets say {int(self._offsets[-1])}")
+        if len(self._family_offsets) != len(self.family_names) + 1:
+            problems.append("family_offsets.npy does not match families.json")
+        if problems:
+            raise InputError(f"{path}: incomplete corpus store: {'; '.join(problems)}")
+        self._tokens = (
+            np.memmap(path / "tokens.bin", dtype=np.uint8, mode="r") if n_tokens else np.zeros(0, dtype=np.uint8)
+        )
+        self._lengths: np.ndarray | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path = state["path"]
+        self._open()
+
+    def __len__(self) -> int:
+        return len(self.families)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"sequence index {index} out of range for a store of {n}")
+        start, stop = self._offsets[index], self._offsets[index + 1]
+        return np.array(self._tokens[start:stop])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Length of every sequence (int64), computed once from the offsets."""
+        if self._lengths is None:
+            self._lengths = np.diff(self._offsets)
+        return self._lengths
+
+    @property
+    def n_families(self) -> int:
+        return len(self.family_names)
+
+    @property
+    def family_sizes(self) -> np.ndarray:
+        """Number of sequences of each family in this store."""
+        return np.diff(self._family_offsets)
+
+    def members(self, family: int) -> np.ndarray:
+        """Indices of the sequences of family `family` in this store (ascending)."""
+        if not 0 <= family < self.n_families:
+            raise IndexError(f"family index {family} out of range for {self.n_families} families")
+        return self._members[self._family_offsets[family] : self._family_offsets[family + 1]]
+
+    def members_at(self, family: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """Vectorised `members(family[k])[position[k]]`."""
+        return np.asarray(self._members[self._family_offsets[family] + position])
+
+
+def write_subset(
+    source: CorpusStore,
+    path: str | os.PathLike[str],
+    keep: np.ndarray,
+    family_map: np.ndarray,
+    family_names: list[dict[str, str]],
+    meta: dict[str, Any] | None = None,
+    chunk: int = 65536,
+) -> Path:
+    """Copy the sequences of `source` where `keep` is true to a new store, renumbering families."""
+    keep = np.asarray(keep, dtype=bool)
+    family_map = np.asarray(family_map, dtype=np.int64)
+    with CorpusWriter(path) as writer:
+        for start in range(0, len(source), chunk):
+            stop = min(start + chunk, len(source))
+            first, last = int(source._offsets[start]), int(source._offsets[stop])
+            lengths = np.diff(np.asarray(source._offsets[start : stop + 1]))
+            selected = keep[start:stop]
+            tokens = np.asarray(source._tokens[first:last])[np.repeat(selected, lengths)]
+            families = family_map[np.asarray(source.families[start:stop])[selected]]
+            writer.add_many(tokens, lengths[selected], families)
+        return writer.close(family_names, meta)
