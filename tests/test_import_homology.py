@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pytest
 
+from plus.cli import main
 from plus.data.canonical import read_split, write_task
 from plus.data.importers import get_importer, import_source
 from plus.data.importers.homology import (
@@ -152,3 +154,21 @@ def test_unknown_option_and_missing_file(tmp_path):
         import_scope_bepler({"train": str(tmp_path / "absent.fa")}, {})
     with pytest.raises(InputError, match="non-empty mapping"):
         import_scope_bepler({}, {})
+
+
+def test_import_task_command_end_to_end(tmp_path, capsys):
+    files = {
+        "train": write(tmp_path / "train.fa", ASTRAL),
+        "valid": write(tmp_path / "dev.txt", BEPLER_PAIRS),
+        "test": write(tmp_path / "test.txt", BEPLER_PAIRS),
+        "test_2.07": write(tmp_path / "new.txt", BEPLER_PAIRS),
+    }
+    config = {"task": "homology", "sources": [{"format": "scope_bepler", "files": files}]}
+    config_path = write(tmp_path / "homology.json", json.dumps(config))
+    assert main(["import-task", "--config", config_path, "--out", str(tmp_path / "out")]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["splits"]["valid"]["n"] == 3 and summary["splits"]["train"]["n"] == 3
+    write(tmp_path / "new.txt", BEPLER_PAIRS.replace("\t3\n", "\t7\n"))
+    assert main(["import-task", "--config", config_path, "--out", str(tmp_path / "out2")]) == 2
+    assert "new.txt: line 4: similarity '7'" in capsys.readouterr().err
+    assert not (tmp_path / "out2").exists()

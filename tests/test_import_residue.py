@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tarfile
 from collections import Counter
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from plus.cli.tasks import import_task
 from plus.data.canonical import read_split, validate_split, write_task
 from plus.data.importers import get_importer, import_source
 from plus.data.importers.labels import (
@@ -371,3 +373,28 @@ def test_secstr_task_validates_real_netsurfp_as_every_split(tmp_path):
     summary = write_task(tmp_path / "secstr", spec, tables, expected_sizes={"test_cb513": 511, "test_ts115": 115})
     assert summary["splits"]["test_cb513"]["class_balance"]["."] == 60584
     assert read_split(tmp_path / "secstr", "test_cb513")["label"].str.len().sum() == 144011
+
+
+@needs_realdata
+def test_secstr_demo_layout_tape_json_plus_netsurfp(tmp_path):
+    records = [
+        {"id": "p1", "primary": "MKVLA", "ss8": [1, 1, 4, 7, 0], "valid_mask": [True, True, True, False, True]},
+        {"id": "p2", "primary": "GGS", "ss8": [6, 5, 2], "valid_mask": [1, 1, 1]},
+    ]
+    tape = {split: str(write(tmp_path / f"ss_{split}.json", json.dumps(records))) for split in ("a", "b", "c")}
+    config = {
+        "task": "secstr",
+        "sources": [
+            {
+                "format": "tape_json",
+                "files": {"train": tape["a"], "valid": tape["b"], "test_casp12": tape["c"]},
+                "options": {"label_field": "ss8"},
+            },
+            {"format": "netsurfp_csv", "files": {"test_cb513": str(CB513), "test_ts115": str(TS115)}},
+        ],
+        "expected_sizes": {"test_cb513": 511, "test_ts115": 115},
+    }
+    summary = import_task(config, tmp_path / "secstr", "secstr.yaml")
+    assert summary["splits"]["train"]["class_balance"]["."] == 1
+    assert read_split(tmp_path / "secstr", "train")["label"].tolist() == ["HHE.G", "TSI"]
+    assert summary["splits"]["test_ts115"]["mapped"] == {"disordered residues masked": 2203}
