@@ -330,6 +330,17 @@ def test_topcons_pool_split_is_deterministic_and_complete(tmp_path):
     assert first["valid"]["id"].tolist() != other["valid"]["id"].tolist()
 
 
+def test_topcons_several_pool_files_are_concatenated_before_splitting(tmp_path):
+    tm = write(tmp_path / "TM.3line", "".join(f">tm{i}\nMKV\nIMO\n" for i in range(6)))
+    glob = write(tmp_path / "Globular.3line", "".join(f">g{i}\nMKV\nOOO\n" for i in range(4)))
+    files = {"pool_tm": str(tm), "pool_globular": str(glob)}
+    tables = import_topcons_3line(files, {"split": {"train": 0.7, "test": 0.3}, "seed": 0})
+    assert len(tables["train"]) == 7 and len(tables["test"]) == 3
+    assert set(tables["train"]["id"]) | set(tables["test"]["id"]) == {f"tm{i}" for i in range(6)} | {
+        f"g{i}" for i in range(4)
+    }
+
+
 @pytest.mark.parametrize(
     ("files", "options", "message"),
     [
@@ -339,7 +350,7 @@ def test_topcons_pool_split_is_deterministic_and_complete(tmp_path):
         ("pool", {}, "needs options.split"),
         ("pool", {"split": {"train": 1.0}, "seed": "x"}, "seed must be an integer"),
         ("both", {"split": {"train": 1.0}}, "cannot be combined"),
-        ("train", {"split": {"train": 1.0}}, "applies only to a 'pool'"),
+        ("train", {"split": {"train": 1.0}}, "applies only to 'pool' files"),
         ("train", {"mapping": {}}, "unknown options"),
     ],
 )

@@ -220,7 +220,7 @@ def read_three_line(handle: TextIO, name: str) -> Iterator[ThreeLineRecord]:
 
 
 def import_topcons_3line(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """TOPCONS2 3-line files by split (or one `pool` file split by `options.split` fractions and `seed`).
+    """TOPCONS2 3-line files by split, or `pool` / `pool_*` files split by `options.split` fractions + `seed`.
 
     I, O and M are kept; every other topology letter goes through `options.map` (default S -> ".", and any
     letter not listed -> "."), and each mapping used is counted in attrs["mapped"].
@@ -265,16 +265,22 @@ def _read_records(spec: FileSpec) -> list[tuple[ThreeLineRecord, str]]:
     return records
 
 
+def _is_pool(key: str) -> bool:
+    return key == POOL or key.startswith(f"{POOL}_")
+
+
 def _records_by_split(
     files: dict[str, FileSpec], options: Mapping[str, Any], fmt: str
 ) -> dict[str, list[tuple[ThreeLineRecord, str]]]:
-    if POOL not in files:
+    """Records per split: one file per split, or `pool` / `pool_*` files concatenated and split by fractions."""
+    pools = sorted(key for key in files if _is_pool(key))
+    if not pools:
         if "split" in options:
-            raise InputError(f"format {fmt!r}: options.split applies only to a 'pool' file")
+            raise InputError(f"format {fmt!r}: options.split applies only to 'pool' files")
         return {split: _read_records(spec) for split, spec in files.items()}
-    if len(files) != 1:
-        raise InputError(f"format {fmt!r}: a 'pool' file cannot be combined with per-split files {sorted(files)}")
-    records = _read_records(files[POOL])
+    if len(pools) != len(files):
+        raise InputError(f"format {fmt!r}: 'pool' files cannot be combined with per-split files {sorted(files)}")
+    records = [record for key in pools for record in _read_records(files[key])]
     parts = split_indices(len(records), options.get("split"), options.get("seed", 0), fmt)
     return {split: [records[i] for i in indices] for split, indices in parts.items()}
 
