@@ -92,9 +92,14 @@ def test_plus_homology_uses_domain_ids(tmp_path):
     }
     tables = import_plus_homology(files, {})
     assert tables["train"]["label"].tolist() == ["a.1.1.1", "b.1.18.2"]
-    assert tables["test"]["id"].tolist() == ["d1dlwa_", "d1dlwa_"]
+    assert tables["test"]["id"].tolist() == ["d1dlwa_|d1ux8a_", "d1dlwa_|d2gkma_"]
     assert tables["test"]["id_b"].tolist() == ["d1ux8a_", "d2gkma_"]
     assert tables["test"]["label"].tolist() == [4, 1]
+    assert tables["test"].attrs["mapped"] == {}
+    repeated = PLUS_PAIRS + "d1dlwa_\td1ux8a_\tSLFEQLGGQ\tMGQSFNAPY\t4\nd1dlwa_\td1ux8a_\tSLF\tMGQ\t4\n"
+    table = import_plus_homology({"valid": write(tmp_path / "repeated.txt", repeated)}, {})["valid"]
+    assert table["id"].tolist()[2:] == ["d1dlwa_|d1ux8a_#2", "d1dlwa_|d1ux8a_#3"]
+    assert table.attrs["mapped"] == {"repeated pair ids suffixed": 2}
     with pytest.raises(InputError, match=r"missing columns \['pdb_id_A', 'pdb_id_B'\]"):
         import_plus_homology({"test": write(tmp_path / "bepler.txt", BEPLER_PAIRS)}, {})
 

@@ -5,8 +5,9 @@
   training).
 * every other split: a pairs TSV with header `sequence_A sequence_B similarity` (Bepler & Berger; the 2.07
   new-entries file has the same columns) or `pdb_id_A pdb_id_B sequence_A sequence_B similarity` (PLUS);
-  `similarity` is 0 (different class) .. 4 (same family). `id` / `id_b` are the domains when the file names
-  them, otherwise `{split}_{row}` / `{split}_{row}_b` (row counts data rows from 0).
+  `similarity` is 0 (different class) .. 4 (same family). `id` is a unique pair id: `{pdb_id_A}|{pdb_id_B}`
+  when the file names the domains (a repeated pair gets `#2`, `#3`, ...), otherwise `{split}_{row}` (data
+  rows counted from 0); `id_b` is domain B (`pdb_id_B`), otherwise `{split}_{row}_b`.
 """
 
 from __future__ import annotations
@@ -76,18 +77,31 @@ def read_pairs(spec: FileSpec, split: str, *, require_ids: bool) -> pd.DataFrame
             f"{name}: line {lines[position]}: similarity {frame['similarity'].iloc[position]!r} "
             f"is not an integer 0..{MAX_SIMILARITY}"
         )
-    rows = [f"{split}_{row}" for row in range(len(frame))]
-    has_ids = all(column in frame.columns for column in ID_COLUMNS)
+    if all(column in frame.columns for column in ID_COLUMNS):
+        ids, repeated = pair_ids(frame["pdb_id_A"].str.strip(), frame["pdb_id_B"].str.strip())
+        ids_b = frame["pdb_id_B"].str.strip().tolist()
+    else:
+        ids, repeated = [f"{split}_{row}" for row in range(len(frame))], 0
+        ids_b = [f"{pair}_b" for pair in ids]
     return new_table(
         {
-            "id": frame["pdb_id_A"].tolist() if has_ids else rows,
+            "id": ids,
             "sequence": frame["sequence_A"].str.strip().str.upper().tolist(),
             "label": similarity.astype("int64").tolist(),
-            "id_b": frame["pdb_id_B"].tolist() if has_ids else [f"{row}_b" for row in rows],
+            "id_b": ids_b,
             "sequence_b": frame["sequence_B"].str.strip().str.upper().tolist(),
             ORIGIN: [f"{name}: line {line}" for line in lines],
-        }
+        },
+        mapped={"repeated pair ids suffixed": repeated},
     )
+
+
+def pair_ids(domains_a: pd.Series, domains_b: pd.Series) -> tuple[list[str], int]:
+    """Unique pair ids `A|B` (the k-th repeat of a pair gets `#k`) and how many repeats were suffixed."""
+    base = domains_a + "|" + domains_b
+    occurrence = base.groupby(base).cumcount() + 1
+    ids = base.where(occurrence == 1, base + "#" + occurrence.astype(str))
+    return ids.tolist(), int((occurrence > 1).sum())
 
 
 def _check_no_options(options: Mapping[str, Any], fmt: str) -> None:
