@@ -1,0 +1,33 @@
+"""PLUS: Pfam pretraining (MLM + same-family prediction) and the seven-task benchmark.
+
+Run from the repository root: `snakemake --cores 2` (offline demo, config/config.yaml) or
+`snakemake --profile slurm` (the paper reproduction on a SLURM cluster, config/paper.yaml).
+"""
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/pfam.smk"
+include: "workflow/rules/tasks.smk"
+include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/report.smk"
+
+
+localrules:
+    all,
+    download,
+    synthetic_config,
+    pfam_config,
+    task_config,
+    pretrain_config,
+    finetune_config,
+
+
+rule all:
+    default_target: True
+    input:
+        **report_inputs(),
+        summary="results/summary.md",
