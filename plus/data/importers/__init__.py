@@ -19,6 +19,7 @@ import io
 import os
 import pkgutil
 import tarfile
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -115,6 +116,18 @@ def _find_member(archive: tarfile.TarFile, member: str, path: Path) -> tarfile.T
     names = [name for name in archive.getnames() if name.rsplit("/", 1)[-1] == wanted.rsplit("/", 1)[-1]]
     hint = f"; members with that name: {names[:5]}" if names else ""
     raise InputError(f"{path}: archive has no member {member!r}{hint}")
+
+
+def read_delimited(spec: FileSpec, **options: Any) -> pd.DataFrame:
+    """A CSV/TSV file as a frame of strings (empty cells stay ""); rows of the wrong width are an InputError."""
+    with open_text(spec) as handle, warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return pd.read_csv(handle, dtype=str, keep_default_na=False, index_col=False, **options)
+        except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError) as error:
+            raise InputError(f"{describe(spec)}: not a readable table ({error})") from error
+        except UnicodeDecodeError as error:
+            raise InputError(f"{describe(spec)}: not a text file ({error.reason})") from error
 
 
 def file_md5(spec: FileSpec) -> str:

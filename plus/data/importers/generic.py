@@ -18,7 +18,17 @@ import numpy as np
 import pandas as pd
 
 from plus.data.fasta import read_fasta
-from plus.data.importers import ORIGIN, FileSpec, describe, new_table, open_text, require_files, spec_member, spec_path
+from plus.data.importers import (
+    ORIGIN,
+    FileSpec,
+    describe,
+    new_table,
+    open_text,
+    read_delimited,
+    require_files,
+    spec_member,
+    spec_path,
+)
 from plus.errors import InputError
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".faa", ".fa.gz", ".fasta.gz", ".faa.gz")
@@ -86,20 +96,8 @@ def _column_map(options: dict[str, Any]) -> dict[str, Any]:
 
 def _read_delimited(spec: FileSpec, options: dict[str, Any]) -> tuple[pd.DataFrame, pd.Series]:
     """The file as a frame of strings and, per row, its line number in the file."""
-    name = describe(spec)
     header = bool(options.get("header", True))
-    with open_text(spec) as handle:
-        try:
-            frame = pd.read_csv(
-                handle,
-                sep=_separator(spec, options),
-                header=0 if header else None,
-                dtype=str,
-                keep_default_na=False,
-                skip_blank_lines=True,
-            )
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-            raise InputError(f"{name}: not a readable table ({error})") from error
+    frame = read_delimited(spec, sep=_separator(spec, options), header=0 if header else None)
     lines = pd.Series(np.arange(1, len(frame) + 1) + (1 if header else 0))
     return frame, lines
 

@@ -35,6 +35,7 @@ from plus.data.importers import (
     describe,
     new_table,
     open_text,
+    read_delimited,
     require_files,
     spec_member,
     spec_path,
@@ -276,11 +277,7 @@ def import_tape_csv(files: dict[str, FileSpec], options: dict[str, Any]) -> dict
     tables = {}
     for split, spec in files.items():
         name = describe(spec)
-        with open_text(spec) as handle:
-            try:
-                frame = pd.read_csv(handle, dtype={"seq": str, "label": str}, keep_default_na=False)
-            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-                raise InputError(f"{name}: not a readable CSV ({error})") from error
+        frame = read_delimited(spec)
         missing = [column for column in ("seq", "label") if column not in frame]
         if missing:
             raise InputError(f"{name}: no column(s) {missing} (columns: {list(frame.columns)})")
