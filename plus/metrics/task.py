@@ -1,0 +1,152 @@
+"""Metrics of one split of one task, read from the rows of predictions.parquet (docs/design.md).
+
+Columns read, by task shape (`split` is optional and only used in error messages):
+- protein_classification: `id`, `target`, `prediction` (class names) -> accuracy (+ mcc for two classes).
+- protein_regression: `id`, `target`, `prediction` (floats) -> spearman, pearson.
+- residue_classification: `id`, `target`, `prediction` (per-residue letter strings, `.` in target = unlabelled).
+  SecStr (classes GHIBESTC) -> accuracy_8class, accuracy_3class: the 3-class prediction is the optional column
+  `prediction_3class` (H/E/C letters from `q3_from_probabilities`, the paper's acc3); without it, the 8-class
+  letters in `prediction` are mapped to 3 classes (`q3_from_q8`), which can differ slightly from the paper.
+  Transmembrane (classes IOM) -> accuracy (per residue, on `prediction`, which PLUS takes as the undecoded
+  argmax), accuracy_protein and accuracy_protein_segments (on the optional column `topology`, the
+  `viterbi_topology` decoding; without it, on `prediction`). Any other residue task -> accuracy.
+- pair: `id`, `target` (0..4), `expected_level` -> homology metrics. `homology_thresholds` is the list of 4
+  thresholds fitted on the valid split (`fit_homology_thresholds`), or "self" for the authors' fit on the
+  evaluated split itself.
+Every result also has `n`, the number of rows (proteins or pairs), and residue tasks `n_residues`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from plus.errors import InputError
+from plus.metrics.classification import classification_metrics
+from plus.metrics.homology import fit_level_thresholds, homology_metrics
+from plus.metrics.regression import regression_metrics
+from plus.metrics.secstr import SECSTR3, residue_accuracy, secstr_metrics
+from plus.metrics.transmembrane import transmembrane_metrics
+from plus.tasks import SECSTR8, TOPOLOGY, UNLABELLED, TaskSpec
+
+HomologyThresholds = Sequence[float] | Literal["self"] | None
+
+
+def _where(spec: TaskSpec, frame: pd.DataFrame) -> str:
+    splits = sorted(map(str, frame["split"].unique())) if "split" in frame.columns else []
+    return f"predictions of task {spec.name!r}" + (f", split {', '.join(splits)}" if splits else "")
+
+
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str], where: str) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise InputError(f"{where}: missing columns {missing} (have {list(frame.columns)})")
+    if frame.empty:
+        raise InputError(f"{where}: no rows to score")
+
+
+def _check_classes(frame: pd.DataFrame, columns: Sequence[str], classes: Sequence[str], where: str) -> None:
+    for column in columns:
+        bad = ~frame[column].astype(str).isin(list(classes))
+        if bad.any():
+            row = frame[bad].iloc[0]
+            raise InputError(f"{where}: record {row['id']!r} has {column} {row[column]!r}, not one of {list(classes)}")
+
+
+def _check_floats(frame: pd.DataFrame, columns: Sequence[str], where: str) -> None:
+    for column in columns:
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            row = frame.iloc[bad[0]]
+            raise InputError(f"{where}: record {row['id']!r} has non-numeric or non-finite {column} {row[column]!r}")
+
+
+def _check_residue_strings(
+    frame: pd.DataFrame, column: str, allowed: str | Sequence[str], where: str, *, unlabelled_ok: bool
+) -> None:
+    letters = set(allowed) | ({UNLABELLED} if unlabelled_ok else set())
+    for record, target, value in zip(frame["id"], frame["target"], frame[column], strict=True):
+        if not isinstance(value, str):
+            raise InputError(f"{where}: record {record!r} has {column} of type {type(value).__name__}, not str")
+        if len(value) != len(target):
+            raise InputError(
+                f"{where}: record {record!r} has {len(value)} letters in {column} but {len(target)} in target"
+            )
+        unknown = set(value) - letters
+        if unknown:
+            raise InputError(f"{where}: record {record!r} has letters {sorted(unknown)} in {column}")
+
+
+def _residue_metrics(spec: TaskSpec, frame: pd.DataFrame, where: str) -> dict[str, float]:
+    _check_residue_strings(frame, "target", spec.classes, where, unlabelled_ok=True)
+    _check_residue_strings(frame, "prediction", spec.classes, where, unlabelled_ok=False)
+    targets, predictions = frame["target"].tolist(), frame["prediction"].tolist()
+    try:
+        if tuple(spec.classes) == tuple(SECSTR8):
+            predictions3 = None
+            if "prediction_3class" in frame.columns:
+                _check_residue_strings(frame, "prediction_3class", SECSTR3, where, unlabelled_ok=False)
+                predictions3 = frame["prediction_3class"].tolist()
+            return secstr_metrics(targets, predictions, predictions3)
+        if tuple(spec.classes) == tuple(TOPOLOGY):
+            topologies = None
+            if "topology" in frame.columns:
+                _check_residue_strings(frame, "topology", TOPOLOGY, where, unlabelled_ok=False)
+                topologies = frame["topology"].tolist()
+            return transmembrane_metrics(targets, predictions, topologies)
+        accuracy, n_residues = residue_accuracy(targets, predictions, spec.classes)
+    except ValueError as error:
+        raise InputError(f"{where}: {error}") from error
+    return {"accuracy": accuracy, "n_residues": n_residues}
+
+
+def fit_homology_thresholds(valid_predictions: pd.DataFrame) -> list[float]:
+    """The 4 level thresholds fitted on the valid split's pair predictions (`target`, `expected_level`)."""
+    where = "homology valid predictions"
+    _require_columns(valid_predictions, ("id", "target", "expected_level"), where)
+    _check_floats(valid_predictions, ("target", "expected_level"), where)
+    try:
+        thresholds = fit_level_thresholds(valid_predictions["expected_level"], valid_predictions["target"])
+    except ValueError as error:
+        raise InputError(f"{where}: {error}") from error
+    return thresholds.tolist()
+
+
+def task_metrics(
+    spec: TaskSpec, split_predictions: pd.DataFrame, *, homology_thresholds: HomologyThresholds = None
+) -> dict[str, float]:
+    """The metrics of one split's predictions, named as in docs/design.md, plus `n`."""
+    frame = split_predictions
+    where = _where(spec, frame)
+    if spec.shape == "protein_classification":
+        _require_columns(frame, ("id", "target", "prediction"), where)
+        _check_classes(frame, ("target", "prediction"), spec.classes, where)
+        result = classification_metrics(
+            frame["target"].astype(str).to_numpy(), frame["prediction"].astype(str).to_numpy(), spec.classes
+        )
+    elif spec.shape == "protein_regression":
+        _require_columns(frame, ("id", "target", "prediction"), where)
+        _check_floats(frame, ("target", "prediction"), where)
+        result = regression_metrics(frame["target"].astype(float), frame["prediction"].astype(float))
+    elif spec.shape == "residue_classification":
+        _require_columns(frame, ("id", "target", "prediction"), where)
+        result = _residue_metrics(spec, frame, where)
+    elif spec.shape == "pair":
+        _require_columns(frame, ("id", "target", "expected_level"), where)
+        _check_floats(frame, ("target", "expected_level"), where)
+        try:
+            if isinstance(homology_thresholds, str):
+                if homology_thresholds != "self":
+                    raise ValueError(f"homology_thresholds must be 4 floats or 'self', not {homology_thresholds!r}")
+                result = homology_metrics(frame["target"], frame["expected_level"], thresholds_from="self")
+            else:
+                result = homology_metrics(frame["target"], frame["expected_level"], thresholds=homology_thresholds)
+        except ValueError as error:
+            raise InputError(f"{where}: {error}") from error
+    else:
+        raise InputError(f"{where}: unknown task shape {spec.shape!r}")
+    return {**result, "n": len(frame)}
