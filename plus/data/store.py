@@ -181,6 +181,11 @@ class CorpusWriter:
         (self._tmp / "families.raw").unlink()
 
 
+def _mapped(path: Path) -> np.ndarray:
+    """A read-only memory map of a .npy file as a plain ndarray (fast scalar indexing, no copy)."""
+    return np.load(path, mmap_mode="r").view(np.ndarray)
+
+
 def current_umask() -> int:
     """The process umask (mkdtemp creates 0700 directories; finished stores get the usual permissions)."""
     mask = os.umask(0)
@@ -211,9 +216,9 @@ class CorpusStore:
         try:
             self.meta: dict[str, Any] = json.loads((path / "meta.json").read_text())
             self.family_names: list[dict[str, str]] = json.loads((path / "families.json").read_text())
-            self._offsets = np.load(path / "offsets.npy", mmap_mode="r")
-            self.families: np.ndarray = np.load(path / "families.npy", mmap_mode="r")
-            self._members = np.load(path / "family_members.npy", mmap_mode="r")
+            self._offsets = _mapped(path / "offsets.npy")
+            self.families: np.ndarray = _mapped(path / "families.npy")
+            self._members = _mapped(path / "family_members.npy")
             self._family_offsets = np.load(path / "family_offsets.npy")
         except (ValueError, OSError) as error:
             raise InputError(f"{path}: corrupt corpus store ({error})") from error
@@ -231,8 +236,11 @@ class CorpusStore:
         if problems:
             raise InputError(f"{path}: incomplete corpus store: {'; '.join(problems)}")
         self._tokens = (
-            np.memmap(path / "tokens.bin", dtype=np.uint8, mode="r") if n_tokens else np.zeros(0, dtype=np.uint8)
+            np.memmap(path / "tokens.bin", dtype=np.uint8, mode="r").view(np.ndarray)
+            if n_tokens
+            else np.zeros(0, dtype=np.uint8)
         )
+        self.family_sizes: np.ndarray = np.diff(self._family_offsets)
         self._lengths: np.ndarray | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -264,11 +272,6 @@ class CorpusStore:
     @property
     def n_families(self) -> int:
         return len(self.family_names)
-
-    @property
-    def family_sizes(self) -> np.ndarray:
-        """Number of sequences of each family in this store."""
-        return np.diff(self._family_offsets)
 
     def members(self, family: int) -> np.ndarray:
         """Indices of the sequences of family `family` in this store (ascending)."""

@@ -1,0 +1,206 @@
+import gzip
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from Bio import SeqIO
+
+from plus.cli import main
+from plus.data.pfam import PAPER, is_test, parse_header, prepare_pfam
+from plus.data.store import CorpusStore
+from plus.errors import InputError
+from plus.tokens import decode
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+PFAM_SEEDS = REALDATA / "pfam_seed" / "derived_Pfam-A_fasta_format_from_seeds.fasta"
+CONFIG = {"release": "seeds", "min_length": 20, "min_family_size": 10, "test_fraction": 0.2, "seed": 3}
+
+
+def expected_counts(path, config):
+    """Everything prepare_pfam should report, computed independently with Biopython."""
+    records = list(SeqIO.parse(path, "fasta"))
+    long_enough = [r for r in records if len(r.seq) >= config["min_length"]]
+    side = {r.id: is_test(r.id, config["seed"], config["test_fraction"]) for r in long_enough}
+    family = {r.id: r.description.split()[2].split(";")[1] for r in long_enough}
+    train_sizes = Counter(family[r.id] for r in long_enough if not side[r.id])
+    kept = {f for f, n in train_sizes.items() if n >= config["min_family_size"]}
+    return {
+        "read": len(records),
+        "too_short": len(records) - len(long_enough),
+        "families_seen": len({r.description.split()[2] for r in records}),
+        "kept_families": kept,
+        "train": sorted(str(r.seq) for r in long_enough if family[r.id] in kept and not side[r.id]),
+        "test": sorted(str(r.seq) for r in long_enough if family[r.id] in kept and side[r.id]),
+        "family": {str(r.seq): family[r.id] for r in long_enough},
+    }
+
+
+def test_real_pfam_seed_file(tmp_path):
+    summary = prepare_pfam(PFAM_SEEDS, tmp_path / "pfam", {**CONFIG, "n_test_pairs": 40}, progress=False)
+    expected = expected_counts(PFAM_SEEDS, CONFIG)
+    assert expected["read"] == 283 and expected["families_seen"] == 8
+    counts = summary["counts"]
+    assert counts["read"] == 283
+    assert counts["too_short"] == expected["too_short"] > 0
+    assert summary["families"] == {
+        "seen": 8,
+        "kept": len(expected["kept_families"]),
+        "dropped": 8 - len(expected["kept_families"]),
+    }
+    assert 0 < len(expected["kept_families"]) < 8  # the filter did something
+    train, test = CorpusStore(tmp_path / "pfam" / "train"), CorpusStore(tmp_path / "pfam" / "test")
+    assert summary["splits"]["train"]["sequences"] == len(train) == len(expected["train"])
+    assert summary["splits"]["test"]["sequences"] == len(test) == len(expected["test"])
+    assert counts["kept"] + counts["too_short"] + counts["dropped_small_family"] == 283
+    assert sorted(decode(train[i]) for i in range(len(train))) == expected["train"]
+    assert sorted(decode(test[i]) for i in range(len(test))) == expected["test"]
+    for store in (train, test):
+        assert store.family_names == train.family_names
+        assert sorted(f["id"] for f in store.family_names) == sorted(expected["kept_families"])
+        for i in range(len(store)):
+            assert store.family_names[store.families[i]]["id"] == expected["family"][decode(store[i])]
+    assert {"accession": "PF00041.20", "id": "fn3"} in train.family_names
+    pairs = pd.read_parquet(tmp_path / "pfam" / "test_pairs.parquet")
+    assert len(pairs) == 40 and pairs["same_family"].sum() == 20
+    same = np.asarray(test.families)[pairs["index_a"]] == np.asarray(test.families)[pairs["index_b"]]
+    np.testing.assert_array_equal(same, pairs["same_family"] == 1)
+    on_disk = json.loads((tmp_path / "pfam" / "summary.json").read_text())
+    assert on_disk == summary
+    assert on_disk["paper"] == PAPER and PAPER["sequences"] == 14670860 and PAPER["families"] == 3150
+    assert on_disk["release"] == "seeds" and on_disk["ours"]["families"] == len(expected["kept_families"])
+
+
+def synthetic_pfam(path, n, n_families=12, seed=0, order_seed=None):
+    rng = random.Random(seed)
+    lines = []
+    for i in range(n):
+        family = i % n_families
+        length = rng.randint(5, 120)
+        sequence = "".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(length))
+        lines.append((f">SEQ{i}_X/1-{length} Q{i}.1 PF{family:05d}.2;Fam{family};", sequence))
+    if order_seed is not None:
+        random.Random(order_seed).shuffle(lines)
+    text = "".join(f"{header}\n{seq[:60]}\n{seq[60:]}\n" for header, seq in lines)
+    with gzip.open(path, "wt") as handle:
+        handle.write(text)
+    return path
+
+
+def stored_sequences(directory, split):
+    store = CorpusStore(directory / split)
+    return sorted(decode(store[i]) for i in range(len(store)))
+
+
+def test_split_is_a_function_of_name_and_seed_not_file_order(tmp_path):
+    config = {"min_family_size": 1, "n_test_pairs": 10, "seed": 11}
+    prepare_pfam(synthetic_pfam(tmp_path / "a.fa.gz", 600), tmp_path / "a", config, progress=False)
+    shuffled = synthetic_pfam(tmp_path / "b.fa.gz", 600, order_seed=5)
+    prepare_pfam(shuffled, tmp_path / "b", config, progress=False)
+    assert stored_sequences(tmp_path / "a", "test") == stored_sequences(tmp_path / "b", "test")
+    assert stored_sequences(tmp_path / "a", "train") == stored_sequences(tmp_path / "b", "train")
+    summary = prepare_pfam(shuffled, tmp_path / "c", {**config, "seed": 12}, progress=False)
+    assert stored_sequences(tmp_path / "c", "test") != stored_sequences(tmp_path / "a", "test")
+    fraction = summary["splits"]["test"]["sequences"] / summary["counts"]["kept"]
+    assert 0.15 < fraction < 0.25
+
+
+def test_max_length_and_family_filter(tmp_path):
+    path = synthetic_pfam(tmp_path / "p.fa.gz", 500, n_families=5)
+    config = {"min_family_size": 1, "max_length": 60, "n_test_pairs": 0}
+    summary = prepare_pfam(path, tmp_path / "out", config, progress=False)
+    lengths = np.concatenate([CorpusStore(tmp_path / "out" / s).lengths for s in ("train", "test")])
+    assert lengths.max() <= 60 and lengths.min() >= 20
+    assert summary["counts"]["too_long"] > 0
+    assert (
+        summary["counts"]["read"]
+        == 500
+        == sum(summary["counts"][k] for k in ("too_short", "too_long", "dropped_small_family", "kept"))
+    )
+    with pytest.raises(InputError, match="no family has min_family_size=1000 .* 'min_family_size'"):
+        prepare_pfam(path, tmp_path / "none", {"min_family_size": 1000}, progress=False)
+    assert not (tmp_path / "none").exists()
+
+
+def test_unknown_residues_are_counted(tmp_path):
+    path = tmp_path / "x.fa"
+    path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "ACDE" * 5 + "BZJX\n>B/1-25 B.1 PF2.1;F2;\n" + "K" * 25 + "\n")
+    summary = prepare_pfam(path, tmp_path / "out", {"min_family_size": 0, "n_test_pairs": 0}, progress=False)
+    assert summary["counts"]["unknown_residues"] == 1  # J; B and Z are ambiguity codes mapped to X
+    assert summary["counts"]["sequences_with_unknown_residues"] == 1
+
+
+def test_malformed_header_names_file_and_line_and_leaves_nothing(tmp_path):
+    path = tmp_path / "bad.fa"
+    path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "A" * 30 + "\n>B/1-30 B.1\n" + "C" * 30 + "\n")
+    with pytest.raises(InputError, match=rf"{path}: line 3: malformed Pfam header"):
+        prepare_pfam(path, tmp_path / "out", {"min_family_size": 0}, progress=False)
+    path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "A" * 30 + "\n>B/1-30 B.1 F2\n" + "C" * 30 + "\n")
+    with pytest.raises(InputError, match=rf"{path}: line 3: malformed Pfam family field"):
+        prepare_pfam(path, tmp_path / "out", {"min_family_size": 0}, progress=False)
+    path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "A" * 30 + "\n>B/1-30 B.1 PF1.1;F9;\n" + "A" * 30 + "\n")
+    with pytest.raises(InputError, match=rf"{path}: line 3: family PF1.1 is named 'F9' here but 'F1'"):
+        prepare_pfam(path, tmp_path / "out", {"min_family_size": 0}, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.fa"]
+
+
+def test_bad_residue_names_line(tmp_path):
+    path = tmp_path / "bad.fa"
+    path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "A" * 30 + "\n>B/1-30 B.1 PF1.1;F1;\n" + "AC*" * 10 + "\n")
+    with pytest.raises(InputError, match=rf"{path}: line 3: record 'B/1-30'.*not residues"):
+        prepare_pfam(path, tmp_path / "out", {"min_family_size": 0}, progress=False)
+
+
+def test_failure_keeps_a_previous_output(tmp_path):
+    good = synthetic_pfam(tmp_path / "good.fa.gz", 200, n_families=3)
+    prepare_pfam(good, tmp_path / "out", {"min_family_size": 1, "n_test_pairs": 4}, progress=False)
+    before = sorted(p.name for p in (tmp_path / "out").iterdir())
+    data = good.read_bytes()
+    (tmp_path / "cut.fa.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="cut.fa.gz: truncated compressed file"):
+        prepare_pfam(tmp_path / "cut.fa.gz", tmp_path / "out", {"min_family_size": 1}, progress=False)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.fa.gz", "good.fa.gz", "out"]
+
+
+def test_html_page_instead_of_pfam(tmp_path):
+    for name, data in (
+        ("Pfam-A.fasta.gz", b"<!DOCTYPE html><html><body>Not Found</body></html>"),
+        ("Pfam-A.fasta", gzip.compress(b"<html><title>503</title>\n")),
+    ):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(InputError, match=rf"{name}: .*HTML page"):
+            prepare_pfam(tmp_path / name, tmp_path / "out", {}, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_config_validation(tmp_path):
+    with pytest.raises(InputError, match="unknown key.*min_len\\b"):
+        prepare_pfam(PFAM_SEEDS, tmp_path / "o", {"min_len": 5}, progress=False)
+    with pytest.raises(InputError, match="'test_fraction' must be in"):
+        prepare_pfam(PFAM_SEEDS, tmp_path / "o", {"test_fraction": 1.5}, progress=False)
+    with pytest.raises(InputError, match="'max_length' must be null"):
+        prepare_pfam(PFAM_SEEDS, tmp_path / "o", {"max_length": 0}, progress=False)
+    with pytest.raises(InputError, match="Pfam input file not found"):
+        prepare_pfam(tmp_path / "absent.fa.gz", tmp_path / "o", {}, progress=False)
+    assert not (tmp_path / "o").exists()
+
+
+def test_parse_header():
+    header = parse_header("F0S5U5_PSESL/156-195 F0S5U5.1 PF10417.8;1-cysPrx_C;", "f:1")
+    assert (header.name, header.accession, header.family_id) == ("F0S5U5_PSESL/156-195", "PF10417.8", "1-cysPrx_C")
+
+
+def test_cli_with_nested_yaml_config(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("pfam:\n  min_family_size: 10\n  seed: 3\n  n_test_pairs: 8\n  release: '27.0'\n")
+    code = main(["prepare-pfam", "--config", str(config), "--input", str(PFAM_SEEDS), "--out", str(tmp_path / "o")])
+    assert code == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["release"] == "27.0" and summary["config"]["min_family_size"] == 10
+    config.write_text("pfam:\n  min_family_siz: 10\n")
+    code = main(["prepare-pfam", "--config", str(config), "--input", str(PFAM_SEEDS), "--out", str(tmp_path / "p")])
+    assert code == 2 and "min_family_siz" in capsys.readouterr().err
