@@ -26,6 +26,7 @@ from plus.metrics import (
     q3_from_q8,
     regression_metrics,
     residue_accuracy,
+    residue_confusion_matrix,
     secstr_metrics,
     spearman,
     task_metrics,
@@ -161,6 +162,14 @@ def test_residue_accuracy_skips_unlabelled_and_matches_torchmetrics() -> None:
     flat_p = torch.tensor([index[c] for c in "".join(predictions)])
     metric = MulticlassAccuracy(num_classes=3, average="micro", ignore_index=-100)
     assert acc == pytest.approx(metric(flat_p, flat_t).item())
+
+
+def test_residue_confusion_matrix_skips_unlabelled() -> None:
+    table = residue_confusion_matrix(["HHE.C", "..EE"], ["HHCEC", "HHEC"], "HEC")
+    assert table.loc["H"].tolist() == [2, 0, 0]
+    assert table.loc["E"].tolist() == [0, 1, 2]
+    assert table.loc["C"].tolist() == [0, 0, 1]
+    assert int(table.to_numpy().sum()) == 6
 
 
 def test_residue_accuracy_rejects_bad_input() -> None:

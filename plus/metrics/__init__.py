@@ -3,7 +3,13 @@
 from plus.metrics.classification import accuracy, classification_metrics, confusion_matrix, mcc
 from plus.metrics.homology import assign_levels, fit_level_thresholds, homology_metrics
 from plus.metrics.regression import pearson, regression_metrics, spearman
-from plus.metrics.secstr import q3_from_probabilities, q3_from_q8, residue_accuracy, secstr_metrics
+from plus.metrics.secstr import (
+    q3_from_probabilities,
+    q3_from_q8,
+    residue_accuracy,
+    residue_confusion_matrix,
+    secstr_metrics,
+)
 from plus.metrics.task import fit_homology_thresholds, task_metrics
 from plus.metrics.transmembrane import (
     n_terminal_side,
@@ -28,6 +34,7 @@ __all__ = [
     "q3_from_q8",
     "regression_metrics",
     "residue_accuracy",
+    "residue_confusion_matrix",
     "secstr_metrics",
     "spearman",
     "task_metrics",

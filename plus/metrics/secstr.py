@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
+from plus.metrics.classification import confusion_matrix
 from plus.tasks import SECSTR3_OF_8, SECSTR8, UNLABELLED
 
 SECSTR3 = "HEC"
@@ -66,6 +68,18 @@ def residue_accuracy(
     if labelled == 0:
         raise ValueError("no labelled residues to score: the input is empty or entirely unlabelled")
     return correct / labelled, labelled
+
+
+def residue_confusion_matrix(
+    targets: Sequence[str], predictions: Sequence[str], classes: str | Sequence[str]
+) -> pd.DataFrame:
+    """Per-residue confusion matrix (true rows, predicted columns, `classes` order) over labelled residues."""
+    residue_accuracy(targets, predictions, classes)  # same validation: lengths, letters, something labelled
+    flat_target, flat_prediction = "".join(targets), "".join(predictions)
+    labelled = [i for i, letter in enumerate(flat_target) if letter != UNLABELLED]
+    return confusion_matrix(
+        [flat_target[i] for i in labelled], [flat_prediction[i] for i in labelled], labels=list(classes)
+    )
 
 
 def secstr_metrics(
