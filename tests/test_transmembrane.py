@@ -149,11 +149,11 @@ def test_viterbi_helix_length_is_configurable() -> None:
 
 
 @pytest.mark.parametrize("seed", range(8))
-@pytest.mark.parametrize("grammar", ["sided", "plus"])
+@pytest.mark.parametrize("grammar", ["sided", "bepler"])
 def test_viterbi_matches_brute_force_on_short_proteins(seed: int, grammar: str) -> None:
     length, shortest, longest = 9, 2, 3
     log_probs = random_log_probs(length, seed)
-    if grammar == "plus":  # both loop states emit log(p_I + p_O), each loop residue pays log(1/2)
+    if grammar == "bepler":  # both loop states emit log(p_I + p_O), each loop residue pays log(1/2)
         loop = np.logaddexp(log_probs[:, 0], log_probs[:, 1]) + math.log(0.5)
         scores = np.stack([loop, loop, log_probs[:, 2]], axis=1)
     else:
@@ -228,10 +228,10 @@ def test_viterbi_rejects_bad_input() -> None:
         viterbi_topology(log_probs_for("IIII"), grammar="tmhmm")
 
 
-def test_plus_grammar_cannot_place_a_helix_at_residue_zero() -> None:
+def test_bepler_grammar_cannot_place_a_helix_at_residue_zero() -> None:
     true = "M" * 21 + "I" * 20
     assert viterbi_topology(log_probs_for(true)) == true
-    assert tm_segments(viterbi_topology(log_probs_for(true), grammar="plus"))[0][0] > 0
+    assert tm_segments(viterbi_topology(log_probs_for(true), grammar="bepler"))[0][0] > 0
 
 
 # ---- metrics over a split -----------------------------------------------------------------------------

@@ -7,11 +7,13 @@ Decoding, `viterbi_topology(log_probs, helix_length=(21, 21), grammar="sided")`:
 with the highest sum of per-residue log-probabilities such that every maximal run of M (a helix) has a length
 in `helix_length` (default exactly 21, plus_method.md section 4.7), every helix inside a protein is flanked by
 I on one side and O on the other (inside and outside alternate), and I/O loops are at least one residue long.
-A full-length helix may start at residue 0 or end at the last residue (B&B give those a start/end
-probability of ~0, so their decoder never predicts them). Ties go to I before O, and to a loop before a helix.
-`grammar="plus"` reproduces the B&B/PLUS decoder's scores instead: both loop states emit log(p_I + p_O) (so
-the inside/outside letters carry no information and are not meaningful), every loop residue pays log(1/2)
-(their row-normalised transitions) and helices cannot touch either end.
+A full-length helix may start at residue 0 or end at the last residue (B&B's start/end probabilities forbid
+both). Ties go to I before O, and to a loop before a helix.
+`grammar="bepler"` scores paths as B&B's decoder does, with the grammar kept hard: both loop states emit
+log(p_I + p_O) (so the I/O letters of its output carry no information), every loop residue pays log(1/2)
+(their row-normalised transitions) and helices cannot touch either end. PLUS's copy of that decoder adds
+machine epsilon inside every log, which turns each forbidden start, end or transition into a ~36-nat penalty
+instead of a ban (a soft grammar); that softening is not reproduced.
 
 Correctness, `topology_correct(pred, true, min_overlap=5, same_side=True)`: the same number of TM segments,
 the k-th predicted segment overlapping the k-th true segment by >= `min_overlap` residues and, when
@@ -34,7 +36,7 @@ from scipy.special import logsumexp
 from plus.metrics.secstr import residue_accuracy
 from plus.tasks import TOPOLOGY, UNLABELLED
 
-Grammar = Literal["sided", "plus"]
+Grammar = Literal["sided", "bepler"]
 _NEG_INF = -math.inf
 _HALF = math.log(0.5)
 LOG_PROB_FLOOR = -1e6  # log(0) would turn the cumulative-sum differences into inf - inf
@@ -43,12 +45,12 @@ LOG_PROB_FLOOR = -1e6  # log(0) would turn the cumulative-sum differences into i
 def _emissions(log_probs: np.ndarray, grammar: Grammar) -> tuple[list[float], list[float], list[float]]:
     """Per-residue scores of the inside, outside and membrane states."""
     e_in, e_out, e_mem = log_probs[:, 0], log_probs[:, 1], log_probs[:, 2]
-    if grammar == "plus":
+    if grammar == "bepler":
         loop = np.logaddexp(e_in, e_out) + _HALF
         return loop.tolist(), loop.tolist(), e_mem.tolist()
     if grammar == "sided":
         return e_in.tolist(), e_out.tolist(), e_mem.tolist()
-    raise ValueError(f"grammar must be 'sided' or 'plus', not {grammar!r}")
+    raise ValueError(f"grammar must be 'sided' or 'bepler', not {grammar!r}")
 
 
 def _check_log_probs(log_probs: np.ndarray) -> np.ndarray:
