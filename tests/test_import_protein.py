@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import pickle
 import sys
 import tarfile
-import types
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -339,40 +340,63 @@ def test_tape_lmdb_without_lmdb_says_what_to_do(tmp_path, monkeypatch):
         run("tape_lmdb", {"train": str(tmp_path)}, {"label_field": "stability_score"})
 
 
+class FakeLmdb:
+    """Stands in for the `lmdb` package: records keyed as TAPE stores them, and the paths opened."""
+
+    Error = RuntimeError
+
+    def __init__(self, store: dict[bytes, bytes]) -> None:
+        self.store = store
+        self.opened: list[tuple[str, bool, list[str]]] = []
+
+    def open(self, path: str, subdir: bool = True, **kwargs):
+        listing = sorted(p.name for p in Path(path).iterdir()) if subdir else [Path(path).read_text()]
+        self.opened.append((Path(path).name, subdir, listing))
+        return self
+
+    def begin(self, write: bool = False):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def get(self, key: bytes):
+        return self.store.get(key)
+
+    def close(self) -> None:
+        pass
+
+
 def test_tape_lmdb_reads_pickled_records(tmp_path, monkeypatch):
-    import pickle
-
-    store = {b"num_examples": pickle.dumps(2)} | {
-        str(i).encode(): pickle.dumps(r) for i, r in enumerate(tape_records())
-    }
-
-    class Transaction:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def get(self, key):
-            return store.get(key)
-
-    class Environment:
-        def begin(self, write=False):
-            return Transaction()
-
-        def close(self):
-            pass
-
-    opened = []
-    fake = types.SimpleNamespace(open=lambda path, **kwargs: opened.append(path) or Environment())
+    records = [dict(r, stability_score=np.array([r["stability_score"][0]], dtype=np.float32)) for r in tape_records()]
+    store = {b"num_examples": pickle.dumps(2)} | {str(i).encode(): pickle.dumps(r) for i, r in enumerate(records)}
+    fake = FakeLmdb(store)
     monkeypatch.setitem(sys.modules, "lmdb", fake)
+    options = {"label_field": "stability_score"}
     (tmp_path / "stability_train.lmdb").mkdir()
-    table = run("tape_lmdb", {"train": str(tmp_path / "stability_train.lmdb")}, {"label_field": "stability_score"})
+    table = run("tape_lmdb", {"train": str(tmp_path / "stability_train.lmdb")}, options)
     assert table["train"]["label"].tolist() == [0.25, -1.5]
-    assert opened == [str(tmp_path / "stability_train.lmdb")]
+    archive = make_tar(
+        tmp_path / "stability.tar.gz",
+        {"stability/stability_valid.lmdb/data.mdb": b"d", "stability/stability_valid.lmdb/lock.mdb": b"l",
+         "stability/stability_test.lmdb": b"single file"},
+    )  # fmt: skip
+    files = {
+        "valid": {"path": str(archive), "member": "stability/stability_valid.lmdb"},
+        "test": {"path": str(archive), "member": "stability/stability_test.lmdb"},
+    }
+    tables = run("tape_lmdb", files, options)
+    assert len(tables["valid"]) == len(tables["test"]) == 2
+    assert fake.opened[1][1:] == (True, ["data.mdb", "lock.mdb"])
+    assert fake.opened[2] == ("stability_test.lmdb", False, ["single file"])
+    with pytest.raises(InputError, match=r"no LMDB 'stability/train.lmdb'; LMDB members: \['stability/stability_t"):
+        run("tape_lmdb", {"train": {"path": str(archive), "member": "stability/train.lmdb"}}, options)
     del store[b"1"]
     with pytest.raises(InputError, match="record 1 missing"):
-        run("tape_lmdb", {"train": str(tmp_path / "stability_train.lmdb")}, {"label_field": "stability_score"})
+        run("tape_lmdb", {"train": str(tmp_path / "stability_train.lmdb")}, options)
 
 
 def test_tape_csv_bad_input_names_line(tmp_path):

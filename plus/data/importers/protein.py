@@ -122,6 +122,8 @@ def _unwrap(value: Any) -> Any:
     """TAPE stores scalar labels as one-element lists (or arrays); return the scalar."""
     if isinstance(value, np.ndarray):
         value = value.tolist()
+    if isinstance(value, bytes):
+        value = value.decode()
     if isinstance(value, list) and len(value) == 1:
         return value[0]
     return value
@@ -161,7 +163,7 @@ def _tape_table(records: Iterator[dict[str, Any]], split: str, name: str, label_
             label = _unwrap(record[label_field])
         record_id = record.get("id")
         ids.append(f"{split}_{index}" if record_id is None else str(_unwrap(record_id)))
-        sequences.append(record["primary"])
+        sequences.append(_unwrap(record["primary"]))
         labels.append(label)
         origins.append(where)
     if not ids:
@@ -208,10 +210,13 @@ def import_tape_json(files: dict[str, FileSpec], options: dict[str, Any]) -> dic
     return tables
 
 
-def _lmdb_records(directory: Path, name: str) -> Iterator[dict[str, Any]]:
+def _lmdb_records(path: Path, subdir: bool, name: str) -> Iterator[dict[str, Any]]:
     """The pickled records of a TAPE LMDB database (key `num_examples`, then `0`, `1`, ...)."""
     lmdb = importlib.import_module("lmdb")
-    environment = lmdb.open(str(directory), max_readers=1, readonly=True, lock=False, readahead=False)
+    try:
+        environment = lmdb.open(str(path), subdir=subdir, max_readers=1, readonly=True, lock=False, readahead=False)
+    except lmdb.Error as error:
+        raise InputError(f"{name}: not a readable LMDB database ({error})") from error
     try:
         with environment.begin(write=False) as transaction:
             count = transaction.get(b"num_examples")
@@ -226,28 +231,31 @@ def _lmdb_records(directory: Path, name: str) -> Iterator[dict[str, Any]]:
         environment.close()
 
 
-def _extract_directory(spec: FileSpec, target: Path) -> Path:
-    """Extract the files under a tar member directory (an LMDB database) into target; return its path."""
-    archive_path, member = spec_path(spec), str(spec_member(spec)).rstrip("/")
+def _extract_lmdb(spec: FileSpec, target: Path) -> tuple[Path, bool]:
+    """Extract an LMDB database (a directory or a single file member) from a tar archive into target.
+
+    Returns the path to open and whether it is a directory (lmdb's `subdir`)."""
+    archive_path = spec_path(spec)
+    member = str(spec_member(spec)).removeprefix("./").rstrip("/")
     with tarfile.open(archive_path, "r:*") as archive:
-        wanted = [
-            info
-            for info in archive.getmembers()
-            if info.isfile() and info.name.removeprefix("./").startswith(member.removeprefix("./") + "/")
-        ]
-        if not wanted:
-            raise InputError(f"{archive_path}: archive has no directory {member!r}")
-        for info in wanted:
-            destination = target / Path(info.name).name
+        files = [info for info in archive.getmembers() if info.isfile()]
+        exact = [info for info in files if info.name.removeprefix("./") == member]
+        inside = [info for info in files if info.name.removeprefix("./").startswith(member + "/")]
+        if not exact and not inside:
+            similar = sorted({info.name.split(".lmdb")[0] + ".lmdb" for info in files if ".lmdb" in info.name})
+            raise InputError(f"{archive_path}: archive has no LMDB {member!r}; LMDB members: {similar[:8]}")
+        for info in exact or inside:
             source = archive.extractfile(info)
             if source is None:
                 raise InputError(f"{archive_path}:{info.name}: not a regular file in the archive")
-            destination.write_bytes(source.read())
-    return target
+            (target / Path(info.name).name).write_bytes(source.read())
+    if exact:
+        return target / Path(member).name, False
+    return target, True
 
 
 def import_tape_lmdb(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """TAPE LMDB databases, one per split (a directory, or a directory member of a tar archive)."""
+    """TAPE LMDB databases, one per split (a path, or a member of a tar archive; directory or single file)."""
     require_files(files, "tape_lmdb")
     label_field = _label_field(options, "tape_lmdb")
     try:
@@ -262,12 +270,13 @@ def import_tape_lmdb(files: dict[str, FileSpec], options: dict[str, Any]) -> dic
         name = describe(spec)
         with tempfile.TemporaryDirectory(prefix="tape_lmdb_") as scratch:
             if spec_member(spec) is not None:
-                directory = _extract_directory(spec, Path(scratch))
+                path, subdir = _extract_lmdb(spec, Path(scratch))
             else:
-                directory = spec_path(spec)
-                if not directory.exists():
-                    raise InputError(f"{directory}: LMDB database not found")
-            tables[split] = _tape_table(_lmdb_records(directory, name), split, name, label_field)
+                path = spec_path(spec)
+                if not path.exists():
+                    raise InputError(f"{path}: LMDB database not found")
+                subdir = path.is_dir()
+            tables[split] = _tape_table(_lmdb_records(path, subdir, name), split, name, label_field)
     return tables
 
 
