@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
 import shutil
@@ -94,7 +95,7 @@ def _transfer(url: str, part: Path, progress: bool) -> None:
                     out.write(block)
                     received += len(block)
                     bar.update(len(block))
-            except (OSError, urllib.error.URLError) as error:
+            except (OSError, http.client.HTTPException) as error:
                 raise InputError(
                     f"{url}: download interrupted after {received} bytes ({error}); run again to resume"
                 ) from error
