@@ -1,0 +1,183 @@
+"""Pretraining on the prepared Pfam corpus: MLM + same-family prediction, MLM only, or no pretraining."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from plus.data.sampling import LengthBucketBatchSampler, SFPPairDataset, TestPairDataset, collate_pairs
+from plus.data.store import CorpusStore
+from plus.errors import InputError
+from plus.io import atomic_path, require, write_json
+from plus.models import build_encoder, count_parameters
+from plus.models.checkpoint import save_checkpoint
+from plus.objectives.pretraining import PretrainLossConfig, PretrainObjective
+from plus.training.loaders import ResumableDataLoader
+from plus.training.trainer import build_trainer, epoch_history, resume_path
+
+log = logging.getLogger(__name__)
+OBJECTIVES = ("plus", "mlm", "none")
+
+
+class PretrainModule(L.LightningModule):
+    """The encoder and its pretraining objective; masking is seeded by (seed, step) so resumes are exact."""
+
+    def __init__(self, objective: PretrainObjective, training: dict[str, Any], seed: int) -> None:
+        super().__init__()
+        self.objective = objective
+        self.training_config = training
+        self.seed = seed
+
+    @property
+    def encoder(self) -> torch.nn.Module:
+        return self.objective.encoder
+
+    def _generator(self, offset: int) -> torch.Generator:
+        return torch.Generator(device="cpu").manual_seed(self.seed * 1_000_003 + 2 * self.global_step + offset)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        torch.manual_seed(self.seed * 1_000_003 + self.global_step)
+        out = self.objective(batch, generator=self._generator(0))
+        size = len(batch.same_family)
+        for key, value in out.items():
+            self.log(f"train_{key}", value, batch_size=size, prog_bar=key in ("loss", "mlm_accuracy"))
+        return out["loss"]
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        generator = torch.Generator(device="cpu").manual_seed(self.seed * 1_000_003 + batch_idx)
+        out = self.objective.evaluate(batch, generator=generator)
+        for key, value in out.items():
+            self.log(f"val_{key}", value, batch_size=len(batch.same_family), sync_dist=True)
+
+    def on_train_epoch_start(self) -> None:
+        dataset = self.trainer.train_dataloader.dataset
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(self.current_epoch)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=float(self.training_config.get("lr", 1e-3)))
+
+
+class PfamDataModule(L.LightningDataModule):
+    """SFP pairs from the training store (length-bucketed, sharded across ranks) and fixed test pairs."""
+
+    def __init__(self, data: dict[str, Any], training: dict[str, Any], seed: int, max_pair_length: int | None):
+        super().__init__()
+        self.train_store = CorpusStore(require(data, "train", "pretrain config data"))
+        self.test_store = CorpusStore(require(data, "test", "pretrain config data"))
+        self.test_pairs = require(data, "test_pairs", "pretrain config data")
+        self.training = training
+        self.seed = seed
+        self.dataset = SFPPairDataset(
+            self.train_store,
+            same_family_prob=float(training.get("same_family_prob", 0.5)),
+            seed=seed,
+            max_pair_length=max_pair_length,
+        )
+
+    def _ranks(self) -> dict[str, int]:
+        return {"num_replicas": self.trainer.world_size, "rank": self.trainer.global_rank} if self.trainer else {}
+
+    def train_dataloader(self) -> ResumableDataLoader:
+        sampler = LengthBucketBatchSampler(
+            self.dataset.lengths,
+            int(self.training.get("batch_pairs", 64)),
+            self.seed,
+            drop_last=True,
+            **self._ranks(),
+        )
+        return ResumableDataLoader(
+            self.dataset, sampler, collate_fn=collate_pairs, num_workers=int(self.training.get("num_workers", 0))
+        )
+
+    def test_pair_loader(self, limit: int | None = None) -> DataLoader:
+        pairs: Any = TestPairDataset(self.test_store, self.test_pairs)
+        if limit is not None and limit < len(pairs):
+            pairs = Subset(pairs, range(limit))
+        lengths = [len(pairs[i][0]) + len(pairs[i][1]) for i in range(len(pairs))]
+        sampler = LengthBucketBatchSampler(
+            lengths, int(self.training.get("eval_batch_pairs", 64)), self.seed, shuffle=False, **self._ranks()
+        )
+        return DataLoader(pairs, batch_sampler=sampler, collate_fn=collate_pairs)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.test_pair_loader(self.training.get("max_val_pairs", 2000))
+
+
+def _history_frame(checkpoint_dir: Path) -> Any:
+    history = epoch_history(checkpoint_dir)
+    columns = [
+        "step",
+        "epoch",
+        "train_loss",
+        "train_mlm_loss",
+        "train_sfp_loss",
+        "train_mlm_accuracy",
+        "train_sfp_accuracy",
+        "val_loss",
+        "val_mlm_accuracy",
+        "val_sfp_accuracy",
+    ]
+    return history.reindex(columns=columns)
+
+
+def run_pretraining(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path) -> dict[str, Any]:
+    """Train (or, for objective 'none', only initialise) an encoder; write model.pt, metrics.json, history.csv."""
+    objective_name = config.get("objective", "plus")
+    if objective_name not in OBJECTIVES:
+        raise InputError(f"pretrain config: objective must be one of {OBJECTIVES}, not {objective_name!r}")
+    training = dict(config.get("training", {}))
+    seed = int(training.get("seed", 2020))
+    L.seed_everything(seed, workers=True)
+    model = dict(require(config, "model", "pretrain config"))
+    encoder = build_encoder(model.pop("preset", "plus-rnn-base"), **model)
+    loss_config = PretrainLossConfig(
+        objective="mlm" if objective_name == "mlm" else "plus",
+        mlm_weight=float(training.get("mlm_weight", 0.7)),
+        sfp_weight=float(training.get("sfp_weight", 0.3)),
+        drop_pair_b_mlm=bool(training.get("drop_pair_b_mlm", False)),
+        mask_rate=float(training.get("mask_rate", 0.15)),
+        max_masked_per_seq=int(training.get("max_masked_per_seq", 50)),
+    )
+    module = PretrainModule(PretrainObjective(encoder, loss_config), training, seed)
+    max_pair_length = encoder.config.max_len if encoder.config.kind == "tfm" else None
+    data = PfamDataModule(require(config, "data", "pretrain config"), training, seed, max_pair_length)
+    trainer = build_trainer(
+        checkpoint_dir,
+        precision=training.get("precision", "auto"),
+        max_epochs=int(training.get("epochs", 5)),
+        max_steps=int(training.get("max_steps") or -1),
+        grad_clip=float(training.get("grad_clip", 1.0)),
+        val_every_n_steps=int(training.get("val_every_n_steps", 20_000)),
+        checkpoint_every_n_steps=int(training.get("checkpoint_every_n_steps", 1000)),
+    )
+    if objective_name != "none":
+        trainer.fit(module, datamodule=data, ckpt_path=resume_path(checkpoint_dir), weights_only=True)
+    else:
+        log.info("objective 'none': keeping the seeded random initialisation (no-pretraining baseline)")
+    results = trainer.validate(module, dataloaders=data.test_pair_loader(), verbose=False)[0]
+    test = {key.removeprefix("val_"): float(value) for key, value in results.items()}
+    if objective_name == "mlm":
+        test = {k: v for k, v in test.items() if not k.startswith("sfp")}
+    metrics = {
+        "model": config.get("name"),
+        "objective": objective_name,
+        "preset": encoder.config.name if hasattr(encoder.config, "name") else None,
+        "parameters": count_parameters(encoder),
+        "steps": int(trainer.global_step),
+        "test": test,
+    }
+    if trainer.is_global_zero:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(
+            out_dir / "model.pt", kind="encoder", model_config=encoder.config, state_dict=encoder.state_dict()
+        )
+        with atomic_path(out_dir / "history.csv") as tmp:
+            _history_frame(checkpoint_dir).to_csv(tmp, index=False)
+        write_json(out_dir / "metrics.json", metrics)
+    return metrics
