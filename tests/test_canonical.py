@@ -195,7 +195,7 @@ def test_merge_tables_concatenates_splits_and_sums_counts():
     a.attrs["mapped"] = {"m": 1}
     b = protein_table(3, "b")
     b.attrs["mapped"] = {"m": 2}
-    merged = merge_tables([("s0", {"train": a}), ("s1", {"train": b, "test": protein_table(1, "c")})])
+    merged = merge_tables([{"train": a}, {"train": b, "test": protein_table(1, "c")}])
     assert len(merged["train"]) == 5 and len(merged["test"]) == 1
     assert merged["train"].attrs["mapped"] == {"m": 3}
 

@@ -214,6 +214,10 @@ def test_import_task_label_map_and_bad_config(tmp_path, capsys):
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["splits"]["test"]["class_balance"] == {"0": 2, "1": 0}
     assert summary["mapped"] == {"label 1 -> 0": 3}
+    for key, value in (("valid_from_train", {"fraction": "a tenth"}), ("expected_sizes", {"test": "2"})):
+        write(tmp_path / "c.json", json.dumps({**config, key: value}))
+        assert main(["import-task", "--config", str(tmp_path / "c.json"), "--out", str(tmp_path / "o2")]) == 2
+        assert key in capsys.readouterr().err
     config["sources"][0]["format"] = "plus_fastq"
     write(tmp_path / "c.json", json.dumps(config))
     assert main(["import-task", "--config", str(tmp_path / "c.json"), "--out", str(tmp_path / "o2")]) == 2

@@ -8,6 +8,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+
 from plus.data.canonical import apply_max_length, carve_valid, merge_tables, write_task
 from plus.data.importers import describe, file_md5, import_source
 from plus.errors import InputError
@@ -31,7 +33,9 @@ def task_spec(value: Any, where: str) -> TaskSpec:
     raise InputError(f"{where}: task must be a mapping (TaskSpec) or a task name, not {type(value).__name__}")
 
 
-def apply_label_map(tables: dict, label_map: Mapping[str, str], where: str) -> dict:
+def apply_label_map(
+    tables: dict[str, pd.DataFrame], label_map: Mapping[str, str], where: str
+) -> dict[str, pd.DataFrame]:
     """Rename labels `{old: new}`; the number of records renamed is counted in attrs['mapped']."""
     if not isinstance(label_map, Mapping):
         raise InputError(f"{where}: label_map must be a mapping of old label -> new label")
@@ -67,7 +71,7 @@ def import_task(config: Mapping[str, Any], out_dir: str | os.PathLike[str], wher
         tables = import_source(source, label)
         for split, table in tables.items():
             log.info("%s: %s %s: %d records", spec.name, source["format"], split, len(table))
-        parts.append((label, tables))
+        parts.append(tables)
         for spec_value in source["files"].values():
             checksums.setdefault(describe(spec_value), file_md5(spec_value))
     repeated = _repeated_splits(parts)
@@ -79,24 +83,26 @@ def import_task(config: Mapping[str, Any], out_dir: str | os.PathLike[str], wher
         tables = apply_label_map(tables, config["label_map"], where)
     carve = config.get("valid_from_train")
     if carve:
-        if not isinstance(carve, Mapping) or "fraction" not in carve:
-            raise InputError(f"{where}: valid_from_train must be {{fraction: F, seed: S}}")
-        tables = carve_valid(tables, float(carve["fraction"]), int(carve.get("seed", 0)))
-        extra["valid_from_train"] = {"fraction": float(carve["fraction"]), "seed": int(carve.get("seed", 0))}
+        try:
+            fraction, seed = float(carve["fraction"]), int(carve.get("seed", 0))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise InputError(f"{where}: valid_from_train must be {{fraction: F, seed: S}} ({error})") from error
+        tables = carve_valid(tables, fraction, seed)
+        extra["valid_from_train"] = {"fraction": fraction, "seed": seed}
     if config.get("max_length"):
         if not isinstance(config["max_length"], Mapping):
             raise InputError(f"{where}: max_length must be a mapping such as {{keep_ends: 1000}}")
         tables = apply_max_length(tables, config["max_length"], spec)
         extra["max_length"] = dict(config["max_length"])
     expected = config.get("expected_sizes") or {}
-    if not isinstance(expected, Mapping):
-        raise InputError(f"{where}: expected_sizes must be a mapping of split -> count")
+    if not isinstance(expected, Mapping) or not all(isinstance(n, int) for n in expected.values()):
+        raise InputError(f"{where}: expected_sizes must be a mapping of split -> integer count")
     return write_task(out_dir, spec, tables, sources=checksums, expected_sizes=expected, extra=extra)
 
 
-def _repeated_splits(parts: list[tuple[str, dict]]) -> list[str]:
+def _repeated_splits(parts: list[dict[str, pd.DataFrame]]) -> list[str]:
     seen: dict[str, int] = {}
-    for _label, tables in parts:
+    for tables in parts:
         for split in tables:
             seen[split] = seen.get(split, 0) + 1
     return sorted(split for split, n in seen.items() if n > 1)

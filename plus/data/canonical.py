@@ -34,10 +34,10 @@ def canonical_columns(spec: TaskSpec, split: str) -> tuple[str, ...]:
     return ("id", "sequence", "label")
 
 
-def merge_tables(parts: list[tuple[str, dict[str, pd.DataFrame]]]) -> dict[str, pd.DataFrame]:
+def merge_tables(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
     """Concatenate the tables of several sources by split, summing their mapped/dropped counts."""
     by_split: dict[str, list[pd.DataFrame]] = {}
-    for _where, tables in parts:
+    for tables in parts:
         for split, table in tables.items():
             by_split.setdefault(split, []).append(table)
     merged: dict[str, pd.DataFrame] = {}
