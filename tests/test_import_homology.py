@@ -141,7 +141,7 @@ def test_bad_domain_fasta(tmp_path, text, message):
         ("sequence_A\tsequence_B\tsimilarity\nMK\t\t1\n", "line 2: sequence_B is empty"),
         ("sequence_A\tsequence_B\nMK\tMV\n", r"missing columns \['similarity'\]"),
         ("sequence_A\tsequence_B\tsimilarity\n", "no pairs"),
-        ("", "not a readable tab-separated table"),
+        ("", "not a readable table"),
         ("sequence_A\tsequence_B\tsimilarity\nMK\tMV\t1\textra\tcolumns\n", "not a readable"),
     ],
 )

@@ -184,8 +184,8 @@ def test_netsurfp_maps_coil_spellings_and_counts_them(tmp_path):
         ("input, dssp8, disorder, cb513_mask\nM K, C Q, 1 1, 1 1\n", "line 2: dssp8: DSSP letter 'Q'"),
         ("input, dssp8, disorder, cb513_mask\nMK, C C, 1 1, 1 1\n", "line 2: 'input' must be single"),
         ("input, dssp8, disorder, cb513_mask\n", "no records"),
-        ("", "not a readable CSV"),
-        ("input, dssp8, disorder, cb513_mask\nM K, C C, 1 1, 1 1, 0 0\n", "not a readable CSV"),
+        ("", "not a readable table"),
+        ("input, dssp8, disorder, cb513_mask\nM K, C C, 1 1, 1 1, 0 0\n", "not a readable table"),
     ],
 )
 def test_netsurfp_bad_input_names_file_and_line(tmp_path, body, message):

@@ -19,8 +19,7 @@ from typing import Any
 import pandas as pd
 
 from plus.data.fasta import read_fasta
-from plus.data.importers import ORIGIN, FileSpec, describe, new_table, open_text, require_files
-from plus.data.importers.residue import read_delimited
+from plus.data.importers import ORIGIN, FileSpec, describe, new_table, open_text, read_delimited, require_files
 from plus.errors import InputError
 from plus.tasks import SCOP_LEVELS
 
@@ -57,7 +56,8 @@ def read_domains(spec: FileSpec) -> pd.DataFrame:
 def read_pairs(spec: FileSpec, split: str, *, require_ids: bool) -> pd.DataFrame:
     """Domain pairs of a pairs TSV with their similarity 0..4 (`require_ids`: pdb_id_A/B columns must exist)."""
     name = describe(spec)
-    frame = read_delimited(spec, "\t", "tab-separated table")
+    frame = read_delimited(spec, sep="\t")
+    frame.columns = [str(column).strip() for column in frame.columns]
     needed = (*ID_COLUMNS, *PAIR_COLUMNS) if require_ids else PAIR_COLUMNS
     missing = [column for column in needed if column not in frame.columns]
     if missing:

@@ -7,7 +7,6 @@ are documented in `plus.data.importers.labels`.
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple, TextIO
@@ -22,6 +21,7 @@ from plus.data.importers import (
     describe,
     new_table,
     open_text,
+    read_delimited,
     require_files,
 )
 from plus.data.importers.labels import (
@@ -67,7 +67,8 @@ def _read_netsurfp(spec: FileSpec, split: str, options: Mapping[str, Any]) -> pd
     disorder_column = options.get("disorder_column", "disorder") if options.get("mask_disordered", True) else None
     id_column = options.get("id_column")
     id_prefix = str(options.get("id_prefix", split))
-    frame = read_delimited(spec, ",", "CSV")
+    frame = read_delimited(spec, sep=",", skipinitialspace=True)
+    frame.columns = [str(column).strip() for column in frame.columns]
     needed = [c for c in ("input", "dssp8", mask_column, disorder_column, id_column) if c]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
@@ -102,23 +103,6 @@ def _read_netsurfp(spec: FileSpec, split: str, options: Mapping[str, Any]) -> pd
     if not ids:
         raise InputError(f"{name}: no records")
     return new_table({"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins}, mapped=counts)
-
-
-def read_delimited(spec: FileSpec, sep: str, kind: str) -> pd.DataFrame:
-    """A delimited text table as strings (header stripped); InputError if a row has more fields than the header."""
-    name = describe(spec)
-    with open_text(spec) as handle, warnings.catch_warnings():
-        warnings.simplefilter("error", pd.errors.ParserWarning)
-        try:
-            frame = pd.read_csv(
-                handle, sep=sep, skipinitialspace=True, dtype=str, keep_default_na=False, index_col=False
-            )
-        except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError) as error:
-            raise InputError(f"{name}: not a readable {kind} ({error})") from error
-        except UnicodeDecodeError as error:
-            raise InputError(f"{name}: not a text file ({error.reason})") from error
-    frame.columns = [str(column).strip() for column in frame.columns]
-    return frame
 
 
 def _check_length(values: list[str], residues: list[str], column: str, where: str) -> None:
