@@ -9,13 +9,22 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 try:
-    from plus.tasks import resolve_task
+    from plus.tasks import BUILTIN_TASKS, resolve_task
 except ImportError as error:
     raise WorkflowError(
         "the workflow needs the `plus` package in the Python that runs Snakemake: "
         "`pip install -e '.[workflow]'` from the repository root"
     ) from error
 
+
+for _task, _entry in (config.get("tasks") or {}).items():
+    if _task not in BUILTIN_TASKS and not (
+        isinstance(_entry, dict) and "shape" in _entry
+    ):
+        raise WorkflowError(
+            f"config tasks.{_task}: not a built-in task ({', '.join(BUILTIN_TASKS)}) and no `shape` given; "
+            "a typo, or a new task that must define its shape (and classes) in its config entry"
+        )
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 

@@ -1,0 +1,524 @@
+"""Static checks of the Snakemake workflow: lint, formatting, dry runs of both configs, envs, config schema.
+
+Every dry run works in a scratch copy of the workflow files, so results of a real run in the checkout do not
+change the job counts.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+from plus.tasks import BUILTIN_TASKS, TaskSpec
+
+tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "slurm")
+RULE_FILES = sorted((ROOT / "workflow" / "rules").glob("*.smk"))
+TRAINING_RULES = ("pretrain", "finetune", "evaluate")
+# import name -> conda-forge package names that provide it
+CONDA_NAME = {
+    "torch": {"pytorch"},
+    "sklearn": {"scikit-learn"},
+    "Bio": {"biopython"},
+    "yaml": {"pyyaml"},
+    "matplotlib": {"matplotlib", "matplotlib-base"},
+    "lmdb": {"python-lmdb"},
+}
+# pyproject distribution name -> conda-forge package names
+CONDA_OF_DIST = {"torch": {"pytorch"}, "matplotlib": {"matplotlib", "matplotlib-base"}}
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=workdir,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def copy_workflow(destination: Path) -> Path:
+    for name in WORKFLOW_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name)
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_workflow(tmp_path_factory.mktemp("workflow"))
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    table = output.split("Job stats:", 1)[1]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        fields = line.split()
+        if len(fields) != 2 or fields[0] == "total":
+            break
+        counts[fields[0]] = int(fields[1])
+    return counts
+
+
+def written_configs(output: str) -> dict[str, dict]:
+    """The resolved configs a dry run's `plus write-config` commands would write, by output path."""
+    configs = {}
+    for line in output.splitlines():
+        if "plus write-config --out " in line:
+            words = shlex.split(line.split("Shell command:", 1)[-1])
+            at = words.index("write-config")
+            configs[words[at + 2]] = json.loads(words[at + 3])
+    return configs
+
+
+def load_config(name: str) -> dict:
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+def expected_counts(config: dict) -> dict[str, int]:
+    models, tasks, seeds = len(config["models"]), len(config["tasks"]), len(config["seeds"])
+    return {
+        "pfam_config": 1,
+        "prepare_pfam": 1,
+        "task_config": tasks,
+        "import_task": tasks,
+        "pretrain_config": models,
+        "pretrain": models,
+        "finetune_config": models * tasks * seeds,
+        "finetune": models * tasks * seeds,
+        "evaluate": models * tasks * seeds,
+        "report": 1,
+        "all": 1,
+    }
+
+
+# ---------------------------------------------------------------- lint and format
+
+
+@pytest.mark.parametrize("configfile", [None, "config/paper.yaml"])
+def test_lint_is_clean(workdir: Path, configfile: str | None) -> None:
+    extra = ["--configfile", configfile, "--replace-workflow-config"] if configfile else []
+    result = snakemake(workdir, "--lint", *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lints for" not in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_snakefmt_check_is_clean() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "snakefmt"), "--check", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- the demo DAG
+
+
+@pytest.fixture(scope="module")
+def demo_dry_run(workdir: Path) -> str:
+    result = snakemake(workdir, "-n", "-p")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_demo_dry_run_lists_every_rule(demo_dry_run: str) -> None:
+    config = load_config("config.yaml")
+    assert len(config["models"]) == 3 and len(config["tasks"]) == 7 and config["seeds"] == [0]
+    assert {model["objective"] for model in config["models"].values()} == {"plus", "mlm", "none"}
+    expected = {**expected_counts(config), "synthetic_config": 1, "synthetic": 1}
+    assert job_counts(demo_dry_run) == expected  # no download: the demo is offline
+
+
+def test_demo_resolved_configs_follow_the_design(demo_dry_run: str) -> None:
+    configs = written_configs(demo_dry_run)
+    pretrain = configs["results/pretrain/plus-rnn-tiny/config.json"]
+    assert pretrain["objective"] == "plus" and pretrain["model"] == {"preset": "plus-rnn-tiny"}
+    assert pretrain["data"] == {
+        "train": "results/pfam/train",
+        "test": "results/pfam/test",
+        "test_pairs": "results/pfam/test_pairs.parquet",
+    }
+    assert pretrain["training"]["batch_pairs"] == 16 and pretrain["training"]["max_steps"] == 400
+    assert configs["results/pretrain/mlm-rnn-tiny/config.json"]["objective"] == "mlm"
+
+    finetune = configs["results/finetune/plus-rnn-tiny/secstr/seed0/config.json"]
+    assert finetune["seed"] == 0 and finetune["data"] == "results/tasks/secstr"
+    assert finetune["encoder"] == "results/pretrain/plus-rnn-tiny/model.pt"
+    spec = TaskSpec.from_dict(finetune["task"])
+    assert spec == BUILTIN_TASKS["secstr"]
+    assert finetune["training"]["homology_pairs_per_epoch"] == 2000
+
+    localization = configs["results/configs/tasks/localization.json"]
+    assert TaskSpec.from_dict(localization["task"]) == BUILTIN_TASKS["localization"]
+    assert localization["valid_from_train"] == {"fraction": 0.1, "seed": 0}
+    assert localization["max_length"] == {"keep_ends": 1000}
+    assert localization["sources"] == [
+        {
+            "format": "deeploc",
+            "files": {"fasta": "resources/synthetic/localization/deeploc_data.fasta"},
+            "options": {},
+        }
+    ]
+    secstr = configs["results/configs/tasks/secstr.json"]
+    assert [source["format"] for source in secstr["sources"]] == ["tape_json", "netsurfp_csv"]
+    assert set(configs["results/configs/pfam.json"]["pfam"]) == {
+        "release",
+        "min_length",
+        "min_family_size",
+        "test_fraction",
+        "seed",
+        "n_test_pairs",
+        "max_length",
+    }
+
+
+def test_training_keeps_checkpoints_outside_outputs(demo_dry_run: str) -> None:
+    commands = [line for line in demo_dry_run.splitlines() if "plus pretrain " in line or "plus finetune " in line]
+    assert commands
+    for command in commands:
+        words = shlex.split(command.split("Shell command:", 1)[-1])
+        out = words[words.index("--out") + 1]
+        checkpoints = words[words.index("--checkpoint-dir") + 1]
+        assert checkpoints.startswith("results/checkpoints/") and not checkpoints.startswith(out)
+
+
+# ---------------------------------------------------------------- the paper DAG through the SLURM profile
+
+
+def test_slurm_profile_dry_run_lists_the_paper_dag(workdir: Path) -> None:
+    result = snakemake(workdir, "--profile", "slurm", "-n", "-p")
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = load_config("paper.yaml")
+    assert len(config["models"]) == 6 and len(config["tasks"]) == 7 and len(config["seeds"]) == 3
+    # one download per distinct file: Pfam, the SCOPe archive, 6 DeepSol files, DeepLoc, 3 TAPE archives, TOPCONS2
+    expected = {**expected_counts(config), "download": 13}
+    counts = job_counts(result.stdout)
+    assert counts == expected
+    assert counts["finetune"] == 6 * 7 * 3
+
+    configs = written_configs(result.stdout)
+    large = configs["results/finetune/plus-rnn-large/solubility/seed2/config.json"]
+    assert large["task"]["head"] == {"input": "z", "hidden": 512, "pooling": "attention"}
+    base = configs["results/finetune/plus-rnn-base/solubility/seed2/config.json"]
+    assert base["task"]["head"] == {"input": "h", "hidden": 512, "pooling": "attention"}
+    tfm = configs["results/pretrain/plus-tfm/config.json"]["training"]
+    assert (tfm["batch_pairs"], tfm["lr"], tfm["epochs"]) == (128, 0.0001, 10)
+    rnn = configs["results/pretrain/plus-rnn-base/config.json"]["training"]
+    assert (rnn["batch_pairs"], rnn["lr"], rnn["epochs"], rnn["mlm_weight"], rnn["sfp_weight"]) == (
+        64,
+        0.001,
+        5,
+        0.7,
+        0.3,
+    )
+    stability = configs["results/configs/tasks/stability.json"]
+    assert stability["sources"][0]["files"]["train"] == {
+        "path": "resources/downloads/stability/stability.tar.gz",
+        "member": "stability/stability_train.lmdb",
+    }
+    assert "--md5 aa1e06eb5a59e0ecdae581e9ea029675" in result.stdout
+    assert re.search(r"plus download --url \S+Pfam27\.0/Pfam-A\.fasta\.gz --md5-list \S+md5_checksums", result.stdout)
+    # training jobs ask SLURM for a GPU, with runtime and memory
+    for rule in TRAINING_RULES:
+        block = result.stdout.split(f"\nrule {rule}:", 1)[1].split("\n\n", 1)[0]
+        resources = re.search(r"resources: (.*)", block).group(1)
+        assert "gpu=1" in resources and "runtime=" in resources and "mem_mb=" in resources, (rule, resources)
+
+
+def test_slurm_profile_settings() -> None:
+    profile = yaml.safe_load((ROOT / "slurm" / "config.yaml").read_text())
+    assert profile["executor"] == "slurm" and profile["jobs"] >= 1
+    assert profile["configfile"] == "config/paper.yaml" and profile["replace-workflow-config"] is True
+    assert profile["retries"] >= 1 and profile["rerun-incomplete"] is True
+    for rule in TRAINING_RULES:
+        assert profile["set-resources"][rule]["gpu"] >= 1
+    text = (ROOT / "slurm" / "config.yaml").read_text()
+    assert "slurm_partition" in text and "slurm_account" in text  # documented for the site to set
+
+
+# ---------------------------------------------------------------- rules
+
+
+def rule_blocks() -> dict[str, str]:
+    blocks = {}
+    for path in [ROOT / "Snakefile", *RULE_FILES]:
+        for match in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", path.read_text(), re.MULTILINE):
+            blocks[match.group(1)] = match.group(2)
+    return blocks
+
+
+def test_every_rule_has_log_benchmark_conda_threads_resources_and_calls_plus() -> None:
+    blocks = rule_blocks()
+    assert {"download", "import_task", "pretrain", "finetune", "evaluate", "report"} <= set(blocks)
+    for rule, block in blocks.items():
+        if rule == "all":
+            continue
+        for directive in ("log:", "benchmark:", "conda:", "threads:", "resources:", "shell:"):
+            assert f"    {directive}" in block, f"rule {rule} lacks {directive}"
+        shell = block.split("    shell:", 1)[1]
+        assert re.search(r'"(OMP_NUM_THREADS=\{threads\} )?plus [a-z-]+ ', shell), f"rule {rule}: {shell}"
+    for rule in TRAINING_RULES:
+        resources = blocks[rule].split("    resources:", 1)[1].split("    shell:", 1)[0]
+        assert "gpu=" in resources and "runtime=runtime_minutes(" in resources and "mem_mb=memory_mb(" in resources
+        assert "../../envs/plus-gpu.yaml" in blocks[rule]
+
+
+def test_rules_do_not_name_the_builtin_tasks() -> None:
+    for path in [ROOT / "Snakefile", *(p for p in RULE_FILES if p.name != "common.smk")]:
+        for task in BUILTIN_TASKS:
+            assert not re.search(rf"\b{task}\b", path.read_text()), f"{path.name} names task {task}"
+
+
+def test_a_task_added_by_config_alone_runs_through_the_workflow(tmp_path: Path) -> None:
+    workdir = copy_workflow(tmp_path)
+    config = load_config("config.yaml")
+    data = workdir / "data"
+    data.mkdir()
+    for split in ("train", "valid", "test"):
+        (data / f"{split}.csv").write_text("name,seq,value\na,MKV,1.0\n")
+    config["tasks"]["thermo"] = {
+        "shape": "protein_regression",
+        "headline_metric": "spearman",
+        "sources": [
+            {
+                "format": "table",
+                "files": {split: f"data/{split}.csv" for split in ("train", "valid", "test")},
+                "options": {"columns": {"id": "name", "sequence": "seq", "label": "value"}},
+            }
+        ],
+    }
+    (workdir / "extended.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "-n", "-p", "--configfile", "extended.yaml", "--replace-workflow-config")
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = job_counts(result.stdout)
+    assert counts["import_task"] == 8 and counts["finetune"] == 3 * 8
+    written = written_configs(result.stdout)["results/configs/tasks/thermo.json"]
+    assert written["task"]["shape"] == "protein_regression" and written["task"]["name"] == "thermo"
+
+
+def test_unconfigured_wildcards_are_rejected(workdir: Path) -> None:
+    result = snakemake(workdir, "-n", "results/evaluate/unknown-model/solubility/seed0/metrics.json")
+    assert result.returncode != 0
+    assert "MissingRuleException" in result.stdout + result.stderr
+
+
+def test_a_changed_hyperparameter_reruns_its_config_and_training(tmp_path: Path) -> None:
+    workdir = copy_workflow(tmp_path)
+    target = "results/pretrain/plus-rnn-tiny/config.json"
+    made = snakemake(workdir, "--cores", "1", target)
+    assert made.returncode == 0, made.stdout + made.stderr
+    written = json.loads((workdir / target).read_text())
+    assert written["training"]["lr"] == 0.001 and written["name"] == "plus-rnn-tiny"
+
+    (workdir / "lr.yaml").write_text("pretrain: {lr: 0.01}\n")  # merged into config/config.yaml
+    changed = snakemake(workdir, "-n", "--configfile", "lr.yaml", "--", "results/pretrain/plus-rnn-tiny/model.pt")
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    block = changed.stdout.split("\nrule pretrain_config:", 1)[1].split("\n\n", 1)[0]
+    assert "Params have changed since last execution" in block
+
+
+# ---------------------------------------------------------------- config schema
+
+
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["tasks"]["solubility"].__setitem__("expected_size", {"train": 3}), "'expected_size'"),
+        (lambda c: c["models"]["plus-rnn-tiny"].__setitem__("objective", "plsu"), "'plsu'"),
+        (lambda c: c["pretrain"].__setitem__("learning_rate", 0.1), "'learning_rate'"),
+        (lambda c: c["finetune"].__setitem__("lr", "fast"), "'fast'"),
+        (lambda c: c["pfam"].__setitem__("source", {"url": "https://x/Pfam-A.fasta.gz", "md5": "xyz"}), "'xyz'"),
+        (lambda c: c.__setitem__("seed", [0]), "'seed'"),
+    ],
+    ids=["task-key-typo", "bad-objective", "hyperparameter-typo", "bad-type", "bad-md5", "top-level-typo"],
+)
+def test_the_schema_rejects_a_bad_config(edit, message: str) -> None:
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    config = load_config("config.yaml")
+    edit(config)
+    with pytest.raises(WorkflowError, match=re.escape(message)):
+        validate(config, schema=SCHEMA, set_default=True)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda c: c["tasks"].__setitem__("solubilty", c["tasks"].pop("solubility")),
+            "config tasks.solubilty: not a built-in task",
+        ),
+        (
+            lambda c: c["models"]["plus-rnn-tiny"].__setitem__("heads", {"solubilty": {"input": "z"}}),
+            "config models.plus-rnn-tiny.heads.solubilty: no task 'solubilty'",
+        ),
+    ],
+    ids=["task-name-typo", "head-of-unknown-task"],
+)
+def test_the_workflow_names_the_bad_config_key(tmp_path: Path, edit, message: str) -> None:
+    workdir = copy_workflow(tmp_path)
+    config = load_config("config.yaml")
+    edit(config)
+    (workdir / "bad.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "-n", "--configfile", "bad.yaml", "--replace-workflow-config")
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_both_configs_pass_the_schema_with_defaults_filled() -> None:
+    from snakemake.utils import validate
+
+    for name in ("config.yaml", "paper.yaml"):
+        config = load_config(name)
+        validate(config, schema=SCHEMA, set_default=True)
+        assert config["tasks"]["solubility"]["sources"][0]["options"] == {}
+        assert all(model["heads"] is not None for model in config["models"].values())
+
+
+# ---------------------------------------------------------------- conda envs
+
+
+def third_party_imports() -> dict[str, bool]:
+    """Top-level module names imported anywhere in plus/ (not stdlib), -> whether every import is optional."""
+    found: dict[str, bool] = {}
+    for path in (ROOT / "plus").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        optional_nodes = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Try) and any(
+                isinstance(handler.type, ast.Name) and handler.type.id in ("ImportError", "ModuleNotFoundError")
+                for handler in node.handlers
+            ):
+                optional_nodes.update(id(child) for stmt in node.body for child in ast.walk(stmt))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top == "plus":
+                    continue
+                found[top] = found.get(top, True) and id(node) in optional_nodes
+    return found
+
+
+def env_packages(path: Path) -> dict[str, str]:
+    """name -> conda spec (version[=build]) of an env file's conda dependencies."""
+    env = yaml.safe_load(path.read_text())
+    assert isinstance(env, dict) and "conda-forge" in env["channels"] and "defaults" not in env["channels"]
+    packages = {}
+    for dependency in env["dependencies"]:
+        assert isinstance(dependency, str), f"{path.name}: pip sections are not used: {dependency}"
+        name, _, spec = re.match(r"([A-Za-z0-9_.-]+)(([=<>!].*)?)$", dependency.split("#")[0].strip()).groups()[:3]
+        packages[name] = spec.lstrip("=")
+    return packages
+
+
+ENV_FILES = sorted((ROOT / "envs").glob("*.yaml"))
+
+
+def test_rules_use_existing_env_files() -> None:
+    used = set()
+    for path in [ROOT / "Snakefile", *RULE_FILES]:
+        for relative in re.findall(r'conda:\n\s+"([^"]+)"', path.read_text()):
+            env = (path.parent / relative).resolve()
+            assert env.is_file(), f"{path.name}: {relative}"
+            used.add(env.name)
+    assert used == {"plus-cpu.yaml", "plus-gpu.yaml"}
+    assert [p.name for p in ENV_FILES] == ["plus-cpu.yaml", "plus-gpu.yaml"]
+
+
+@pytest.mark.parametrize("env_file", ENV_FILES, ids=lambda p: p.name)
+def test_env_lists_every_package_the_code_imports(env_file: Path) -> None:
+    packages = env_packages(env_file)
+    imports = third_party_imports()
+    assert {"torch", "numpy", "pandas", "lightning", "yaml"} <= set(imports)  # the scan sees the package
+    for module, optional in imports.items():
+        if optional:
+            continue
+        names = CONDA_NAME.get(module, {module})
+        assert names & set(packages), f"{env_file.name}: `import {module}` in plus/ but none of {names} listed"
+
+
+@pytest.mark.parametrize("env_file", ENV_FILES, ids=lambda p: p.name)
+def test_env_versions_agree_with_pyproject(env_file: Path) -> None:
+    packages = env_packages(env_file)
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    python = pyproject["project"]["requires-python"]
+    assert Version(packages["python"].split("=")[0]) in Requirement(f"python{python}").specifier
+    for line in pyproject["project"]["dependencies"]:
+        requirement = Requirement(line)
+        names = CONDA_OF_DIST.get(requirement.name, {requirement.name})
+        listed = names & set(packages)
+        assert listed, f"{env_file.name}: pyproject dependency {requirement.name} is missing"
+        spec = packages[listed.pop()]
+        assert re.fullmatch(r"\d+(\.\d+)*(=\S+)?", spec), f"{env_file.name}: {requirement.name} not pinned: {spec!r}"
+        version = Version(spec.split("=")[0])
+        assert version in requirement.specifier, f"{env_file.name}: {requirement.name}={version} vs {requirement}"
+
+
+def test_gpu_env_forces_a_cuda_build_and_cpu_env_a_cpu_build() -> None:
+    gpu = env_packages(ROOT / "envs" / "plus-gpu.yaml")
+    cpu = env_packages(ROOT / "envs" / "plus-cpu.yaml")
+    assert gpu["pytorch"].endswith("=cuda*") and "cuda-version" in gpu
+    assert cpu["pytorch"].endswith("=cpu*") and "cuda-version" not in cpu
+    assert "CONDA_OVERRIDE_CUDA" in (ROOT / "envs" / "plus-gpu.yaml").read_text()
+
+
+# ---------------------------------------------------------------- plus write-config
+
+
+def test_write_config_writes_a_json_object_pretty_printed(tmp_path: Path) -> None:
+    from plus.cli import main
+
+    out = tmp_path / "sub" / "config.json"
+    assert main(["write-config", "--out", str(out), '{"b": [1, 2], "a": {"c": null}}']) == 0
+    assert json.loads(out.read_text()) == {"b": [1, 2], "a": {"c": None}}
+    assert out.read_text().startswith('{\n  "b": [')
+    assert [p.name for p in out.parent.iterdir()] == ["config.json"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "{not json", "3"])
+def test_write_config_rejects_what_is_not_a_json_object(tmp_path: Path, text: str, capsys) -> None:
+    from plus.cli import main
+
+    out = tmp_path / "config.json"
+    assert main(["write-config", "--out", str(out), text]) == 2
+    assert "write-config: error: config argument" in capsys.readouterr().err
+    assert not out.exists()
