@@ -1,0 +1,52 @@
+"""`plus report`: tables, figures and summary.md from a run's evaluation and pretraining metrics."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from plus.report import build_report, collect
+from plus.report.collect import parse_expected, parse_models
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="comparison tables, figures and summary.md from metrics files",
+        description=__doc__,
+    )
+    parser.add_argument("--evaluations", nargs="+", type=Path, required=True, help="evaluation metrics.json files")
+    parser.add_argument(
+        "--predictions", nargs="+", type=Path, required=True, help="predictions.parquet beside each evaluation"
+    )
+    parser.add_argument("--pretraining", nargs="+", type=Path, required=True, help="pretraining metrics.json files")
+    parser.add_argument("--histories", nargs="+", type=Path, required=True, help="pretraining history.csv files")
+    parser.add_argument("--published", type=Path, required=True, help="published results TSV")
+    parser.add_argument("--models-json", required=True, help="JSON object: model name -> {label, objective, preset}")
+    parser.add_argument(
+        "--expected-json",
+        help="JSON list of [model, task, seed] runs that must all be present "
+        "(default: every model x every task x every seed found)",
+    )
+    parser.add_argument("--tables", type=Path, required=True, help="output directory for tables")
+    parser.add_argument("--figures", type=Path, required=True, help="output directory for figures")
+    parser.add_argument("--summary", type=Path, required=True, help="output Markdown summary")
+    parser.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    data = collect(
+        evaluations=args.evaluations,
+        predictions=args.predictions,
+        pretraining=args.pretraining,
+        histories=args.histories,
+        published=args.published,
+        models=parse_models(args.models_json),
+        expected=parse_expected(args.expected_json) if args.expected_json else None,
+    )
+    written = build_report(data, args.tables, args.figures, args.summary)
+    log.info("wrote %d report files; summary at %s", len(written), args.summary)
+    return 0

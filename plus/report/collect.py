@@ -1,0 +1,310 @@
+"""Read and check everything a report is built from: evaluation, pretraining and published results."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from plus.errors import InputError
+from plus.tasks import BUILTIN_TASKS
+
+OBJECTIVES = ("plus", "mlm", "none")
+PUBLISHED_COLUMNS = ("task", "metric", "split", "model", "value", "source")
+HISTORY_COLUMNS = ("step", "train_loss", "train_mlm_accuracy", "val_loss", "val_mlm_accuracy")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model variant of the run: its config name, display label, pretraining objective and preset."""
+
+    name: str
+    label: str
+    objective: str
+    preset: str
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A task as its evaluations describe it: shape and the headline metric the main table shows."""
+
+    name: str
+    shape: str
+    headline_metric: str
+    headline_split: str
+
+
+@dataclass(frozen=True)
+class RunKey:
+    model: str
+    task: str
+    seed: int
+
+
+@dataclass
+class ReportData:
+    """Everything a report needs, checked for completeness."""
+
+    models: dict[str, ModelInfo]
+    tasks: dict[str, TaskInfo]
+    seeds: list[int]
+    scores: pd.DataFrame  # one row per (model, task, seed, split, metric): value
+    predictions: dict[RunKey, Path]
+    pretraining: dict[str, dict[str, Any]]
+    histories: dict[str, pd.DataFrame]
+    published: pd.DataFrame  # PUBLISHED_COLUMNS plus value_text (the value as written, for its precision)
+
+
+def read_json_file(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`, or an InputError naming the file."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        value = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: not valid JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def _key(record: dict[str, Any], key: str, source: str) -> Any:
+    if key not in record:
+        raise InputError(f"{source}: missing key {key!r}")
+    return record[key]
+
+
+def _number(value: Any, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"{source}: expected a finite number, found {value!r}")
+    return float(value)
+
+
+def parse_models(text: str) -> dict[str, ModelInfo]:
+    """The `--models-json` object: name -> {label, objective, preset}, in the order given."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"--models-json: not valid JSON: {error}") from error
+    if not isinstance(value, dict) or not value:
+        raise InputError("--models-json: expected a non-empty JSON object name -> {label, objective, preset}")
+    models = {}
+    for name, entry in value.items():
+        source = f"--models-json: model {name!r}"
+        if not isinstance(entry, dict):
+            raise InputError(f"{source}: expected an object with label, objective, preset")
+        objective = _key(entry, "objective", source)
+        if objective not in OBJECTIVES:
+            raise InputError(f"{source}: objective must be one of {OBJECTIVES}, found {objective!r}")
+        models[name] = ModelInfo(name, str(entry.get("label") or name), objective, str(_key(entry, "preset", source)))
+    return models
+
+
+def parse_expected(text: str) -> list[RunKey]:
+    """The `--expected-json` list of runs: items [model, task, seed] or {model, task, seed}."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"--expected-json: not valid JSON: {error}") from error
+    if not isinstance(value, list):
+        raise InputError("--expected-json: expected a JSON list of [model, task, seed] items")
+    runs = []
+    for index, item in enumerate(value):
+        if isinstance(item, dict) and {"model", "task", "seed"} <= set(item):
+            item = [item["model"], item["task"], item["seed"]]
+        if not isinstance(item, list) or len(item) != 3 or not isinstance(item[2], int):
+            raise InputError(f"--expected-json: item {index} is not [model, task, seed]: {item!r}")
+        runs.append(RunKey(str(item[0]), str(item[1]), item[2]))
+    return runs
+
+
+def load_evaluation(path: Path) -> tuple[RunKey, TaskInfo, list[dict[str, Any]]]:
+    """One evaluation metrics.json: its run, its task description and its (split, metric, value) records."""
+    record = read_json_file(path)
+    source = str(path)
+    seed = _key(record, "seed", source)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InputError(f"{source}: 'seed' must be an integer, found {seed!r}")
+    key = RunKey(str(_key(record, "model", source)), str(_key(record, "task", source)), seed)
+    headline = _key(record, "headline", source)
+    if not isinstance(headline, dict):
+        raise InputError(f"{source}: 'headline' must be an object with metric and split")
+    task = TaskInfo(
+        key.task,
+        str(_key(record, "shape", source)),
+        str(_key(headline, "metric", f"{source}: headline")),
+        str(_key(headline, "split", f"{source}: headline")),
+    )
+    splits = _key(record, "splits", source)
+    if not isinstance(splits, dict) or not splits:
+        raise InputError(f"{source}: 'splits' must be a non-empty object split -> metrics")
+    rows = []
+    for split, metrics in splits.items():
+        if not isinstance(metrics, dict):
+            raise InputError(f"{source}: splits.{split} must be an object metric -> value")
+        for metric, value in metrics.items():
+            if metric == "n":
+                continue
+            rows.append({"split": split, "metric": metric, "value": _number(value, f"{source}: {split}.{metric}")})
+    if not any(r["split"] == task.headline_split and r["metric"] == task.headline_metric for r in rows):
+        raise InputError(
+            f"{source}: headline metric {task.headline_metric!r} on split {task.headline_split!r} "
+            "is not among the reported splits"
+        )
+    return key, task, rows
+
+
+def load_published(path: Path) -> pd.DataFrame:
+    """Published results TSV (task, metric, split, model, value, source), one source per row."""
+    if not path.is_file():
+        raise InputError(f"{path}: published results file not found")
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    missing = [c for c in PUBLISHED_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: missing columns {missing}; expected {list(PUBLISHED_COLUMNS)}")
+    values = []
+    for index, row in table.iterrows():
+        line = f"{path}: line {int(index) + 2}"
+        for column in PUBLISHED_COLUMNS:
+            if not row[column].strip():
+                raise InputError(f"{line}: empty {column!r}")
+        try:
+            value = float(row["value"])
+        except ValueError as error:
+            raise InputError(f"{line}: value {row['value']!r} is not a number") from error
+        values.append(value)
+    table = table[list(PUBLISHED_COLUMNS)].copy()
+    table["value_text"] = table["value"].str.strip()
+    table["value"] = values
+    duplicated = table.duplicated(["task", "metric", "split", "model"], keep=False)
+    if duplicated.any():
+        first = table[duplicated].iloc[0]
+        raise InputError(
+            f"{path}: more than one value for {first['model']!r} on {first['task']} {first['metric']} "
+            f"({first['split']})"
+        )
+    return table
+
+
+def load_history(path: Path) -> pd.DataFrame:
+    """A pretraining history.csv (rows may be absent for the no-pretraining variant)."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        history = pd.read_csv(path)
+    except pd.errors.EmptyDataError as error:
+        raise InputError(f"{path}: empty file, expected a header with {list(HISTORY_COLUMNS)}") from error
+    missing = [c for c in HISTORY_COLUMNS if c not in history.columns]
+    if missing:
+        raise InputError(f"{path}: missing columns {missing}")
+    return history
+
+
+def _task_order(names: Iterable[str]) -> list[str]:
+    builtin = [name for name in BUILTIN_TASKS if name in names]
+    return builtin + sorted(set(names) - set(builtin))
+
+
+def _sibling_run(path: Path, runs_by_dir: dict[Path, Any], what: str, metrics_option: str) -> Any:
+    directory = path.resolve().parent
+    if directory not in runs_by_dir:
+        raise InputError(f"{path}: {what} has no metrics.json beside it among {metrics_option}")
+    return runs_by_dir[directory]
+
+
+def collect(
+    *,
+    evaluations: Sequence[Path],
+    predictions: Sequence[Path],
+    pretraining: Sequence[Path],
+    histories: Sequence[Path],
+    published: Path,
+    models: dict[str, ModelInfo],
+    expected: Sequence[RunKey] | None = None,
+) -> ReportData:
+    """Load every input; fail on a missing, duplicated or unexpected run instead of leaving holes."""
+    if not evaluations:
+        raise InputError("--evaluations: no evaluation metrics.json files given")
+    tasks: dict[str, TaskInfo] = {}
+    task_sources: dict[str, Path] = {}
+    run_files: dict[RunKey, Path] = {}
+    runs_by_dir: dict[Path, RunKey] = {}
+    rows = []
+    for path in map(Path, evaluations):
+        key, task, records = load_evaluation(path)
+        if key.model not in models:
+            raise InputError(f"{path}: model {key.model!r} is not in --models-json ({sorted(models)})")
+        if key in run_files:
+            raise InputError(f"{path}: run {key} is also reported by {run_files[key]}")
+        if key.task in tasks and tasks[key.task] != task:
+            raise InputError(
+                f"{path}: task {key.task!r} is described as {task} here but as {tasks[key.task]} "
+                f"in {task_sources[key.task]}"
+            )
+        tasks.setdefault(key.task, task)
+        task_sources.setdefault(key.task, path)
+        run_files[key] = path
+        runs_by_dir[path.resolve().parent] = key
+        rows.extend({"model": key.model, "task": key.task, "seed": key.seed, **record} for record in records)
+
+    seeds = sorted({key.seed for key in run_files})
+    task_names = _task_order(tasks)
+    if expected is None:
+        expected = [RunKey(m, t, s) for m in models for t in task_names for s in seeds]
+    missing = [key for key in expected if key not in run_files]
+    if missing:
+        listed = ", ".join(f"(model={k.model}, task={k.task}, seed={k.seed})" for k in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise InputError(f"missing evaluation metrics.json for expected run(s) {listed}{more}")
+    unexpected = sorted(set(run_files) - set(expected), key=lambda k: (k.model, k.task, k.seed))
+    if unexpected:
+        raise InputError(f"{run_files[unexpected[0]]}: run {unexpected[0]} is not among the expected runs")
+
+    prediction_files: dict[RunKey, Path] = {}
+    for path in map(Path, predictions):
+        key = _sibling_run(path, runs_by_dir, "predictions file", "--evaluations")
+        prediction_files[key] = path
+    without = [key for key in run_files if key not in prediction_files]
+    if without:
+        key = without[0]
+        raise InputError(
+            f"no predictions.parquet given for run (model={key.model}, task={key.task}, seed={key.seed}); "
+            f"expected one beside {run_files[key]}"
+        )
+
+    pretraining_metrics: dict[str, dict[str, Any]] = {}
+    pretraining_dirs: dict[Path, str] = {}
+    for path in map(Path, pretraining):
+        record = read_json_file(path)
+        model = str(_key(record, "model", str(path)))
+        if model not in models:
+            raise InputError(f"{path}: model {model!r} is not in --models-json ({sorted(models)})")
+        if not isinstance(_key(record, "test", str(path)), dict):
+            raise InputError(f"{path}: 'test' must be an object of test-set metrics")
+        pretraining_metrics[model] = record
+        pretraining_dirs[path.resolve().parent] = model
+    history_tables: dict[str, pd.DataFrame] = {}
+    for path in map(Path, histories):
+        model = _sibling_run(path, pretraining_dirs, "history file", "--pretraining")
+        history_tables[model] = load_history(path)
+    for model in models:
+        if model not in pretraining_metrics:
+            raise InputError(f"missing pretraining metrics.json for model {model!r}")
+        if model not in history_tables:
+            raise InputError(f"missing pretraining history.csv for model {model!r}")
+
+    return ReportData(
+        models=dict(models),
+        tasks={name: tasks[name] for name in task_names},
+        seeds=seeds,
+        scores=pd.DataFrame(rows, columns=["model", "task", "seed", "split", "metric", "value"]),
+        predictions=prediction_files,
+        pretraining=pretraining_metrics,
+        histories=history_tables,
+        published=load_published(Path(published)),
+    )

@@ -1,0 +1,162 @@
+"""A short Markdown summary of the run: what was run, the main table and findings computed from the numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from plus.report.collect import ReportData
+from plus.report.tables import (
+    OBJECTIVE_LABELS,
+    AblationComparison,
+    ScoreColumn,
+    evaluated_models,
+    higher_is_better,
+    main_columns,
+    metric_label,
+    split_label,
+    summarize_scores,
+    task_label,
+)
+from plus.report.writers import Table, to_markdown
+
+VARIANT_NAMES = {"plus": "PLUS", "mlm": "MLM-only", "none": "no-pretraining"}
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def what_was_run(data: ReportData) -> list[str]:
+    n_runs = data.scores[["model", "task", "seed"]].drop_duplicates().shape[0]
+    lines = [
+        f"{_plural(len(data.models), 'model variant')}, {_plural(len(data.tasks), 'task')}, "
+        f"{_plural(len(data.seeds), 'seed')} ({', '.join(map(str, data.seeds))}): "
+        f"{_plural(n_runs, 'fine-tuning run')}.",
+        "",
+        "| Model | Config name | Pretraining | Preset | Parameters | Pretraining steps |",
+        "|---|---|---|---|---:|---:|",
+    ]
+    for name, info in data.models.items():
+        record = data.pretraining[name]
+        parameters = record.get("parameters")
+        steps = record.get("steps")
+        lines.append(
+            f"| {info.label} | `{name}` | {OBJECTIVE_LABELS[info.objective]} | {info.preset} | "
+            f"{f'{parameters:,}' if isinstance(parameters, int) else '—'} | "
+            f"{f'{steps:,}' if isinstance(steps, int) else '—'} |"
+        )
+    lines += ["", "| Task | Shape | Headline metric | Test split |", "|---|---|---|---|"]
+    for task in data.tasks.values():
+        lines.append(
+            f"| {task_label(task.name)} | {task.shape} | {metric_label(task.headline_metric)} "
+            f"(`{task.headline_metric}`) | {split_label(task.headline_split)} |"
+        )
+    return lines
+
+
+def ablation_findings(data: ReportData, comparisons: list[AblationComparison]) -> list[str]:
+    """'PLUS beats X on N of T tasks' per pair of variants, on each task's headline metric."""
+    headline = {(t.name, t.headline_metric, t.headline_split) for t in data.tasks.values()}
+    lines = []
+    pairs = dict.fromkeys((c.plus_model, c.other_model) for c in comparisons)
+    for plus_model, other_model in pairs:
+        selected = [
+            c
+            for c in comparisons
+            if (c.plus_model, c.other_model) == (plus_model, other_model)
+            and (c.column.task, c.column.metric, c.column.split) in headline
+        ]
+        wins = [c for c in selected if c.delta > 0]
+        clear = [c for c in wins if c.beyond_spread]
+        other = data.models[other_model]
+        spread_note = (
+            f"; by more than the seed spread on {len(clear)}"
+            if any(c.beyond_spread is not None for c in selected)
+            else "; one seed, so no seed spread to compare against"
+        )
+        tasks_won = ", ".join(task_label(c.column.task) for c in wins) or "none"
+        lines.append(
+            f"- {data.models[plus_model].label} beats the {VARIANT_NAMES[other.objective]} variant "
+            f"{other.label} on {len(wins)} of {len(selected)} tasks "
+            f"(headline metric, mean over seeds{spread_note}). Tasks won: {tasks_won}."
+        )
+    if not comparisons:
+        lines.append("- No MLM-only or no-pretraining variant shares a preset with a PLUS model: no ablation.")
+    return lines
+
+
+def best_findings(data: ReportData) -> list[str]:
+    """Best model of this run per main-table column, and how it compares with the best published value."""
+    stats = summarize_scores(data.scores)
+    lines = []
+    for column in main_columns(data):
+        better = max if higher_is_better(column.metric) else min
+        candidates = [
+            (stats[key].mean, name)
+            for name in evaluated_models(data)
+            if (key := (name, column.task, column.split, column.metric)) in stats
+        ]
+        if not candidates:
+            continue
+        value, name = better(candidates)
+        line = f"- {column.header}: best of this run {data.models[name].label} ({value:.3f})"
+        line += _published_comparison(data, column, value, better)
+        lines.append(line + ".")
+    return lines
+
+
+def _published_comparison(
+    data: ReportData, column: ScoreColumn, value: float, better: Callable[..., tuple[float, str]]
+) -> str:
+    published = data.published[
+        (data.published["task"] == column.task)
+        & (data.published["metric"] == column.metric)
+        & (data.published["split"] == column.split)
+    ]
+    if published.empty:
+        return "; no published value given"
+    best_value, best_text, best_model = better(
+        zip(published["value"], published["value_text"], published["model"], strict=True)
+    )
+    sign = "+" if value - best_value >= 0 else "−"
+    return f"; best published {best_model} ({best_text}), difference {sign}{abs(value - best_value):.3f}"
+
+
+def pretraining_findings(data: ReportData) -> list[str]:
+    lines = []
+    for key, label in (
+        ("mlm_accuracy", "MLM accuracy (Pfam test split)"),
+        ("sfp_accuracy", "SFP accuracy (test pairs)"),
+    ):
+        values = [
+            f"{data.models[name].label} {record['test'][key]:.3f}"
+            for name, record in data.pretraining.items()
+            if isinstance(record["test"].get(key), (int, float))
+        ]
+        if values:
+            lines.append(f"- {label}: " + ", ".join(values) + ".")
+    return lines
+
+
+def summary_markdown(
+    data: ReportData,
+    tables: dict[str, Table],
+    comparisons: list[AblationComparison],
+    files: list[Path],
+    summary_path: Path,
+) -> str:
+    """The whole summary.md text."""
+    lines = ["# PLUS reproduction: summary of results", "", "## What was run", ""]
+    lines += what_was_run(data)
+    lines += ["", "## Main results", "", to_markdown(tables["main"], title=False).rstrip("\n"), ""]
+    lines += ["## Findings", "", *ablation_findings(data, comparisons), *best_findings(data)]
+    lines += pretraining_findings(data)
+    lines += ["", "## Pretraining", "", to_markdown(tables["pretraining"], title=False).rstrip("\n"), ""]
+    lines += ["## Files", ""]
+    base = summary_path.resolve().parent
+    for path in files:
+        resolved = path.resolve()
+        shown = resolved.relative_to(base) if resolved.is_relative_to(base) else path
+        lines.append(f"- `{shown}`")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,340 @@
+"""The report's tables, computed only from the run's metrics files and the published-results file."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from plus.report.collect import ReportData
+from plus.report.writers import Stat, Table
+
+TASK_LABELS = {
+    "homology": "Homology",
+    "solubility": "Solubility",
+    "localization": "Localization",
+    "stability": "Stability",
+    "fluorescence": "Fluorescence",
+    "secstr": "SecStr",
+    "transmembrane": "Transmembrane",
+}
+METRIC_LABELS = {
+    "accuracy": "acc",
+    "mcc": "MCC",
+    "spearman": "ρ",
+    "pearson": "r",
+    "accuracy_8class": "Q8",
+    "accuracy_3class": "Q3",
+    "accuracy_protein": "protein acc",
+    "average_precision_class": "AP class",
+    "average_precision_fold": "AP fold",
+    "average_precision_superfamily": "AP superfamily",
+    "average_precision_family": "AP family",
+}
+OBJECTIVE_LABELS = {"plus": "MLM + SFP", "mlm": "MLM only", "none": "none"}
+SECONDARY_METRICS = ("accuracy_protein",)  # shown beside a task's headline metric whenever a run reports it
+LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae", "loss"})
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric not in LOWER_IS_BETTER
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def task_label(task: str) -> str:
+    return TASK_LABELS.get(task, task)
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric)
+
+
+def split_label(split: str) -> str:
+    """`test` stays, `test_cb513` becomes `CB513`."""
+    return split[len("test_") :].upper() if split.startswith("test_") else split
+
+
+@dataclass(frozen=True)
+class ScoreColumn:
+    """One column of the main table: a task's metric on one test split."""
+
+    task: str
+    metric: str
+    split: str
+
+    @property
+    def header(self) -> str:
+        suffix = f" ({split_label(self.split)})" if self.split != "test" else ""
+        return f"{task_label(self.task)} {metric_label(self.metric)}{suffix}"
+
+
+def summarize_scores(scores: pd.DataFrame) -> dict[tuple[str, str, str, str], Stat]:
+    """(model, task, split, metric) -> mean, sample sd and count over seeds."""
+    grouped = scores.groupby(["model", "task", "split", "metric"], sort=False)["value"]
+    out = {}
+    for key, values in grouped:
+        n = int(values.count())
+        sd = float(values.std(ddof=1)) if n > 1 else None
+        out[key] = Stat(float(values.mean()), sd, n)
+    return out
+
+
+def main_columns(data: ReportData) -> list[ScoreColumn]:
+    """Each task's headline metric, plus SECONDARY_METRICS on the headline split where reported."""
+    reported = set(zip(data.scores["task"], data.scores["split"], data.scores["metric"], strict=True))
+    columns = []
+    for task in data.tasks.values():
+        columns.append(ScoreColumn(task.name, task.headline_metric, task.headline_split))
+        for metric in SECONDARY_METRICS:
+            if metric != task.headline_metric and (task.name, task.headline_split, metric) in reported:
+                columns.append(ScoreColumn(task.name, metric, task.headline_split))
+    return columns
+
+
+def evaluated_models(data: ReportData) -> list[str]:
+    present = set(data.scores["model"])
+    return [name for name in data.models if name in present]
+
+
+def pretraining_table(data: ReportData) -> Table:
+    metrics = {
+        "MLM acc": "mlm_accuracy",
+        "SFP acc": "sfp_accuracy",
+        "MLM loss": "mlm_loss",
+        "SFP loss": "sfp_loss",
+    }
+    table = Table(
+        "pretraining",
+        "Pretraining: masked-LM and same-family-prediction accuracy on the Pfam test split and test pairs",
+        {
+            "Model": "text",
+            "Objective": "text",
+            "Preset": "text",
+            "Parameters": "text",
+            "Steps": "text",
+            **{name: "scalar" for name in metrics},
+        },
+    )
+    for name, info in data.models.items():
+        record = data.pretraining[name]
+        test = record["test"]
+        row: dict = {
+            "Model": info.label,
+            "Objective": OBJECTIVE_LABELS[info.objective],
+            "Preset": info.preset,
+            "Parameters": _count(record.get("parameters")),
+            "Steps": _count(record.get("steps")),
+        }
+        for column, key in metrics.items():
+            value = test.get(key)
+            row[column] = Stat(float(value)) if is_number(value) else None
+        table.rows.append(row)
+    table.mark_best(["MLM acc", "SFP acc"])
+    table.mark_best(["MLM loss", "SFP loss"], higher_is_better=False)
+    return table
+
+
+def _count(value: object) -> str | None:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def published_stat(value: float, text: str) -> Stat:
+    """A published number shown with the decimals its source gives."""
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return Stat(value, digits=decimals)
+
+
+def main_table(data: ReportData) -> Table:
+    """Rows: this run's models then published baselines; columns: every task's headline metric."""
+    columns = main_columns(data)
+    stats = summarize_scores(data.scores)
+    kinds: dict = {"Model": "text", "Pretraining": "text"}
+    kinds.update({column.header: "stat" for column in columns})
+    kinds["Source"] = "text"
+    table = Table("main", "Downstream tasks: headline metric per task, mean ± sd over seeds", kinds)
+    n_seeds = len(data.seeds)
+    for name in evaluated_models(data):
+        info = data.models[name]
+        row: dict = {"Model": info.label, "Pretraining": OBJECTIVE_LABELS[info.objective]}
+        for column in columns:
+            row[column.header] = stats.get((name, column.task, column.split, column.metric))
+        row["Source"] = f"this run ({n_seeds} seed{'s' if n_seeds != 1 else ''})"
+        table.rows.append(row)
+
+    published = data.published
+    keys = {(c.task, c.metric, c.split): c.header for c in columns}
+    matching = published[[k in keys for k in zip(published.task, published.metric, published.split, strict=True)]]
+    sources = list(dict.fromkeys(matching["source"]))
+    for model, entries in matching.groupby("model", sort=False):
+        row = {"Model": model, "Pretraining": "published"}
+        for entry in entries.itertuples():
+            row[keys[(entry.task, entry.metric, entry.split)]] = published_stat(entry.value, entry.value_text)
+        refs = sorted({sources.index(s) + 1 for s in entries["source"]})
+        row["Source"] = ", ".join(f"[{ref}]" for ref in refs)
+        table.rows.append(row)
+    table.notes = [f"[{index}] {source}" for index, source in enumerate(sources, start=1)]
+    table.notes.append("Bold: best value in the column. —: no value (not run, or not published).")
+    for column in columns:
+        table.mark_best([column.header], higher_is_better=higher_is_better(column.metric))
+    return table
+
+
+def detail_table(data: ReportData, task: str) -> Table:
+    """Every metric of one task on every test split, per model (e.g. homology AP per SCOP level)."""
+    scores = data.scores[data.scores["task"] == task]
+    splits = list(dict.fromkeys(scores["split"]))
+    metrics = list(dict.fromkeys(scores["metric"]))
+    stats = summarize_scores(scores)
+    kinds: dict = {"Model": "text", "Test set": "text"}
+    kinds.update({metric_label(metric): "stat" for metric in metrics})
+    table = Table(
+        f"detail_{task}",
+        f"{task_label(task)}: every metric on every test split, mean ± sd over seeds",
+        kinds,
+    )
+    for split in splits:
+        for name in evaluated_models(data):
+            row: dict = {"Model": data.models[name].label, "Test set": split_label(split)}
+            for metric in metrics:
+                row[metric_label(metric)] = stats.get((name, task, split, metric))
+            table.rows.append(row)
+    for metric in metrics:
+        table.mark_best([metric_label(metric)], group_by="Test set", higher_is_better=higher_is_better(metric))
+    table.notes = ["Bold: best value per test set. —: metric not reported for this split."]
+    return table
+
+
+@dataclass(frozen=True)
+class AblationComparison:
+    """A PLUS model against a same-preset variant pretrained differently, on one task metric."""
+
+    column: ScoreColumn
+    preset: str
+    plus_model: str
+    other_model: str
+    other_objective: str
+    plus: Stat
+    other: Stat
+
+    @property
+    def delta(self) -> float:
+        """Improvement of PLUS over the other variant (sign flipped for lower-is-better metrics)."""
+        sign = 1.0 if higher_is_better(self.column.metric) else -1.0
+        return sign * (self.plus.mean - self.other.mean)
+
+    @property
+    def spread(self) -> float | None:
+        """Sum of both seed sds; None when either has a single seed."""
+        if self.plus.sd is None or self.other.sd is None:
+            return None
+        return self.plus.sd + self.other.sd
+
+    @property
+    def beyond_spread(self) -> bool | None:
+        spread = self.spread
+        return None if spread is None else abs(self.delta) > spread
+
+
+def ablation_comparisons(data: ReportData) -> list[AblationComparison]:
+    """Every PLUS model against the MLM-only and no-pretraining models that share its preset."""
+    stats = summarize_scores(data.scores)
+    comparisons = []
+    models = evaluated_models(data)
+    for plus_name in models:
+        plus_info = data.models[plus_name]
+        if plus_info.objective != "plus":
+            continue
+        for other_name in models:
+            other = data.models[other_name]
+            if other.objective == "plus" or other.preset != plus_info.preset:
+                continue
+            for column in main_columns(data):
+                key = (column.task, column.split, column.metric)
+                plus_stat, other_stat = stats.get((plus_name, *key)), stats.get((other_name, *key))
+                if plus_stat is not None and other_stat is not None:
+                    comparisons.append(
+                        AblationComparison(
+                            column, plus_info.preset, plus_name, other_name, other.objective, plus_stat, other_stat
+                        )
+                    )
+    return comparisons
+
+
+def ablation_table(data: ReportData, comparisons: list[AblationComparison]) -> Table:
+    table = Table(
+        "ablation",
+        "Ablation: PLUS (MLM + SFP) against MLM-only and no pretraining with the same encoder",
+        {
+            "Task metric": "text",
+            "Preset": "text",
+            "PLUS model": "text",
+            "PLUS": "stat",
+            "Compared with": "text",
+            "Pretraining": "text",
+            "Other": "stat",
+            "Δ (PLUS better by)": "scalar",
+            "Seed spread": "scalar",
+            "Beyond spread": "text",
+        },
+    )
+    for comparison in comparisons:
+        beyond = comparison.beyond_spread
+        table.rows.append(
+            {
+                "Task metric": comparison.column.header,
+                "Preset": comparison.preset,
+                "PLUS model": data.models[comparison.plus_model].label,
+                "PLUS": comparison.plus,
+                "Compared with": data.models[comparison.other_model].label,
+                "Pretraining": OBJECTIVE_LABELS[comparison.other_objective],
+                "Other": comparison.other,
+                "Δ (PLUS better by)": Stat(comparison.delta),
+                "Seed spread": None if comparison.spread is None else Stat(comparison.spread),
+                "Beyond spread": "n/a (one seed)" if beyond is None else ("yes" if beyond else "no"),
+            }
+        )
+    table.notes = [
+        "Δ > 0: PLUS is better. Seed spread: sd(PLUS) + sd(other) over seeds; "
+        "'Beyond spread' says whether |Δ| exceeds it."
+    ]
+    if not comparisons:
+        table.notes.append("No MLM-only or no-pretraining variant shares a preset with a PLUS model in this run.")
+    return table
+
+
+def published_table(data: ReportData) -> Table:
+    """Every published number the report was given, with its source (also those no column uses)."""
+    table = Table(
+        "published",
+        "Published results used for comparison, one source per value",
+        {"Task": "text", "Metric": "text", "Test set": "text", "Model": "text", "Value": "scalar", "Source": "text"},
+    )
+    for entry in data.published.itertuples():
+        table.rows.append(
+            {
+                "Task": task_label(entry.task),
+                "Metric": metric_label(entry.metric),
+                "Test set": split_label(entry.split),
+                "Model": entry.model,
+                "Value": published_stat(entry.value, entry.value_text),
+                "Source": entry.source,
+            }
+        )
+    return table
+
+
+def build_tables(data: ReportData) -> dict[str, Table]:
+    """Every table of the report by name (the file stem it is written under)."""
+    comparisons = ablation_comparisons(data)
+    tables = [
+        pretraining_table(data),
+        main_table(data),
+        ablation_table(data, comparisons),
+        published_table(data),
+        *(detail_table(data, task) for task in data.tasks),
+    ]
+    return {table.name: table for table in tables}

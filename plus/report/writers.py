@@ -1,0 +1,192 @@
+"""A small table model and its three renderings: CSV (numbers), Markdown and LaTeX (mean +- sd, best in bold)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from plus.io import atomic_path
+
+MISSING_TEXT = "—"
+ColumnKind = Literal["text", "stat", "scalar"]
+
+
+@dataclass(frozen=True)
+class Stat:
+    """A value summarised over seeds: mean, sample sd (None for one seed or a published value), count."""
+
+    mean: float
+    sd: float | None = None
+    n: int | None = None
+    digits: int | None = None  # shown precision, when it differs from the table's (published values)
+
+    def text(self, digits: int = 3) -> str:
+        digits = self.digits if self.digits is not None else digits
+        if self.sd is None or math.isnan(self.sd):
+            return f"{self.mean:.{digits}f}"
+        return f"{self.mean:.{digits}f} ± {self.sd:.{digits}f}"
+
+
+Cell = Stat | str | None
+
+
+@dataclass
+class Table:
+    """Rows of cells under named columns; `kinds` says how each column is rendered."""
+
+    name: str
+    title: str
+    kinds: dict[str, ColumnKind]
+    rows: list[dict[str, Cell]] = field(default_factory=list)
+    best: set[tuple[int, str]] = field(default_factory=set)  # (row index, column) shown in bold
+    notes: list[str] = field(default_factory=list)
+    digits: int = 3
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.kinds)
+
+    def cell_text(self, row: int, column: str) -> str:
+        value = self.rows[row].get(column)
+        if value is None:
+            return MISSING_TEXT
+        if isinstance(value, Stat):
+            return value.text(self.digits)
+        return str(value)
+
+    def mark_best(self, columns: list[str], group_by: str | None = None, higher_is_better: bool = True) -> None:
+        """Mark the best mean of each column (within each group), ties at the shown precision included."""
+        for column in columns:
+            groups: dict[str, list[tuple[int, float]]] = {}
+            for index, row in enumerate(self.rows):
+                value = row.get(column)
+                if isinstance(value, Stat) and not math.isnan(value.mean):
+                    key = str(row.get(group_by)) if group_by else ""
+                    groups.setdefault(key, []).append((index, round(value.mean, self.digits)))
+            for members in groups.values():
+                target = (max if higher_is_better else min)(v for _, v in members)
+                self.best.update((index, column) for index, v in members if v == target)
+
+
+def to_csv(table: Table) -> str:
+    """Numbers, not text: a stat column becomes `<col>`, `<col> sd`, `<col> n`; `best_in` lists bold cells."""
+    header: list[str] = []
+    for column, kind in table.kinds.items():
+        header += [column, f"{column} sd", f"{column} n"] if kind == "stat" else [column]
+    if table.best:
+        header.append("best_in")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for index, row in enumerate(table.rows):
+        out: list[object] = []
+        for column, kind in table.kinds.items():
+            value = row.get(column)
+            if kind == "stat":
+                stat = value if isinstance(value, Stat) else None
+                out += [
+                    _number(stat.mean) if stat else "",
+                    _number(stat.sd) if stat and stat.sd is not None else "",
+                    stat.n if stat and stat.n is not None else "",
+                ]
+            elif isinstance(value, Stat):
+                out.append(_number(value.mean))
+            else:
+                out.append("" if value is None else value)
+        if table.best:
+            out.append(";".join(c for c in table.columns if (index, c) in table.best))
+        writer.writerow(out)
+    return buffer.getvalue()
+
+
+def _number(value: float) -> str:
+    return "" if math.isnan(value) else repr(float(value))
+
+
+def to_markdown(table: Table, title: bool = True) -> str:
+    """A GitHub-flavoured Markdown table (under its bold title) with best values in bold and notes below."""
+
+    def escape(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = [f"**{escape(table.title)}**", ""] if title else []
+    lines += [
+        "| " + " | ".join(escape(c) for c in table.columns) + " |",
+        "|" + "|".join("---" if kind == "text" else "---:" for kind in table.kinds.values()) + "|",
+    ]
+    for index in range(len(table.rows)):
+        cells = []
+        for column in table.columns:
+            text = escape(table.cell_text(index, column))
+            cells.append(f"**{text}**" if (index, column) in table.best else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    if table.notes:
+        lines.append("")
+        lines.extend(f"{note}  " for note in table.notes)
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "ρ": r"$\rho$",
+    "Δ": r"$\Delta$",
+    "—": "--",
+    "–": "--",
+    "≥": r"$\geq$",
+}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(character, character) for character in text)
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs `table` environment with best values in bold; notes as a footnote paragraph."""
+    spec = "".join("l" if kind == "text" else "r" for kind in table.kinds.values())
+    lines = [
+        r"\begin{table}[ht]",
+        r"\centering",
+        rf"\caption{{{latex_escape(table.title)}}}",
+        rf"\label{{tab:{table.name}}}",
+        r"\small",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(latex_escape(c) for c in table.columns) + r" \\",
+        r"\midrule",
+    ]
+    for index in range(len(table.rows)):
+        cells = []
+        for column in table.columns:
+            text = latex_escape(table.cell_text(index, column))
+            cells.append(rf"\textbf{{{text}}}" if (index, column) in table.best else text)
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if table.notes:
+        lines.append(r"\par\footnotesize " + r" \\ ".join(latex_escape(note) for note in table.notes))
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(table: Table, directory: Path) -> list[Path]:
+    """Write `<name>.csv`, `.md` and `.tex` into `directory`, each atomically."""
+    written = []
+    for suffix, render in (("csv", to_csv), ("md", to_markdown), ("tex", to_latex)):
+        path = directory / f"{table.name}.{suffix}"
+        with atomic_path(path) as tmp:
+            tmp.write_text(render(table))
+        written.append(path)
+    return written
