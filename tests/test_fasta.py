@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from Bio import SeqIO
 
+import plus.data.fasta as fasta_module
 from plus.data.fasta import FastaRecord, looks_like_html, read_fasta
 from plus.errors import InputError
 
@@ -21,6 +22,19 @@ def test_real_pfam_file_matches_biopython():
         assert ours.sequence == str(theirs.seq)
     lines = PFAM_SEEDS.read_text().splitlines()
     assert all(lines[record.line - 1] == ">" + record.header for record in records)
+
+
+@pytest.mark.parametrize("block", [1, 7, 100, 4096])
+def test_block_boundaries_do_not_matter(monkeypatch, block):
+    monkeypatch.setattr(fasta_module, "BLOCK_CHARS", block)
+    expected = [(r.description, str(r.seq)) for r in SeqIO.parse(PFAM_SEEDS, "fasta")]
+    assert [(r.header, r.sequence) for r in read_fasta(PFAM_SEEDS)] == expected
+    text = "\n\n>a\nAC\n\nDE \n>b\n>c x\nK"
+    assert list(read_fasta(io.StringIO(text))) == [
+        FastaRecord("a", "ACDE", 3),
+        FastaRecord("b", "", 7),
+        FastaRecord("c x", "K", 8),
+    ]
 
 
 def test_gzip_detected_by_content_and_line_numbers(tmp_path):

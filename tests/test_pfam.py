@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from Bio import SeqIO
 
+import plus.data.pfam as pfam_module
 from plus.cli import main
 from plus.data.pfam import PAPER, is_test, parse_header, prepare_pfam
 from plus.data.store import CorpusStore
@@ -108,6 +109,22 @@ def test_split_is_a_function_of_name_and_seed_not_file_order(tmp_path):
     assert 0.15 < fraction < 0.25
 
 
+def test_small_blocks_give_identical_stores(tmp_path, monkeypatch):
+    path = synthetic_pfam(tmp_path / "p.fa.gz", 300, n_families=4)
+    config = {"min_family_size": 1, "n_test_pairs": 20}
+    whole = prepare_pfam(path, tmp_path / "whole", config, progress=False)
+    monkeypatch.setattr(pfam_module, "BLOCK_BYTES", 97)  # records straddle many block boundaries
+    pieces = prepare_pfam(path, tmp_path / "pieces", config, progress=False)
+    assert whole["counts"] == pieces["counts"] and whole["splits"] == pieces["splits"]
+    for name in ("tokens.bin", "offsets.npy", "families.npy", "family_members.npy", "families.json"):
+        for split in ("train", "test"):
+            assert (tmp_path / "whole" / split / name).read_bytes() == (tmp_path / "pieces" / split / name).read_bytes()
+    bad = tmp_path / "bad.fa"
+    bad.write_text("\n\n" + "".join(f">S{i}/1-30 S.1 PF1.1;F1;\n{'A' * 30}\n" for i in range(20)) + ">T/1-3 T.1\nAAA\n")
+    with pytest.raises(InputError, match=rf"{bad}: line 43: malformed Pfam header"):
+        prepare_pfam(bad, tmp_path / "bad_out", config, progress=False)
+
+
 def test_max_length_and_family_filter(tmp_path):
     path = synthetic_pfam(tmp_path / "p.fa.gz", 500, n_families=5)
     config = {"min_family_size": 1, "max_length": 60, "n_test_pairs": 0}
@@ -150,7 +167,7 @@ def test_malformed_header_names_file_and_line_and_leaves_nothing(tmp_path):
 def test_bad_residue_names_line(tmp_path):
     path = tmp_path / "bad.fa"
     path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "A" * 30 + "\n>B/1-30 B.1 PF1.1;F1;\n" + "AC*" * 10 + "\n")
-    with pytest.raises(InputError, match=rf"{path}: line 3: record 'B/1-30'.*not residues"):
+    with pytest.raises(InputError, match=rf"{path}: line 4: record 'B/1-30': '\*' is not a residue letter"):
         prepare_pfam(path, tmp_path / "out", {"min_family_size": 0}, progress=False)
 
 

@@ -3,12 +3,12 @@ import pytest
 import torch
 from scipy import stats
 
+from plus.data.pfam import sample_test_pairs
 from plus.data.sampling import (
     LengthBucketBatchSampler,
     SFPPairDataset,
     TestPairDataset,
     collate_pairs,
-    sample_test_pairs,
 )
 from plus.data.store import CorpusStore, CorpusWriter
 from plus.errors import InputError

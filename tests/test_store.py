@@ -43,6 +43,8 @@ def test_round_trip_and_family_index(tmp_path, monkeypatch):
     for family in range(6):
         np.testing.assert_array_equal(store.members(family), np.flatnonzero(families == family))
     assert store.family_sizes[5] == 0
+    positions = store.position_in_family(np.arange(len(store)))
+    np.testing.assert_array_equal(store.members_at(store.families, positions), np.arange(len(store)))
     assert store.meta["n_sequences"] == 300 and store.meta["split"] == "train"
     assert store.meta["n_tokens"] == sum(len(s) for s in sequences)
     with pytest.raises(IndexError):
@@ -127,7 +129,7 @@ def test_write_subset_renumbers_families(tmp_path):
     source = build(tmp_path / "all", sequences, families)
     keep = families != 1
     family_map = np.array([0, -1, 1, 2, 3, 4])
-    subset = write_subset(source, tmp_path / "sub", keep, family_map, names(5), chunk=13)
+    subset = write_subset(source, tmp_path / "sub", family_map, names(5), chunk=13)
     store = CorpusStore(subset)
     kept = np.flatnonzero(keep)
     assert len(store) == len(kept)

@@ -14,6 +14,7 @@ from plus.errors import InputError
 
 GZIP_MAGIC = b"\x1f\x8b"
 HTML_PREFIXES = ("<!doctype", "<html")
+BLOCK_CHARS = 1 << 22
 
 
 class FastaRecord(NamedTuple):
@@ -68,28 +69,57 @@ def read_fasta(source: str | os.PathLike[str] | TextIO, name: str | None = None)
 
 
 def _parse(handle: TextIO, label: str) -> Iterator[FastaRecord]:
-    header: str | None = None
-    header_line = 0
-    chunks: list[str] = []
-    number = 0
-    try:
-        for number, raw in enumerate(handle, start=1):
-            if raw.startswith(">"):
-                if header is not None:
-                    yield FastaRecord(header, "".join(chunks), header_line)
-                header = raw[1:].strip()
-                header_line = number
-                chunks = []
+    """Parse in large blocks: split on newline + '>' so that the per-line work happens in C."""
+    line = 1  # line number of the start of `pending`
+    pending = ""
+    started = False
+    while True:
+        try:
+            block = handle.read(BLOCK_CHARS)
+        except UnicodeDecodeError as error:
+            raise InputError(f"{label}: after line {line}: not a text file ({error.reason})") from error
+        data = pending + block
+        if not started:
+            data, line, started = _skip_to_first_header(data, line, label, at_end=not block)
+            if not started:
+                if not block:
+                    return
+                pending = data
                 continue
-            text = raw.strip()
-            if not text:
+        if block:
+            cut = data.rfind("\n>")
+            if cut < 0:
+                pending = data
                 continue
-            if header is None:
-                if looks_like_html(text):
-                    raise InputError(f"{label}: line {number}: an HTML page, not FASTA (a failed download?)")
-                raise InputError(f"{label}: line {number}: sequence data before the first '>' header")
-            chunks.append(text)
-    except UnicodeDecodeError as error:
-        raise InputError(f"{label}: after line {number}: not a text file ({error.reason})") from error
-    if header is not None:
-        yield FastaRecord(header, "".join(chunks), header_line)
+            complete, pending = data[:cut], data[cut + 1 :]
+        else:
+            complete, pending = data, ""
+        for record in complete[1:].split("\n>"):
+            newline = record.find("\n")
+            if newline < 0:
+                yield FastaRecord(record.strip(), "", line)
+            else:
+                yield FastaRecord(record[:newline].strip(), "".join(record[newline + 1 :].split()), line)
+            line += record.count("\n") + 1
+        if not block:
+            return
+
+
+def _skip_to_first_header(data: str, line: int, label: str, at_end: bool) -> tuple[str, int, bool]:
+    """Drop blank lines before the first header, raising on anything else: (rest, its line, header found)."""
+    while data:
+        if data.startswith(">"):
+            return data, line, True
+        newline = data.find("\n")
+        if newline < 0 and not at_end:
+            return data, line, False  # the first line is not complete yet
+        text = data if newline < 0 else data[:newline]
+        if text.strip():
+            if looks_like_html(text):
+                raise InputError(f"{label}: line {line}: an HTML page, not FASTA (a failed download?)")
+            raise InputError(f"{label}: line {line}: sequence data before the first '>' header")
+        if newline < 0:
+            break
+        data = data[newline + 1 :]
+        line += 1
+    return "", line, False

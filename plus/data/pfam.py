@@ -14,17 +14,18 @@ import io
 import logging
 import os
 import shutil
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 from tqdm import tqdm
 
 from plus import tokens as alphabet
-from plus.data.fasta import GZIP_MAGIC, FastaRecord, looks_like_html, read_fasta
-from plus.data.sampling import sample_test_pairs
+from plus.data.fasta import GZIP_MAGIC, looks_like_html
 from plus.data.store import CorpusStore, CorpusWriter, current_umask, write_subset
 from plus.errors import InputError
 from plus.io import atomic_path, write_json
@@ -48,12 +49,11 @@ PAPER = {
     "families": 3150,
     "note": "as reported by the paper; whether the count is train-only or train+test is not stated",
 }
-BATCH_RECORDS = 8192
+BLOCK_BYTES = 1 << 22
 _HASH_SCALE = float(1 << 64)
 
 
-@dataclass(frozen=True)
-class PfamHeader:
+class PfamHeader(NamedTuple):
     """The fields of a Pfam-A.fasta header `>NAME/start-end UNIPROT_ACC PFxxxxx.v;FamilyID;`."""
 
     name: str
@@ -73,9 +73,20 @@ def parse_header(header: str, where: str) -> PfamHeader:
 
 
 def is_test(name: str, seed: int, test_fraction: float) -> bool:
-    """Deterministic split: a keyed hash of the sequence name (the same name always gets the same side)."""
-    digest = hashlib.blake2b(name.encode(), digest_size=8, key=str(seed).encode()).digest()
-    return int.from_bytes(digest, "little") / _HASH_SCALE < test_fraction
+    """Deterministic split: a seeded hash of the sequence name (the same name always gets the same side)."""
+    return bool(split_positions([name.encode()], seed)[0] < test_fraction)
+
+
+def split_positions(names: list[bytes], seed: int) -> np.ndarray:
+    """A uniform number in [0, 1) per name: CRC-32 of the name, mixed with the seed by the splitmix64 finalizer."""
+    x = np.fromiter((zlib.crc32(name) for name in names), dtype=np.uint64, count=len(names))
+    x += np.uint64((seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % 2**64)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) / 2.0**53
 
 
 def resolve_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
@@ -125,7 +136,7 @@ class _CountingReader(io.RawIOBase):
         super().close()
 
 
-def _open_input(path: Path) -> tuple[io.TextIOBase, _CountingReader]:
+def _open_input(path: Path) -> tuple[io.BufferedIOBase, _CountingReader]:
     if not path.is_file():
         raise InputError(f"{path}: Pfam input file not found")
     with open(path, "rb") as handle:
@@ -140,7 +151,7 @@ def _open_input(path: Path) -> tuple[io.TextIOBase, _CountingReader]:
         binary: Any = gzip.GzipFile(fileobj=buffered, mode="rb")
     else:
         binary = buffered
-    return io.TextIOWrapper(binary, encoding="utf-8"), counter
+    return binary, counter
 
 
 @dataclass
@@ -152,36 +163,138 @@ class _Counts:
     unknown_residues: int = 0
 
 
-def _encode_batch(records: list[FastaRecord], label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tokenize a batch: (concatenated tokens, length of each, unknown residues of each)."""
-    try:
-        joined = alphabet.encode("".join(record.sequence for record in records))
-        raw_lengths = np.fromiter((len(record.sequence) for record in records), np.int64, len(records))
-        if len(joined.tokens) == int(raw_lengths.sum()) and joined.n_unknown == 0:
-            return joined.tokens, raw_lengths, np.zeros(len(records), dtype=np.int64)
-    except ValueError:
-        pass
-    pieces, lengths, unknown = [], [], []
-    for record in records:
+def _byte_table(characters: bytes) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    table[np.frombuffer(characters, dtype=np.uint8)] = True
+    return table
+
+
+_SKIPPED = _byte_table(b" \t\r\n\v\f" + alphabet.GAP_CHARACTERS.encode())  # what encode() removes
+_LETTERS = _byte_table(bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1)))
+_X_SPELLINGS = _byte_table(b"XxBbZz")  # letters that stand for X (the rest that become X are unknown)
+
+
+class _Block(NamedTuple):
+    """The records of one block of the input: header bytes, header line numbers and their tokens."""
+
+    headers: list[bytes]
+    lines: np.ndarray
+    tokens: np.ndarray
+    lengths: np.ndarray
+    unknown: np.ndarray
+
+
+def _read_blocks(binary: io.BufferedIOBase, label: str) -> Iterator[tuple[bytes, int]]:
+    """Yield (whole records, line number of the first) from a binary FASTA stream, in blocks of BLOCK_BYTES."""
+    pending, line, started = b"", 1, False
+    while True:
         try:
-            encoded = alphabet.encode(record.sequence)
-        except ValueError as error:
-            raise InputError(f"{label}: line {record.line}: record {record.header.split()[0]!r}: {error}") from None
-        pieces.append(encoded.tokens)
-        lengths.append(len(encoded.tokens))
-        unknown.append(encoded.n_unknown)
-    return np.concatenate(pieces), np.asarray(lengths, np.int64), np.asarray(unknown, np.int64)
+            chunk = binary.read(BLOCK_BYTES)
+        except EOFError as error:
+            raise InputError(f"{label}: truncated compressed file ({error})") from error
+        except (gzip.BadGzipFile, zlib.error) as error:
+            raise InputError(f"{label}: corrupt compressed file ({error})") from error
+        data = pending + chunk
+        if not started:
+            stripped = data.lstrip()
+            if not stripped:
+                if not chunk:
+                    return
+                pending = data
+                continue
+            line += data[: len(data) - len(stripped)].count(b"\n")
+            if not stripped.startswith(b">"):
+                if looks_like_html(stripped[:200]):
+                    raise InputError(f"{label}: line {line}: an HTML page, not FASTA (a failed download?)")
+                raise InputError(f"{label}: line {line}: sequence data before the first '>' header")
+            data, started = stripped, True
+        if chunk:
+            cut = data.rfind(b"\n>")
+            if cut < 0:
+                pending = data
+                continue
+            complete, pending = data[: cut + 1], data[cut + 1 :]
+        else:
+            complete, pending = data, b""
+        if complete:
+            yield complete, line
+            line += complete.count(b"\n")
+        if not chunk:
+            return
 
 
-def _batches(records: Iterator[FastaRecord], size: int) -> Iterator[list[FastaRecord]]:
-    batch: list[FastaRecord] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _parse_block(data: bytes, line: int, label: str) -> _Block:
+    """Split a block of whole records (starting with '>') into headers and tokens, vectorised with numpy."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    starts = np.flatnonzero(buffer == ord(">"))
+    starts = starts[(starts == 0) | (buffer[starts - 1] == ord("\n"))]
+    newlines = np.flatnonzero(buffer == ord("\n"))
+    after = np.searchsorted(newlines, starts)
+    ends = np.where(after < len(newlines), newlines[np.minimum(after, len(newlines) - 1)], len(buffer))
+    headers = [data[start + 1 : end] for start, end in zip(starts.tolist(), ends.tolist(), strict=True)]
+    boundaries = np.zeros(len(buffer) + 1, dtype=np.int8)
+    boundaries[starts] = 1
+    boundaries[ends] -= 1
+    residue = ~np.cumsum(boundaries[:-1], dtype=np.int8).astype(bool) & ~_SKIPPED[buffer]
+    first_byte = np.zeros(len(buffer), dtype=np.int32)
+    first_byte[starts] = 1
+    record_of = (np.cumsum(first_byte, dtype=np.int32) - 1)[residue]
+    residues = buffer[residue]
+    bad = np.flatnonzero(~_LETTERS[residues])
+    if len(bad):
+        position = int(np.flatnonzero(residue)[bad[0]])
+        record = headers[record_of[bad[0]]].split(b" ", 1)[0].decode(errors="replace")
+        where = line + int(np.searchsorted(newlines, position))
+        raise InputError(f"{label}: line {where}: record {record!r}: {chr(buffer[position])!r} is not a residue letter")
+    encoded = alphabet.encode(residues.tobytes().decode("latin-1"))
+    lengths = np.bincount(record_of, minlength=len(starts)).astype(np.int64)
+    unknown = np.zeros(len(starts), dtype=np.int64)
+    if encoded.n_unknown:
+        is_unknown = (encoded.tokens == alphabet.X) & ~_X_SPELLINGS[residues]
+        unknown = np.bincount(record_of[is_unknown], minlength=len(starts)).astype(np.int64)
+    return _Block(headers, line + after, encoded.tokens, lengths, unknown)
+
+
+class _Families:
+    """Family index by the header's family field, with each accession's ID checked for consistency."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.by_field: dict[bytes, int] = {}
+        self.by_accession: dict[str, int] = {}
+        self.ids: list[str] = []
+
+    def classify(self, block: _Block) -> tuple[np.ndarray, list[bytes]]:
+        """Family index and name of each record of a block."""
+        families = np.empty(len(block.headers), dtype=np.int32)
+        names = []
+        by_field = self.by_field
+        for k, header in enumerate(block.headers):
+            fields = header.split(None, 3)
+            family = by_field.get(fields[2]) if len(fields) >= 3 else None
+            if family is None:
+                family = self._add(header, int(block.lines[k]))
+            families[k] = family
+            names.append(fields[0])
+        return families, names
+
+    def _add(self, raw: bytes, line: int) -> int:
+        where = f"{self.label}: line {line}"
+        try:
+            header = parse_header(raw.decode("utf-8"), where)
+        except UnicodeDecodeError as error:
+            raise InputError(f"{where}: header is not UTF-8 text ({error.reason})") from None
+        family = self.by_accession.get(header.accession)
+        if family is None:
+            family = self.by_accession[header.accession] = len(self.ids)
+            self.ids.append(header.family_id)
+        elif self.ids[family] != header.family_id:
+            raise InputError(
+                f"{where}: family {header.accession} is named {header.family_id!r} here "
+                f"but {self.ids[family]!r} earlier"
+            )
+        self.by_field[raw.split(None, 3)[2]] = family
+        return family
 
 
 def prepare_pfam(
@@ -204,50 +317,39 @@ def prepare_pfam(
 
 
 def _prepare(input_path: Path, label: str, tmp: Path, settings: dict[str, Any], progress: bool) -> dict[str, Any]:
-    text, counter = _open_input(input_path)
+    binary, counter = _open_input(input_path)
     counts = _Counts()
-    accessions: dict[str, int] = {}
-    family_ids: list[str] = []
+    families_seen = _Families(label)
     train_per_family = np.zeros(0, dtype=np.int64)
     min_length, max_length = settings["min_length"], settings["max_length"]
     seed, fraction = settings["seed"], settings["test_fraction"]
     bar = tqdm(total=input_path.stat().st_size, unit="B", unit_scale=True, desc="pfam", disable=not progress)
-    with text, bar, CorpusWriter(tmp / "_all_train") as raw_train, CorpusWriter(tmp / "_all_test") as raw_test:
-        for batch in _batches(read_fasta(text, name=label), BATCH_RECORDS):
-            families = np.empty(len(batch), dtype=np.int32)
-            test_side = np.empty(len(batch), dtype=bool)
-            for k, record in enumerate(batch):
-                header = parse_header(record.header, f"{label}: line {record.line}")
-                family = accessions.get(header.accession)
-                if family is None:
-                    family = accessions[header.accession] = len(family_ids)
-                    family_ids.append(header.family_id)
-                elif family_ids[family] != header.family_id:
-                    raise InputError(
-                        f"{label}: line {record.line}: family {header.accession} is named "
-                        f"{header.family_id!r} here but {family_ids[family]!r} earlier"
-                    )
-                families[k] = family
-                test_side[k] = is_test(header.name, seed, fraction)
-            tokens, lengths, unknown = _encode_batch(batch, label)
-            counts.read += len(batch)
+    with binary, bar, CorpusWriter(tmp / "_all_train") as raw_train, CorpusWriter(tmp / "_all_test") as raw_test:
+        for data, line in _read_blocks(binary, label):
+            block = _parse_block(data, line, label)
+            families, names = families_seen.classify(block)
+            test_side = split_positions(names, seed) < fraction
+            lengths = block.lengths
+            counts.read += len(lengths)
             short = lengths < min_length
-            long = (lengths > max_length) if max_length is not None else np.zeros(len(batch), dtype=bool)
-            long &= ~short
+            long = (lengths > max_length) & ~short if max_length is not None else np.zeros(len(lengths), bool)
             keep = ~short & ~long
             counts.too_short += int(short.sum())
             counts.too_long += int(long.sum())
-            counts.sequences_with_unknown += int((unknown > 0).sum())
-            counts.unknown_residues += int(unknown.sum())
+            counts.sequences_with_unknown += int((block.unknown > 0).sum())
+            counts.unknown_residues += int(block.unknown.sum())
             for writer, side in ((raw_train, keep & ~test_side), (raw_test, keep & test_side)):
-                writer.add_many(tokens[np.repeat(side, lengths)], lengths[side], families[side])
-            batch_train = np.bincount(families[keep & ~test_side], minlength=len(family_ids))
-            train_per_family = np.r_[train_per_family, np.zeros(len(family_ids) - len(train_per_family), np.int64)]
-            train_per_family += batch_train
+                writer.add_many(block.tokens[np.repeat(side, lengths)], lengths[side], families[side])
+            n_families = len(families_seen.ids)
+            train_per_family = np.r_[train_per_family, np.zeros(n_families - len(train_per_family), np.int64)]
+            train_per_family += np.bincount(families[keep & ~test_side], minlength=n_families)
             bar.update(counter.bytes_read - bar.n)
         if counts.read == 0:
             raise InputError(f"{label}: no FASTA records")
-        provisional = [{"accession": a, "id": family_ids[i]} for a, i in accessions.items()]
+        provisional = [
+            {"accession": accession, "id": families_seen.ids[index]}
+            for accession, index in families_seen.by_accession.items()
+        ]
         raw_train.close(provisional)
         raw_test.close(provisional)
     return _finish(tmp, label, settings, counts, provisional, train_per_family, counter.md5.hexdigest())
@@ -277,8 +379,7 @@ def _finish(
     splits: dict[str, dict[str, int]] = {}
     for split in ("train", "test"):
         raw = CorpusStore(tmp / f"_all_{split}")
-        keep = family_map[np.asarray(raw.families)] >= 0
-        write_subset(raw, tmp / split, keep, family_map, family_names, {**meta, "split": split})
+        write_subset(raw, tmp / split, family_map, family_names, {**meta, "split": split})
         final = CorpusStore(tmp / split)
         splits[split] = {
             "sequences": len(final),
@@ -321,3 +422,49 @@ def _finish(
             "families": len(family_names),
         },
     }
+
+
+def _nonempty_families(store: CorpusStore) -> np.ndarray:
+    return np.flatnonzero(store.family_sizes > 0)
+
+
+def _draw_other_family(anchor_family: np.ndarray, nonempty: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """For each anchor family, a family drawn uniformly from the non-empty families other than it."""
+    position = np.searchsorted(nonempty, anchor_family)
+    draw = np.minimum((uniform * (len(nonempty) - 1)).astype(np.int64), len(nonempty) - 2)
+    return nonempty[draw + (draw >= position)]
+
+
+def _draw_member(store: CorpusStore, family: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    sizes = store.family_sizes[family]
+    position = np.minimum((uniform * sizes).astype(np.int64), sizes - 1)
+    return store.members_at(family, position)
+
+
+def sample_test_pairs(store: CorpusStore, n_pairs: int, seed: int) -> pd.DataFrame:
+    """A fixed table of `n_pairs` SFP pairs over `store`: the first half same-family, then shuffled.
+
+    Anchors are uniform over sequences; a same-family partner is a uniform member of the anchor's family other
+    than the anchor where the family has another member; a different-family partner comes from a uniformly
+    drawn other family.
+    """
+    nonempty = _nonempty_families(store)
+    if n_pairs and (len(store) == 0 or len(nonempty) < 2):
+        raise InputError(f"{store.path}: test pairs need at least 2 families with sequences")
+    rng = np.random.default_rng(seed)
+    n_same = n_pairs // 2
+    anchors = rng.integers(0, max(len(store), 1), size=n_pairs)
+    anchor_families = np.asarray(store.families[anchors]) if n_pairs else np.zeros(0, dtype=np.int64)
+    partners = np.empty(n_pairs, dtype=np.int64)
+    same_anchor = anchors[:n_same]
+    same_family = anchor_families[:n_same]
+    sizes = store.family_sizes[same_family]
+    draw = np.minimum((rng.random(n_same) * (sizes - 1)).astype(np.int64), np.maximum(sizes - 2, 0))
+    own_position = store.position_in_family(same_anchor)
+    draw = np.where(sizes > 1, draw + (draw >= own_position), 0)
+    partners[:n_same] = store.members_at(same_family, draw)
+    other = _draw_other_family(anchor_families[n_same:], nonempty, rng.random(n_pairs - n_same))
+    partners[n_same:] = _draw_member(store, other, rng.random(n_pairs - n_same))
+    labels = np.r_[np.ones(n_same, dtype=np.int8), np.zeros(n_pairs - n_same, dtype=np.int8)]
+    order = rng.permutation(n_pairs)
+    return pd.DataFrame({"index_a": anchors[order], "index_b": partners[order], "same_family": labels[order]})

@@ -39,23 +39,6 @@ def uniforms(*key: int, n: int = 3) -> tuple[float, ...]:
     return tuple(int.from_bytes(digest[8 * k : 8 * k + 8], "little") / 2.0**64 for k in range(n))
 
 
-def _nonempty_families(store: CorpusStore) -> np.ndarray:
-    return np.flatnonzero(store.family_sizes > 0)
-
-
-def _draw_other_family(anchor_family: np.ndarray, nonempty: np.ndarray, uniform: np.ndarray) -> np.ndarray:
-    """For each anchor family, a family drawn uniformly from the non-empty families other than it."""
-    position = np.searchsorted(nonempty, anchor_family)
-    draw = np.minimum((uniform * (len(nonempty) - 1)).astype(np.int64), len(nonempty) - 2)
-    return nonempty[draw + (draw >= position)]
-
-
-def _draw_member(store: CorpusStore, family: np.ndarray, uniform: np.ndarray) -> np.ndarray:
-    sizes = store.family_sizes[family]
-    position = np.minimum((uniform * sizes).astype(np.int64), sizes - 1)
-    return store.members_at(family, position)
-
-
 class SFPPairDataset(Dataset):
     """Item i: anchor i and a partner from its family (probability `same_family_prob`) or from another family.
 
@@ -82,7 +65,7 @@ class SFPPairDataset(Dataset):
         self.seed = seed
         self.max_pair_length = max_pair_length
         self.epoch = 0
-        self._nonempty = _nonempty_families(store)
+        self._nonempty = np.flatnonzero(store.family_sizes > 0)
         self._position_of = np.searchsorted(self._nonempty, np.arange(store.n_families))
         if same_family_prob < 1.0 and len(self._nonempty) < 2:
             raise InputError(f"{store.path}: different-family pairs need at least 2 families with sequences")
@@ -127,43 +110,6 @@ class SFPPairDataset(Dataset):
         if self.max_pair_length is None:
             return True
         return int(length_a) + int(length_b) + PAIR_SPECIAL_TOKENS <= self.max_pair_length
-
-
-def sample_test_pairs(store: CorpusStore, n_pairs: int, seed: int) -> pd.DataFrame:
-    """A fixed table of `n_pairs` SFP pairs over `store`: the first half same-family, then shuffled.
-
-    Anchors are uniform over sequences; a same-family partner is a uniform member of the anchor's family other
-    than the anchor where the family has another member; a different-family partner comes from a uniformly
-    drawn other family.
-    """
-    nonempty = _nonempty_families(store)
-    if n_pairs and (len(store) == 0 or len(nonempty) < 2):
-        raise InputError(f"{store.path}: test pairs need at least 2 families with sequences")
-    rng = np.random.default_rng(seed)
-    n_same = n_pairs // 2
-    anchors = rng.integers(0, max(len(store), 1), size=n_pairs)
-    anchor_families = np.asarray(store.families[anchors]) if n_pairs else np.zeros(0, dtype=np.int64)
-    partners = np.empty(n_pairs, dtype=np.int64)
-    same_anchor = anchors[:n_same]
-    same_family = anchor_families[:n_same]
-    sizes = store.family_sizes[same_family]
-    draw = np.minimum((rng.random(n_same) * (sizes - 1)).astype(np.int64), np.maximum(sizes - 2, 0))
-    own_position = _positions_in_family(store, same_family, same_anchor)
-    draw = np.where(sizes > 1, draw + (draw >= own_position), 0)
-    partners[:n_same] = store.members_at(same_family, draw)
-    other = _draw_other_family(anchor_families[n_same:], nonempty, rng.random(n_pairs - n_same))
-    partners[n_same:] = _draw_member(store, other, rng.random(n_pairs - n_same))
-    labels = np.r_[np.ones(n_same, dtype=np.int8), np.zeros(n_pairs - n_same, dtype=np.int8)]
-    order = rng.permutation(n_pairs)
-    return pd.DataFrame({"index_a": anchors[order], "index_b": partners[order], "same_family": labels[order]})
-
-
-def _positions_in_family(store: CorpusStore, family: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Position of each sequence `index[k]` within `store.members(family[k])` (members are ascending)."""
-    positions = np.empty(len(index), dtype=np.int64)
-    for k, (f, i) in enumerate(zip(family, index, strict=True)):
-        positions[k] = np.searchsorted(store.members(int(f)), i)
-    return positions
 
 
 class TestPairDataset(Dataset):

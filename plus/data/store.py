@@ -148,37 +148,72 @@ class CorpusWriter:
         self._closed = True
 
     def _write_index(self, n_families: int) -> None:
+        """Build offsets and the family index by streaming the raw files (memory bounded by _CHUNK)."""
         n = self._count
-        lengths = _read_raw(self._tmp / "lengths.raw", np.int64, n)
-        families = _read_raw(self._tmp / "families.raw", np.int32, n)
-        offsets = np.lib.format.open_memmap(self._tmp / "offsets.npy", mode="w+", dtype=np.int64, shape=(n + 1,))
-        offsets[0] = 0
+        lengths_raw, families_raw = self._tmp / "lengths.raw", self._tmp / "families.raw"
         counts = np.zeros(n_families, dtype=np.int64)
-        for start in range(0, n, _CHUNK):
-            stop = min(start + _CHUNK, n)
-            np.cumsum(lengths[start:stop], out=offsets[start + 1 : stop + 1])
-            offsets[start + 1 : stop + 1] += offsets[start]
-            counts += np.bincount(families[start:stop], minlength=n_families)
-        offsets.flush()
-        del offsets
-        np.save(self._tmp / "families.npy", families)
+        with _npy_writer(self._tmp / "offsets.npy", np.int64, n + 1) as out:
+            total = np.zeros(1, dtype=np.int64)
+            total.tofile(out)
+            for _, lengths in _raw_chunks(lengths_raw, np.int64, n):
+                offsets = np.cumsum(lengths) + total[0]
+                offsets.tofile(out)
+                total[0] = offsets[-1] if len(offsets) else total[0]
+        with _npy_writer(self._tmp / "families.npy", np.int32, n) as out:
+            for _, families in _raw_chunks(families_raw, np.int32, n):
+                families.tofile(out)
+                counts += np.bincount(families, minlength=n_families)
         family_offsets = np.zeros(n_families + 1, dtype=np.int64)
         np.cumsum(counts, out=family_offsets[1:])
         np.save(self._tmp / "family_offsets.npy", family_offsets)
-        members = np.lib.format.open_memmap(self._tmp / "family_members.npy", mode="w+", dtype=np.int64, shape=(n,))
-        cursor = family_offsets[:-1].copy()
+        with _npy_writer(self._tmp / "family_members.npy", np.int64, n) as out:
+            for first, last in _family_groups(counts, 4 * _CHUNK):
+                members, member_families = [], []
+                for start, families in _raw_chunks(families_raw, np.int32, n):
+                    found = np.flatnonzero((families >= first) & (families < last))
+                    members.append(start + found)
+                    member_families.append(families[found])
+                order = np.argsort(np.concatenate(member_families), kind="stable")
+                np.concatenate(members)[order].astype(np.int64).tofile(out)
+        lengths_raw.unlink()
+        families_raw.unlink()
+
+
+def _npy_writer(path: Path, dtype: type, n: int) -> BinaryIO:
+    """Open a .npy file for a 1-d array of `n` values and write its header; the caller appends the data."""
+    handle = open(path, "wb")
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n,)}
+    np.lib.format.write_array_header_1_0(handle, header)
+    return handle
+
+
+def _raw_chunks(path: Path, dtype: type, n: int):
+    """(start, values) for consecutive chunks of a raw binary array file."""
+    with open(path, "rb") as handle:
         for start in range(0, n, _CHUNK):
-            chunk = np.asarray(families[start : start + _CHUNK])
-            order = np.argsort(chunk, kind="stable")
-            sorted_families = chunk[order]
-            group_start = np.searchsorted(sorted_families, sorted_families, side="left")
-            rank = np.arange(len(chunk)) - group_start
-            members[cursor[sorted_families] + rank] = start + order
-            cursor += np.bincount(chunk, minlength=n_families)
-        members.flush()
-        del members, lengths, families
-        (self._tmp / "lengths.raw").unlink()
-        (self._tmp / "families.raw").unlink()
+            yield start, np.fromfile(handle, dtype=dtype, count=min(_CHUNK, n - start))
+
+
+def _npy_data(path: Path) -> tuple[BinaryIO, np.dtype]:
+    """Open a .npy file positioned at its data, for chunked reads without a memory map."""
+    handle = open(path, "rb")
+    version = np.lib.format.read_magic(handle)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    _, _, dtype = read_header(handle)
+    return handle, dtype
+
+
+def _family_groups(counts: np.ndarray, budget: int) -> list[tuple[int, int]]:
+    """Consecutive family ranges [first, last) holding at most `budget` sequences each (or one family)."""
+    groups, first, size = [], 0, 0
+    for family, count in enumerate(counts.tolist()):
+        if size and size + count > budget:
+            groups.append((first, family))
+            first, size = family, 0
+        size += count
+    if size:
+        groups.append((first, len(counts)))
+    return groups
 
 
 def _mapped(path: Path) -> np.ndarray:
@@ -191,12 +226,6 @@ def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _read_raw(path: Path, dtype: type, n: int) -> np.ndarray:
-    if n == 0:
-        return np.zeros(0, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r", shape=(n,))
 
 
 class CorpusStore:
@@ -279,6 +308,19 @@ class CorpusStore:
             raise IndexError(f"family index {family} out of range for {self.n_families} families")
         return self._members[self._family_offsets[family] : self._family_offsets[family + 1]]
 
+    def position_in_family(self, index: np.ndarray) -> np.ndarray:
+        """For each sequence index, its position in `members(its family)` (vectorised binary search)."""
+        index = np.asarray(index, dtype=np.int64)
+        family = np.asarray(self.families[index], dtype=np.int64)
+        low, high = self._family_offsets[family], self._family_offsets[family + 1]
+        first = low.copy()
+        while (active := low < high).any():
+            middle = (low + high) // 2
+            go_right = active & (self._members[np.where(active, middle, 0)] < index)
+            low = np.where(go_right, middle + 1, low)
+            high = np.where(active & ~go_right, middle, high)
+        return low - first
+
     def members_at(self, family: np.ndarray, position: np.ndarray) -> np.ndarray:
         """Vectorised `members(family[k])[position[k]]`."""
         return np.asarray(self._members[self._family_offsets[family] + position])
@@ -287,22 +329,34 @@ class CorpusStore:
 def write_subset(
     source: CorpusStore,
     path: str | os.PathLike[str],
-    keep: np.ndarray,
     family_map: np.ndarray,
     family_names: list[dict[str, str]],
     meta: dict[str, Any] | None = None,
     chunk: int = 65536,
 ) -> Path:
-    """Copy the sequences of `source` where `keep` is true to a new store, renumbering families."""
-    keep = np.asarray(keep, dtype=bool)
+    """Copy the sequences of `source` whose family maps to an index >= 0 under `family_map` into a new store.
+
+    Tokens are read with ordinary file reads, not the memory map, so memory stays flat however large the store.
+    """
     family_map = np.asarray(family_map, dtype=np.int64)
-    with CorpusWriter(path) as writer:
-        for start in range(0, len(source), chunk):
-            stop = min(start + chunk, len(source))
-            first, last = int(source._offsets[start]), int(source._offsets[stop])
-            lengths = np.diff(np.asarray(source._offsets[start : stop + 1]))
-            selected = keep[start:stop]
-            tokens = np.asarray(source._tokens[first:last])[np.repeat(selected, lengths)]
-            families = family_map[np.asarray(source.families[start:stop])[selected]]
-            writer.add_many(tokens, lengths[selected], families)
+    n = len(source)
+    offsets_file, offsets_dtype = _npy_data(source.path / "offsets.npy")
+    families_file, families_dtype = _npy_data(source.path / "families.npy")
+    with (
+        CorpusWriter(path) as writer,
+        open(source.path / "tokens.bin", "rb") as tokens_file,
+        offsets_file,
+        families_file,
+    ):
+        previous = np.fromfile(offsets_file, dtype=offsets_dtype, count=1)
+        for start in range(0, n, chunk):
+            count = min(chunk, n - start)
+            ends = np.fromfile(offsets_file, dtype=offsets_dtype, count=count)
+            offsets = np.concatenate([previous, ends])
+            previous = ends[-1:]
+            lengths = np.diff(offsets)
+            families = family_map[np.fromfile(families_file, dtype=families_dtype, count=count)]
+            selected = families >= 0
+            tokens = np.fromfile(tokens_file, dtype=np.uint8, count=int(offsets[-1] - offsets[0]))
+            writer.add_many(tokens[np.repeat(selected, lengths)], lengths[selected], families[selected])
         return writer.close(family_names, meta)
