@@ -1,0 +1,87 @@
+"""Our checkpoint files: a dict of tensors and plain values, loadable with torch.load(weights_only=True).
+
+Layout: {"format": "plus", "version": 1, "kind": "encoder" | "finetuned", "model_config": {...},
+"state_dict": {...}, **extra}. For kind "encoder" the state dict is the encoder's own; other kinds may hold a
+larger model whose encoder weights are under the "encoder." prefix (load_encoder handles both).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from plus.errors import InputError
+from plus.io import atomic_path
+from plus.models import Encoder, ModelConfig, build_encoder
+
+FORMAT = "plus"
+VERSION = 1
+KINDS = ("encoder", "finetuned")
+ENCODER_PREFIX = "encoder."
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    kind: str,
+    model_config: ModelConfig | dict[str, Any],
+    state_dict: dict[str, torch.Tensor],
+    **extra: Any,
+) -> None:
+    """Write a checkpoint atomically; `extra` values must be tensors or plain Python values."""
+    if kind not in KINDS:
+        raise ValueError(f"checkpoint kind must be one of {KINDS}, not {kind!r}")
+    config = model_config.to_dict() if isinstance(model_config, ModelConfig) else dict(model_config)
+    reserved = {"format", "version", "kind", "model_config", "state_dict"} & set(extra)
+    if reserved:
+        raise ValueError(f"extra checkpoint keys may not replace {sorted(reserved)}")
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "kind": kind,
+        "model_config": config,
+        "state_dict": {name: tensor.detach().cpu() for name, tensor in state_dict.items()},
+        **extra,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read one of our checkpoints (tensors on CPU); an InputError names a missing, foreign or broken file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: checkpoint file not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # arbitrary bytes fail in many ways inside the unpickler
+        raise InputError(
+            f"{path}: not a PLUS checkpoint (cannot be read as a weights-only torch file: {error})"
+        ) from error
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise InputError(f"{path}: not a PLUS checkpoint (no 'format': {FORMAT!r} key)")
+    if payload.get("version") != VERSION:
+        raise InputError(f"{path}: checkpoint version {payload.get('version')!r}, this code reads {VERSION}")
+    for key in ("kind", "model_config", "state_dict"):
+        if key not in payload:
+            raise InputError(f"{path}: checkpoint lacks the {key!r} key")
+    if payload["kind"] not in KINDS:
+        raise InputError(f"{path}: unknown checkpoint kind {payload['kind']!r}")
+    return payload
+
+
+def load_encoder(path: str | os.PathLike[str]) -> Encoder:
+    """The encoder stored in a checkpoint, with its weights loaded, in eval mode."""
+    payload = load_checkpoint(path)
+    config = ModelConfig.from_dict(payload["model_config"], source=f"{path}: model_config")
+    encoder = build_encoder(config)
+    state = payload["state_dict"]
+    if payload["kind"] != "encoder" or any(name.startswith(ENCODER_PREFIX) for name in state):
+        state = {name[len(ENCODER_PREFIX) :]: t for name, t in state.items() if name.startswith(ENCODER_PREFIX)}
+    try:
+        encoder.load_state_dict(state)
+    except RuntimeError as error:
+        raise InputError(f"{path}: encoder weights do not match its model_config: {error}") from error
+    return encoder.eval()

@@ -1,0 +1,107 @@
+"""PLUS-RNN: token embedding, exact bidirectional LSTM over right-padded batches, projection and MLM decoder.
+
+Unlike the authors' code, no start/stop tokens are added around a sequence (they add them and then drop their
+outputs); h covers exactly the residues. The reverse direction of every layer starts at each sequence's own
+last residue, as with a PackedSequence, but the default ("padded") path runs plain LSTM calls, which use the
+fused oneDNN kernels on CPU and cuDNN on GPU: per layer, a forward LSTM over the right-padded batch (exact for
+valid positions because padding comes after them) and a forward LSTM with the reverse-direction weights over
+each sequence reversed within its own length, reversed back afterwards.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from plus.models.presets import ModelConfig
+from plus.tokens import PAD, VOCAB_SIZE
+
+
+def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """Bool [B, max_len]: True at positions before each sequence's length."""
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def reverse_within_length_index(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """Long [B, max_len]: position t -> length-1-t inside a sequence, t in the padding (an involution)."""
+    positions = torch.arange(max_len, device=lengths.device)[None, :]
+    return torch.where(positions < lengths[:, None], lengths[:, None] - 1 - positions, positions)
+
+
+def _gather_time(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return torch.gather(x, 1, index[:, :, None].expand(-1, -1, x.shape[2]))
+
+
+class PlusRNN(nn.Module):
+    """Encoder: Embedding(25 -> embed_dim) -> `layers`-layer biLSTM (hidden per direction) -> h [B, L, 2*hidden]."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if config.kind != "rnn":
+            raise ValueError(f"PlusRNN needs an rnn config, got kind {config.kind!r}")
+        self.config = config
+        self.d_h = 2 * config.hidden
+        self.d_z = config.proj_dim or self.d_h
+        self.embed = nn.Embedding(VOCAB_SIZE, config.embed_dim, padding_idx=PAD)
+        # The parameters live in a standard stacked biLSTM, so the packed path and reference_lstm() use them as is.
+        self.lstm = nn.LSTM(
+            config.embed_dim,
+            config.hidden,
+            num_layers=config.layers,
+            bidirectional=True,
+            batch_first=True,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+        )
+        self.proj = nn.Linear(self.d_h, config.proj_dim) if config.proj_dim else nn.Identity()
+        self.decoder = nn.Linear(self.d_h, VOCAB_SIZE)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Per-residue representations h [B, L, d_h] of right-padded tokens; zero at padded positions."""
+        lengths = lengths.to(tokens.device)
+        x = self.embed(tokens)
+        if self.config.rnn_impl == "packed":
+            h = self._packed(x, lengths)
+        else:
+            h = self._padded(x, lengths)
+        return h * padding_mask(lengths, tokens.shape[1])[:, :, None].to(h.dtype)
+
+    def _packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return h
+
+    def _padded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        batch, max_len, _ = x.shape
+        reverse = reverse_within_length_index(lengths, max_len)
+        zeros = x.new_zeros(1, batch, self.config.hidden)
+        dropout = self.lstm.dropout
+        for layer in range(self.config.layers):
+            if layer > 0 and dropout > 0 and self.training:
+                x = nn.functional.dropout(x, dropout, training=True)
+            forward_out = self._run_direction(x, layer, "", zeros)
+            backward_out = self._run_direction(_gather_time(x, reverse), layer, "_reverse", zeros)
+            x = torch.cat([forward_out, _gather_time(backward_out, reverse)], dim=2)
+        return x
+
+    def _run_direction(self, x: torch.Tensor, layer: int, suffix: str, zeros: torch.Tensor) -> torch.Tensor:
+        weights = [
+            getattr(self.lstm, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        ]
+        out, _, _ = torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)
+        return out
+
+    def project(self, h: torch.Tensor) -> torch.Tensor:
+        """z = Linear(h) [B, L, d_z] (the 100-d space the SSA score works in)."""
+        return self.proj(h)
+
+    def mlm_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Token logits [B, L, VOCAB_SIZE] for masked language modelling."""
+        return self.decoder(h)
+
+    def reference_lstm(self) -> nn.LSTM:
+        """A stand-alone nn.LSTM(bidirectional=True) with a copy of this encoder's LSTM weights."""
+        return copy.deepcopy(self.lstm)

@@ -1,0 +1,220 @@
+"""Encoders, presets, the exact fast biLSTM, checkpoints and `plus models`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from plus.cli import main
+from plus.errors import InputError
+from plus.models import PRESETS, PlusRNN, PlusTFM, build_encoder, count_parameters
+from plus.models.checkpoint import load_checkpoint, load_encoder, save_checkpoint
+from plus.models.transformer import OriginalLayerNorm
+from plus.tokens import PAD, VOCAB_SIZE
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run much faster on one thread, especially on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def random_batch(lengths: list[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    lengths_t = torch.tensor(lengths)
+    tokens = torch.randint(1, 22, (len(lengths), max(lengths)), generator=generator)
+    tokens[torch.arange(max(lengths))[None, :] >= lengths_t[:, None]] = PAD
+    return tokens, lengths_t
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [("plus-rnn-base", 14.9e6), ("plus-rnn-large", 59.2e6), ("plus-tfm", 85.7e6)],
+)
+def test_published_parameter_counts(preset, expected):
+    with torch.device("meta"):
+        encoder = build_encoder(preset)
+    assert abs(count_parameters(encoder) - expected) / expected < 0.01
+
+
+def test_published_architectures():
+    base, large, tfm = PRESETS["plus-rnn-base"], PRESETS["plus-rnn-large"], PRESETS["plus-tfm"]
+    assert (base.layers, base.hidden, base.proj_dim, base.embed_dim) == (3, 512, 100, 21)
+    assert large.hidden == 1024
+    assert (tfm.layers, tfm.hidden, tfm.heads, tfm.ffn, tfm.max_len) == (12, 768, 12, 3072, 512)
+    with torch.device("meta"):
+        encoder = build_encoder("plus-rnn-base")
+    assert (encoder.d_h, encoder.d_z) == (1024, 100)
+    assert encoder.lstm.bidirectional and encoder.lstm.num_layers == 3
+
+
+def test_build_encoder_overrides_and_errors():
+    encoder = build_encoder("plus-rnn-tiny", hidden=8, rnn_impl="packed")
+    assert encoder.config.hidden == 8 and encoder.d_h == 16 and encoder.config.rnn_impl == "packed"
+    with pytest.raises(InputError, match="unknown model preset"):
+        build_encoder("plus-rnn-huge")
+    with pytest.raises(InputError, match="hiden"):
+        build_encoder("plus-rnn-tiny", hiden=8)
+    with pytest.raises(InputError, match="rnn_impl"):
+        build_encoder("plus-rnn-tiny", rnn_impl="fast")
+
+
+def packed_reference(encoder: PlusRNN, tokens: torch.Tensor, lengths: torch.Tensor):
+    """The authors' formulation: nn.LSTM(bidirectional=True) over a PackedSequence, same weights (copied)."""
+    reference = encoder.reference_lstm()
+    embedded = encoder.embed(tokens).detach().requires_grad_()
+    packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+    out, _ = reference(packed)
+    h, _ = pad_packed_sequence(out, batch_first=True, total_length=tokens.shape[1])
+    return reference, embedded, h
+
+
+def test_fast_bilstm_equals_packed_lstm_outputs_and_gradients():
+    torch.manual_seed(0)
+    encoder = build_encoder("plus-rnn-tiny", layers=3, hidden=16)
+    tokens, lengths = random_batch([41, 1, 17, 3, 29, 8], seed=1)
+    weights = torch.randn(len(lengths), tokens.shape[1], encoder.d_h)
+
+    embedded = encoder.embed(tokens).detach().requires_grad_()
+    fast = encoder._padded(embedded, lengths) * (tokens != PAD)[:, :, None]
+    (fast * weights).sum().backward()
+
+    reference, ref_embedded, expected = packed_reference(encoder, tokens, lengths)
+    (expected * weights).sum().backward()
+
+    torch.testing.assert_close(fast, expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(embedded.grad, ref_embedded.grad, atol=1e-5, rtol=0)
+    for name, parameter in encoder.lstm.named_parameters():
+        torch.testing.assert_close(parameter.grad, getattr(reference, name).grad, atol=1e-5, rtol=0)
+
+
+def test_packed_switch_gives_the_same_encoder_output():
+    torch.manual_seed(0)
+    padded = build_encoder("plus-rnn-tiny")
+    packed = build_encoder("plus-rnn-tiny", rnn_impl="packed")
+    packed.load_state_dict(padded.state_dict())
+    tokens, lengths = random_batch([12, 30, 2, 19], seed=2)
+    torch.testing.assert_close(padded(tokens, lengths), packed(tokens, lengths), atol=1e-5, rtol=0)
+
+
+def test_reverse_direction_starts_at_each_sequences_last_residue():
+    """A sequence alone and the same sequence beside a much longer one give the same h."""
+    torch.manual_seed(0)
+    encoder = build_encoder("plus-rnn-tiny").eval()
+    tokens, lengths = random_batch([7, 60], seed=3)
+    together = encoder(tokens, lengths)
+    alone = encoder(tokens[:1, :7], lengths[:1])
+    torch.testing.assert_close(together[0, :7], alone[0], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("preset", ["plus-rnn-tiny", "plus-tfm-tiny"])
+def test_encoder_interface_and_padding(preset):
+    torch.manual_seed(0)
+    encoder = build_encoder(preset).eval()
+    tokens, lengths = random_batch([9, 4, 13], seed=4)
+    h = encoder(tokens, lengths)
+    assert h.shape == (3, 13, encoder.d_h)
+    assert torch.all(h[1, 4:] == 0) and torch.all(h[0, 9:] == 0)
+    assert encoder.project(h).shape == (3, 13, encoder.d_z)
+    assert encoder.mlm_logits(h).shape == (3, 13, VOCAB_SIZE)
+    changed = tokens.clone()
+    changed[1, 4:] = 5  # garbage after the end of sequence 1 must not matter
+    torch.testing.assert_close(encoder(changed, lengths), h)
+    torch.testing.assert_close(encoder(tokens[1:2, :4], lengths[1:2])[0], h[1, :4], atol=1e-5, rtol=0)
+
+
+def test_transformer_pair_input_matches_manual_framing():
+    torch.manual_seed(0)
+    encoder: PlusTFM = build_encoder("plus-tfm-tiny").eval()
+    tokens_a, len_a = random_batch([5, 3], seed=5)
+    tokens_b, len_b = random_batch([2, 6], seed=6)
+    cls, h_a, h_b = encoder.forward_pair(tokens_a, len_a, tokens_b, len_b)
+    assert cls.shape == (2, encoder.d_h) and h_a.shape == (2, 5, encoder.d_h) and h_b.shape == (2, 6, encoder.d_h)
+    # pair 1 by hand: [CLS] a(3) [SEP] b(6) [SEP], segments 0 x5 then 1 x7
+    framed = torch.tensor([[23, *tokens_a[1, :3].tolist(), 24, *tokens_b[1, :6].tolist(), 24]])
+    segments = torch.tensor([[0] * 5 + [1] * 7])
+    x = encoder.encode(framed, segments, torch.tensor([12]))
+    torch.testing.assert_close(cls[1], x[0, 0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(h_a[1, :3], x[0, 1:4], atol=1e-5, rtol=0)
+    torch.testing.assert_close(h_b[1], x[0, 5:11], atol=1e-5, rtol=0)
+    assert torch.all(h_a[1, 3:] == 0) and torch.all(h_b[0, 2:] == 0)
+
+
+def test_transformer_rejects_inputs_over_max_len():
+    encoder = build_encoder("plus-tfm-tiny", max_len=10)
+    tokens, lengths = random_batch([9], seed=7)
+    with pytest.raises(ValueError, match="max_len"):
+        encoder(tokens, lengths)
+
+
+def test_layernorm_fixed_by_default_original_behind_flag():
+    fixed = build_encoder("plus-tfm-tiny")
+    original = build_encoder("plus-tfm-tiny", original_layernorm=True)
+    assert isinstance(fixed.embed_norm, nn.LayerNorm)
+    assert isinstance(original.embed_norm, OriginalLayerNorm)
+    x = torch.randn(4, 64) * 3
+    expected = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.std(-1, unbiased=False, keepdim=True) + 1e-12)
+    torch.testing.assert_close(original.embed_norm(x), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("preset", ["plus-rnn-tiny", "plus-tfm-tiny"])
+def test_checkpoint_round_trip(tmp_path, preset):
+    torch.manual_seed(0)
+    encoder = build_encoder(preset).eval()
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, "encoder", encoder.config, encoder.state_dict(), steps=12, objective="plus")
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+    payload = load_checkpoint(path)
+    assert payload["format"] == "plus" and payload["version"] == 1 and payload["steps"] == 12
+    loaded = load_encoder(path)
+    tokens, lengths = random_batch([6, 3], seed=8)
+    torch.testing.assert_close(loaded(tokens, lengths), encoder(tokens, lengths))
+    assert loaded.config == encoder.config
+
+
+def test_finetuned_checkpoint_yields_its_encoder(tmp_path):
+    torch.manual_seed(0)
+    model = nn.ModuleDict({"encoder": build_encoder("plus-rnn-tiny"), "head": nn.Linear(64, 2)})
+    save_checkpoint(tmp_path / "ft.pt", "finetuned", model["encoder"].config, model.state_dict())
+    loaded = load_encoder(tmp_path / "ft.pt")
+    torch.testing.assert_close(loaded.proj.weight, model["encoder"].proj.weight)
+
+
+def test_foreign_or_broken_checkpoints_are_input_errors(tmp_path):
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    with pytest.raises(InputError, match="notes.pt"):
+        load_checkpoint(text)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    with pytest.raises(InputError, match="not a PLUS checkpoint"):
+        load_checkpoint(foreign)
+    future = tmp_path / "future.pt"
+    torch.save({"format": "plus", "version": 99, "kind": "encoder", "model_config": {}, "state_dict": {}}, future)
+    with pytest.raises(InputError, match="version"):
+        load_checkpoint(future)
+    with pytest.raises(InputError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+    mismatched = tmp_path / "mismatched.pt"
+    encoder = build_encoder("plus-rnn-tiny")
+    save_checkpoint(mismatched, "encoder", PRESETS["plus-rnn-tiny"].to_dict() | {"hidden": 8}, encoder.state_dict())
+    with pytest.raises(InputError, match="do not match"):
+        load_encoder(mismatched)
+
+
+def test_plus_models_cli(capsys):
+    assert main(["models", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert set(listed) == set(PRESETS)
+    assert listed["plus-rnn-base"]["kind"] == "rnn"
+    assert abs(listed["plus-rnn-base"]["parameters"] - 14.9e6) / 14.9e6 < 0.01
+    assert main(["models"]) == 0
+    table = capsys.readouterr().out
+    assert "plus-tfm" in table and "14,919,306" in table
