@@ -335,8 +335,29 @@ def test_bad_metrics_file_names_file_and_key(small_run, tmp_path):
     record = json.loads(small_run["evaluations"][0].read_text())
     record["splits"]["test"]["accuracy"] = "high"
     bad.write_text(json.dumps(record))
-    with pytest.raises(InputError, match=r"test.accuracy: expected a finite number"):
+    with pytest.raises(InputError, match=r"test.accuracy: expected a number or NaN"):
         _collect({**small_run, "evaluations": [bad, *small_run["evaluations"][1:]]})
+
+
+def test_undefined_metric_shows_as_na_not_as_a_mean_of_the_other_seeds(small_run, tmp_path):
+    source = next(p for p in small_run["evaluations"] if "plus-rnn-tiny/solubility/seed1" in str(p))
+    run = tmp_path / "plus-rnn-tiny" / "solubility" / "seed1"
+    run.mkdir(parents=True)
+    record = json.loads(source.read_text())
+    record["splits"]["test"]["accuracy"] = float("nan")
+    (run / "metrics.json").write_text(json.dumps(record))
+    shutil.copy(source.parent / "predictions.parquet", run / "predictions.parquet")
+    swap = {source: run / "metrics.json", source.parent / "predictions.parquet": run / "predictions.parquet"}
+    files = {kind: [swap.get(p, p) for p in paths] for kind, paths in small_run.items()}
+    data = _collect(files)
+    table = build_tables(data)["main"]
+    row = next(i for i, r in enumerate(table.rows) if r["Model"] == "PLUS-RNN tiny")
+    assert table.cell_text(row, "Solubility acc") == "n/a"
+    assert (row, "Solubility acc") not in table.best
+    comparisons = [c for c in ablation_comparisons(data) if c.column.task == "solubility"]
+    assert comparisons and all(c.beyond_spread is None for c in comparisons)
+    summary = summary_markdown(data, build_tables(data), ablation_comparisons(data), [], tmp_path / "s.md")
+    assert "on 1 of 1 tasks" in summary and "Undefined metric on: Solubility" in summary
 
 
 def test_duplicate_run_is_an_error(small_run):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from plus.io import atomic_path
 from plus.report.collect import ReportData, collect
-from plus.report.figures import build_figures, write_figure
+from plus.report.figures import FIGURE_NAMES, build_figures, write_figure
 from plus.report.summary import summary_markdown
 from plus.report.tables import ablation_comparisons, build_tables
 from plus.report.writers import write_table
@@ -16,8 +16,6 @@ __all__ = ["ReportData", "build_report", "collect", "expected_outputs"]
 
 def expected_outputs(tasks: list[str], tables_dir: Path, figures_dir: Path) -> list[Path]:
     """Every file `build_report` writes for a run with these tasks (besides the summary)."""
-    from plus.report.figures import FIGURE_NAMES
-
     stems = ["pretraining", "main", "ablation", "published", *(f"detail_{task}" for task in tasks)]
     return [tables_dir / f"{stem}.{suffix}" for stem in stems for suffix in ("csv", "md", "tex")] + [
         figures_dir / f"{name}.{suffix}" for name in FIGURE_NAMES for suffix in ("png", "pdf")

@@ -80,8 +80,9 @@ def _key(record: dict[str, Any], key: str, source: str) -> Any:
 
 
 def _number(value: Any, source: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(f"{source}: expected a finite number, found {value!r}")
+    """A metric value; NaN is kept (an undefined metric, e.g. a correlation of constant predictions)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isinf(value):
+        raise InputError(f"{source}: expected a number or NaN, found {value!r}")
     return float(value)
 
 

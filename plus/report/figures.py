@@ -130,6 +130,7 @@ def task_scores(data: ReportData) -> Figure:
             marker = PUBLISHED_MARKERS[published_models.index(entry.model) % len(PUBLISHED_MARKERS)]
             panel.plot(len(labels), entry.value, marker=marker, color="black", markersize=7, linestyle="none")
             labels.append(f"{entry.model} (published)")
+        panel.set_xlim(-0.6, len(labels) - 0.4)
         panel.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
         panel.set_title(column.header, fontsize=9)
     return figure

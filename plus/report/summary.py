@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def ablation_findings(data: ReportData, comparisons: list[AblationComparison]) -
             if (c.plus_model, c.other_model) == (plus_model, other_model)
             and (c.column.task, c.column.metric, c.column.split) in headline
         ]
+        undefined = [c for c in selected if math.isnan(c.delta)]
+        selected = [c for c in selected if not math.isnan(c.delta)]
         wins = [c for c in selected if c.delta > 0]
         clear = [c for c in wins if c.beyond_spread]
         other = data.models[other_model]
@@ -80,6 +83,7 @@ def ablation_findings(data: ReportData, comparisons: list[AblationComparison]) -
             f"- {data.models[plus_model].label} beats the {VARIANT_NAMES[other.objective]} variant "
             f"{other.label} on {len(wins)} of {len(selected)} tasks "
             f"(headline metric, mean over seeds{spread_note}). Tasks won: {tasks_won}."
+            + (f" Undefined metric on: {', '.join(task_label(c.column.task) for c in undefined)}." if undefined else "")
         )
     if not comparisons:
         lines.append("- No MLM-only or no-pretraining variant shares a preset with a PLUS model: no ablation.")
@@ -95,7 +99,7 @@ def best_findings(data: ReportData) -> list[str]:
         candidates = [
             (stats[key].mean, name)
             for name in evaluated_models(data)
-            if (key := (name, column.task, column.split, column.metric)) in stats
+            if (key := (name, column.task, column.split, column.metric)) in stats and not math.isnan(stats[key].mean)
         ]
         if not candidates:
             continue

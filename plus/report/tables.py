@@ -77,9 +77,9 @@ def summarize_scores(scores: pd.DataFrame) -> dict[tuple[str, str, str, str], St
     grouped = scores.groupby(["model", "task", "split", "metric"], sort=False)["value"]
     out = {}
     for key, values in grouped:
-        n = int(values.count())
-        sd = float(values.std(ddof=1)) if n > 1 else None
-        out[key] = Stat(float(values.mean()), sd, n)
+        n = len(values)  # a NaN seed makes the mean NaN ("n/a"), never a mean over the other seeds
+        sd = float(values.std(ddof=1, skipna=False)) if n > 1 else None
+        out[key] = Stat(float(values.mean(skipna=False)), sd, n)
     return out
 
 
@@ -177,7 +177,10 @@ def main_table(data: ReportData) -> Table:
         row["Source"] = ", ".join(f"[{ref}]" for ref in refs)
         table.rows.append(row)
     table.notes = [f"[{index}] {source}" for index, source in enumerate(sources, start=1)]
-    table.notes.append("Bold: best value in the column. —: no value (not run, or not published).")
+    table.notes.append(
+        "Bold: best value in the column. —: no value (not run, or not published). "
+        "n/a: the metric is undefined for at least one seed (e.g. a correlation of constant predictions)."
+    )
     for column in columns:
         table.mark_best([column.header], higher_is_better=higher_is_better(column.metric))
     return table
@@ -236,7 +239,9 @@ class AblationComparison:
     @property
     def beyond_spread(self) -> bool | None:
         spread = self.spread
-        return None if spread is None else abs(self.delta) > spread
+        if spread is None or math.isnan(spread) or math.isnan(self.delta):
+            return None
+        return abs(self.delta) > spread
 
 
 def ablation_comparisons(data: ReportData) -> list[AblationComparison]:
@@ -264,6 +269,14 @@ def ablation_comparisons(data: ReportData) -> list[AblationComparison]:
     return comparisons
 
 
+def _beyond_text(comparison: AblationComparison) -> str:
+    if math.isnan(comparison.delta):
+        return "n/a (metric undefined)"
+    if comparison.beyond_spread is None:
+        return "n/a (one seed)"
+    return "yes" if comparison.beyond_spread else "no"
+
+
 def ablation_table(data: ReportData, comparisons: list[AblationComparison]) -> Table:
     table = Table(
         "ablation",
@@ -282,7 +295,6 @@ def ablation_table(data: ReportData, comparisons: list[AblationComparison]) -> T
         },
     )
     for comparison in comparisons:
-        beyond = comparison.beyond_spread
         table.rows.append(
             {
                 "Task metric": comparison.column.header,
@@ -294,7 +306,7 @@ def ablation_table(data: ReportData, comparisons: list[AblationComparison]) -> T
                 "Other": comparison.other,
                 "Δ (PLUS better by)": Stat(comparison.delta),
                 "Seed spread": None if comparison.spread is None else Stat(comparison.spread),
-                "Beyond spread": "n/a (one seed)" if beyond is None else ("yes" if beyond else "no"),
+                "Beyond spread": _beyond_text(comparison),
             }
         )
     table.notes = [

@@ -26,6 +26,8 @@ class Stat:
 
     def text(self, digits: int = 3) -> str:
         digits = self.digits if self.digits is not None else digits
+        if math.isnan(self.mean):
+            return "n/a"
         if self.sd is None or math.isnan(self.sd):
             return f"{self.mean:.{digits}f}"
         return f"{self.mean:.{digits}f} ± {self.sd:.{digits}f}"
@@ -104,7 +106,7 @@ def to_csv(table: Table) -> str:
 
 
 def _number(value: float) -> str:
-    return "" if math.isnan(value) else repr(float(value))
+    return repr(float(value))  # NaN is written as `nan`: an undefined metric, not a missing one
 
 
 def to_markdown(table: Table, title: bool = True) -> str:
