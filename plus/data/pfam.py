@@ -1,9 +1,10 @@
-"""Pfam-A.fasta(.gz) -> train/test corpus stores, a fixed SFP test-pair table and summary.json, in one stream.
+"""Pfam-A.fasta(.gz) -> train/test corpus stores, a fixed SFP test-pair table and summary.json.
 
-One pass over the (compressed) input parses headers, tokenizes in batches, splits each sequence by a hash of its
-name and the seed, and appends it to a provisional store. The family filter (training sequences per family)
-needs the whole file, so a second, cheap pass over the provisional stores copies the kept families into the
-final stores. Memory stays bounded by the batch size, not the corpus size.
+One streaming pass over the (compressed) input reads blocks of whole records, parses and tokenizes each block
+with numpy (`plus.tokens.encode`), splits each sequence by a seeded hash of its name, and appends it to a
+provisional store. The family filter (training sequences per family) needs the whole file, so a second, cheap
+pass over the provisional stores copies the kept families into the final stores. Memory is bounded by the block
+size, not the corpus size.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "n_test_pairs": 100000,
     "max_length": None,
 }
-# Keys of a download spec that may sit in the same config section; prepare_pfam does not use them.
-IGNORED_KEYS = frozenset({"url", "md5", "md5_list", "path"})
+# Keys naming the input (config.yaml `pfam.source`, a download spec) that may sit in the same section; unused here.
+IGNORED_KEYS = frozenset({"source", "url", "md5", "md5_list", "path"})
 PAPER = {
     "release": "27.0",
     "sequences": 14670860,
@@ -50,7 +51,6 @@ PAPER = {
     "note": "as reported by the paper; whether the count is train-only or train+test is not stated",
 }
 BLOCK_BYTES = 1 << 22
-_HASH_SCALE = float(1 << 64)
 
 
 class PfamHeader(NamedTuple):
@@ -364,12 +364,11 @@ def _finish(
     train_per_family: np.ndarray,
     input_md5: str,
 ) -> dict[str, Any]:
-    train_counts = train_per_family
-    kept = np.flatnonzero(train_counts >= settings["min_family_size"])
+    kept = np.flatnonzero(train_per_family >= settings["min_family_size"])
     if len(kept) == 0:
         raise InputError(
             f"{label}: no family has min_family_size={settings['min_family_size']} training sequences "
-            f"(largest has {int(train_counts.max(initial=0))}); lower 'min_family_size' in the config"
+            f"(largest has {int(train_per_family.max(initial=0))}); lower 'min_family_size' in the config"
         )
     kept = kept[np.argsort([provisional[i]["accession"] for i in kept], kind="stable")]
     family_map = np.full(len(provisional), -1, dtype=np.int64)
