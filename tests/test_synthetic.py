@@ -340,3 +340,32 @@ def test_every_task_imports_through_its_real_importer(demo: tuple[Path, float], 
         for split in ("train", "valid", *BUILTIN_TASKS[name].test_splits):
             table = read_split(tmp_path / name, split)
             assert len(table) > 0, (name, split)
+
+
+def test_family_knowledge_from_pfam_helps(demo: tuple[Path, float]) -> None:
+    """What pretraining can learn (which Pfam family a sequence belongs to) predicts the labels: assigning
+    each protein to its nearest mini-Pfam family by 3-mer profile beats composition alone."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    pfam = fasta(demo[0] / "Pfam-A.fasta.gz")
+    families = np.array([header.split()[2].split(";")[1] for header, _ in pfam])
+    names = sorted(set(families))
+    kmers = HashingVectorizer(analyzer="char", ngram_range=(3, 3), n_features=2**14, alternate_sign=False)
+    profiles = kmers.transform([s for _, s in pfam])
+    centroids = np.vstack([np.asarray(profiles[families == name].mean(axis=0)) for name in names])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+
+    def features(sequences: list[str], with_family: bool) -> np.ndarray:
+        base = np.array([composition(s) for s in sequences])
+        if not with_family:
+            return base
+        nearest = (kmers.transform(sequences).toarray() @ centroids.T).argmax(axis=1)
+        return np.hstack([base, np.eye(len(names))[nearest]])
+
+    out = demo[0] / "solubility"
+    train, test = lines(out / "train_src"), lines(out / "test_src")
+    accuracy = {}
+    for with_family in (False, True):
+        model = LogisticRegression(C=10, max_iter=2000).fit(features(train, with_family), lines(out / "train_tgt"))
+        accuracy[with_family] = (model.predict(features(test, with_family)) == lines(out / "test_tgt")).mean()
+    assert accuracy[True] > accuracy[False] + 0.04

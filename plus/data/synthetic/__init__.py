@@ -76,8 +76,10 @@ def resolve_config(config: dict[str, Any], source: str = "config") -> dict[str, 
         if not 1 <= pair[0] <= pair[1]:
             raise InputError(f"{source}: 'synthetic.{key}' needs 1 <= low <= high, got {pair}")
         resolved[key] = list(pair)
-    if not 1 <= resolved["n_classes"] <= 26:
-        raise InputError(f"{source}: 'synthetic.n_classes' must be 1..26")
+    if not 2 <= resolved["n_classes"] <= 26:
+        raise InputError(f"{source}: 'synthetic.n_classes' must be 2..26 (pairs of similarity 0 need 2)")
+    if resolved["stability_families"] < 1:
+        raise InputError(f"{source}: 'synthetic.stability_families' must be at least 1")
     if resolved["n_families"] < 8 * resolved["n_classes"]:
         raise InputError(
             f"{source}: 'synthetic.n_families' must be at least 8 x n_classes (2 per superfamily, "
@@ -132,6 +134,10 @@ def generate(config: dict[str, Any], out: str | Path, source: str = "config") ->
             "generator_version": GENERATOR_VERSION,
             "pyhmmer_version": pyhmmer.__version__,
             "seed": seed,
+            "sizes": {
+                "pfam": {"families": settings["n_families"], "sequences_per_family": settings["sequences_per_family"]},
+                **sizes,
+            },
             "config": settings,
             "real_pfam_hmms": [f"{h.accession} {h.name}" for h in real_pfam_hmms()],
             "families": [f.to_dict() for f in families],

@@ -80,7 +80,6 @@ def build_hmm(name: str, match: np.ndarray, insert: np.ndarray, transitions: np.
     table[size, 5] = 1.0
     for begin, end in ((0, 3), (3, 5), (5, 7)):
         table[:, begin:end] /= table[:, begin:end].sum(axis=1, keepdims=True).clip(1e-12)
-    table[size, 5:7] = (1.0, 0.0)
     np.asarray(hmm.transition_probabilities)[:] = table
     hmm.set_composition()
     hmm.set_consensus()

@@ -11,6 +11,7 @@ from pyhmmer import easel
 
 from plus.data.synthetic import formats
 from plus.data.synthetic.hmms import ALPHABET, AMINO, BACKGROUND, Family, emit, rng_for, scoring_hmm
+from plus.errors import InputError
 from plus.tasks import LOCALIZATION_CLASSES, SECSTR3_OF_8, SECSTR8
 
 HYDROPHOBIC = "AILMFVW"
@@ -246,7 +247,14 @@ def fluorescence(
         records = []
         if split == "train":
             records.append(_fluorescence_record(wild, (), log_p, rng, f"syn_gfp_{split}_wt"))
+        attempts = 0
         while len(records) < sizes[split]:
+            attempts += 1
+            if attempts > 100 * sizes[split]:
+                raise InputError(
+                    f"synthetic.tasks.fluorescence.{split}: cannot draw {sizes[split]} distinct mutants of a "
+                    f"{len(wild)}-residue wild type with {plan[split][0]}-{plan[split][1]} mutations"
+                )
             count = int(rng.integers(plan[split][0], plan[split][1] + 1))
             positions = np.sort(rng.choice(len(wild), size=count, replace=False))
             mutations = tuple((int(p), int((wild[p] + rng.integers(1, len(AMINO))) % len(AMINO))) for p in positions)
