@@ -6,6 +6,7 @@ change the job counts.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import os
@@ -505,20 +506,23 @@ def test_gpu_env_forces_a_cuda_build_and_cpu_env_a_cpu_build() -> None:
 
 
 def test_write_config_writes_a_json_object_pretty_printed(tmp_path: Path) -> None:
-    from plus.cli import main
+    from plus.cli.config import write_config
 
     out = tmp_path / "sub" / "config.json"
-    assert main(["write-config", "--out", str(out), '{"b": [1, 2], "a": {"c": null}}']) == 0
+    assert write_config(argparse.Namespace(out=out, json='{"b": [1, 2], "a": {"c": null}}')) == 0
     assert json.loads(out.read_text()) == {"b": [1, 2], "a": {"c": None}}
     assert out.read_text().startswith('{\n  "b": [')
     assert [p.name for p in out.parent.iterdir()] == ["config.json"]  # no temporary file left behind
 
 
-@pytest.mark.parametrize("text", ["[1, 2]", "{not json", "3"])
-def test_write_config_rejects_what_is_not_a_json_object(tmp_path: Path, text: str, capsys) -> None:
-    from plus.cli import main
+@pytest.mark.parametrize(
+    ("text", "message"), [("[1, 2]", "not list"), ("{not json", "not valid JSON"), ("3", "not int")]
+)
+def test_write_config_rejects_what_is_not_a_json_object(tmp_path: Path, text: str, message: str) -> None:
+    from plus.cli.config import write_config
+    from plus.errors import InputError
 
     out = tmp_path / "config.json"
-    assert main(["write-config", "--out", str(out), text]) == 2
-    assert "write-config: error: config argument" in capsys.readouterr().err
+    with pytest.raises(InputError, match=message):
+        write_config(argparse.Namespace(out=out, json=text))
     assert not out.exists()
