@@ -308,6 +308,9 @@ def test_missing_run_against_explicit_expected_list(small_run):
     )
     with pytest.raises(InputError, match=r"model=plus-rnn-tiny, task=solubility, seed=2"):
         _collect(small_run, expected=expected)
+    in_config_order = [RunKey(m, t, s) for m in MODELS for t in ("secstr", "solubility") for s in (0, 1)]
+    assert list(_collect(small_run, expected=in_config_order).tasks) == ["secstr", "solubility"]
+    assert list(_collect(small_run).tasks) == ["solubility", "secstr"]  # built-in order by default
 
 
 def test_unexpected_run_is_an_error(small_run):

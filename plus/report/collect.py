@@ -265,6 +265,8 @@ def collect(
     unexpected = sorted(set(run_files) - set(expected), key=lambda k: (k.model, k.task, k.seed))
     if unexpected:
         raise InputError(f"{run_files[unexpected[0]]}: run {unexpected[0]} is not among the expected runs")
+    expected_tasks = [key.task for key in expected]
+    task_names = sorted(task_names, key=expected_tasks.index)  # the order of the expected runs (the config's)
 
     prediction_files: dict[RunKey, Path] = {}
     for path in map(Path, predictions):
