@@ -4,6 +4,10 @@ Run from the repository root: `snakemake --cores 2` (offline demo, config/config
 `snakemake --profile slurm` (the paper reproduction on a SLURM cluster, config/paper.yaml).
 """
 
+from snakemake.utils import min_version
+
+min_version("9.0")
+
 
 configfile: "config/config.yaml"
 
