@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plus.cli.tasks import import_task
+from plus.data.task_import import import_task
 from plus.data.canonical import read_split, validate_split, write_task
 from plus.data.importers import get_importer, import_source
 from plus.data.importers.labels import (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-from plus.data.pfam import prepare_pfam
 from plus.io import read_config
 
 log = logging.getLogger(__name__)
@@ -25,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from plus.data.pfam import prepare_pfam
+
     config = read_config(args.config)
     summary = prepare_pfam(args.input, args.out, config, progress=not args.no_progress, config_source=str(args.config))
     log.info(

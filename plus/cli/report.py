@@ -6,9 +6,6 @@ import argparse
 import logging
 from pathlib import Path
 
-from plus.report import build_report, collect
-from plus.report.collect import parse_expected, parse_models
-
 log = logging.getLogger(__name__)
 
 
@@ -38,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from plus.report import build_report, collect
+    from plus.report.collect import parse_expected, parse_models
+
     data = collect(
         evaluations=args.evaluations,
         predictions=args.predictions,

@@ -12,20 +12,18 @@ from tqdm import tqdm
 from plus.data.fasta import read_fasta
 from plus.errors import InputError
 from plus.io import atomic_path
-from plus.models.checkpoint import build_encoder_from_checkpoint, load_checkpoint
+from plus.models.checkpoint import load_encoder
 from plus.tokens import encode
 from plus.training.loaders import pad_tokens
 
 
-def embed_fasta(
-    model_path: Path, fasta: Path, out: Path, representation: str = "h", batch_size: int = 16
-) -> int:
+def embed_fasta(model_path: Path, fasta: Path, out: Path, representation: str = "h", batch_size: int = 16) -> int:
     """Write `{id}/residues` ([L, d]) and `{id}/protein` (mean over residues) for every record; return the count."""
     if out.suffix not in (".h5", ".npz"):
         raise InputError(f"{out}: output must end in .h5 or .npz")
     if representation not in ("h", "z"):
         raise InputError(f"representation must be 'h' or 'z', not {representation!r}")
-    encoder = build_encoder_from_checkpoint(load_checkpoint(model_path)).eval()
+    encoder = load_encoder(model_path)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     encoder.to(device)
     records = [(r.header.split()[0], encode(r.sequence).tokens, r.line) for r in read_fasta(fasta)]

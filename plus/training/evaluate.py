@@ -10,11 +10,13 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
+from plus.errors import InputError
 from plus.io import atomic_path, require, write_json
 from plus.metrics.secstr import q3_from_probabilities
 from plus.metrics.task import fit_homology_thresholds, task_metrics
 from plus.metrics.transmembrane import viterbi_topology
-from plus.models.checkpoint import build_encoder_from_checkpoint, load_checkpoint
+from plus.models import ModelConfig, build_encoder
+from plus.models.checkpoint import load_checkpoint
 from plus.tasks import SCOP_LEVELS, TaskSpec
 from plus.training.finetune import FinetuneModule
 from plus.training.task_data import (
@@ -29,8 +31,10 @@ from plus.training.task_data import (
 
 def load_finetuned(path: str | Path) -> FinetuneModule:
     """A fine-tuned model from its versioned `model.pt` (loaded with weights_only=True)."""
-    checkpoint = load_checkpoint(path, kind="finetuned")
-    encoder = build_encoder_from_checkpoint(checkpoint)
+    checkpoint = load_checkpoint(path)
+    if checkpoint["kind"] != "finetuned":
+        raise InputError(f"{path}: a {checkpoint['kind']} checkpoint, not a fine-tuned model")
+    encoder = build_encoder(ModelConfig.from_dict(checkpoint["model_config"], source=f"{path}: model_config"))
     scaling = TargetScaling(**checkpoint["scaling"])
     module = FinetuneModule(encoder, TaskSpec.from_dict(checkpoint["task"]), {}, scaling, checkpoint["seed"])
     module.load_state_dict(checkpoint["state_dict"])
@@ -49,9 +53,7 @@ def predict_split(module: FinetuneModule, frame: pd.DataFrame, batch_size: int =
     """The predictions table of docs/design.md for one split."""
     spec = module.spec
     device = next(module.parameters()).device
-    dataset = (
-        PairTaskDataset(frame) if spec.shape == "pair" else SequenceTaskDataset(frame, spec, module.scaling)
-    )
+    dataset = PairTaskDataset(frame) if spec.shape == "pair" else SequenceTaskDataset(frame, spec, module.scaling)
     loader = _batches(dataset, spec.shape, batch_size)
     outputs: list[Any] = [None] * len(dataset)
     for indices, batch in zip(loader.batch_sampler, loader, strict=True):
@@ -77,10 +79,10 @@ def predict_split(module: FinetuneModule, frame: pd.DataFrame, batch_size: int =
         if spec.name == "transmembrane":
             table["topology"] = [viterbi_topology(o["log_probs"]) for o in outputs]
     else:
-        probs = np.stack([o["level_probs"] for o in outputs])  # [N, 5]
-        table["expected_level"] = probs @ np.arange(probs.shape[1])
+        exceedance = np.stack([o["exceedance"] for o in outputs])  # [N, 4]: P(level > k)
+        table["expected_level"] = exceedance.sum(axis=1)
         for k, level in enumerate(SCOP_LEVELS):
-            table[f"p_{level}"] = probs[:, k + 1 :].sum(axis=1)
+            table[f"p_{level}"] = exceedance[:, k]
     return table
 
 

@@ -9,14 +9,15 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from plus.models.checkpoint import load_encoder, save_checkpoint
-from plus.models.heads import PairHead, ProteinHead, ResidueHead
-from plus.objectives.masking import mask_tokens
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from plus.data.sampling import LengthBucketBatchSampler
 from plus.io import atomic_path, require, write_json
+from plus.models.checkpoint import load_encoder, save_checkpoint
+from plus.models.heads import PairHead, ProteinHead, ResidueHead
+from plus.objectives.masking import mask_tokens
+from plus.objectives.ordinal import exceedance_probabilities, ordinal_loss
 from plus.tasks import TaskSpec
 from plus.training.loaders import ResumableDataLoader
 from plus.training.task_data import (
@@ -68,17 +69,16 @@ class FinetuneModule(L.LightningModule):
         """Encoder output on (optionally masked) inputs and the MLM loss on the masked residues."""
         out: dict[str, torch.Tensor] = {}
         if masked and self.mlm_weight > 0:
-            generator = torch.Generator(device="cpu").manual_seed(
+            generator = torch.Generator(device=tokens.device).manual_seed(
                 self.seed * 1_000_003 + self.global_step * 2 + int(not self.training)
             )
             inputs, targets = mask_tokens(
-                tokens.cpu(),
-                lengths.cpu(),
+                tokens,
+                lengths,
                 generator,
                 rate=self.training_config.get("mask_rate", 0.15),
                 max_per_seq=self.training_config.get("max_masked_per_seq", 50),
             )
-            inputs, targets = inputs.to(tokens.device), targets.to(tokens.device)
             h = self.encoder(inputs, lengths)
             logits = self.encoder.mlm_logits(h)
             out["mlm_loss"] = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
@@ -119,7 +119,7 @@ class FinetuneModule(L.LightningModule):
         if self.spec.shape == "residue_classification":
             return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=-100)
         if self.spec.shape == "pair":
-            return self.head.loss(logits, target)
+            return ordinal_loss(logits, target)
         return F.cross_entropy(logits, target)
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
@@ -162,7 +162,7 @@ class FinetuneModule(L.LightningModule):
         if self.spec.shape == "protein_regression":
             return {"value": (logits * self.scaling.std + self.scaling.mean).cpu().numpy()}
         if self.spec.shape == "pair":
-            return {"level_probs": self.head.level_probabilities(logits).cpu().numpy()}
+            return {"exceedance": exceedance_probabilities(logits).cpu().numpy()}
         return {"log_probs": torch.log_softmax(logits, dim=-1).cpu().numpy()}
 
 

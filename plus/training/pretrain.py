@@ -10,13 +10,13 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from plus.data.sampling import LengthBucketBatchSampler, SFPPairDataset, TestPairDataset, collate_pairs
+from plus.data.sampling import LengthBucketBatchSampler, PairBatch, SFPPairDataset, TestPairDataset, collate_pairs
 from plus.data.store import CorpusStore
 from plus.errors import InputError
 from plus.io import atomic_path, require, write_json
 from plus.models import build_encoder, count_parameters
 from plus.models.checkpoint import save_checkpoint
-from plus.objectives.pretraining import PretrainLossConfig, PretrainObjective
+from plus.objectives.pretraining import PretrainingModel, PretrainLossConfig
 from plus.training.loaders import ResumableDataLoader
 from plus.training.trainer import build_trainer, epoch_history, resume_path
 
@@ -27,7 +27,7 @@ OBJECTIVES = ("plus", "mlm", "none")
 class PretrainModule(L.LightningModule):
     """The encoder and its pretraining objective; masking is seeded by (seed, step) so resumes are exact."""
 
-    def __init__(self, objective: PretrainObjective, training: dict[str, Any], seed: int) -> None:
+    def __init__(self, objective: PretrainingModel, training: dict[str, Any], seed: int) -> None:
         super().__init__()
         self.objective = objective
         self.training_config = training
@@ -37,22 +37,31 @@ class PretrainModule(L.LightningModule):
     def encoder(self) -> torch.nn.Module:
         return self.objective.encoder
 
-    def _generator(self, offset: int) -> torch.Generator:
-        return torch.Generator(device="cpu").manual_seed(self.seed * 1_000_003 + 2 * self.global_step + offset)
+    def _generator(self, device: torch.device, offset: int) -> torch.Generator:
+        return torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + offset)
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        torch.manual_seed(self.seed * 1_000_003 + self.global_step)
-        out = self.objective(batch, generator=self._generator(0))
-        size = len(batch.same_family)
-        for key, value in out.items():
-            self.log(f"train_{key}", value, batch_size=size, prog_bar=key in ("loss", "mlm_accuracy"))
+    def training_step(self, batch: PairBatch, batch_idx: int) -> torch.Tensor:
+        torch.manual_seed(self.seed * 1_000_003 + self.global_step)  # dropout: a function of the step
+        out = self.objective(*batch, generator=self._generator(batch.tokens_a.device, 2 * self.global_step))
+        self._log_scalars("train", out, len(batch.same_family))
         return out["loss"]
 
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        generator = torch.Generator(device="cpu").manual_seed(self.seed * 1_000_003 + batch_idx)
-        out = self.objective.evaluate(batch, generator=generator)
+    def validation_step(self, batch: PairBatch, batch_idx: int) -> None:
+        """As the authors evaluate: MLM on masked inputs, SFP on the unmasked pair."""
+        generator = self._generator(batch.tokens_a.device, 2 * batch_idx + 1)
+        out = self.objective(*batch, generator=generator, sfp_on_unmasked=True)
+        self._log_scalars("val", out, len(batch.same_family))
+
+    def _log_scalars(self, stage: str, out: dict[str, torch.Tensor], size: int) -> None:
         for key, value in out.items():
-            self.log(f"val_{key}", value, batch_size=len(batch.same_family), sync_dist=True)
+            if value.dim() == 0:
+                self.log(
+                    f"{stage}_{key}",
+                    value,
+                    batch_size=size,
+                    prog_bar=key in ("loss", "mlm_accuracy"),
+                    sync_dist=stage == "val",
+                )
 
     def on_train_epoch_start(self) -> None:
         dataset = self.trainer.train_dataloader.dataset
@@ -144,7 +153,7 @@ def run_pretraining(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path)
         mask_rate=float(training.get("mask_rate", 0.15)),
         max_masked_per_seq=int(training.get("max_masked_per_seq", 50)),
     )
-    module = PretrainModule(PretrainObjective(encoder, loss_config), training, seed)
+    module = PretrainModule(PretrainingModel(encoder, loss_config), training, seed)
     max_pair_length = encoder.config.max_len if encoder.config.kind == "tfm" else None
     data = PfamDataModule(require(config, "data", "pretrain config"), training, seed, max_pair_length)
     trainer = build_trainer(
@@ -167,7 +176,7 @@ def run_pretraining(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path)
     metrics = {
         "model": config.get("name"),
         "objective": objective_name,
-        "preset": encoder.config.name if hasattr(encoder.config, "name") else None,
+        "preset": config["model"].get("preset"),
         "parameters": count_parameters(encoder),
         "steps": int(trainer.global_step),
         "test": test,

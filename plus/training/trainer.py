@@ -75,7 +75,7 @@ def build_trainer(
     patience: int | None = None,
     val_every_n_steps: int | None = None,
     checkpoint_every_n_steps: int | None = None,
-    deterministic: bool = True,
+    deterministic: bool = False,
 ) -> L.Trainer:
     """A Trainer that keeps its resume state in `checkpoint_dir`, outside any declared workflow output."""
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
