@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -218,3 +220,17 @@ def test_plus_models_cli(capsys):
     assert main(["models"]) == 0
     table = capsys.readouterr().out
     assert "plus-tfm" in table and "14,919,306" in table
+
+
+def test_throughput_benchmark_prints_one_json_line(capsys):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "pretrain_throughput.py"
+    spec = importlib.util.spec_from_file_location("pretrain_throughput", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    argv = ["--preset", "plus-rnn-tiny", "--pairs", "2", "--steps", "2", "--warmup", "1", "--median-length", "30"]
+    assert benchmark.main([*argv, "--threads", "1"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert result["residues_per_s"] > 0 and result["impl"] == "padded" and result["pairs"] == 2
+    assert len(result["step_seconds"]) == 2 and result["peak_memory_mib"] > 0

@@ -11,6 +11,7 @@ each sequence reversed within its own length, reversed back afterwards.
 from __future__ import annotations
 
 import copy
+import functools
 
 import torch
 from torch import nn
@@ -29,6 +30,12 @@ def reverse_within_length_index(lengths: torch.Tensor, max_len: int) -> torch.Te
     """Long [B, max_len]: position t -> length-1-t inside a sequence, t in the padding (an involution)."""
     positions = torch.arange(max_len, device=lengths.device)[None, :]
     return torch.where(positions < lengths[:, None], lengths[:, None] - 1 - positions, positions)
+
+
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN can run bf16 kernels (LSTM included) on this CPU (AVX-512 BF16 or AMX)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def _gather_time(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -91,6 +98,12 @@ class PlusRNN(nn.Module):
         weights = [
             getattr(self.lstm, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         ]
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and not cpu_has_native_bf16():
+            with torch.autocast("cpu", enabled=False):  # oneDNN has no bf16 LSTM on this CPU: run it in fp32
+                out, _, _ = torch.lstm(
+                    x.float(), (zeros.float(), zeros.float()), weights, True, 1, 0.0, self.training, False, True
+                )
+            return out
         out, _, _ = torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)
         return out
 
