@@ -1,0 +1,22 @@
+# A GPU smoke check: one job that asks for a GPU like the training rules do and records what it sees
+# (`plus devices`: nvidia-smi -L, CUDA_VISIBLE_DEVICES, SLURM's allocation variables, torch.cuda.device_count()).
+# Run it before a long reproduction:  snakemake --profile slurm results/devices/check.json
+# The {name} wildcard only labels the check, e.g. one per GPU partition or GPU type tried.
+
+
+rule gpu_smoke:
+    output:
+        "results/devices/{name}.json",
+    log:
+        "logs/gpu_smoke/{name}.log",
+    benchmark:
+        "results/benchmarks/gpu_smoke/{name}.tsv"
+    conda:
+        "../../envs/plus-gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "plus devices --out {output} > {log} 2>&1"
