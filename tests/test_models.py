@@ -97,6 +97,23 @@ def test_fast_bilstm_equals_packed_lstm_outputs_and_gradients():
         torch.testing.assert_close(parameter.grad, getattr(reference, name).grad, atol=1e-5, rtol=0)
 
 
+def test_length_buckets_are_exact_with_gradients():
+    torch.manual_seed(0)
+    encoder = build_encoder("plus-rnn-tiny", rnn_bucket_size=2)
+    tokens, lengths = random_batch([5, 33, 1, 12, 20, 7, 2], seed=9)
+    weights = torch.randn(len(lengths), tokens.shape[1], encoder.d_h)
+    h = encoder(tokens, lengths)
+    (h * weights).sum().backward()
+    reference, embedded, expected = packed_reference(encoder, tokens, lengths)
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(h, expected, atol=1e-5, rtol=0)
+    for name, parameter in encoder.lstm.named_parameters():
+        torch.testing.assert_close(parameter.grad, getattr(reference, name).grad, atol=1e-5, rtol=0)
+    embedding_grad = torch.zeros_like(encoder.embed.weight).index_add_(0, tokens.flatten(), embedded.grad.flatten(0, 1))
+    embedding_grad[PAD] = 0
+    torch.testing.assert_close(encoder.embed.weight.grad, embedding_grad, atol=1e-5, rtol=0)
+
+
 def test_packed_switch_gives_the_same_encoder_output():
     torch.manual_seed(0)
     padded = build_encoder("plus-rnn-tiny")

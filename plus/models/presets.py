@@ -25,6 +25,7 @@ class ModelConfig:
     max_len: int = 0  # TFM: longest input including [CLS]/[SEP]
     dropout: float = 0.0
     rnn_impl: RnnImpl = "padded"  # "packed": nn.LSTM over a PackedSequence (the authors' path, slower on CPU)
+    rnn_bucket_size: int = 16  # padded path on CPU: length-sorted groups of this many sequences (0: one group)
     original_layernorm: bool = False  # TFM: the authors' LayerNorm dividing by sqrt(std + eps)
 
     def __post_init__(self) -> None:
@@ -37,6 +38,8 @@ class ModelConfig:
             problems.append("proj_dim must be positive or null")
         if not 0.0 <= self.dropout < 1.0:
             problems.append("dropout must be in [0, 1)")
+        if self.rnn_bucket_size < 0:
+            problems.append("rnn_bucket_size must be >= 0")
         if self.rnn_impl not in ("padded", "packed"):
             problems.append(f"rnn_impl must be 'padded' or 'packed', not {self.rnn_impl!r}")
         if self.kind == "tfm":
