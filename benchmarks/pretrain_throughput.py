@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from plus.models import build_encoder, count_parameters
+from plus.models.rnn import cpu_has_native_bf16
 from plus.objectives import PretrainingModel, PretrainLossConfig
 from plus.tokens import PAD
 
@@ -67,7 +68,7 @@ def make_batches(args: argparse.Namespace, n: int, max_length: int) -> list[Batc
 
 def time_steps(args: argparse.Namespace, impl: str, batches: list[Batch]) -> dict[str, Any]:
     device = torch.device(args.device)
-    overrides = {"rnn_impl": impl} if build_encoder(args.preset).config.kind == "rnn" else {}
+    overrides = {"rnn_impl": impl} if impl in ("padded", "packed") else {}
     encoder = build_encoder(args.preset, **overrides)
     model = PretrainingModel(encoder, PretrainLossConfig()).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -135,7 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         "mean_residues_per_step": round(sum(int(b[1].sum() + b[3].sum()) for b in batches) / len(batches), 1),
         "torch": torch.__version__,
     }
-    impls = ["padded", "packed"] if args.compare_impl and config.kind == "rnn" else [args.impl]
+    if args.precision == "bf16" and args.device == "cpu":
+        settings["cpu_native_bf16"] = cpu_has_native_bf16()  # without it the LSTM itself runs in fp32
+    if config.kind != "rnn":
+        impls = ["transformer"]
+    else:
+        impls = ["padded", "packed"] if args.compare_impl else [args.impl]
     results = {impl: time_steps(args, impl, batches) for impl in impls}
     if len(results) == 1:
         line = {**settings, **results[impls[0]]}
