@@ -1,13 +1,14 @@
 """PLUS-RNN: token embedding, exact bidirectional LSTM over right-padded batches, projection and MLM decoder.
 
 Unlike the authors' code, no start/stop tokens are added around a sequence (they add them and then drop their
-outputs); h covers exactly the residues. The reverse direction of every layer starts at each sequence's own
-last residue, as with a PackedSequence, but the default ("padded") path runs plain LSTM calls, which use the
-fused oneDNN kernels on CPU and cuDNN on GPU: per layer, a forward LSTM over the right-padded batch (exact for
-valid positions because padding comes after them) and a forward LSTM with the reverse-direction weights over
-each sequence reversed within its own length, reversed back afterwards. On CPU, a large batch is encoded in
-length-sorted groups of `rnn_bucket_size` sequences, each trimmed to its own longest sequence, so little time
-goes into padding (each sequence's result does not depend on its group, so this too is exact).
+outputs); h covers exactly the residues. The MLM decoder scores the whole 25-token vocabulary (the authors': 21).
+The reverse direction of every layer starts at each sequence's own last residue, as with a PackedSequence, but
+the default ("padded") path runs plain LSTM calls, which use the fused oneDNN kernels on CPU and cuDNN on GPU:
+per layer, a forward LSTM over the right-padded batch (exact for valid positions because padding comes after
+them) and a forward LSTM with the reverse-direction weights over each sequence reversed within its own length,
+reversed back afterwards. On CPU, a large batch is encoded in length-sorted groups of `rnn_bucket_size`
+sequences, each trimmed to its own longest sequence, so little time goes into padding (each sequence's result
+does not depend on its group, so this too is exact).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Per sequence, n = min(max_per_seq, floor(rate * length + 0.5), number of non-X r
 uniformly among the residues that are not X (never PAD, CLS or SEP). Of the chosen positions, 80% become MASK,
 10% a random residue token (1..21, X included, as the authors draw it) and 10% stay unchanged, each decided
 independently per position. Unlike the authors' RNN, which reuses the X token (21, a zero embedding) as the mask,
-every model here uses the dedicated MASK token (22).
+every model here uses the dedicated MASK token (22). The authors' TFM splits one cap of 76 per pair between the
+two segments in proportion to their lengths; here each sequence of a pair is capped on its own (max_per_seq).
 """
 
 from __future__ import annotations
