@@ -6,13 +6,13 @@ import argparse
 import json
 from typing import Any
 
-import torch
-
-from plus.models import PRESETS, build_encoder, count_parameters
-
 
 def preset_summaries() -> dict[str, dict[str, Any]]:
     """{preset: {"kind", "parameters", "d_h", "d_z", and the config fields}}, built without allocating weights."""
+    import torch
+
+    from plus.models import PRESETS, build_encoder, count_parameters
+
     summaries = {}
     for name, config in PRESETS.items():
         with torch.device("meta"):

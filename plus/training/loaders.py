@@ -15,7 +15,8 @@ from plus.tokens import PAD
 def pad_tokens(sequences: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad token arrays with PAD into a LongTensor [B, L] and return it with the lengths [B]."""
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    tokens = torch.full((len(sequences), int(lengths.max(initial=1))), PAD, dtype=torch.long)
+    width = int(lengths.max()) if len(sequences) else 1
+    tokens = torch.full((len(sequences), max(width, 1)), PAD, dtype=torch.long)
     for row, sequence in enumerate(sequences):
         tokens[row, : len(sequence)] = torch.from_numpy(np.asarray(sequence, dtype=np.int64))
     return tokens, lengths
