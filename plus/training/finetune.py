@@ -54,7 +54,7 @@ class FinetuneModule(L.LightningModule):
         seed: int,
     ) -> None:
         super().__init__()
-        self.encoder = encoder
+        self.encoder = encoder.train()
         self.spec = spec
         self.head = build_head(spec, encoder.d_h, encoder.d_z)
         self.training_config = training

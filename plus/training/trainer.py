@@ -30,25 +30,39 @@ def resolve_precision(requested: str) -> str:
 
 
 class SaveOnSignal(Callback):
-    """Write `last.ckpt` when SLURM (or anyone) sends SIGTERM or SIGUSR1, then let the job end."""
+    """On SIGTERM or SIGUSR1 (SLURM's time-limit warnings), write `last.ckpt` after the current step and exit.
+
+    Outside the training loop the signal ends the process at once, as it would without this callback.
+    """
 
     def __init__(self, checkpoint_dir: Path) -> None:
         self.path = checkpoint_dir / LAST
         self.received: int | None = None
+        self.training = False
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if trainer.is_global_zero:
-            for signum in (signal.SIGTERM, signal.SIGUSR1):
-                signal.signal(signum, self._remember)
+        for signum in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(signum, self._on_signal)
 
-    def _remember(self, signum: int, frame: Any) -> None:
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        for signum in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(signum, signal.SIG_DFL)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if not self.training:
+            raise SystemExit(128 + signum)
         self.received = signum
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.training = True
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.training = False
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         if self.received is not None:
             log.warning("signal %d received: saving %s and stopping", self.received, self.path)
             trainer.save_checkpoint(self.path)
-            trainer.should_stop = True
             raise SystemExit(128 + self.received)
 
 

@@ -1,0 +1,327 @@
+"""Training engine: pretraining, fine-tuning, evaluation, embedding, resume, and the homology pair sampler."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from plus.data.pfam import sample_test_pairs
+from plus.data.store import CorpusStore, CorpusWriter
+from plus.models.checkpoint import load_checkpoint
+from plus.tasks import BUILTIN_TASKS, resolve_task
+from plus.training.evaluate import run_evaluation
+from plus.training.finetune import run_finetune
+from plus.training.loaders import ResumableDataLoader
+from plus.training.pretrain import run_pretraining
+from plus.training.task_data import HomologyTrainPairs
+
+AA = "ARNDCQEGHILKMFPSTWYV"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _motif_sequence(rng: np.random.Generator, family: int, length: int) -> np.ndarray:
+    """Family f repeats its own 5-residue motif with noise, so MLM and SFP are learnable."""
+    motif = (np.arange(5) * (family + 3)) % 20 + 1
+    tokens = np.resize(motif, length).astype(np.uint8)
+    noise = rng.random(length) < 0.1
+    tokens[noise] = rng.integers(1, 21, noise.sum())
+    return tokens
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("pfam")
+    rng = np.random.default_rng(0)
+    names = [{"accession": f"PF{f:05d}.1", "id": f"fam{f}"} for f in range(4)]
+    for split, n in (("train", 40), ("test", 12)):
+        with CorpusWriter(root / split) as writer:
+            for i in range(n * 4):
+                family = i % 4
+                writer.add(_motif_sequence(rng, family, int(rng.integers(20, 40))), family)
+            writer.close(names)
+    sample_test_pairs(CorpusStore(root / "test"), 24, seed=1).to_parquet(root / "test_pairs.parquet")
+    return {"train": str(root / "train"), "test": str(root / "test"), "test_pairs": str(root / "test_pairs.parquet")}
+
+
+def pretrain_config(corpus: dict[str, str], objective: str = "plus", **training: object) -> dict:
+    return {
+        "name": f"tiny-{objective}",
+        "objective": objective,
+        "model": {"preset": "plus-rnn-tiny"},
+        "data": corpus,
+        "training": {
+            "batch_pairs": 8,
+            "lr": 3e-3,
+            "epochs": 100,
+            "max_steps": 12,
+            "val_every_n_steps": 6,
+            "checkpoint_every_n_steps": 4,
+            "max_val_pairs": 16,
+            "seed": 7,
+            **training,
+        },
+    }
+
+
+def test_pretraining_writes_model_metrics_and_history(corpus: dict[str, str], tmp_path: Path) -> None:
+    metrics = run_pretraining(pretrain_config(corpus), tmp_path / "out", tmp_path / "ckpt")
+    assert metrics["steps"] == 12
+    assert set(metrics["test"]) >= {"mlm_accuracy", "mlm_loss", "sfp_accuracy", "sfp_loss"}
+    on_disk = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert on_disk["test"]["mlm_accuracy"] == pytest.approx(metrics["test"]["mlm_accuracy"])
+    history = pd.read_csv(tmp_path / "out" / "history.csv")
+    assert history["step"].max() >= 10 and history["train_loss"].notna().any()
+    assert history["val_mlm_accuracy"].notna().any()
+    checkpoint = load_checkpoint(tmp_path / "out" / "model.pt")
+    assert checkpoint["kind"] == "encoder" and checkpoint["model_config"]["hidden"] == 32
+
+
+def test_mlm_only_has_no_sfp_and_none_is_untrained(corpus: dict[str, str], tmp_path: Path) -> None:
+    mlm = run_pretraining(pretrain_config(corpus, "mlm"), tmp_path / "mlm", tmp_path / "mlm_ckpt")
+    assert "sfp_accuracy" not in mlm["test"] and mlm["steps"] == 12
+    none = run_pretraining(pretrain_config(corpus, "none"), tmp_path / "none", tmp_path / "none_ckpt")
+    assert none["steps"] == 0 and "mlm_accuracy" in none["test"]
+
+
+def _write_task(root: Path, frames: dict[str, pd.DataFrame]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for split, frame in frames.items():
+        frame.to_parquet(root / f"{split}.parquet")
+    return root
+
+
+def _protein_frames(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    labels = rng.integers(0, 2, n)
+    sequences = ["".join(AA[t - 1] for t in _motif_sequence(rng, int(label), 30)) for label in labels]
+    return pd.DataFrame({"id": [f"p{i}" for i in range(n)], "sequence": sequences, "label": labels.astype(str)})
+
+
+@pytest.fixture(scope="module")
+def encoder_path(corpus: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("encoder")
+    run_pretraining(pretrain_config(corpus), out, out / "ckpt")
+    return out / "model.pt"
+
+
+def finetune_config(task: str, data: Path, encoder: Path, **overrides: object) -> dict:
+    return {
+        "model": "tiny",
+        "task": resolve_task(task, overrides).to_dict(),
+        "seed": 3,
+        "data": str(data),
+        "encoder": str(encoder),
+        "training": {
+            "lr": 3e-3,
+            "batch_size": 8,
+            "max_epochs": 3,
+            "patience": 3,
+            "homology_pairs_per_epoch": 32,
+            "homology_epochs": 2,
+        },
+    }
+
+
+def test_finetune_and_evaluate_protein_classification(encoder_path: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    data = _write_task(
+        tmp_path / "task",
+        {"train": _protein_frames(rng, 64), "valid": _protein_frames(rng, 16), "test": _protein_frames(rng, 20)},
+    )
+    config = finetune_config("solubility", data, encoder_path)
+    metrics = run_finetune(config, tmp_path / "ft", tmp_path / "ckpt")
+    assert metrics["epochs"] >= 1 and metrics["best_val_loss"] is not None
+    history = pd.read_csv(tmp_path / "ft" / "history.csv")
+    assert history["val_loss"].notna().sum() >= 1
+    result = run_evaluation(config, tmp_path / "ft" / "model.pt", tmp_path / "eval")
+    assert result["headline"]["metric"] == "accuracy"
+    assert 0.0 <= result["splits"]["test"]["accuracy"] <= 1.0 and result["splits"]["test"]["n"] == 20
+    predictions = pd.read_parquet(tmp_path / "eval" / "predictions.parquet")
+    assert len(predictions) == 20 and set(predictions["prediction"]) <= {"0", "1"}
+    assert np.allclose([sum(p) for p in predictions["probabilities"]], 1.0, atol=1e-4)
+
+
+def _residue_frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    sequences, labels = [], []
+    for _ in range(n):
+        length = int(rng.integers(25, 45))
+        helix_start = int(rng.integers(0, length - 21))
+        label = ["I"] * helix_start + ["M"] * 21 + ["O"] * (length - helix_start - 21)
+        sequence = ["L" if c == "M" else ("K" if c == "I" else "D") for c in label]
+        sequences.append("".join(sequence))
+        labels.append("".join(label))
+    return pd.DataFrame({"id": [f"r{i}" for i in range(n)], "sequence": sequences, "label": labels})
+
+
+def test_transmembrane_evaluation_decodes_topology(encoder_path: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    data = _write_task(
+        tmp_path / "tm",
+        {"train": _residue_frame(rng, 48), "valid": _residue_frame(rng, 8), "test": _residue_frame(rng, 8)},
+    )
+    config = finetune_config("transmembrane", data, encoder_path)
+    run_finetune(config, tmp_path / "ft", tmp_path / "ckpt")
+    result = run_evaluation(config, tmp_path / "ft" / "model.pt", tmp_path / "eval")
+    test = result["splits"]["test"]
+    assert {"accuracy", "accuracy_protein", "n_residues"} <= set(test)
+    predictions = pd.read_parquet(tmp_path / "eval" / "predictions.parquet")
+    assert all(len(t) == len(s) for t, s in zip(predictions["topology"], predictions["target"], strict=True))
+    assert all(set(t) <= set("IOM") for t in predictions["topology"])
+
+
+def _sccs_frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    sccs = [f"{'ab'[rng.integers(2)]}.{rng.integers(2)}.{rng.integers(2)}.{rng.integers(2)}" for _ in range(n)]
+    sequences = [
+        AA[i // 20 % 20] + AA[i % 20] + "".join(AA[sum(map(ord, s)) % 20] for _ in range(23))
+        for i, s in enumerate(sccs)
+    ]
+    return pd.DataFrame({"id": [f"d{i}" for i in range(n)], "sequence": sequences, "label": sccs})
+
+
+def test_homology_pairs_have_the_level_they_claim_and_bepler_weights() -> None:
+    frame = _sccs_frame(np.random.default_rng(0), 120)
+    pairs = HomologyTrainPairs(frame, pairs_per_epoch=600, tau=0.5, seed=0)
+    sccs = frame["label"].tolist()
+    by_tokens = {tuple(t): s for t, s in zip(pairs.tokens, sccs, strict=True)}
+    levels = []
+    for index in range(len(pairs)):
+        a, b, level = pairs[index]
+        shared = 0
+        for x, y in zip(by_tokens[tuple(a)].split("."), by_tokens[tuple(b)].split("."), strict=True):
+            if x != y:
+                break
+            shared += 1
+        assert shared == level
+        levels.append(level)
+    expected = pairs.level_counts**0.5 / (pairs.level_counts**0.5).sum()
+    observed = np.bincount(levels, minlength=5) / len(levels)
+    assert np.abs(observed - expected).max() < 0.06
+    original = HomologyTrainPairs(frame, pairs_per_epoch=600, tau=0.5, seed=0, sampler="plus-original")
+    original_levels = np.bincount([original[i][2] for i in range(600)], minlength=5) / 600
+    assert original_levels[0] > observed[0]  # the authors' sampler over-represents unrelated pairs
+
+
+def test_homology_finetune_and_evaluate(encoder_path: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    train = _sccs_frame(rng, 40)
+
+    def pair_frame(n: int) -> pd.DataFrame:
+        a, b = train.sample(n, random_state=1, replace=True), train.sample(n, random_state=2, replace=True)
+        level = [
+            next((k for k, (x, y) in enumerate(zip(p.split("."), q.split("."), strict=True)) if x != y), 4)
+            for p, q in zip(a["label"], b["label"], strict=True)
+        ]
+        return pd.DataFrame(
+            {
+                "id": [f"pair{i}" for i in range(n)],
+                "id_b": [f"b{i}" for i in range(n)],
+                "sequence": a["sequence"].to_numpy(),
+                "sequence_b": b["sequence"].to_numpy(),
+                "label": level,
+            }
+        )
+
+    data = _write_task(
+        tmp_path / "homology",
+        {"train": train, "valid": pair_frame(40), "test": pair_frame(30), "test_2.07": pair_frame(20)},
+    )
+    config = finetune_config("homology", data, encoder_path)
+    run_finetune(config, tmp_path / "ft", tmp_path / "ckpt")
+    result = run_evaluation(config, tmp_path / "ft" / "model.pt", tmp_path / "eval")
+    assert set(result["splits"]) == {"test", "test_2.07"}
+    assert len(result["homology_thresholds"]) == 4
+    assert "average_precision_family" in result["splits"]["test"]
+
+
+def test_embed_writes_per_residue_and_per_protein(encoder_path: Path, tmp_path: Path) -> None:
+    from plus.training.embed import embed_fasta
+
+    fasta = tmp_path / "x.fasta"
+    fasta.write_text(">a desc\nACDEFGHIK\n>b\nMKV\n")
+    assert embed_fasta(encoder_path, fasta, tmp_path / "x.h5") == 2
+    with h5py.File(tmp_path / "x.h5") as handle:
+        assert handle["a/residues"].shape == (9, 64) and handle["b/protein"].shape == (64,)
+    embed_fasta(encoder_path, fasta, tmp_path / "x.npz", representation="z")
+    assert np.load(tmp_path / "x.npz")["a/residues"].shape == (9, 16)
+
+
+def test_resumable_loader_skips_served_batches() -> None:
+    batches = [[0, 1], [2, 3], [4, 5], [6, 7]]
+    loader = ResumableDataLoader(list(range(8)), batches)
+    iterator = iter(loader)
+    next(iterator), next(iterator)
+    state = loader.state_dict()
+    resumed = ResumableDataLoader(list(range(8)), batches)
+    resumed.load_state_dict(state)
+    assert [b.tolist() for b in resumed] == [[4, 5], [6, 7]]
+    assert [b.tolist() for b in resumed] == batches  # the skip applies to one pass only
+
+
+def test_killed_pretraining_resumes_to_the_same_weights(corpus: dict[str, str], tmp_path: Path) -> None:
+    """SIGTERM mid-run saves a checkpoint; the re-run finishes with the weights of an uninterrupted run."""
+    config = pretrain_config(corpus, max_steps=300, checkpoint_every_n_steps=5, val_every_n_steps=100)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    command = [sys.executable, "-m", "plus", "pretrain", "--config", str(tmp_path / "config.json")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    subprocess.run([*command, "--out", str(tmp_path / "straight")], check=True, env=env, capture_output=True)
+
+    killed = tmp_path / "killed_ckpt"
+    process = subprocess.Popen(
+        [*command, "--out", str(tmp_path / "killed"), "--checkpoint-dir", str(killed)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while not (killed / "last.ckpt").exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) != 0, "the run finished before it could be interrupted"
+    assert not (tmp_path / "killed" / "model.pt").exists()
+    step = torch.load(killed / "last.ckpt", weights_only=True)["global_step"]
+    assert 0 < step < 300
+
+    subprocess.run(
+        [*command, "--out", str(tmp_path / "killed"), "--checkpoint-dir", str(killed)],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    straight = load_checkpoint(tmp_path / "straight" / "model.pt")["state_dict"]
+    resumed = load_checkpoint(tmp_path / "killed" / "model.pt")["state_dict"]
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        torch.testing.assert_close(resumed[name], straight[name], rtol=0, atol=0, msg=name)
+    a = json.loads((tmp_path / "straight" / "metrics.json").read_text())["test"]
+    b = json.loads((tmp_path / "killed" / "metrics.json").read_text())["test"]
+    assert a == b
+
+
+def test_builtin_tasks_cover_the_seven_paper_tasks() -> None:
+    assert set(BUILTIN_TASKS) == {
+        "homology",
+        "solubility",
+        "localization",
+        "stability",
+        "fluorescence",
+        "secstr",
+        "transmembrane",
+    }
