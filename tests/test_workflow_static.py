@@ -9,10 +9,8 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,13 +19,12 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
+from workflow_helpers import ROOT, copy_workflow, run_snakemake
 
 from plus.tasks import BUILTIN_TASKS, TaskSpec
 
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
-ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "slurm")
 RULE_FILES = sorted((ROOT / "workflow" / "rules").glob("*.smk"))
 TRAINING_RULES = ("pretrain", "finetune", "evaluate")
 # import name -> conda-forge package names that provide it
@@ -43,31 +40,8 @@ CONDA_NAME = {
 CONDA_OF_DIST = {"torch": {"pytorch"}, "matplotlib": {"matplotlib", "matplotlib-base"}}
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env
-
-
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=workdir,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def copy_workflow(destination: Path) -> Path:
-    for name in WORKFLOW_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name)
-        else:
-            shutil.copy2(source, destination / name)
-    return destination
+    return run_snakemake(workdir, *args)
 
 
 @pytest.fixture(scope="module")

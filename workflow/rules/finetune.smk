@@ -35,7 +35,7 @@ rule finetune:
         "results/benchmarks/finetune/{model}/{task}/seed{seed}.tsv"
     conda:
         "../../envs/plus-gpu.yaml"
-    threads: 4
+    threads: 1  # tiny demo models run fastest one thread per job; the slurm profile sets more
     resources:
         gpu=1,
         mem_mb=memory_mb(16000),
@@ -62,7 +62,7 @@ rule evaluate:
         "results/benchmarks/evaluate/{model}/{task}/seed{seed}.tsv"
     conda:
         "../../envs/plus-gpu.yaml"
-    threads: 4
+    threads: 1  # tiny demo models run fastest one thread per job; the slurm profile sets more
     resources:
         gpu=1,
         mem_mb=memory_mb(16000),

@@ -34,9 +34,10 @@ rule pretrain:
         "logs/pretrain/{model}.log",
     benchmark:
         "results/benchmarks/pretrain/{model}.tsv"
+    priority: 10  # the critical path: start pretraining before fine-tuning the no-pretraining baselines
     conda:
         "../../envs/plus-gpu.yaml"
-    threads: 4
+    threads: 1  # tiny demo models run fastest one thread per job; the slurm profile sets more
     resources:
         gpu=1,
         mem_mb=memory_mb(32000),
