@@ -8,15 +8,18 @@ those of a local run of the same (reduced) demo.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.slow
 
@@ -129,7 +132,11 @@ def assert_every_remote_job_went_through_sbatch(workdir: Path) -> dict[int, tupl
     for job, (slurm_id, logfile) in submissions.items():
         rule = jobs[job][0]
         assert logfile.name == f"{slurm_id}.log" and f"rule_{rule}" in logfile.parts, logfile
-        assert (workdir / logfile).is_file() or logfile.is_file(), f"SLURM log of job {slurm_id} missing: {logfile}"
+        logfile = logfile if logfile.is_absolute() else workdir / logfile
+        assert logfile.is_file(), f"SLURM log of job {slurm_id} missing: {logfile}"
+        assert f"Finished jobid: 0 (Rule: {rule})" in logfile.read_text(), (
+            f"{rule} did not finish in SLURM job {slurm_id}"
+        )
         record = slurm_job_record(slurm_id)
         assert record["JobState"] == "COMPLETED", f"SLURM job {slurm_id} ({rule}): {record['JobState']}"
         assert record["Comment"].startswith(f"rule_{rule}"), record["Comment"]
@@ -181,3 +188,136 @@ def test_toy_workflow_runs_every_job_through_sbatch_with_fake_gpus(slurm_cluster
     assert devices["slurm"]["SLURM_JOB_ID"] in slurm_ids
     assert devices["cuda_visible_devices"] == "0"
     assert isinstance(devices["torch"]["device_count"], int)
+
+
+DEMO_MODELS = ("plus-rnn-tiny", "rnn-tiny-nopretrain")
+DEMO_TASKS = ("solubility", "secstr")
+DEMO_THREADS = ("--set-threads", "pretrain=1", "finetune=1", "evaluate=1")
+WORKFLOW_FILES = ("Snakefile", "workflow", "envs", "config")
+
+
+def reduced_demo_config() -> dict:
+    """config/config.yaml cut to 2 models x 2 tasks with short pretraining and fine-tuning."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["models"] = {name: config["models"][name] for name in DEMO_MODELS}
+    config["tasks"] = {name: config["tasks"][name] for name in DEMO_TASKS}
+    config["pretrain"].update(max_steps=30, val_every_n_steps=10, checkpoint_every_n_steps=10, max_val_pairs=100)
+    config["finetune"].update(max_epochs=1, max_steps=20)
+    return config
+
+
+def demo_checkout(where: Path, config: dict) -> Path:
+    """A copy of the workflow (Snakefile, rules, envs, configs) whose default config is `config`.
+
+    The config replaces config/config.yaml in the copy rather than being given with `--configfile` and
+    `--replace-workflow-config`: snakemake 9.27.1 does not pass that flag on to the jobs it submits, so a SLURM
+    job would merge the two configs (every demo model and task back in) and plan other inputs than the main run.
+    """
+    where.mkdir()
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, where / name)
+        else:
+            shutil.copy2(source, where / name)
+    (where / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return where
+
+
+def metrics_files(workdir: Path) -> dict[str, dict]:
+    """Every pretraining and evaluation metrics.json of a run, by path relative to the run."""
+    found = sorted((workdir / "results").glob("pretrain/*/metrics.json"))
+    found += sorted((workdir / "results").glob("evaluate/*/*/seed*/metrics.json"))
+    return {str(path.relative_to(workdir)): json.loads(path.read_text()) for path in found}
+
+
+def differences(local: object, cluster: object, where: str = "") -> list[str]:
+    """Where two JSON values differ: exactly for strings, ints and structure, within 1e-9 for floats."""
+    if isinstance(local, dict) and isinstance(cluster, dict):
+        if set(local) != set(cluster):
+            return [f"{where}: keys {sorted(local)} != {sorted(cluster)}"]
+        return [line for key in local for line in differences(local[key], cluster[key], f"{where}.{key}")]
+    if isinstance(local, list) and isinstance(cluster, list) and len(local) == len(cluster):
+        return [
+            line
+            for i, pair in enumerate(zip(local, cluster, strict=True))
+            for line in differences(*pair, f"{where}[{i}]")
+        ]
+    if isinstance(local, float) and isinstance(cluster, float):
+        same = math.isclose(local, cluster, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(local) and math.isnan(cluster))
+        return [] if same else [f"{where}: {local!r} != {cluster!r}"]
+    return [] if local == cluster else [f"{where}: {local!r} != {cluster!r}"]
+
+
+def test_reduced_demo_through_slurm_equals_local_run(slurm_cluster: Path, tmp_path: Path) -> None:
+    local = demo_checkout(tmp_path / "local", reduced_demo_config())
+    cluster = demo_checkout(tmp_path / "slurm", reduced_demo_config())
+    result = snakemake(local, "--cores", "2", *DEMO_THREADS, timeout_s=900)
+    assert result.returncode == 0, f"local run failed:\n{_tail(result.stderr, 40)}"
+    result = snakemake(cluster, "--profile", str(PROFILE), *DEMO_THREADS, timeout_s=1200)
+    assert result.returncode == 0, f"SLURM run failed:\n{_tail(result.stderr, 40)}"
+
+    submissions = assert_every_remote_job_went_through_sbatch(cluster)
+    jobs = scheduled_jobs(main_log(cluster))
+    submitted_rules = Counter(jobs[job][0] for job in submissions)
+    n_models, n_tasks = len(DEMO_MODELS), len(DEMO_TASKS)
+    assert submitted_rules == {
+        "synthetic": 1,
+        "prepare_pfam": 1,
+        "import_task": n_tasks,
+        "pretrain": n_models,
+        "finetune": n_models * n_tasks,
+        "evaluate": n_models * n_tasks,
+        "report": 1,
+    }
+    for job, (slurm_id, _) in submissions.items():
+        if jobs[job][0] in ("pretrain", "finetune", "evaluate"):
+            assert slurm_job_record(slurm_id).get("TresPerJob") == "gres:gpu:1", f"{jobs[job][0]} job {slurm_id}"
+
+    local_metrics, cluster_metrics = metrics_files(local), metrics_files(cluster)
+    assert len(local_metrics) == n_models + n_models * n_tasks
+    assert set(cluster_metrics) == set(local_metrics)
+    mismatches = [
+        line for path in local_metrics for line in differences(local_metrics[path], cluster_metrics[path], path)
+    ]
+    assert not mismatches, "SLURM results differ from the local run:\n" + "\n".join(mismatches)
+    assert (cluster / "results" / "summary.md").is_file()
+
+
+def test_timed_out_pretraining_is_retried_with_more_runtime_and_resumes(slurm_cluster: Path, tmp_path: Path) -> None:
+    """Attempt 1 gets 1 minute (SLURM ends it: TIMEOUT); attempt 2 gets 21 and resumes from the checkpoint."""
+    config = reduced_demo_config()
+    # 2500 steps: 2.5-4 min uninterrupted on the 2-core test machine (10-18 steps/s), so attempt 1 cannot finish
+    # before SLURM ends it (at 60-90 s: slurmctld checks time limits every 30 s).
+    config["pretrain"].update(max_steps=2500, checkpoint_every_n_steps=20, val_every_n_steps=1000)
+    work = demo_checkout(tmp_path / "retry", config)
+    target = f"results/pretrain/{DEMO_MODELS[0]}/metrics.json"
+    result = snakemake(
+        work,
+        target,
+        "--profile",
+        str(PROFILE),
+        "--retries",
+        "1",
+        "--set-resources",
+        "pretrain:runtime=20 * attempt - 19",
+        "pretrain:mem_mb=3000",
+        "pretrain:gpu=1",
+        timeout_s=900,
+    )
+    assert result.returncode == 0, f"SLURM run failed:\n{_tail(result.stderr, 40)}"
+
+    log = main_log(work)
+    jobs = scheduled_jobs(log)
+    attempts = [
+        slurm_job_record(slurm_id) for job, slurm_id, _ in SUBMITTED.findall(log) if jobs[int(job)][0] == "pretrain"
+    ]
+    states = [record["JobState"] for record in attempts]
+    assert states == ["TIMEOUT", "COMPLETED"], (
+        f"pretrain attempts ended {states}; if the first COMPLETED, raise max_steps"
+    )
+    assert [record["TimeLimit"] for record in attempts] == ["00:01:00", "00:21:00"]
+    assert "Trying to restart job" in log
+    pretrain_log = (work / "logs" / "pretrain" / f"{DEMO_MODELS[0]}.log").read_text()
+    assert "resuming from" in pretrain_log, _tail(pretrain_log)
+    assert json.loads((work / target).read_text())["steps"] == 2500
