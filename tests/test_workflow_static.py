@@ -37,7 +37,7 @@ CONDA_NAME = {
     "lmdb": {"python-lmdb"},
 }
 # pyproject distribution name -> conda-forge package names
-CONDA_OF_DIST = {"torch": {"pytorch"}, "matplotlib": {"matplotlib", "matplotlib-base"}}
+CONDA_OF_DIST = {"torch": {"pytorch"}, "matplotlib": {"matplotlib", "matplotlib-base"}, "lmdb": {"python-lmdb"}}
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -142,7 +142,8 @@ def test_demo_resolved_configs_follow_the_design(demo_dry_run: str) -> None:
         "test": "results/pfam/test",
         "test_pairs": "results/pfam/test_pairs.parquet",
     }
-    assert pretrain["training"]["batch_pairs"] == 16 and pretrain["training"]["max_steps"] == 400
+    demo = load_config("config.yaml")["pretrain"]
+    assert pretrain["training"]["batch_pairs"] == demo["batch_pairs"] and pretrain["training"]["max_steps"] == 1500
     assert configs["results/pretrain/mlm-rnn-tiny/config.json"]["objective"] == "mlm"
 
     finetune = configs["results/finetune/plus-rnn-tiny/secstr/seed0/config.json"]
@@ -312,7 +313,8 @@ def test_a_changed_hyperparameter_reruns_its_config_and_training(tmp_path: Path)
     made = snakemake(workdir, "--cores", "1", target)
     assert made.returncode == 0, made.stdout + made.stderr
     written = json.loads((workdir / target).read_text())
-    assert written["training"]["lr"] == 0.001 and written["name"] == "plus-rnn-tiny"
+    assert written["training"]["lr"] == load_config("config.yaml")["pretrain"]["lr"]
+    assert written["name"] == "plus-rnn-tiny"
 
     (workdir / "lr.yaml").write_text("pretrain: {lr: 0.01}\n")  # merged into config/config.yaml
     changed = snakemake(workdir, "-n", "--configfile", "lr.yaml", "--", "results/pretrain/plus-rnn-tiny/model.pt")
