@@ -325,3 +325,36 @@ def test_builtin_tasks_cover_the_seven_paper_tasks() -> None:
         "secstr",
         "transmembrane",
     }
+
+
+def test_transformer_pretrains_and_finetunes(corpus: dict[str, str], tmp_path: Path) -> None:
+    config = pretrain_config(corpus, max_steps=4, val_every_n_steps=4)
+    config["model"] = {"preset": "plus-tfm-tiny"}
+    metrics = run_pretraining(config, tmp_path / "tfm", tmp_path / "tfm_ckpt")
+    assert metrics["steps"] == 4 and "sfp_accuracy" in metrics["test"]
+    rng = np.random.default_rng(4)
+    data = _write_task(
+        tmp_path / "task",
+        {"train": _protein_frames(rng, 32), "valid": _protein_frames(rng, 8), "test": _protein_frames(rng, 8)},
+    )
+    finetune = finetune_config("solubility", data, tmp_path / "tfm" / "model.pt")
+    finetune["training"]["max_epochs"] = 1
+    run_finetune(finetune, tmp_path / "ft", tmp_path / "ft_ckpt")
+    result = run_evaluation(finetune, tmp_path / "ft" / "model.pt", tmp_path / "eval")
+    assert result["splits"]["test"]["n"] == 8
+
+
+def test_transformer_encodes_sequences_longer_than_its_context_in_windows() -> None:
+    from plus.models import build_encoder
+
+    encoder = build_encoder("plus-tfm-tiny").eval()
+    window = encoder.config.max_len - 2
+    lengths = torch.tensor([2 * window + 5, 10])
+    tokens = torch.zeros(2, int(lengths.max()), dtype=torch.long)
+    for row, length in enumerate(lengths.tolist()):
+        tokens[row, :length] = torch.randint(1, 21, (length,))
+    with torch.no_grad():
+        h = encoder(tokens, lengths)
+        first_window = encoder(tokens[:1, :window], torch.tensor([window]))
+    assert h.shape[1] == 2 * window + 5 and h[1, 10:].abs().sum() == 0
+    torch.testing.assert_close(h[0, :window], first_window[0])

@@ -115,8 +115,23 @@ class PlusTFM(nn.Module):
         return x
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """h [B, L, d_h] for the residues of `[CLS] seq [SEP]`; zero at padded positions."""
+        """h [B, L, d_h] for the residues of `[CLS] seq [SEP]`; zero at padded positions.
+
+        A sequence longer than max_len - 2 residues is encoded in consecutive windows of that many residues,
+        each framed by its own [CLS]/[SEP], and the windows' states are concatenated. (The authors truncate
+        protein-level inputs and chunk residue-level ones at 512; windows cover both without dropping residues.)
+        """
         lengths = lengths.to(tokens.device)
+        window = self.config.max_len - 2
+        if tokens.shape[1] <= window:
+            return self._encode_window(tokens, lengths)
+        parts = []
+        for start in range(0, tokens.shape[1], window):
+            part_lengths = (lengths - start).clamp(min=0, max=window)
+            parts.append(self._encode_window(tokens[:, start : start + window], part_lengths))
+        return torch.cat(parts, dim=1)
+
+    def _encode_window(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         batch, length = tokens.shape
         framed = tokens.new_full((batch, length + 2), PAD)
         framed[:, 0] = CLS

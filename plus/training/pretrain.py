@@ -7,10 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from plus.data.sampling import LengthBucketBatchSampler, PairBatch, SFPPairDataset, TestPairDataset, collate_pairs
+from plus.data.sampling import (
+    PAIR_SPECIAL_TOKENS,
+    LengthBucketBatchSampler,
+    PairBatch,
+    SFPPairDataset,
+    TestPairDataset,
+    collate_pairs,
+)
 from plus.data.store import CorpusStore
 from plus.errors import InputError
 from plus.io import atomic_path, require, write_json
@@ -82,6 +90,7 @@ class PfamDataModule(L.LightningDataModule):
         self.test_pairs = require(data, "test_pairs", "pretrain config data")
         self.training = training
         self.seed = seed
+        self.max_pair_length = max_pair_length
         self.dataset = SFPPairDataset(
             self.train_store,
             same_family_prob=float(training.get("same_family_prob", 0.5)),
@@ -105,10 +114,21 @@ class PfamDataModule(L.LightningDataModule):
         )
 
     def test_pair_loader(self, limit: int | None = None) -> DataLoader:
+        """The fixed test pairs (the first `limit`); for the transformer, only pairs that fit its context."""
         pairs: Any = TestPairDataset(self.test_store, self.test_pairs)
-        if limit is not None and limit < len(pairs):
-            pairs = Subset(pairs, range(limit))
-        lengths = [len(pairs[i][0]) + len(pairs[i][1]) for i in range(len(pairs))]
+        lengths = self.test_store.lengths[pairs.index_a] + self.test_store.lengths[pairs.index_b]
+        keep = np.arange(len(pairs))
+        if self.max_pair_length is not None:
+            keep = keep[lengths + PAIR_SPECIAL_TOKENS <= self.max_pair_length]
+            if len(keep) < len(pairs):
+                log.info(
+                    "%d of %d test pairs exceed the context of %d tokens and are left out",
+                    len(pairs) - len(keep),
+                    len(pairs),
+                    self.max_pair_length,
+                )
+        keep = keep[:limit]
+        pairs, lengths = Subset(pairs, keep.tolist()), lengths[keep]
         sampler = LengthBucketBatchSampler(
             lengths, int(self.training.get("eval_batch_pairs", 64)), self.seed, shuffle=False, **self._ranks()
         )
