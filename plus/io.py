@@ -57,17 +57,17 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a resolved JSON or YAML config file into a dict, with a clear error on bad input."""
+def read_config(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:
+    """Read a JSON or YAML file holding a mapping into a dict, with a clear error naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: config file not found")
+        raise InputError(f"{path}: {what} not found")
     try:
         value = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise InputError(f"{path}: not valid YAML/JSON: {error}") from error
     if not isinstance(value, dict):
-        raise InputError(f"{path}: a config file must hold a mapping, not {type(value).__name__}")
+        raise InputError(f"{path}: a {what} must hold a mapping, not {type(value).__name__}")
     return value
 
 

@@ -320,7 +320,7 @@ def test_tape_json_bad_input(tmp_path):
     records = tape_records()
     records[1]["ss8"] = [0, 9, 1]
     path = write(tmp_path / "t.json", json.dumps(records))
-    with pytest.raises(InputError, match=r"t.json: record 1: ss8 has values outside 0-7"):
+    with pytest.raises(InputError, match=r"t.json: record 1: ss8 value 9 at position 1 is not in 0..7"):
         run("tape_json", {"train": str(path)}, {"label_field": "ss8"})
     with pytest.raises(InputError, match=r"t.json: record 0: no field 'log_fluorescence'"):
         run("tape_json", {"train": str(path)}, {"label_field": "log_fluorescence"})

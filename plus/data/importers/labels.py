@@ -53,7 +53,7 @@ def ss8_ints_to_letters(
     bad = (indices < 0) | (indices >= len(SECSTR8))
     if bad.any():
         position = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{where}: ss8 value {values[position]!r} at position {position} is not in 0..7")
+        raise InputError(f"{where}: ss8 value {values[position].item()!r} at position {position} is not in 0..7")
     if valid_mask is not None:
         mask = np.asarray(valid_mask)
         if mask.shape != indices.shape:

@@ -40,8 +40,9 @@ from plus.data.importers import (
     spec_member,
     spec_path,
 )
+from plus.data.importers.labels import ss8_ints_to_letters
 from plus.errors import InputError
-from plus.tasks import SECSTR8, UNLABELLED
+from plus.tasks import UNLABELLED
 
 DEEPSOL_PARTS = {"train": "train", "val": "valid", "test": "test"}
 DEEPLOC_MEMBRANE_TAGS = ("M", "S", "U")
@@ -129,22 +130,6 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
-def _ss8_letters(ss8: Any, mask: Any, where: str) -> str:
-    """TAPE ss8 ints 0-7 as GHIBESTC letters, "." where valid_mask is false."""
-    codes = np.asarray(ss8)
-    if codes.ndim != 1 or not np.issubdtype(codes.dtype, np.integer) or codes.size == 0:
-        raise InputError(f"{where}: ss8 must be a non-empty list of integers 0-7")
-    if codes.min() < 0 or codes.max() >= len(SECSTR8):
-        raise InputError(f"{where}: ss8 has values outside 0-7 ({codes.min()}..{codes.max()})")
-    letters = np.frombuffer(SECSTR8.encode(), dtype=np.uint8)[codes]
-    if mask is not None:
-        valid = np.asarray(mask, dtype=bool)
-        if valid.shape != codes.shape:
-            raise InputError(f"{where}: valid_mask has {valid.size} entries but ss8 has {codes.size}")
-        letters = np.where(valid, letters, ord(UNLABELLED)).astype(np.uint8)
-    return letters.tobytes().decode()
-
-
 def _tape_table(records: Iterator[dict[str, Any]], split: str, name: str, label_field: str) -> pd.DataFrame:
     """Canonical rows from TAPE records (dicts with `primary`, the label field and usually `id`)."""
     ids, sequences, labels, origins = [], [], [], []
@@ -157,7 +142,7 @@ def _tape_table(records: Iterator[dict[str, Any]], split: str, name: str, label_
             if key not in record:
                 raise InputError(f"{where}: no field {key!r} (fields: {sorted(record)})")
         if label_field == "ss8":
-            label = _ss8_letters(record["ss8"], record.get("valid_mask"), where)
+            label = ss8_ints_to_letters(record["ss8"], record.get("valid_mask"), where=where)
             unlabelled += label.count(UNLABELLED)
         else:
             label = _unwrap(record[label_field])
