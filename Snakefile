@@ -9,7 +9,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The demo config unless config files are given: `--configfile` replaces it rather than merging into it (jobs
+# submitted to a cluster receive only the --configfile list, so a merge would differ between them and here).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
 
 
 include: "workflow/rules/common.smk"
@@ -18,6 +23,7 @@ include: "workflow/rules/tasks.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/gpu_smoke.smk"
 
 
 localrules:

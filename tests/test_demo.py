@@ -87,7 +87,7 @@ def test_a_new_task_from_a_csv_is_finetuned_evaluated_and_tabled(demo: Path) -> 
         }
     }
     (demo / "extension.yaml").write_text(yaml.safe_dump(extension))
-    result = run_snakemake(demo, "--cores", "2", "--configfile", "extension.yaml", timeout=900)
+    result = run_snakemake(demo, "--cores", "2", "--configfile", "config/config.yaml", "extension.yaml", timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for model in MODELS:
         metrics = demo / "results" / "evaluate" / model / "compartment" / "seed0" / "metrics.json"

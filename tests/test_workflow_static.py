@@ -98,7 +98,7 @@ def expected_counts(config: dict) -> dict[str, int]:
 
 @pytest.mark.parametrize("configfile", [None, "config/paper.yaml"])
 def test_lint_is_clean(workdir: Path, configfile: str | None) -> None:
-    extra = ["--configfile", configfile, "--replace-workflow-config"] if configfile else []
+    extra = ["--configfile", configfile] if configfile else []
     result = snakemake(workdir, "--lint", *extra)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Lints for" not in result.stdout + result.stderr, result.stdout + result.stderr
@@ -233,7 +233,7 @@ def test_slurm_profile_dry_run_lists_the_paper_dag(workdir: Path) -> None:
 def test_slurm_profile_settings() -> None:
     profile = yaml.safe_load((ROOT / "slurm" / "config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["jobs"] >= 1
-    assert profile["configfile"] == "config/paper.yaml" and profile["replace-workflow-config"] is True
+    assert profile["configfile"] == "config/paper.yaml" and "replace-workflow-config" not in profile
     assert profile["retries"] >= 1 and profile["rerun-incomplete"] is True
     for rule in TRAINING_RULES:
         assert profile["set-resources"][rule]["gpu"] >= 1
@@ -293,7 +293,7 @@ def test_a_task_added_by_config_alone_runs_through_the_workflow(tmp_path: Path) 
         ],
     }
     (workdir / "extended.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(workdir, "-n", "-p", "--configfile", "extended.yaml", "--replace-workflow-config")
+    result = snakemake(workdir, "-n", "-p", "--configfile", "extended.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
     counts = job_counts(result.stdout)
     assert counts["import_task"] == 8 and counts["finetune"] == 3 * 8
@@ -316,8 +316,10 @@ def test_a_changed_hyperparameter_reruns_its_config_and_training(tmp_path: Path)
     assert written["training"]["lr"] == load_config("config.yaml")["pretrain"]["lr"]
     assert written["name"] == "plus-rnn-tiny"
 
-    (workdir / "lr.yaml").write_text("pretrain: {lr: 0.01}\n")  # merged into config/config.yaml
-    changed = snakemake(workdir, "-n", "--configfile", "lr.yaml", "--", "results/pretrain/plus-rnn-tiny/model.pt")
+    (workdir / "lr.yaml").write_text("pretrain: {lr: 0.01}\n")  # merged into config/config.yaml, given first
+    changed = snakemake(
+        workdir, "-n", "--configfile", "config/config.yaml", "lr.yaml", "--", "results/pretrain/plus-rnn-tiny/model.pt"
+    )
     assert changed.returncode == 0, changed.stdout + changed.stderr
     block = changed.stdout.split("\nrule pretrain_config:", 1)[1].split("\n\n", 1)[0]
     assert "Params have changed since last execution" in block
@@ -370,7 +372,7 @@ def test_the_workflow_names_the_bad_config_key(tmp_path: Path, edit, message: st
     config = load_config("config.yaml")
     edit(config)
     (workdir / "bad.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(workdir, "-n", "--configfile", "bad.yaml", "--replace-workflow-config")
+    result = snakemake(workdir, "-n", "--configfile", "bad.yaml")
     assert result.returncode != 0
     assert message in result.stdout + result.stderr, result.stdout + result.stderr
 
