@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plus.data.task_import import import_task
 from plus.data.canonical import read_split, validate_split, write_task
 from plus.data.importers import get_importer, import_source
 from plus.data.importers.labels import (
@@ -27,6 +26,7 @@ from plus.data.importers.residue import (
     import_plus_secstr,
     import_topcons_3line,
 )
+from plus.data.task_import import import_task
 from plus.errors import InputError
 from plus.tasks import BUILTIN_TASKS, SECSTR3_OF_8, SECSTR8, TaskSpec
 

@@ -19,9 +19,9 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
-from workflow_helpers import ROOT, copy_workflow, run_snakemake
 
 from plus.tasks import BUILTIN_TASKS, TaskSpec
+from workflow_helpers import ROOT, copy_workflow, run_snakemake
 
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
