@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import BernoulliNB
 
 from plus.cli import main
-from plus.data.synthetic import DEFAULTS, generate, resolve_config
+from plus.data.synthetic import DEFAULTS, FILES, generate, resolve_config
 from plus.data.synthetic.hmms import real_pfam_hmms
 from plus.errors import InputError
 from plus.tasks import LOCALIZATION_CLASSES, SECSTR3_OF_8, SECSTR8
@@ -115,6 +115,7 @@ def test_manifest_lists_every_file_with_its_md5(demo: tuple[Path, float]) -> Non
     manifest = json.loads((out / "manifest.json").read_text())
     on_disk = {k: v for k, v in md5s(out).items() if k != "manifest.json"}
     assert manifest["files"] == on_disk
+    assert set(on_disk) == set(FILES)  # the list the workflow declares as rule synthetic's outputs
     assert manifest["seed"] == DEFAULTS["seed"]
     assert set(manifest["label_rules"]) >= {"homology", "secstr", "transmembrane", "stability"}
     assert manifest["real_pfam_hmms"] == [f"{h.accession} {h.name}" for h in real_pfam_hmms()]

@@ -9,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 try:
+    from plus.data.synthetic import FILES as SYNTHETIC_DATA_FILES
     from plus.tasks import BUILTIN_TASKS, resolve_task
 except ImportError as error:
     raise WorkflowError(
@@ -30,36 +31,8 @@ validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
 SYNTHETIC_DIR = "resources/synthetic"
 DOWNLOAD_DIR = "resources/downloads"
-# What `plus synthetic` writes (docs/design.md, "Synthetic benchmark layout"); declared so that a config
-# path under resources/synthetic/ is produced by rule synthetic.
-SYNTHETIC_FILES = [
-    f"{SYNTHETIC_DIR}/{name}"
-    for name in (
-        "Pfam-A.fasta.gz",
-        "homology/astral-2.06.train.fa",
-        "homology/astral-2.06.dev.sampledpairs.txt",
-        "homology/astral-2.06.test.sampledpairs.txt",
-        "homology/astral-2.07-new.allpairs.txt",
-        *(
-            f"solubility/{split}_{part}"
-            for split in ("train", "val", "test")
-            for part in ("src", "tgt")
-        ),
-        "localization/deeploc_data.fasta",
-        *(f"stability/stability_{split}.json" for split in ("train", "valid", "test")),
-        *(
-            f"fluorescence/fluorescence_{split}.json"
-            for split in ("train", "valid", "test")
-        ),
-        *(
-            f"secstr/secondary_structure_{split}.json"
-            for split in ("train", "valid", "casp12")
-        ),
-        "secstr/CB513_HHblits.csv",
-        "secstr/TS115_HHblits.csv",
-        *(f"transmembrane/{split}.3line" for split in ("train", "valid", "test")),
-    )
-]
+# What `plus synthetic` writes, declared so that a config path under resources/synthetic/ is made by rule synthetic.
+SYNTHETIC_FILES = [f"{SYNTHETIC_DIR}/{name}" for name in SYNTHETIC_DATA_FILES]
 PFAM_DIR = "results/pfam"
 TASK_IMPORT_KEYS = (
     "sources",

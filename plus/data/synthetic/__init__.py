@@ -44,6 +44,24 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+FILES: tuple[str, ...] = (
+    "Pfam-A.fasta.gz",
+    "homology/astral-2.06.train.fa",
+    "homology/astral-2.06.dev.sampledpairs.txt",
+    "homology/astral-2.06.test.sampledpairs.txt",
+    "homology/astral-2.07-new.allpairs.txt",
+    *(f"solubility/{split}_{part}" for split in ("train", "val", "test") for part in ("src", "tgt")),
+    "localization/deeploc_data.fasta",
+    *(f"stability/stability_{split}.json" for split in ("train", "valid", "test")),
+    *(f"fluorescence/fluorescence_{split}.json" for split in ("train", "valid", "test")),
+    *(f"secstr/secondary_structure_{split}.json" for split in ("train", "valid", "casp12")),
+    "secstr/CB513_HHblits.csv",
+    "secstr/TS115_HHblits.csv",
+    *(f"transmembrane/{split}.3line" for split in ("train", "valid", "test")),
+)
+"""Every data file `generate` writes, relative to its output directory (besides manifest.json)."""
+
+
 def resolve_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
     """Defaults overlaid with `config` (keys nested under `synthetic:` or at top level), checked."""
     values = config.get("synthetic", config) if isinstance(config, dict) else config
