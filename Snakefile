@@ -16,7 +16,6 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-
 include: "workflow/rules/common.smk"
 include: "workflow/rules/pfam.smk"
 include: "workflow/rules/tasks.smk"

@@ -166,11 +166,11 @@ def test_transformer_pair_input_matches_manual_framing():
     assert torch.all(h_a[1, 3:] == 0) and torch.all(h_b[0, 2:] == 0)
 
 
-def test_transformer_rejects_inputs_over_max_len():
+def test_transformer_rejects_pairs_over_max_len():
     encoder = build_encoder("plus-tfm-tiny", max_len=10)
-    tokens, lengths = random_batch([9], seed=7)
+    tokens, lengths = random_batch([4], seed=7)
     with pytest.raises(ValueError, match="max_len"):
-        encoder(tokens, lengths)
+        encoder.forward_pair(tokens, lengths, tokens, lengths)  # 4 + 4 + 3 tokens
 
 
 def test_layernorm_fixed_by_default_original_behind_flag():
