@@ -274,9 +274,17 @@ def test_resumable_loader_skips_served_batches() -> None:
     assert [b.tolist() for b in resumed] == batches  # the skip applies to one pass only
 
 
-def test_killed_pretraining_resumes_to_the_same_weights(corpus: dict[str, str], tmp_path: Path) -> None:
-    """SIGTERM mid-run saves a checkpoint; the re-run finishes with the weights of an uninterrupted run."""
-    config = pretrain_config(corpus, max_steps=300, checkpoint_every_n_steps=5, val_every_n_steps=100)
+@pytest.mark.parametrize(
+    ("signum", "every"),
+    [(signal.SIGTERM, 5), (signal.SIGKILL, 20)],
+    ids=["sigterm-mid-epoch", "sigkill-at-epoch-end"],
+)
+def test_killed_pretraining_resumes_to_the_same_weights(
+    corpus: dict[str, str], tmp_path: Path, signum: int, every: int
+) -> None:
+    """A run killed midway (SIGTERM: it saves a checkpoint; SIGKILL: the last periodic one, here written at the
+    last batch of an epoch: 160 sequences / 8 pairs = 20 batches) finishes with an uninterrupted run's weights."""
+    config = pretrain_config(corpus, max_steps=300, checkpoint_every_n_steps=every, val_every_n_steps=10)
     (tmp_path / "config.json").write_text(json.dumps(config))
     command = [sys.executable, "-m", "plus", "pretrain", "--config", str(tmp_path / "config.json")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -293,11 +301,11 @@ def test_killed_pretraining_resumes_to_the_same_weights(corpus: dict[str, str], 
     deadline = time.time() + 120
     while not (killed / "last.ckpt").exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     assert process.wait(timeout=120) != 0, "the run finished before it could be interrupted"
     assert not (tmp_path / "killed" / "model.pt").exists()
     step = torch.load(killed / "last.ckpt", weights_only=True)["global_step"]
-    assert 0 < step < 300
+    assert 0 < step < 300 and (signum == signal.SIGTERM or step % every == 0)
 
     subprocess.run(
         [*command, "--out", str(tmp_path / "killed"), "--checkpoint-dir", str(killed)],

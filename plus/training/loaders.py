@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from plus.tokens import PAD
 
@@ -73,5 +74,44 @@ class ResumableDataLoader(DataLoader):
         return {"served": self._served}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        served = int(state.get("served", 0))
-        self.batch_sampler.skip = served if served < len(self.batch_sampler) else 0
+        # A checkpoint written at the epoch's last batch has served them all: Lightning resumes that epoch, and
+        # the pass must then yield nothing so the epoch ends (the skip applies to that one pass only).
+        self.batch_sampler.skip = int(state.get("served", 0))
+
+
+class StepIndexedBatches:
+    """Endless batches for steps s, s+1, ... where s is the trainer's global step when iteration starts.
+
+    The batch of step s is batch (s mod n) of epoch (s div n) of `batch_sampler` (n batches per epoch), each index
+    paired with its epoch. A run resumed from any checkpoint therefore sees exactly the batches an uninterrupted
+    run sees, whatever Lightning's epoch bookkeeping does on restart (pretraining is counted in steps).
+    """
+
+    def __init__(self, batch_sampler: Any, start_step: Callable[[], int]) -> None:
+        self.batch_sampler = batch_sampler
+        self.start_step = start_step
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        step = self.start_step()
+        per_epoch = len(self.batch_sampler)
+        while True:
+            epoch, offset = divmod(step, per_epoch)
+            self.batch_sampler.set_epoch(epoch)
+            for batch in itertools.islice(self.batch_sampler, offset, None):
+                yield [(epoch, int(index)) for index in batch]
+                step += 1
+
+
+class EpochItems(Dataset):
+    """Items addressed as (epoch, index) of a dataset whose items depend on the epoch (`set_epoch`)."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        epoch, index = key
+        self.dataset.set_epoch(epoch)
+        return self.dataset[index]

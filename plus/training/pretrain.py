@@ -25,8 +25,8 @@ from plus.io import atomic_path, require, write_json
 from plus.models import build_encoder, count_parameters
 from plus.models.checkpoint import save_checkpoint
 from plus.objectives.pretraining import PretrainingModel, PretrainLossConfig
-from plus.training.loaders import ResumableDataLoader
-from plus.training.trainer import build_trainer, epoch_history, resume_path
+from plus.training.loaders import EpochItems, StepIndexedBatches
+from plus.training.trainer import build_trainer, epoch_history, resume_path, world_size
 
 log = logging.getLogger(__name__)
 OBJECTIVES = ("plus", "mlm", "none")
@@ -71,11 +71,6 @@ class PretrainModule(L.LightningModule):
                     sync_dist=stage == "val",
                 )
 
-    def on_train_epoch_start(self) -> None:
-        dataset = self.trainer.train_dataloader.dataset
-        if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(self.current_epoch)
-
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=float(self.training_config.get("lr", 1e-3)))
 
@@ -101,16 +96,20 @@ class PfamDataModule(L.LightningDataModule):
     def _ranks(self) -> dict[str, int]:
         return {"num_replicas": self.trainer.world_size, "rank": self.trainer.global_rank} if self.trainer else {}
 
-    def train_dataloader(self) -> ResumableDataLoader:
-        sampler = LengthBucketBatchSampler(
-            self.dataset.lengths,
-            int(self.training.get("batch_pairs", 64)),
-            self.seed,
-            drop_last=True,
-            **self._ranks(),
+    def batch_sampler(self, num_replicas: int = 1, rank: int = 0) -> LengthBucketBatchSampler:
+        batch_pairs = int(self.training.get("batch_pairs", 64))
+        return LengthBucketBatchSampler(
+            self.dataset.lengths, batch_pairs, self.seed, drop_last=True, num_replicas=num_replicas, rank=rank
         )
-        return ResumableDataLoader(
-            self.dataset, sampler, collate_fn=collate_pairs, num_workers=int(self.training.get("num_workers", 0))
+
+    def train_dataloader(self) -> DataLoader:
+        """Endless, step-indexed batches (see StepIndexedBatches); training length is counted in steps."""
+        batches = StepIndexedBatches(self.batch_sampler(**self._ranks()), lambda: self.trainer.global_step)
+        return DataLoader(
+            EpochItems(self.dataset),
+            batch_sampler=batches,
+            collate_fn=collate_pairs,
+            num_workers=int(self.training.get("num_workers", 0)),
         )
 
     def test_pair_loader(self, limit: int | None = None) -> DataLoader:
@@ -176,11 +175,13 @@ def run_pretraining(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path)
     module = PretrainModule(PretrainingModel(encoder, loss_config), training, seed)
     max_pair_length = encoder.config.max_len if encoder.config.kind == "tfm" else None
     data = PfamDataModule(require(config, "data", "pretrain config"), training, seed, max_pair_length)
+    steps_per_epoch = len(data.batch_sampler(num_replicas=world_size()))
+    max_steps = int(training.get("max_steps") or int(training.get("epochs", 5)) * steps_per_epoch)
     trainer = build_trainer(
         checkpoint_dir,
         precision=training.get("precision", "auto"),
-        max_epochs=int(training.get("epochs", 5)),
-        max_steps=int(training.get("max_steps") or -1),
+        max_epochs=-1,
+        max_steps=max_steps,
         grad_clip=float(training.get("grad_clip", 1.0)),
         val_every_n_steps=int(training.get("val_every_n_steps", 20_000)),
         checkpoint_every_n_steps=int(training.get("checkpoint_every_n_steps", 1000)),

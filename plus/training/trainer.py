@@ -78,6 +78,13 @@ def cluster_plugins(devices: int) -> list[Any]:
     return []
 
 
+def world_size() -> int:
+    """Processes a run trains with: the visible GPUs (at least one process) times the SLURM nodes."""
+    devices = max(torch.cuda.device_count(), 1) if torch.cuda.is_available() else 1
+    nodes = int(os.environ.get("SLURM_NNODES", 1)) if not cluster_plugins(devices) else 1
+    return devices * nodes
+
+
 def build_trainer(
     checkpoint_dir: Path,
     *,
