@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from workflow_helpers import copy_workflow
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -193,7 +195,6 @@ def test_toy_workflow_runs_every_job_through_sbatch_with_fake_gpus(slurm_cluster
 DEMO_MODELS = ("plus-rnn-tiny", "rnn-tiny-nopretrain")
 DEMO_TASKS = ("solubility", "secstr")
 DEMO_THREADS = ("--set-threads", "pretrain=1", "finetune=1", "evaluate=1")
-WORKFLOW_FILES = ("Snakefile", "workflow", "envs", "config")
 
 
 def reduced_demo_config() -> dict:
@@ -213,19 +214,8 @@ def reduced_demo_config() -> dict:
 
 
 def demo_checkout(where: Path, config: dict) -> Path:
-    """A copy of the workflow (Snakefile, rules, envs, configs) whose default config is `config`.
-
-    The config replaces config/config.yaml in the copy rather than being given with `--configfile` and
-    `--replace-workflow-config`: snakemake 9.27.1 does not pass that flag on to the jobs it submits, so a SLURM
-    job would merge the two configs (every demo model and task back in) and plan other inputs than the main run.
-    """
-    where.mkdir()
-    for name in WORKFLOW_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, where / name)
-        else:
-            shutil.copy2(source, where / name)
+    """A copy of the workflow whose default config is `config`, so local and SLURM runs use the same command."""
+    copy_workflow(where)
     (where / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return where
 

@@ -32,6 +32,7 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 300) -> subprocess.C
 
 def copy_workflow(destination: Path) -> Path:
     """The workflow files in `destination`, so a run's results/ stay out of the checkout."""
+    destination.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_FILES:
         source = ROOT / name
         if source.is_dir():
