@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import BernoulliNB
 
 from plus.cli import main
-from plus.data.synthetic import DEFAULTS, FILES, generate, resolve_config
+from plus.data.synthetic import DEFAULTS, FILES, TASK_SPLITS, generate, resolve_config
 from plus.data.synthetic.hmms import real_pfam_hmms
 from plus.errors import InputError
 from plus.tasks import LOCALIZATION_CLASSES, SECSTR3_OF_8, SECSTR8
@@ -32,18 +32,7 @@ SMALL = {
     "n_classes": 2,
     "n_families": 16,
     "sequences_per_family": 10,
-    "tasks": {
-        task: {split: 12 for split in splits}
-        for task, splits in {
-            "homology": ("train", "valid", "test", "test_2.07"),
-            "solubility": ("train", "valid", "test"),
-            "localization": ("train", "valid", "test"),
-            "stability": ("train", "valid", "test"),
-            "fluorescence": ("train", "valid", "test"),
-            "secstr": ("train", "valid", "test_casp12", "test_cb513", "test_ts115"),
-            "transmembrane": ("train", "valid", "test"),
-        }.items()
-    },
+    "tasks": {task: {split: 12 for split in splits} for task, splits in TASK_SPLITS.items()},
 }
 
 
