@@ -53,7 +53,7 @@ def generate(path: Path, n_sequences: int, n_families: int = 3000, seed: int = 0
 
 def run_once(input_path: Path, out_dir: Path, config: dict) -> dict:
     """Run the preparation in this process and report time and peak RSS."""
-    from plus.data.pfam import prepare_pfam
+    from plus.data.corpus.pfam import prepare_pfam
 
     start = time.perf_counter()
     summary = prepare_pfam(input_path, out_dir, config, progress=False)

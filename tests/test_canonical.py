@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from plus.data import canonical
-from plus.data.canonical import apply_max_length, carve_valid, merge_tables, write_task
-from plus.data.importers import ORIGIN, new_table
+from plus.data.task_data import canonical
+from plus.data.task_data.canonical import apply_max_length, carve_valid, merge_tables, write_task
+from plus.data.task_data.importers import ORIGIN, new_table
 from plus.errors import InputError
 from plus.tasks import BUILTIN_TASKS, TaskSpec
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from plus.cli import main
-from plus.data.canonical import validate_split
-from plus.data.importers import get_importer
+from plus.data.task_data.canonical import validate_split
+from plus.data.task_data.importers import get_importer
 from plus.errors import InputError
 from plus.tasks import BUILTIN_TASKS
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from plus.cli import main
-from plus.data.canonical import read_split, write_task
-from plus.data.importers import get_importer, import_source
-from plus.data.importers.homology import (
+from plus.data.task_data.canonical import read_split, write_task
+from plus.data.task_data.importers import get_importer, import_source
+from plus.data.task_data.importers.homology import (
     import_plus_homology,
     import_plus_homology_pairs,
     import_plus_homology_train,

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from plus.cli import main
-from plus.data.canonical import apply_max_length, validate_split
-from plus.data.importers import get_importer, open_text, registry
+from plus.data.task_data.canonical import apply_max_length, validate_split
+from plus.data.task_data.importers import get_importer, open_text, registry
 from plus.errors import InputError
 from plus.tasks import BUILTIN_TASKS, LOCALIZATION_CLASSES
 

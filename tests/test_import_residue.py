@@ -11,22 +11,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plus.data.canonical import read_split, validate_split, write_task
-from plus.data.importers import get_importer, import_source
-from plus.data.importers.labels import (
+from plus.data.task_data.canonical import read_split, validate_split, write_task
+from plus.data.task_data.importers import get_importer, import_source
+from plus.data.task_data.importers.labels import (
     dssp8_to_secstr8,
     map_topology,
     secstr_digits_to_letters,
     ss8_ints_to_letters,
     topology_map,
 )
-from plus.data.importers.residue import (
+from plus.data.task_data.importers.residue import (
     import_netsurfp_csv,
     import_plus_3line,
     import_plus_secstr,
     import_topcons_3line,
 )
-from plus.data.task_import import import_task
+from plus.data.task_data.importing import import_task
 from plus.errors import InputError
 from plus.tasks import BUILTIN_TASKS, SECSTR3_OF_8, SECSTR8, TaskSpec
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from Bio import SeqIO
 
-import plus.data.pfam as pfam_module
+import plus.data.corpus.pfam as pfam_module
 from plus.cli import main
-from plus.data.pfam import PAPER, is_test, parse_header, prepare_pfam
-from plus.data.store import CorpusStore
+from plus.data.corpus.pfam import PAPER, is_test, parse_header, prepare_pfam
+from plus.data.corpus.store import CorpusStore
 from plus.errors import InputError
 from plus.tokens import decode
 

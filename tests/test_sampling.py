@@ -3,14 +3,10 @@ import pytest
 import torch
 from scipy import stats
 
-from plus.data.pfam import sample_test_pairs
-from plus.data.sampling import (
-    LengthBucketBatchSampler,
-    SFPPairDataset,
-    TestPairDataset,
-    collate_pairs,
-)
-from plus.data.store import CorpusStore, CorpusWriter
+from plus.data.batching.pfam_pairs import SFPPairDataset, TestPairDataset, collate_sfp_pairs
+from plus.data.batching.samplers import LengthBucketBatchSampler
+from plus.data.corpus.pfam import sample_test_pairs
+from plus.data.corpus.store import CorpusStore, CorpusWriter
 from plus.errors import InputError
 
 FAMILY_SIZES = [2, 5, 10, 20, 40, 80, 160, 1]  # very unequal, so "uniform over families" is testable
@@ -113,7 +109,7 @@ def test_collate_pairs_pads_with_zero():
         (np.array([1, 2, 3], np.uint8), np.array([4], np.uint8), 1),
         (np.array([5], np.uint8), np.array([6, 7], np.uint8), 0),
     ]
-    out = collate_pairs(batch)
+    out = collate_sfp_pairs(batch)
     assert out.tokens_a.dtype == torch.long and out.tokens_a.tolist() == [[1, 2, 3], [5, 0, 0]]
     assert out.len_a.tolist() == [3, 1] and out.len_b.tolist() == [1, 2]
     assert out.tokens_b.tolist() == [[4, 0], [6, 7]] and out.same_family.tolist() == [1, 0]

@@ -4,8 +4,8 @@ import pickle
 import numpy as np
 import pytest
 
-import plus.data.store as store_module
-from plus.data.store import STORE_FILES, CorpusStore, CorpusWriter, write_subset
+import plus.data.corpus.store as store_module
+from plus.data.corpus.store import STORE_FILES, CorpusStore, CorpusWriter, write_subset
 from plus.errors import InputError
 
 

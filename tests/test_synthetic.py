@@ -317,8 +317,8 @@ def test_cli_writes_the_benchmark(tmp_path: Path) -> None:
 
 def test_every_task_imports_through_its_real_importer(demo: tuple[Path, float], tmp_path: Path) -> None:
     """The demo config's sources (config/config.yaml) read the synthetic files with the real importers."""
-    from plus.data.canonical import read_split
-    from plus.data.task_import import import_task
+    from plus.data.task_data.canonical import read_split
+    from plus.data.task_data.importing import import_task
     from plus.tasks import BUILTIN_TASKS
 
     tasks = yaml.safe_load((REPO / "config/config.yaml").read_text())["tasks"]

@@ -16,15 +16,15 @@ import pandas as pd
 import pytest
 import torch
 
-from plus.data.pfam import sample_test_pairs
-from plus.data.store import CorpusStore, CorpusWriter
+from plus.data.batching.samplers import ResumableDataLoader
+from plus.data.batching.task_examples import HomologyTrainPairs
+from plus.data.corpus.pfam import sample_test_pairs
+from plus.data.corpus.store import CorpusStore, CorpusWriter
 from plus.models.checkpoint import load_checkpoint
 from plus.tasks import BUILTIN_TASKS, resolve_task
 from plus.training.evaluate import run_evaluation
 from plus.training.finetune import run_finetune
-from plus.training.loaders import ResumableDataLoader
 from plus.training.pretrain import run_pretraining
-from plus.training.task_data import HomologyTrainPairs
 
 AA = "ARNDCQEGHILKMFPSTWYV"
 

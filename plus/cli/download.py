@@ -21,10 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     checksum.add_argument("--md5-list", help="URL or path of an md5_checksums listing naming the file")
     parser.add_argument("--out", required=True, help="destination file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run_download)
 
 
-def run(args: argparse.Namespace) -> int:
+def run_download(args: argparse.Namespace) -> int:
     spec = {"url": args.url} if args.url else {"path": args.path}
     if args.md5:
         spec["md5"] = args.md5

@@ -27,7 +27,7 @@ def preset_summaries() -> dict[str, dict[str, Any]]:
     return summaries
 
 
-def run(args: argparse.Namespace) -> int:
+def list_models(args: argparse.Namespace) -> int:
     summaries = preset_summaries()
     if args.json:
         print(json.dumps(summaries, indent=2))
@@ -46,4 +46,4 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("models", help="list model presets and their parameter counts")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=list_models)

@@ -20,11 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--input", required=True, help="Pfam-A.fasta or Pfam-A.fasta.gz")
     parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run_prepare_pfam)
 
 
-def run(args: argparse.Namespace) -> int:
-    from plus.data.pfam import prepare_pfam
+def run_prepare_pfam(args: argparse.Namespace) -> int:
+    from plus.data.corpus.pfam import prepare_pfam
 
     config = read_config(args.config)
     summary = prepare_pfam(args.input, args.out, config, progress=not args.no_progress, config_source=str(args.config))

@@ -21,10 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--config", help="YAML/JSON with sizes under 'synthetic:' or at top level (defaults: the demo sizes)"
     )
     parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run_synthetic)
 
 
-def run(args: argparse.Namespace) -> int:
+def run_synthetic(args: argparse.Namespace) -> int:
     from plus.data.synthetic import generate
 
     config = read_config(args.config) if args.config else {}

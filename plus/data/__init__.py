@@ -1,1 +1,1 @@
-"""Data: downloads, FASTA reading, the Pfam corpus store, pretraining samplers and task importers."""
+"""Data: downloads and FASTA reading, the Pfam corpus, task data and importers, torch batching, synthetic data."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import logging
 import os
@@ -17,22 +16,13 @@ from tqdm import tqdm
 
 from plus.data.fasta import looks_like_html
 from plus.errors import InputError
-from plus.io import atomic_path
+from plus.io import atomic_path, file_md5
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60
 USER_AGENT = "plus-bench downloader (+https://github.com/seonwoo-min/PLUS reproduction)"
-
-
-def file_md5(path: str | os.PathLike[str]) -> str:
-    """Hex md5 of a file, read in chunks."""
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def part_path(dest: str | os.PathLike[str]) -> Path:

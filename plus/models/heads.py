@@ -7,9 +7,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from plus.models.rnn import padding_mask
 from plus.objectives.ordinal import OrdinalRegression
 from plus.objectives.ssa import soft_symmetric_alignment
+from plus.tensors import padding_mask
 
 
 def _mlp(d_in: int, hidden: int, n_out: int, dropout: float) -> nn.Sequential:

@@ -21,28 +21,14 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from plus.models.presets import ModelConfig
+from plus.tensors import gather_positions, padding_mask, reverse_within_length_index
 from plus.tokens import PAD, VOCAB_SIZE
-
-
-def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
-    """Bool [B, max_len]: True at positions before each sequence's length."""
-    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
-
-
-def reverse_within_length_index(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
-    """Long [B, max_len]: position t -> length-1-t inside a sequence, t in the padding (an involution)."""
-    positions = torch.arange(max_len, device=lengths.device)[None, :]
-    return torch.where(positions < lengths[:, None], lengths[:, None] - 1 - positions, positions)
 
 
 @functools.cache
 def cpu_has_native_bf16() -> bool:
     """Whether oneDNN can run bf16 kernels (LSTM included) on this CPU (AVX-512 BF16 or AMX)."""
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def _gather_time(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    return torch.gather(x, 1, index[:, :, None].expand(-1, -1, x.shape[2]))
 
 
 class PlusRNN(nn.Module):
@@ -106,8 +92,8 @@ class PlusRNN(nn.Module):
             if layer > 0 and dropout > 0 and self.training:
                 x = nn.functional.dropout(x, dropout, training=True)
             forward_out = self._run_direction(x, layer, "", zeros)
-            backward_out = self._run_direction(_gather_time(x, reverse), layer, "_reverse", zeros)
-            x = torch.cat([forward_out, _gather_time(backward_out, reverse)], dim=2)
+            backward_out = self._run_direction(gather_positions(x, reverse), layer, "_reverse", zeros)
+            x = torch.cat([forward_out, gather_positions(backward_out, reverse)], dim=2)
         return x
 
     def _run_direction(self, x: torch.Tensor, layer: int, suffix: str, zeros: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from plus.models.presets import ModelConfig
-from plus.models.rnn import padding_mask
+from plus.tensors import gather_positions, padding_mask
 from plus.tokens import CLS, PAD, SEP, VOCAB_SIZE
 
 
@@ -40,10 +40,6 @@ def sinusoidal_positions(max_len: int, dim: int) -> torch.Tensor:
     table[:, 0::2] = torch.sin(position * frequency)
     table[:, 1::2] = torch.cos(position * frequency[: dim // 2])
     return table
-
-
-def _gather_positions(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    return torch.gather(x, 1, positions[:, :, None].expand(-1, -1, x.shape[2]))
 
 
 def _bert_init(module: nn.Module) -> None:
@@ -162,8 +158,8 @@ class PlusTFM(nn.Module):
         framed[rows[:, 0], total - 1] = SEP
         segments = (torch.arange(width, device=device)[None, :] >= (len_a + 2)[:, None]).long()
         x = self.encode(framed, segments, total)
-        h_a = _gather_positions(x, position_a.clamp(max=width - 1)) * valid_a[:, :, None].to(x.dtype)
-        h_b = _gather_positions(x, position_b) * valid_b[:, :, None].to(x.dtype)
+        h_a = gather_positions(x, position_a.clamp(max=width - 1)) * valid_a[:, :, None].to(x.dtype)
+        h_b = gather_positions(x, position_b) * valid_b[:, :, None].to(x.dtype)
         return x[:, 0], h_a, h_b
 
     def project(self, h: torch.Tensor) -> torch.Tensor:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import torch
 
+from plus.tensors import IGNORE_INDEX
 from plus.tokens import MASK, X
 
-IGNORE_INDEX = -100  # target value of positions that are not predicted (torch cross_entropy's default)
 MASK_FRACTION = 0.8
 RANDOM_FRACTION = 0.1
 

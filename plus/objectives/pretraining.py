@@ -22,7 +22,7 @@ from plus.models import Encoder, PlusTFM
 from plus.objectives.masking import IGNORE_INDEX, mask_tokens
 from plus.objectives.ordinal import OrdinalRegression
 from plus.objectives.ssa import soft_symmetric_alignment
-from plus.tokens import PAD
+from plus.tensors import pad_to
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,6 @@ class SFPHead(nn.Module):
             logits = self.classifier(self.dropout(features[0]))
             return logits[:, 1] - logits[:, 0]  # 2-way cross-entropy == BCE on the logit difference
         return self.ordinal(soft_symmetric_alignment(*features))[:, 0]
-
-
-def _pad_to(tokens: torch.Tensor, width: int) -> torch.Tensor:
-    return F.pad(tokens, (0, width - tokens.shape[1]), value=PAD)
 
 
 class PretrainingModel(nn.Module):
@@ -146,7 +142,7 @@ class PretrainingModel(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Both sides in one batch of 2B sequences (one LSTM call per layer and direction)."""
         width = max(tokens_a.shape[1], tokens_b.shape[1])
-        tokens = torch.cat([_pad_to(tokens_a, width), _pad_to(tokens_b, width)])
+        tokens = torch.cat([pad_to(tokens_a, width), pad_to(tokens_b, width)])
         h = self.encoder(tokens, torch.cat([len_a, len_b]))
         batch = tokens_a.shape[0]
         return h[:batch, : tokens_a.shape[1]], h[batch:, : tokens_b.shape[1]]

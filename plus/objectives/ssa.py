@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import torch
 
-
-def _valid(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
-    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+from plus.tensors import padding_mask
 
 
 def _ssa_block(z_a: torch.Tensor, z_b: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> torch.Tensor:
     similarity = -torch.cdist(z_a, z_b, p=1)  # [B, La, Lb]; cdist never materialises [B, La, Lb, d]
-    valid_a = _valid(len_a, z_a.shape[1])[:, :, None]
-    valid_b = _valid(len_b, z_b.shape[1])[:, None, :]
+    valid_a = padding_mask(len_a, z_a.shape[1])[:, :, None]
+    valid_b = padding_mask(len_b, z_b.shape[1])[:, None, :]
     lowest = torch.finfo(similarity.dtype).min
     a = torch.softmax(similarity.masked_fill(~valid_b, lowest), dim=2)
     b = torch.softmax(similarity.masked_fill(~valid_a, lowest), dim=1)

@@ -79,7 +79,7 @@ def _key(record: dict[str, Any], key: str, source: str) -> Any:
     return record[key]
 
 
-def _number(value: Any, source: str) -> float:
+def _metric_value(value: Any, source: str) -> float:
     """A metric value; NaN is kept (an undefined metric, e.g. a correlation of constant predictions)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isinf(value):
         raise InputError(f"{source}: expected a number or NaN, found {value!r}")
@@ -151,7 +151,7 @@ def load_evaluation(path: Path) -> tuple[RunKey, TaskInfo, list[dict[str, Any]]]
         for metric, value in metrics.items():
             if metric == "n":
                 continue
-            rows.append({"split": split, "metric": metric, "value": _number(value, f"{source}: {split}.{metric}")})
+            rows.append({"split": split, "metric": metric, "value": _metric_value(value, f"{source}: {split}.{metric}")})
     if not any(r["split"] == task.headline_split and r["metric"] == task.headline_metric for r in rows):
         raise InputError(
             f"{source}: headline metric {task.headline_metric!r} on split {task.headline_split!r} "

@@ -126,8 +126,8 @@ def pretraining_table(data: ReportData) -> Table:
             "Model": info.label,
             "Objective": OBJECTIVE_LABELS[info.objective],
             "Preset": info.preset,
-            "Parameters": _count(record.get("parameters")),
-            "Steps": _count(record.get("steps")),
+            "Parameters": _count_text(record.get("parameters")),
+            "Steps": _count_text(record.get("steps")),
         }
         for column, key in metrics.items():
             value = test.get(key)
@@ -138,7 +138,7 @@ def pretraining_table(data: ReportData) -> Table:
     return table
 
 
-def _count(value: object) -> str | None:
+def _count_text(value: object) -> str | None:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else None
 
 

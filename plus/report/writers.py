@@ -91,12 +91,12 @@ def to_csv(table: Table) -> str:
             if kind == "stat":
                 stat = value if isinstance(value, Stat) else None
                 out += [
-                    _number(stat.mean) if stat else "",
-                    _number(stat.sd) if stat and stat.sd is not None else "",
+                    _csv_number(stat.mean) if stat else "",
+                    _csv_number(stat.sd) if stat and stat.sd is not None else "",
                     stat.n if stat and stat.n is not None else "",
                 ]
             elif isinstance(value, Stat):
-                out.append(_number(value.mean))
+                out.append(_csv_number(value.mean))
             else:
                 out.append("" if value is None else value)
         if table.best:
@@ -105,7 +105,7 @@ def to_csv(table: Table) -> str:
     return buffer.getvalue()
 
 
-def _number(value: float) -> str:
+def _csv_number(value: float) -> str:
     return repr(float(value))  # NaN is written as `nan`: an undefined metric, not a missing one
 
 

@@ -13,8 +13,8 @@ from plus.data.fasta import read_fasta
 from plus.errors import InputError
 from plus.io import atomic_path
 from plus.models.checkpoint import load_encoder
+from plus.tensors import pad_tokens
 from plus.tokens import encode
-from plus.training.loaders import pad_tokens
 
 
 def embed_fasta(model_path: Path, fasta: Path, out: Path, representation: str = "h", batch_size: int = 16) -> int:

@@ -10,6 +10,14 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
+from plus.data.batching.task_examples import (
+    PairTaskDataset,
+    SequenceTaskDataset,
+    TargetScaling,
+    collate_sequences,
+    collate_task_pairs,
+)
+from plus.data.task_data.canonical import read_split
 from plus.errors import InputError
 from plus.io import atomic_path, require, write_json
 from plus.metrics.secstr import q3_from_probabilities
@@ -19,14 +27,6 @@ from plus.models import ModelConfig, build_encoder
 from plus.models.checkpoint import load_checkpoint
 from plus.tasks import SCOP_LEVELS, TaskSpec
 from plus.training.finetune import FinetuneModule
-from plus.training.task_data import (
-    PairTaskDataset,
-    SequenceTaskDataset,
-    TargetScaling,
-    collate_pairs,
-    collate_sequences,
-    read_split,
-)
 
 
 def load_finetuned(path: str | Path) -> FinetuneModule:
@@ -45,7 +45,7 @@ def _batches(dataset: Any, shape: str, batch_size: int) -> DataLoader:
     """Length-sorted batches (fast, little padding); outputs are put back in table order afterwards."""
     order = np.argsort(dataset.lengths, kind="stable")
     batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
-    collate = collate_pairs if shape == "pair" else (lambda b: collate_sequences(b, shape))
+    collate = collate_task_pairs if shape == "pair" else (lambda b: collate_sequences(b, shape))
     return DataLoader(dataset, batch_sampler=batches, collate_fn=collate)
 
 

@@ -12,23 +12,22 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from plus.data.sampling import LengthBucketBatchSampler
+from plus.data.batching.samplers import LengthBucketBatchSampler, ResumableDataLoader
+from plus.data.batching.task_examples import (
+    HomologyTrainPairs,
+    PairTaskDataset,
+    SequenceTaskDataset,
+    TargetScaling,
+    collate_sequences,
+    collate_task_pairs,
+)
+from plus.data.task_data.canonical import read_split
 from plus.io import atomic_path, require, write_json
 from plus.models.checkpoint import load_encoder, save_checkpoint
 from plus.models.heads import PairHead, ProteinHead, ResidueHead
 from plus.objectives.masking import mask_tokens
 from plus.objectives.ordinal import exceedance_probabilities, ordinal_loss
 from plus.tasks import TaskSpec
-from plus.training.loaders import ResumableDataLoader
-from plus.training.task_data import (
-    HomologyTrainPairs,
-    PairTaskDataset,
-    SequenceTaskDataset,
-    TargetScaling,
-    collate_pairs,
-    collate_sequences,
-    read_split,
-)
 from plus.training.trainer import best_checkpoint, build_trainer, epoch_history, resume_path
 
 
@@ -206,7 +205,7 @@ class TaskDataModule(L.LightningDataModule):
             self.valid_set = SequenceTaskDataset(valid, spec, self.scaling)
 
     def collate(self, batch: list[Any]) -> dict[str, torch.Tensor]:
-        return collate_pairs(batch) if self.spec.shape == "pair" else collate_sequences(batch, self.spec.shape)
+        return collate_task_pairs(batch) if self.spec.shape == "pair" else collate_sequences(batch, self.spec.shape)
 
     def _ranks(self) -> dict[str, int]:
         trainer = self.trainer

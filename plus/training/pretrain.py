@@ -11,21 +11,20 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from plus.data.sampling import (
+from plus.data.batching.pfam_pairs import (
     PAIR_SPECIAL_TOKENS,
-    LengthBucketBatchSampler,
     PairBatch,
     SFPPairDataset,
     TestPairDataset,
-    collate_pairs,
+    collate_sfp_pairs,
 )
-from plus.data.store import CorpusStore
+from plus.data.batching.samplers import EpochItems, LengthBucketBatchSampler, StepIndexedBatches
+from plus.data.corpus.store import CorpusStore
 from plus.errors import InputError
 from plus.io import atomic_path, require, write_json
 from plus.models import build_encoder, count_parameters
 from plus.models.checkpoint import save_checkpoint
 from plus.objectives.pretraining import PretrainingModel, PretrainLossConfig
-from plus.training.loaders import EpochItems, StepIndexedBatches
 from plus.training.trainer import build_trainer, epoch_history, resume_path, world_size
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ class PfamDataModule(L.LightningDataModule):
         return DataLoader(
             EpochItems(self.dataset),
             batch_sampler=batches,
-            collate_fn=collate_pairs,
+            collate_fn=collate_sfp_pairs,
             num_workers=int(self.training.get("num_workers", 0)),
         )
 
@@ -131,7 +130,7 @@ class PfamDataModule(L.LightningDataModule):
         sampler = LengthBucketBatchSampler(
             lengths, int(self.training.get("eval_batch_pairs", 64)), self.seed, shuffle=False, **self._ranks()
         )
-        return DataLoader(pairs, batch_sampler=sampler, collate_fn=collate_pairs)
+        return DataLoader(pairs, batch_sampler=sampler, collate_fn=collate_sfp_pairs)
 
     def val_dataloader(self) -> DataLoader:
         return self.test_pair_loader(self.training.get("max_val_pairs", 2000))

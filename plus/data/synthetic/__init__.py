@@ -4,7 +4,6 @@ official formats, generated with pyhmmer from a seed in seconds, without the net
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -12,10 +11,10 @@ from typing import Any
 
 import pyhmmer
 
-from plus.data.synthetic import formats, tasks
+from plus.data.synthetic import formats, task_files
 from plus.data.synthetic.hmms import Family, build_hierarchy, emit, real_pfam_hmms, rng_for
 from plus.errors import InputError
-from plus.io import atomic_path
+from plus.io import atomic_path, file_md5
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +139,15 @@ def generate(config: dict[str, Any], out: str | Path, source: str = "config") ->
     sizes = settings["tasks"]
     with atomic_path(out, directory=True) as tmp:
         formats.write_gzip_text(tmp / "Pfam-A.fasta.gz", pfam_lines(families, settings["sequences_per_family"], seed))
-        tasks.homology(families, sizes["homology"], seed, tmp)
-        tasks.solubility(families, sizes["solubility"], seed, tmp)
-        tasks.localization(families, sizes["localization"], seed, tmp)
-        tasks.stability(families, sizes["stability"], seed, tmp, settings["stability_families"])
-        tasks.fluorescence(families, sizes["fluorescence"], seed, tmp, tuple(settings["fluorescence_test_mutations"]))
-        tasks.secstr(families, sizes["secstr"], seed, tmp)
-        tasks.transmembrane(families, sizes["transmembrane"], seed, tmp)
+        task_files.homology(families, sizes["homology"], seed, tmp)
+        task_files.solubility(families, sizes["solubility"], seed, tmp)
+        task_files.localization(families, sizes["localization"], seed, tmp)
+        task_files.stability(families, sizes["stability"], seed, tmp, settings["stability_families"])
+        task_files.fluorescence(
+            families, sizes["fluorescence"], seed, tmp, tuple(settings["fluorescence_test_mutations"])
+        )
+        task_files.secstr(families, sizes["secstr"], seed, tmp)
+        task_files.transmembrane(families, sizes["transmembrane"], seed, tmp)
         manifest = {
             "generator": "plus.data.synthetic",
             "generator_version": GENERATOR_VERSION,
@@ -159,17 +160,9 @@ def generate(config: dict[str, Any], out: str | Path, source: str = "config") ->
             "config": settings,
             "real_pfam_hmms": [f"{h.accession} {h.name}" for h in real_pfam_hmms()],
             "families": [f.to_dict() for f in families],
-            "label_rules": tasks.LABEL_RULES,
-            "files": {str(path.relative_to(tmp)): _md5(path) for path in sorted(tmp.rglob("*")) if path.is_file()},
+            "label_rules": task_files.LABEL_RULES,
+            "files": {str(path.relative_to(tmp)): file_md5(path) for path in sorted(tmp.rglob("*")) if path.is_file()},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     log.info("synthetic benchmark: %d files in %s", len(manifest["files"]), out)
     return manifest
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from plus.data.importers import ORIGIN
+from plus.data.task_data.importers import ORIGIN
 from plus.errors import InputError
 from plus.io import atomic_path, write_json
 from plus.tasks import SCOP_LEVELS, UNLABELLED, TaskSpec

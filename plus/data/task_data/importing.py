@@ -9,10 +9,10 @@ from typing import Any
 
 import pandas as pd
 
-from plus.data.canonical import apply_max_length, carve_valid, merge_tables, write_task
-from plus.data.importers import describe, file_md5, import_source
+from plus.data.task_data.canonical import apply_max_length, carve_valid, merge_tables, write_task
+from plus.data.task_data.importers import describe, import_source, spec_path
 from plus.errors import InputError
-from plus.io import require
+from plus.io import file_md5, require
 from plus.tasks import TaskSpec, resolve_task
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def import_task(config: Mapping[str, Any], out_dir: str | os.PathLike[str], wher
             log.info("%s: %s %s: %d records", spec.name, source["format"], split, len(table))
         parts.append(tables)
         for spec_value in source["files"].values():
-            checksums.setdefault(describe(spec_value), file_md5(spec_value))
+            checksums.setdefault(describe(spec_value), file_md5(spec_path(spec_value)))
     repeated = _repeated_splits(parts)
     if repeated:
         log.info("%s: splits %s come from more than one source and are concatenated", spec.name, repeated)

@@ -9,7 +9,7 @@ log = logging.getLogger(__name__)
 
 
 def run_import_task(args: argparse.Namespace) -> int:
-    from plus.data.task_import import import_task
+    from plus.data.task_data.importing import import_task
     from plus.io import read_config
 
     config = read_config(args.config)

@@ -1,20 +1,20 @@
-"""Same-family-prediction pair datasets, the fixed test-pair table and a length-bucketed batch sampler."""
+"""Same-family-prediction pair datasets over the corpus store, the fixed test-pair table and their collation."""
 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
-from plus.data.store import CorpusStore
+from plus.data.corpus.store import CorpusStore
 from plus.errors import InputError
+from plus.tensors import pad_tokens
 
 PAIR_SPECIAL_TOKENS = 3  # CLS, SEP, SEP around a pair in the transformer
 MAX_PARTNER_TRIES = 10
@@ -148,89 +148,9 @@ class TestPairDataset(Dataset):
         return np.maximum(lengths[self.index_a], lengths[self.index_b])
 
 
-def _pad(sequences: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    padded = torch.zeros(len(sequences), int(lengths.max()) if len(sequences) else 0, dtype=torch.long)
-    for row, sequence in enumerate(sequences):
-        padded[row, : len(sequence)] = torch.from_numpy(np.asarray(sequence, dtype=np.int64))
-    return padded, lengths
-
-
-def collate_pairs(batch: Sequence[Pair]) -> PairBatch:
+def collate_sfp_pairs(batch: Sequence[Pair]) -> PairBatch:
     """Pad a list of (tokens_a, tokens_b, same_family) into a PairBatch (padding token 0)."""
-    tokens_a, len_a = _pad([item[0] for item in batch])
-    tokens_b, len_b = _pad([item[1] for item in batch])
+    tokens_a, len_a = pad_tokens([item[0] for item in batch])
+    tokens_b, len_b = pad_tokens([item[1] for item in batch])
     same = torch.tensor([int(item[2]) for item in batch], dtype=torch.long)
     return PairBatch(tokens_a, len_a, tokens_b, len_b, same)
-
-
-class LengthBucketBatchSampler(Sampler[list[int]]):
-    """Batches of similar lengths: shuffle, sort within chunks of batch_size * chunk_batches, shuffle batches.
-
-    Deterministic given (seed, epoch). For DDP every rank gets the same number of batches: without drop_last,
-    batches are repeated from the start to fill the last round; with drop_last, the remainder is dropped.
-    """
-
-    def __init__(
-        self,
-        lengths: np.ndarray | Sequence[int],
-        batch_size: int,
-        seed: int = 0,
-        shuffle: bool = True,
-        drop_last: bool = False,
-        *,
-        num_replicas: int = 1,
-        rank: int = 0,
-        chunk_batches: int = 100,
-    ) -> None:
-        if batch_size < 1:
-            raise InputError(f"batch_size must be >= 1, not {batch_size}")
-        if not 0 <= rank < num_replicas:
-            raise InputError(f"rank {rank} is not in [0, num_replicas={num_replicas})")
-        self.lengths = np.asarray(lengths)
-        self.batch_size = batch_size
-        self.seed = seed
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self.num_replicas = num_replicas
-        self.rank = rank
-        self.chunk_size = batch_size * max(chunk_batches, 1)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def _all_batches(self) -> list[np.ndarray]:
-        n = len(self.lengths)
-        rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(n) if self.shuffle else np.arange(n)
-        batches = []
-        for start in range(0, n, self.chunk_size):
-            chunk = order[start : start + self.chunk_size]
-            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-            batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
-        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
-            batches.pop()
-        if self.shuffle:
-            batches = [batches[i] for i in rng.permutation(len(batches))]
-        return batches
-
-    def _batches_per_rank(self, n_batches: int) -> int:
-        if self.drop_last:
-            return n_batches // self.num_replicas
-        return math.ceil(n_batches / self.num_replicas)
-
-    def __len__(self) -> int:
-        n = len(self.lengths)
-        n_batches = n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-        return self._batches_per_rank(n_batches)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        batches = self._all_batches()
-        per_rank = self._batches_per_rank(len(batches))
-        total = per_rank * self.num_replicas
-        if batches:
-            while len(batches) < total:
-                batches.extend(batches[: total - len(batches)])
-        for batch in batches[self.rank : total : self.num_replicas]:
-            yield batch.tolist()

@@ -1,35 +1,16 @@
-"""Padding collation and a DataLoader whose position inside an epoch survives a checkpoint."""
+"""Batch samplers: length-bucketed batches, step-indexed batches for exact resume, a resumable DataLoader."""
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
-from plus.tokens import PAD
-
-
-def pad_tokens(sequences: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad token arrays with PAD into a LongTensor [B, L] and return it with the lengths [B]."""
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    width = int(lengths.max()) if len(sequences) else 1
-    tokens = torch.full((len(sequences), max(width, 1)), PAD, dtype=torch.long)
-    for row, sequence in enumerate(sequences):
-        tokens[row, : len(sequence)] = torch.from_numpy(np.asarray(sequence, dtype=np.int64))
-    return tokens, lengths
-
-
-def pad_labels(labels: Sequence[np.ndarray], fill: int = -100) -> torch.Tensor:
-    """Right-pad per-residue integer labels into a LongTensor [B, L] filled with `fill`."""
-    width = max((len(label) for label in labels), default=1)
-    out = torch.full((len(labels), max(width, 1)), fill, dtype=torch.long)
-    for row, label in enumerate(labels):
-        out[row, : len(label)] = torch.from_numpy(np.asarray(label, dtype=np.int64))
-    return out
+from plus.errors import InputError
 
 
 class _SkippingBatchSampler:
@@ -115,3 +96,75 @@ class EpochItems(Dataset):
         epoch, index = key
         self.dataset.set_epoch(epoch)
         return self.dataset[index]
+
+
+class LengthBucketBatchSampler(Sampler[list[int]]):
+    """Batches of similar lengths: shuffle, sort within chunks of batch_size * chunk_batches, shuffle batches.
+
+    Deterministic given (seed, epoch). For DDP every rank gets the same number of batches: without drop_last,
+    batches are repeated from the start to fill the last round; with drop_last, the remainder is dropped.
+    """
+
+    def __init__(
+        self,
+        lengths: np.ndarray | Sequence[int],
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        *,
+        num_replicas: int = 1,
+        rank: int = 0,
+        chunk_batches: int = 100,
+    ) -> None:
+        if batch_size < 1:
+            raise InputError(f"batch_size must be >= 1, not {batch_size}")
+        if not 0 <= rank < num_replicas:
+            raise InputError(f"rank {rank} is not in [0, num_replicas={num_replicas})")
+        self.lengths = np.asarray(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.chunk_size = batch_size * max(chunk_batches, 1)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _all_batches(self) -> list[np.ndarray]:
+        n = len(self.lengths)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(n) if self.shuffle else np.arange(n)
+        batches = []
+        for start in range(0, n, self.chunk_size):
+            chunk = order[start : start + self.chunk_size]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        return batches
+
+    def _batches_per_rank(self, n_batches: int) -> int:
+        if self.drop_last:
+            return n_batches // self.num_replicas
+        return math.ceil(n_batches / self.num_replicas)
+
+    def __len__(self) -> int:
+        n = len(self.lengths)
+        n_batches = n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        return self._batches_per_rank(n_batches)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = self._all_batches()
+        per_rank = self._batches_per_rank(len(batches))
+        total = per_rank * self.num_replicas
+        if batches:
+            while len(batches) < total:
+                batches.extend(batches[: total - len(batches)])
+        for batch in batches[self.rank : total : self.num_replicas]:
+            yield batch.tolist()

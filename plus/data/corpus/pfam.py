@@ -26,8 +26,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from plus import tokens as alphabet
+from plus.data.corpus.store import CorpusStore, CorpusWriter, current_umask, write_subset
 from plus.data.fasta import GZIP_MAGIC, looks_like_html
-from plus.data.store import CorpusStore, CorpusWriter, current_umask, write_subset
 from plus.errors import InputError
 from plus.io import atomic_path, write_json
 

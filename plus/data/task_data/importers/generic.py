@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from plus.data.fasta import read_fasta
-from plus.data.importers import (
+from plus.data.task_data.importers import (
     ORIGIN,
     FileSpec,
     describe,
@@ -56,7 +56,7 @@ def _separator(spec: FileSpec, options: dict[str, Any]) -> str:
     return ","
 
 
-def _label_field(options: dict[str, Any]) -> int:
+def _fasta_label_field(options: dict[str, Any]) -> int:
     rule = str(options.get("fasta_label", "header_field:1"))
     kind, _, number = rule.partition(":")
     if kind != "header_field" or not number.isdigit() or int(number) == 0:
@@ -66,7 +66,7 @@ def _label_field(options: dict[str, Any]) -> int:
 
 def _read_fasta_table(spec: FileSpec, split: str, options: dict[str, Any]) -> pd.DataFrame:
     name = describe(spec)
-    field = _label_field(options)
+    field = _fasta_label_field(options)
     ids, sequences, labels, origins = [], [], [], []
     with open_text(spec) as handle:
         for record in read_fasta(handle, name=name):

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from plus.data.fasta import read_fasta
-from plus.data.importers import (
+from plus.data.task_data.importers import (
     ORIGIN,
     FileSpec,
     describe,
@@ -40,7 +40,7 @@ from plus.data.importers import (
     spec_member,
     spec_path,
 )
-from plus.data.importers.labels import ss8_ints_to_letters
+from plus.data.task_data.importers.labels import ss8_ints_to_letters
 from plus.errors import InputError
 from plus.tasks import UNLABELLED
 
@@ -170,7 +170,7 @@ def _unique_ids(ids: list[str]) -> tuple[list[str], int]:
     return result, sum(n - 1 for n in seen.values())
 
 
-def _label_field(options: dict[str, Any], fmt: str) -> str:
+def _tape_label_field(options: dict[str, Any], fmt: str) -> str:
     field = options.get("label_field")
     if not isinstance(field, str) or not field:
         raise InputError(f"format {fmt!r}: options.label_field is required (e.g. one of {TAPE_LABEL_FIELDS})")
@@ -180,7 +180,7 @@ def _label_field(options: dict[str, Any], fmt: str) -> str:
 def import_tape_json(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """TAPE raw JSON lists, one file per split."""
     require_files(files, "tape_json")
-    label_field = _label_field(options, "tape_json")
+    label_field = _tape_label_field(options, "tape_json")
     tables = {}
     for split, spec in files.items():
         name = describe(spec)
@@ -242,7 +242,7 @@ def _extract_lmdb(spec: FileSpec, target: Path) -> tuple[Path, bool]:
 def import_tape_lmdb(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """TAPE LMDB databases, one per split (a path, or a member of a tar archive; directory or single file)."""
     require_files(files, "tape_lmdb")
-    label_field = _label_field(options, "tape_lmdb")
+    label_field = _tape_label_field(options, "tape_lmdb")
     try:
         importlib.import_module("lmdb")
     except ImportError as error:

@@ -2,7 +2,7 @@
 PLUS 3-line files (transmembrane topology).
 
 The label conventions (GHIBESTC letters, "." for masked residues, DSSP coil spellings, topology letter map)
-are documented in `plus.data.importers.labels`.
+are documented in `plus.data.task_data.importers.labels`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from plus.data.fasta import read_fasta
-from plus.data.importers import (
+from plus.data.task_data.importers import (
     ORIGIN,
     FileSpec,
     describe,
@@ -24,7 +24,7 @@ from plus.data.importers import (
     read_delimited,
     require_files,
 )
-from plus.data.importers.labels import (
+from plus.data.task_data.importers.labels import (
     apply_mask,
     dssp8_to_secstr8,
     map_topology,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,16 +12,8 @@ from torch.utils.data import Dataset
 
 from plus.errors import InputError
 from plus.tasks import UNLABELLED, TaskSpec
+from plus.tensors import pad_labels, pad_tokens
 from plus.tokens import encode
-from plus.training.loaders import pad_labels, pad_tokens
-
-
-def read_split(data_dir: str | Path, split: str) -> pd.DataFrame:
-    """One split of a canonical task directory, with a clear error when it is missing."""
-    path = Path(data_dir) / f"{split}.parquet"
-    if not path.is_file():
-        raise InputError(f"{path}: split {split!r} not found (run `plus import-task` for this task first)")
-    return pd.read_parquet(path)
 
 
 @dataclass(frozen=True)
@@ -106,7 +97,7 @@ def collate_sequences(batch: list[tuple[np.ndarray, Any]], shape: str) -> dict[s
     return {"tokens": tokens, "lengths": lengths, "target": target}
 
 
-def collate_pairs(batch: list[tuple[np.ndarray, np.ndarray, int]]) -> dict[str, torch.Tensor]:
+def collate_task_pairs(batch: list[tuple[np.ndarray, np.ndarray, int]]) -> dict[str, torch.Tensor]:
     tokens_a, len_a = pad_tokens([item[0] for item in batch])
     tokens_b, len_b = pad_tokens([item[1] for item in batch])
     target = torch.tensor([item[2] for item in batch], dtype=torch.long)

@@ -19,7 +19,15 @@ from typing import Any
 import pandas as pd
 
 from plus.data.fasta import read_fasta
-from plus.data.importers import ORIGIN, FileSpec, describe, new_table, open_text, read_delimited, require_files
+from plus.data.task_data.importers import (
+    ORIGIN,
+    FileSpec,
+    describe,
+    new_table,
+    open_text,
+    read_delimited,
+    require_files,
+)
 from plus.errors import InputError
 from plus.tasks import SCOP_LEVELS
 

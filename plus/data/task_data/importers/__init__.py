@@ -13,7 +13,6 @@ A format whose behaviour depends on `options.kind` may register one importer per
 from __future__ import annotations
 
 import gzip
-import hashlib
 import importlib
 import io
 import os
@@ -128,15 +127,6 @@ def read_delimited(spec: FileSpec, **options: Any) -> pd.DataFrame:
             raise InputError(f"{describe(spec)}: not a readable table ({error})") from error
         except UnicodeDecodeError as error:
             raise InputError(f"{describe(spec)}: not a text file ({error.reason})") from error
-
-
-def file_md5(spec: FileSpec) -> str:
-    """md5 of the file on disk a spec refers to (the whole archive for a tar member)."""
-    digest = hashlib.md5()
-    with open(spec_path(spec), "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def require_files(files: Mapping[str, FileSpec], fmt: str, allowed: Iterable[str] | None = None) -> None:

@@ -1,0 +1,1 @@
+"""Torch datasets, samplers and collation: pretraining pairs, task examples, length-bucketed batches."""
