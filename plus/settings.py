@@ -327,7 +327,7 @@ class TaskSpec(Settings):
     @model_validator(mode="after")
     def _consistent(self) -> TaskSpec:
         if self.shape in ("protein_classification", "residue_classification") and len(self.classes) < 2:
-            raise ValueError(f"task {self.name!r}: a classification task needs at least two classes")
+            raise ValueError("a classification task needs at least two classes")
         if self.headline_split not in self.test_splits:
             raise ValueError(
                 f"headline_split {self.headline_split!r} is not one of the test splits {list(self.test_splits)}"

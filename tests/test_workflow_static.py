@@ -23,7 +23,7 @@ from plus.cli import main as cli_main
 from plus.jobs import plan_workflow
 from plus.settings import PfamSettings, PretrainSettings, workflow_schema
 from plus.tasks import BUILTIN_TASKS, TaskSpec
-from workflow_helpers import ROOT, copy_workflow, run_snakemake
+from workflow_helpers import ROOT, copy_workflow, job_counts, run_snakemake
 
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
@@ -49,18 +49,6 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_workflow(tmp_path_factory.mktemp("workflow"))
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run as {rule: count}."""
-    table = output.split("Job stats:", 1)[1]
-    counts = {}
-    for line in table.splitlines()[3:]:
-        fields = line.split()
-        if len(fields) != 2 or fields[0] == "total":
-            break
-        counts[fields[0]] = int(fields[1])
-    return counts
 
 
 def job_settings(output: str) -> dict[str, dict]:
