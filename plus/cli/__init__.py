@@ -11,9 +11,27 @@ import sys
 from plus import __version__
 from plus.errors import InputError
 
+DESCRIPTION = """\
+plus is for pretraining protein language models the PLUS way (masked language modelling plus same-family
+prediction on Pfam), fine-tuning them on the seven PLUS benchmark tasks, evaluating them with the paper's metrics,
+reporting the results, and computing embeddings of your own sequences with any trained checkpoint.
+
+Typical order: prepare data (synthetic or download, then prepare-pfam and import-task), pretrain, finetune,
+evaluate, report; embed works on any pretrained or fine-tuned model.pt. The Snakemake workflow runs this chain
+for you. Run `plus COMMAND --help` for a command's inputs, outputs and options."""
+
+EPILOG = """\
+command groups:
+  data          synthetic, download, prepare-pfam, import-task, write-config
+  training      pretrain, finetune, evaluate
+  models        embed (embeddings of a FASTA file), models (the presets), devices (visible GPUs)
+  results       report (tables, figures and summary.md)"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="plus", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="plus", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"plus {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

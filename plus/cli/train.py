@@ -56,7 +56,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _embed(args: argparse.Namespace) -> int:
     from plus.training.embed import embed_fasta
 
-    count = embed_fasta(args.model, args.fasta, args.out, args.representation, args.batch_size)
+    options = {"max_residues": args.max_residues} if args.max_residues else {}
+    count = embed_fasta(args.model, args.fasta, args.out, args.representation, device=args.device, **options)
     print(f"embedded {count} sequences into {args.out}")
     return 0
 
@@ -103,10 +104,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.set_defaults(handler=_evaluate)
 
-    parser = subparsers.add_parser("embed", help="per-residue and per-protein embeddings of a FASTA file")
+    text = "per-residue and per-protein embeddings of a FASTA file"
+    parser = subparsers.add_parser(
+        "embed",
+        help=text,
+        description=f"{text}: writes {{id}}/residues ([L, d]) and {{id}}/protein (the mean over residues) for every "
+        "record, the id being the header's first word. Sequences must be non-empty and letters only, ids unique.",
+    )
     parser.add_argument("--model", type=Path, required=True, help="pretrained or fine-tuned model.pt")
-    parser.add_argument("--fasta", type=Path, required=True)
+    parser.add_argument("--fasta", type=Path, required=True, help="protein sequences (plain or gzip)")
     parser.add_argument("--out", type=Path, required=True, help="output file, .h5 or .npz")
     parser.add_argument("--representation", choices=("h", "z"), default="h", help="h (2H-d) or projected z")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--max-residues",
+        type=_positive_int,
+        help="padded residues per forward pass, which bounds memory (default 16384; a longer sequence runs alone)",
+    )
+    parser.add_argument("--device", help="torch device, e.g. cpu or cuda:1 (default: a GPU if there is one)")
     parser.set_defaults(handler=_embed)
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value

@@ -1,0 +1,203 @@
+"""The Python API: load any checkpoint, batch sequences, embed them, and predict with a fine-tuned model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from plus.errors import InputError
+from plus.models.checkpoint import load_checkpoint, load_encoder
+from plus.tasks import TaskSpec
+from plus.tokens import encode
+from plus.training.inference import embed_tokens, predict_outputs, prediction_columns
+
+if TYPE_CHECKING:
+    from plus.training.finetune import FinetuneModule
+
+DEFAULT_MAX_RESIDUES = 16_384  # padded residues per forward pass: bounds activation memory for long inputs
+
+SequenceItem = str | tuple[str, str]  # a sequence, or an (id, sequence) pair
+
+
+def sequence_problem(sequence: str) -> str | None:
+    """Why a string is not a protein sequence (empty, or characters other than ASCII letters), or None."""
+    if not sequence:
+        return "empty sequence"
+    if sequence.isascii() and sequence.isalpha():
+        return None
+    bad = "".join(sorted({c for c in sequence if not (c.isascii() and c.isalpha())}))
+    return f"characters other than the letters A-Z: {bad!r}"
+
+
+def _named_sequence(item: Any, label: str, default_id: str) -> tuple[str, str]:
+    """(id, sequence) of one user item, or an InputError naming the item by `label`."""
+    if isinstance(item, str):
+        name, sequence = default_id, item
+    elif isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(x, str) for x in item):
+        name, sequence = item
+        label = f"{label} ({name!r})"
+    else:
+        raise InputError(f"{label}: expected a sequence string or an (id, sequence) pair, got {type(item).__name__}")
+    problem = sequence_problem(sequence)
+    if problem:
+        raise InputError(f"{label}: {problem}")
+    return name, sequence
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Validated protein sequences, their ids and their tokens; made by `Model.batch`."""
+
+    ids: tuple[str, ...]
+    sequences: tuple[str, ...]
+    tokens: tuple[np.ndarray, ...]
+
+    @classmethod
+    def of(cls, items: Sequence[SequenceItem], name: str = "sequences") -> Batch:
+        """A batch of sequences or (id, sequence) pairs; an InputError names a bad item as `name[index]`."""
+        if isinstance(items, str):
+            items = [items]
+        if len(items) == 0:
+            raise InputError(f"{name}: no sequences")
+        pairs = [_named_sequence(item, f"{name}[{i}]", str(i)) for i, item in enumerate(items)]
+        return cls(
+            ids=tuple(p[0] for p in pairs),
+            sequences=tuple(p[1] for p in pairs),
+            tokens=tuple(encode(p[1]).tokens for p in pairs),
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Per-residue ([L_i, d] each) and per-protein ([N, d], mean over residues) embeddings of a batch."""
+
+    ids: tuple[str, ...]
+    residues: list[Any]  # torch.Tensor each, or np.ndarray after numpy()
+    proteins: Any  # torch.Tensor [N, d], or np.ndarray after numpy()
+    representation: str
+
+    def numpy(self) -> Embeddings:
+        """The same embeddings as NumPy float32 arrays."""
+        return Embeddings(
+            self.ids,
+            [np.asarray(r) for r in self.residues],
+            np.asarray(self.proteins),
+            self.representation,
+        )
+
+
+class Model:
+    """A loaded checkpoint: a pretrained encoder, or a fine-tuned model (encoder + task head)."""
+
+    def __init__(self, path: str | os.PathLike[str], encoder: torch.nn.Module, head: FinetuneModule | None) -> None:
+        self.path = Path(path)
+        self.encoder = encoder
+        self.finetuned = head
+        self.task: TaskSpec | None = head.spec if head is not None else None
+
+    @property
+    def kind(self) -> str:
+        """'encoder' (pretrained, no task head) or 'finetuned'."""
+        return "encoder" if self.finetuned is None else "finetuned"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.encoder.parameters()).device
+
+    def __repr__(self) -> str:
+        task = f", task={self.task.name!r}" if self.task else ""
+        return f"plus.Model({str(self.path)!r}, kind={self.kind!r}{task}, device={str(self.device)!r})"
+
+    def batch(self, sequences: Sequence[SequenceItem]) -> Batch:
+        """Sequences or (id, sequence) pairs as a batch; ids default to the position ('0', '1', ...)."""
+        return Batch.of(sequences)
+
+    def embed(
+        self,
+        batch: Batch | Sequence[SequenceItem],
+        representation: str = "h",
+        max_residues: int = DEFAULT_MAX_RESIDUES,
+    ) -> Embeddings:
+        """h (default) or projected z per residue and per protein, as CPU float32 tensors in batch order.
+
+        Sequences run in length-sorted chunks of at most `max_residues` padded residues (a longer sequence alone).
+        """
+        if representation not in ("h", "z"):
+            raise InputError(f"representation must be 'h' or 'z', not {representation!r}")
+        batch = batch if isinstance(batch, Batch) else Batch.of(batch)
+        residues = embed_tokens(self.encoder, batch.tokens, representation, max_residues=max_residues)
+        proteins = torch.stack([r.mean(dim=0) for r in residues])
+        return Embeddings(batch.ids, residues, proteins, representation)
+
+    def predict(self, batch: Batch | Sequence[SequenceItem], max_residues: int = DEFAULT_MAX_RESIDUES) -> pd.DataFrame:
+        """One row per protein: `id`, `prediction` and the task's extra columns (as in predictions.parquet).
+
+        Classification: class name and `probabilities` (task class order); regression: the value; per-residue
+        tasks: a label letter per residue (secstr adds `prediction_3class`, transmembrane the decoded `topology`).
+        """
+        head = self._head("predict")
+        if head.spec.shape == "pair":
+            raise InputError(f"{self.path}: {head.spec.name} compares two proteins: use predict_pairs([(a, b), ...])")
+        batch = batch if isinstance(batch, Batch) else Batch.of(batch)
+        outputs = predict_outputs(head, batch.tokens, max_residues=max_residues)
+        return pd.DataFrame({"id": list(batch.ids), **prediction_columns(head.spec, outputs)})
+
+    def predict_pairs(
+        self,
+        pairs: Sequence[tuple[SequenceItem, SequenceItem]],
+        max_residues: int = DEFAULT_MAX_RESIDUES,
+    ) -> pd.DataFrame:
+        """One row per pair: `id_a`, `id_b`, `expected_level` (0..4) and `p_class` ... `p_family` (P(level > k))."""
+        head = self._head("predict_pairs")
+        if head.spec.shape != "pair":
+            raise InputError(f"{self.path}: {head.spec.name} predicts single proteins: use predict(batch)")
+        if len(pairs) == 0:
+            raise InputError("pairs: no pairs")
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise InputError(f"pairs[{i}]: expected a pair (a, b) of sequences")
+        side_a = [_named_sequence(p[0], f"pairs[{i}][0]", str(i)) for i, p in enumerate(pairs)]
+        side_b = [_named_sequence(p[1], f"pairs[{i}][1]", str(i)) for i, p in enumerate(pairs)]
+        outputs = predict_outputs(
+            head,
+            [encode(s).tokens for _, s in side_a],
+            [encode(s).tokens for _, s in side_b],
+            max_residues=max_residues,
+        )
+        ids = {"id_a": [n for n, _ in side_a], "id_b": [n for n, _ in side_b]}
+        return pd.DataFrame({**ids, **prediction_columns(head.spec, outputs)})
+
+    def _head(self, method: str) -> FinetuneModule:
+        if self.finetuned is None:
+            raise InputError(
+                f"{self.path}: a pretrained encoder has no task head, so it cannot {method}; "
+                "load a fine-tuned model.pt, or use embed() for representations"
+            )
+        return self.finetuned
+
+
+def load(path: str | os.PathLike[str], device: str | torch.device | None = None) -> Model:
+    """Any PLUS checkpoint (pretrained encoder or fine-tuned model) in eval mode, on `device` (default: GPU if any)."""
+    try:
+        target = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
+    except RuntimeError as error:
+        raise InputError(f"device {device!r}: not a torch device ({error})") from error
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r}: no GPU is available to this process")
+    checkpoint = load_checkpoint(path)
+    if checkpoint["kind"] == "finetuned":
+        from plus.training.evaluate import finetuned_from_checkpoint  # imports Lightning: only for fine-tuned models
+
+        head = finetuned_from_checkpoint(checkpoint, path).to(target).eval()
+        return Model(path, head.encoder, head)
+    return Model(path, load_encoder(path).to(target).eval(), None)

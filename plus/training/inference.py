@@ -1,0 +1,133 @@
+"""Batched inference shared by evaluation and the Python API: length-sorted batches, embeddings, predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from plus.metrics.secstr import q3_from_probabilities
+from plus.metrics.transmembrane import viterbi_topology
+from plus.tasks import SCOP_LEVELS, TaskSpec
+from plus.tensors import pad_tokens
+
+if TYPE_CHECKING:
+    from plus.training.finetune import FinetuneModule
+
+
+def length_batches(
+    lengths: Sequence[int] | Sequence[Sequence[int]],
+    max_items: int | None = None,
+    max_residues: int | None = None,
+) -> list[list[int]]:
+    """Indices grouped in length order so that no batch exceeds `max_items` items or `max_residues` padded residues.
+
+    `lengths` is one length per item, or one row per item for pairs (each column is padded on its own). An item
+    alone over the residue budget forms a batch by itself.
+    """
+    if len(lengths) == 0:
+        return []
+    widths = np.asarray(lengths, dtype=np.int64).reshape(len(lengths), -1)
+    order = np.argsort(widths.sum(axis=1), kind="stable")
+    batches: list[list[int]] = []
+    current: list[int] = []
+    widest = np.zeros(widths.shape[1], dtype=np.int64)
+    for index in order.tolist():
+        wider = np.maximum(widest, widths[index])
+        full = (max_items is not None and len(current) >= max_items) or (
+            max_residues is not None and (len(current) + 1) * int(wider.sum()) > max_residues
+        )
+        if current and full:
+            batches.append(current)
+            current, wider = [], widths[index]
+        current.append(index)
+        widest = wider
+    if current:
+        batches.append(current)
+    return batches
+
+
+@torch.no_grad()
+def embed_tokens(
+    encoder: nn.Module,
+    tokens: Sequence[np.ndarray],
+    representation: str = "h",
+    max_items: int | None = None,
+    max_residues: int | None = None,
+) -> list[torch.Tensor]:
+    """Per-residue representations ([L_i, d] float32 CPU tensors, input order): h, or z = encoder.project(h)."""
+    if representation not in ("h", "z"):
+        raise ValueError(f"representation must be 'h' or 'z', not {representation!r}")
+    device = next(encoder.parameters()).device
+    out: list[Any] = [None] * len(tokens)
+    for indices in length_batches([len(t) for t in tokens], max_items, max_residues):
+        padded, lengths = pad_tokens([tokens[i] for i in indices])
+        h = encoder(padded.to(device), lengths.to(device))
+        rep = (h if representation == "h" else encoder.project(h)).float().cpu()
+        for row, index in enumerate(indices):
+            out[index] = rep[row, : int(lengths[row])].clone()  # a copy, so the padded batch can be freed
+    return out
+
+
+def predict_outputs(
+    module: FinetuneModule,
+    tokens: Sequence[np.ndarray],
+    tokens_b: Sequence[np.ndarray] | None = None,
+    max_items: int | None = None,
+    max_residues: int | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """`FinetuneModule.predict_batch` outputs per input (pairs when `tokens_b` is given), in input order."""
+    device = next(module.parameters()).device
+    if tokens_b is None:
+        lengths: list[Any] = [len(t) for t in tokens]
+    else:
+        lengths = [(len(a), len(b)) for a, b in zip(tokens, tokens_b, strict=True)]
+    per_residue = module.spec.shape == "residue_classification"
+    outputs: list[Any] = [None] * len(tokens)
+    for indices in length_batches(lengths, max_items, max_residues):
+        if tokens_b is None:
+            padded, lens = pad_tokens([tokens[i] for i in indices])
+            batch = {"tokens": padded.to(device), "lengths": lens.to(device)}
+        else:
+            padded_a, len_a = pad_tokens([tokens[i] for i in indices])
+            padded_b, len_b = pad_tokens([tokens_b[i] for i in indices])
+            batch = {
+                "tokens_a": padded_a.to(device),
+                "len_a": len_a.to(device),
+                "tokens_b": padded_b.to(device),
+                "len_b": len_b.to(device),
+            }
+        predicted = module.predict_batch(batch)
+        for row, index in enumerate(indices):
+            value = {key: array[row] for key, array in predicted.items()}
+            if per_residue:
+                value["log_probs"] = value["log_probs"][: len(tokens[index])]
+            outputs[index] = value
+    return outputs
+
+
+def prediction_columns(spec: TaskSpec, outputs: Sequence[dict[str, np.ndarray]]) -> dict[str, Any]:
+    """The prediction columns of predictions.parquet (docs/design.md) for the task's shape, one value per output."""
+    if spec.shape == "protein_regression":
+        return {"prediction": [float(o["value"]) for o in outputs]}
+    if spec.shape == "protein_classification":
+        return {
+            "prediction": [spec.classes[int(np.argmax(o["log_probs"]))] for o in outputs],
+            "probabilities": [np.exp(o["log_probs"]).tolist() for o in outputs],
+        }
+    if spec.shape == "residue_classification":
+        letters = np.array(list(spec.classes))
+        columns = {"prediction": ["".join(letters[np.argmax(o["log_probs"], axis=1)]) for o in outputs]}
+        if spec.name == "secstr":
+            columns["prediction_3class"] = [q3_from_probabilities(np.exp(o["log_probs"])) for o in outputs]
+        if spec.name == "transmembrane":
+            columns["topology"] = [viterbi_topology(o["log_probs"]) for o in outputs]
+        return columns
+    exceedance = np.array([o["exceedance"] for o in outputs]).reshape(len(outputs), len(SCOP_LEVELS))
+    columns = {"expected_level": exceedance.sum(axis=1)}
+    for k, level in enumerate(SCOP_LEVELS):
+        columns[f"p_{level}"] = exceedance[:, k]
+    return columns
