@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 from pathlib import Path
@@ -58,19 +59,19 @@ def test_published_architectures():
 
 
 def test_build_encoder_overrides_and_errors():
-    encoder = build_encoder("plus-rnn-tiny", hidden=8, rnn_impl="packed")
-    assert encoder.config.hidden == 8 and encoder.d_h == 16 and encoder.config.rnn_impl == "packed"
+    encoder = build_encoder("plus-rnn-tiny", hidden=8, rnn_bucket_size=4)
+    assert encoder.config.hidden == 8 and encoder.d_h == 16 and encoder.config.rnn_bucket_size == 4
     with pytest.raises(InputError, match="unknown model preset"):
         build_encoder("plus-rnn-huge")
     with pytest.raises(InputError, match="hiden"):
         build_encoder("plus-rnn-tiny", hiden=8)
-    with pytest.raises(InputError, match="rnn_impl"):
-        build_encoder("plus-rnn-tiny", rnn_impl="fast")
+    with pytest.raises(InputError, match="rnn_bucket_size"):
+        build_encoder("plus-rnn-tiny", rnn_bucket_size=-1)
 
 
 def packed_reference(encoder: PlusRNN, tokens: torch.Tensor, lengths: torch.Tensor):
     """The authors' formulation: nn.LSTM(bidirectional=True) over a PackedSequence, same weights (copied)."""
-    reference = encoder.reference_lstm()
+    reference = copy.deepcopy(encoder.lstm)
     embedded = encoder.embed(tokens).detach().requires_grad_()
     packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
     out, _ = reference(packed)
@@ -114,13 +115,12 @@ def test_length_buckets_are_exact_with_gradients():
     torch.testing.assert_close(encoder.embed.weight.grad, embedding_grad, atol=1e-5, rtol=0)
 
 
-def test_packed_switch_gives_the_same_encoder_output():
+def test_encoder_output_equals_the_packed_lstm_on_its_embedding():
     torch.manual_seed(0)
-    padded = build_encoder("plus-rnn-tiny")
-    packed = build_encoder("plus-rnn-tiny", rnn_impl="packed")
-    packed.load_state_dict(padded.state_dict())
+    encoder = build_encoder("plus-rnn-tiny")
     tokens, lengths = random_batch([12, 30, 2, 19], seed=2)
-    torch.testing.assert_close(padded(tokens, lengths), packed(tokens, lengths), atol=1e-5, rtol=0)
+    _, _, expected = packed_reference(encoder, tokens, lengths)
+    torch.testing.assert_close(encoder(tokens, lengths), expected, atol=1e-5, rtol=0)
 
 
 def test_reverse_direction_starts_at_each_sequences_last_residue():
@@ -239,11 +239,16 @@ def test_plus_models_cli(capsys):
     assert "plus-tfm" in table and "14,919,306" in table
 
 
-def test_throughput_benchmark_prints_one_json_line(capsys):
+def load_benchmark():
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "pretrain_throughput.py"
     spec = importlib.util.spec_from_file_location("pretrain_throughput", path)
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
+    return benchmark
+
+
+def test_throughput_benchmark_prints_one_json_line(capsys):
+    benchmark = load_benchmark()
     argv = ["--preset", "plus-rnn-tiny", "--pairs", "2", "--steps", "2", "--warmup", "1", "--median-length", "30"]
     assert benchmark.main([*argv, "--threads", "1"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -251,3 +256,17 @@ def test_throughput_benchmark_prints_one_json_line(capsys):
     result = json.loads(lines[0])
     assert result["residues_per_s"] > 0 and result["impl"] == "padded" and result["pairs"] == 2
     assert len(result["step_seconds"]) == 2 and result["peak_memory_mib"] > 0
+
+
+def test_throughput_benchmark_compares_with_the_packed_lstm_from_the_same_weights(capsys):
+    benchmark = load_benchmark()
+    argv = ["--preset", "plus-rnn-tiny", "--pairs", "3", "--steps", "1", "--warmup", "0", "--median-length", "30"]
+    assert benchmark.main([*argv, "--threads", "1", "--compare-impl"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    padded, packed = result["results"]["padded"], result["results"]["packed"]
+    assert result["residues_per_s"] == padded["residues_per_s"] and result["padded_over_packed"] > 0
+    assert packed["impl"] == "packed" and packed["parameters"] == padded["parameters"]
+    # one step from the same weights on the same batch and masks: the same loss (printed to 4 decimals)
+    assert abs(padded["final_loss"] - packed["final_loss"]) <= 1.5e-4

@@ -8,7 +8,6 @@ from typing import Any, Literal
 from plus.errors import InputError
 
 Kind = Literal["rnn", "tfm"]
-RnnImpl = Literal["padded", "packed"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,6 @@ class ModelConfig:
     ffn: int = 0  # TFM feed-forward width
     max_len: int = 0  # TFM: longest input including [CLS]/[SEP]
     dropout: float = 0.0
-    rnn_impl: RnnImpl = "padded"  # "packed": nn.LSTM over a PackedSequence (the authors' path, slower on CPU)
     rnn_bucket_size: int = 16  # padded path on CPU: length-sorted groups of this many sequences (0: one group)
     original_layernorm: bool = False  # TFM: the authors' LayerNorm dividing by sqrt(std + eps)
 
@@ -40,8 +38,6 @@ class ModelConfig:
             problems.append("dropout must be in [0, 1)")
         if self.rnn_bucket_size < 0:
             problems.append("rnn_bucket_size must be >= 0")
-        if self.rnn_impl not in ("padded", "packed"):
-            problems.append(f"rnn_impl must be 'padded' or 'packed', not {self.rnn_impl!r}")
         if self.kind == "tfm":
             if self.heads < 1 or self.hidden % self.heads:
                 problems.append("a transformer needs heads >= 1 dividing hidden")
