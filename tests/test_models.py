@@ -1,4 +1,4 @@
-"""Encoders, presets, the exact fast biLSTM, checkpoints and `plus models`."""
+"""Encoders, their config types and presets, the exact fast biLSTM, checkpoints and `plus models`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,17 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from plus.cli import main
 from plus.errors import InputError
-from plus.models import PRESETS, PlusRNN, PlusTFM, build_encoder, count_parameters
+from plus.models import (
+    PRESETS,
+    PlusRNN,
+    PlusTFM,
+    RNNConfig,
+    TransformerConfig,
+    build_encoder,
+    count_parameters,
+    parse_encoder_config,
+    preset_config,
+)
 from plus.models.checkpoint import load_checkpoint, load_encoder, save_checkpoint
 from plus.models.transformer import OriginalLayerNorm
 from plus.tokens import PAD, VOCAB_SIZE
@@ -191,7 +201,8 @@ def test_checkpoint_round_trip(tmp_path, preset):
     save_checkpoint(path, "encoder", encoder.config, encoder.state_dict(), steps=12, objective="plus")
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
     payload = load_checkpoint(path)
-    assert payload["format"] == "plus" and payload["version"] == 1 and payload["steps"] == 12
+    assert payload["format"] == "plus" and payload["version"] == 2 and payload["steps"] == 12
+    assert payload["model_config"] == encoder.config.model_dump() and payload["model_config"]["kind"] == preset[5:8]
     loaded = load_encoder(path)
     tokens, lengths = random_batch([6, 3], seed=8)
     torch.testing.assert_close(loaded(tokens, lengths), encoder(tokens, lengths))
@@ -223,9 +234,73 @@ def test_foreign_or_broken_checkpoints_are_input_errors(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
     mismatched = tmp_path / "mismatched.pt"
     encoder = build_encoder("plus-rnn-tiny")
-    save_checkpoint(mismatched, "encoder", PRESETS["plus-rnn-tiny"].to_dict() | {"hidden": 8}, encoder.state_dict())
+    save_checkpoint(mismatched, "encoder", preset_config("plus-rnn-tiny", hidden=8), encoder.state_dict())
     with pytest.raises(InputError, match="do not match"):
         load_encoder(mismatched)
+
+
+def test_version_1_and_bad_model_configs_are_input_errors(tmp_path):
+    encoder = build_encoder("plus-rnn-tiny")
+    old = tmp_path / "old.pt"
+    config_v1 = {**encoder.config.model_dump(), "heads": 0, "ffn": 0, "max_len": 0, "rnn_impl": "padded"}
+    torch.save({"format": "plus", "version": 1, "kind": "encoder", "model_config": config_v1, "state_dict": {}}, old)
+    with pytest.raises(InputError, match=r"old\.pt: checkpoint version 1 .*version 2"):
+        load_checkpoint(old)
+    broken = tmp_path / "broken.pt"
+    save_checkpoint(broken, "encoder", encoder.config, encoder.state_dict())
+    payload = torch.load(broken, weights_only=True)
+    payload["model_config"]["layers"] = 0
+    torch.save(payload, broken)
+    with pytest.raises(InputError, match=r"broken\.pt: model_config: layers"):
+        load_encoder(broken)
+    payload["model_config"] = {"layers": 2, "hidden": 32}
+    torch.save(payload, broken)
+    with pytest.raises(InputError, match=r"broken\.pt: model_config: kind"):
+        load_encoder(broken)
+
+
+def test_config_types_validate_ranges_and_forbid_unknown_keys():
+    assert (
+        RNNConfig(layers=1, hidden=1).kind == "rnn"
+        and TransformerConfig(layers=1, hidden=4, heads=2, ffn=1).kind == "tfm"
+    )
+    bad = [
+        {"kind": "rnn", "layers": 0, "hidden": 8},
+        {"kind": "rnn", "layers": 1, "hidden": 0},
+        {"kind": "rnn", "layers": 1, "hidden": 8, "dropout": 1.0},
+        {"kind": "rnn", "layers": 1, "hidden": 8, "dropout": -0.1},
+        {"kind": "rnn", "layers": 1, "hidden": 8, "proj_dim": 0},
+        {"kind": "rnn", "layers": 1, "hidden": 8, "heads": 2},  # a transformer key
+        {"kind": "tfm", "layers": 1, "hidden": 10, "heads": 3, "ffn": 4},
+        {"kind": "tfm", "layers": 1, "hidden": 8, "heads": 2, "ffn": 4, "max_len": 2},
+        {"kind": "tfm", "layers": 1, "hidden": 8, "heads": 2, "ffn": 4, "embed_dim": 21},  # an RNN key
+        {"kind": "cnn", "layers": 1, "hidden": 8},
+    ]
+    named = ["layers", "hidden", "dropout", "dropout", "proj_dim", "heads", "heads", "max_len", "embed_dim", "kind"]
+    for values, key in zip(bad, named, strict=True):
+        with pytest.raises(InputError, match=rf"^my\.yaml: .*{key}"):
+            parse_encoder_config(values, source="my.yaml")
+    with pytest.raises(ValueError, match="frozen"):
+        PRESETS["plus-rnn-base"].hidden = 8
+    config = parse_encoder_config({"kind": "tfm", "layers": 1, "hidden": 8, "heads": 2, "ffn": 4})
+    assert isinstance(config, TransformerConfig) and (config.max_len, config.dropout, config.proj_dim) == (
+        512,
+        0.1,
+        None,
+    )
+    assert parse_encoder_config(PRESETS["plus-rnn-base"].model_dump()) == PRESETS["plus-rnn-base"]
+
+
+def test_preset_config_names_the_bad_preset_or_key():
+    assert preset_config("plus-rnn-tiny") is PRESETS["plus-rnn-tiny"]
+    assert preset_config("plus-tfm-tiny", max_len=64).max_len == 64
+    assert preset_config(PRESETS["plus-rnn-tiny"], layers=1).layers == 1
+    with pytest.raises(InputError, match="'plus-rnn-medium'"):
+        preset_config("plus-rnn-medium")
+    with pytest.raises(InputError, match="plus-tfm-tiny.*heads"):
+        preset_config("plus-tfm-tiny", heads=5)
+    with pytest.raises(InputError, match="plus-rnn-tiny.*max_len"):
+        preset_config("plus-rnn-tiny", max_len=64)
 
 
 def test_plus_models_cli(capsys):

@@ -18,7 +18,7 @@ import functools
 import torch
 from torch import nn
 
-from plus.models.presets import ModelConfig
+from plus.models.configs import RNNConfig
 from plus.tensors import gather_positions, padding_mask, reverse_within_length_index
 from plus.tokens import PAD, VOCAB_SIZE
 
@@ -32,10 +32,10 @@ def cpu_has_native_bf16() -> bool:
 class PlusRNN(nn.Module):
     """Encoder: Embedding(25 -> embed_dim) -> `layers`-layer biLSTM (hidden per direction) -> h [B, L, 2*hidden]."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: RNNConfig) -> None:
         super().__init__()
-        if config.kind != "rnn":
-            raise ValueError(f"PlusRNN needs an rnn config, got kind {config.kind!r}")
+        if not isinstance(config, RNNConfig):
+            raise TypeError(f"PlusRNN needs an RNNConfig, not {type(config).__name__}")
         self.config = config
         self.d_h = 2 * config.hidden
         self.d_z = config.proj_dim or self.d_h

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from plus.models.presets import ModelConfig
+from plus.models.configs import TransformerConfig
 from plus.tensors import gather_positions, padding_mask
 from plus.tokens import CLS, PAD, SEP, VOCAB_SIZE
 
@@ -53,7 +53,7 @@ def _bert_init(module: nn.Module) -> None:
 class TransformerBlock(nn.Module):
     """Post-LN block: x = LN(x + Attn(x)); x = LN(x + FFN(x)), GELU in the feed-forward."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         self.heads = config.heads
         self.qkv = nn.Linear(config.hidden, 3 * config.hidden)
@@ -78,10 +78,10 @@ class TransformerBlock(nn.Module):
 class PlusTFM(nn.Module):
     """Encoder: token + sinusoidal position + segment embeddings -> `layers` post-LN blocks -> h [B, L, hidden]."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
-        if config.kind != "tfm":
-            raise ValueError(f"PlusTFM needs a tfm config, got kind {config.kind!r}")
+        if not isinstance(config, TransformerConfig):
+            raise TypeError(f"PlusTFM needs a TransformerConfig, not {type(config).__name__}")
         self.config = config
         self.d_h = config.hidden
         self.d_z = config.proj_dim or self.d_h

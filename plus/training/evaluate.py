@@ -23,7 +23,7 @@ from plus.io import atomic_path, require, write_json
 from plus.metrics.secstr import q3_from_probabilities
 from plus.metrics.task import fit_homology_thresholds, task_metrics
 from plus.metrics.transmembrane import viterbi_topology
-from plus.models import ModelConfig, build_encoder
+from plus.models import build_encoder, parse_encoder_config
 from plus.models.checkpoint import load_checkpoint
 from plus.tasks import SCOP_LEVELS, TaskSpec
 from plus.training.finetune import FinetuneModule
@@ -34,7 +34,7 @@ def load_finetuned(path: str | Path) -> FinetuneModule:
     checkpoint = load_checkpoint(path)
     if checkpoint["kind"] != "finetuned":
         raise InputError(f"{path}: a {checkpoint['kind']} checkpoint, not a fine-tuned model")
-    encoder = build_encoder(ModelConfig.from_dict(checkpoint["model_config"], source=f"{path}: model_config"))
+    encoder = build_encoder(parse_encoder_config(checkpoint["model_config"], source=f"{path}: model_config"))
     scaling = TargetScaling(**checkpoint["scaling"])
     module = FinetuneModule(encoder, TaskSpec.from_dict(checkpoint["task"]), {}, scaling, checkpoint["seed"])
     module.load_state_dict(checkpoint["state_dict"])
