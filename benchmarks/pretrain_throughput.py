@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from plus.data.batching.pfam_pairs import PAIR_SPECIAL_TOKENS
 from plus.models import build_encoder, count_parameters
 from plus.models.rnn import PlusRNN, cpu_has_native_bf16
 from plus.objectives import PretrainingModel, PretrainLossConfig
@@ -144,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but CUDA is not available", file=sys.stderr)
         return 2
-    config = build_encoder(args.preset).config
-    max_length = 1000 if config.kind == "rnn" else (config.max_len - 3) // 2
+    with torch.device("meta"):
+        encoder = build_encoder(args.preset)
+    pair_limit = encoder.max_pair_tokens
+    max_length = 1000 if pair_limit is None else (pair_limit - PAIR_SPECIAL_TOKENS) // 2
     batches = make_batches(args, args.warmup + args.steps, max_length)
     settings = {
         "preset": args.preset,
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.precision == "bf16" and args.device == "cpu":
         settings["cpu_native_bf16"] = cpu_has_native_bf16()  # without it the LSTM itself runs in fp32
-    if config.kind != "rnn":
+    if not isinstance(encoder, PlusRNN):
         impls = ["transformer"]
     else:
         impls = ["padded", "packed"] if args.compare_impl else [args.impl]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from plus.cli import main
 from plus.errors import InputError
 from plus.models import (
     PRESETS,
+    Encoder,
     PlusRNN,
     PlusTFM,
     RNNConfig,
@@ -159,12 +161,66 @@ def test_encoder_interface_and_padding(preset):
     torch.testing.assert_close(encoder(tokens[1:2, :4], lengths[1:2])[0], h[1, :4], atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize(("preset", "joint"), [("plus-rnn-tiny", False), ("plus-tfm-tiny", True)])
+def test_both_encoders_offer_the_encoder_interface(preset, joint):
+    torch.manual_seed(0)
+    encoder = build_encoder(preset).eval()
+    assert isinstance(encoder, Encoder) and encoder.joint_pairs is joint
+    assert isinstance(encoder.d_h, int) and isinstance(encoder.d_z, int)
+    tokens_a, len_a = random_batch([9, 4, 13], seed=10)
+    tokens_b, len_b = random_batch([5, 11, 2], seed=11)
+    pair = encoder.encode_pair(tokens_a, len_a, tokens_b, len_b)
+    assert pair.h_a.shape == (3, 13, encoder.d_h) and pair.h_b.shape == (3, 11, encoder.d_h)
+    assert torch.all(pair.h_a[1, 4:] == 0) and torch.all(pair.h_b[2, 2:] == 0)
+    assert torch.all(pair.h_a[1, :4].abs().sum(1) > 0) and torch.all(pair.h_b[2, :2].abs().sum(1) > 0)
+    if joint:
+        assert pair.joint.shape == (3, encoder.d_h) and encoder.max_pair_tokens == encoder.config.max_len
+    else:
+        assert pair.joint is None and encoder.max_pair_tokens is None
+    with pytest.raises(TypeError, match="abstract"):
+        Encoder()
+
+
+def test_rnn_pair_encoding_equals_encoding_each_side_alone():
+    torch.manual_seed(0)
+    encoder = build_encoder("plus-rnn-tiny", rnn_bucket_size=2).eval()
+    tokens_a, len_a = random_batch([9, 4, 30, 1], seed=12)
+    tokens_b, len_b = random_batch([5, 17, 2, 8], seed=13)
+    h_a, h_b, joint = encoder.encode_pair(tokens_a, len_a, tokens_b, len_b)
+    assert joint is None
+    torch.testing.assert_close(h_a, encoder(tokens_a, len_a), atol=1e-6, rtol=0)
+    torch.testing.assert_close(h_b, encoder(tokens_b, len_b), atol=1e-6, rtol=0)
+
+
+ENCODER_CLASS_QUESTIONS = re.compile(
+    r"\b(PlusRNN|PlusTFM|RNNConfig|TransformerConfig)\b|isinstance\([^,()]*encoder|type\([^()]*encoder[^()]*\)"
+)
+
+
+def test_objectives_heads_and_training_never_ask_which_encoder_they_have():
+    """Objectives, heads and fine-tuning use the Encoder interface only (capabilities, never classes)."""
+    root = Path(__file__).resolve().parents[1] / "plus"
+    files = [*sorted((root / "objectives").glob("*.py")), root / "models" / "heads.py"]
+    files += sorted((root / "training").glob("*.py"))
+    assert len(files) >= 10 and all(path.is_file() for path in files)
+    found = [
+        f"{path.relative_to(root.parent)}:{number}: {line.strip()}"
+        for path in files
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if ENCODER_CLASS_QUESTIONS.search(line)
+    ]
+    assert not found, "asks which encoder class it has:\n" + "\n".join(found)
+    assert ENCODER_CLASS_QUESTIONS.search("if isinstance(self.encoder, Thing):")
+    assert ENCODER_CLASS_QUESTIONS.search("from plus.models import PlusTFM")
+    assert not ENCODER_CLASS_QUESTIONS.search("isinstance(value, dict) and encoder.joint_pairs")
+
+
 def test_transformer_pair_input_matches_manual_framing():
     torch.manual_seed(0)
     encoder: PlusTFM = build_encoder("plus-tfm-tiny").eval()
     tokens_a, len_a = random_batch([5, 3], seed=5)
     tokens_b, len_b = random_batch([2, 6], seed=6)
-    cls, h_a, h_b = encoder.forward_pair(tokens_a, len_a, tokens_b, len_b)
+    h_a, h_b, cls = encoder.encode_pair(tokens_a, len_a, tokens_b, len_b)
     assert cls.shape == (2, encoder.d_h) and h_a.shape == (2, 5, encoder.d_h) and h_b.shape == (2, 6, encoder.d_h)
     # pair 1 by hand: [CLS] a(3) [SEP] b(6) [SEP], segments 0 x5 then 1 x7
     framed = torch.tensor([[23, *tokens_a[1, :3].tolist(), 24, *tokens_b[1, :6].tolist(), 24]])
@@ -180,7 +236,7 @@ def test_transformer_rejects_pairs_over_max_len():
     encoder = build_encoder("plus-tfm-tiny", max_len=10)
     tokens, lengths = random_batch([4], seed=7)
     with pytest.raises(ValueError, match="max_len"):
-        encoder.forward_pair(tokens, lengths, tokens, lengths)  # 4 + 4 + 3 tokens
+        encoder.encode_pair(tokens, lengths, tokens, lengths)  # 4 + 4 + 3 tokens
 
 
 def test_layernorm_fixed_by_default_original_behind_flag():

@@ -13,12 +13,13 @@ from plus.models.configs import EncoderConfig, RNNConfig, TransformerConfig, par
 from plus.models.presets import PRESETS, preset_config
 
 _LAZY = {
+    "Encoder": "plus.models.encoder",
+    "PairEncoding": "plus.models.encoder",
     "PlusRNN": "plus.models.rnn",
     "PlusTFM": "plus.models.transformer",
     "ENCODERS": "plus.models.build",
     "build_encoder": "plus.models.build",
     "count_parameters": "plus.models.build",
-    "Encoder": "plus.models.build",
 }
 
 
@@ -33,6 +34,7 @@ __all__ = [
     "PRESETS",
     "Encoder",
     "EncoderConfig",
+    "PairEncoding",
     "PlusRNN",
     "PlusTFM",
     "RNNConfig",

@@ -7,11 +7,11 @@ from typing import Any
 from torch import nn
 
 from plus.models.configs import RNNConfig, TransformerConfig
+from plus.models.encoder import Encoder
 from plus.models.presets import preset_config
 from plus.models.rnn import PlusRNN
 from plus.models.transformer import PlusTFM
 
-Encoder = PlusRNN | PlusTFM
 ENCODERS: dict[str, type[Encoder]] = {"rnn": PlusRNN, "tfm": PlusTFM}
 
 

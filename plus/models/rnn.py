@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from plus.models.configs import RNNConfig
+from plus.models.encoder import Encoder
 from plus.tensors import gather_positions, padding_mask, reverse_within_length_index
 from plus.tokens import PAD, VOCAB_SIZE
 
@@ -29,8 +30,11 @@ def cpu_has_native_bf16() -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-class PlusRNN(nn.Module):
-    """Encoder: Embedding(25 -> embed_dim) -> `layers`-layer biLSTM (hidden per direction) -> h [B, L, 2*hidden]."""
+class PlusRNN(Encoder):
+    """Embedding(25 -> embed_dim) -> `layers`-layer biLSTM (hidden per direction) -> h [B, L, 2*hidden].
+
+    Pairs are encoded one sequence at a time (the base class's encode_pair) and compared by their projections.
+    """
 
     def __init__(self, config: RNNConfig) -> None:
         super().__init__()

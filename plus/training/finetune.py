@@ -24,6 +24,7 @@ from plus.data.batching.task_examples import (
 from plus.data.task_data.canonical import read_split
 from plus.io import atomic_path, require, write_json
 from plus.models.checkpoint import load_encoder, save_checkpoint
+from plus.models.encoder import Encoder
 from plus.models.heads import PairHead, ProteinHead, ResidueHead
 from plus.objectives.masking import mask_tokens
 from plus.objectives.ordinal import exceedance_probabilities, ordinal_loss
@@ -31,11 +32,11 @@ from plus.tasks import TaskSpec
 from plus.training.trainer import best_checkpoint, build_trainer, epoch_history, resume_path
 
 
-def build_head(spec: TaskSpec, d_h: int, d_z: int) -> nn.Module:
-    """The head the task spec asks for, reading h (2H-d) or the projection z."""
+def build_head(spec: TaskSpec, encoder: Encoder) -> nn.Module:
+    """The head the task spec asks for, reading the encoder's h (d_h) or its projection z (d_z)."""
     if spec.shape == "pair":
         return PairHead(n_levels=spec.n_outputs + 1)
-    d_in = d_h if spec.head.input == "h" else d_z
+    d_in = encoder.d_h if spec.head.input == "h" else encoder.d_z
     if spec.shape == "residue_classification":
         return ResidueHead(d_in, spec.head.hidden, spec.n_outputs)
     return ProteinHead(d_in, spec.head.hidden, spec.n_outputs, pooling=spec.head.pooling)
@@ -46,7 +47,7 @@ class FinetuneModule(L.LightningModule):
 
     def __init__(
         self,
-        encoder: nn.Module,
+        encoder: Encoder,
         spec: TaskSpec,
         training: dict[str, Any],
         scaling: TargetScaling,
@@ -55,7 +56,7 @@ class FinetuneModule(L.LightningModule):
         super().__init__()
         self.encoder = encoder.train()
         self.spec = spec
-        self.head = build_head(spec, encoder.d_h, encoder.d_z)
+        self.head = build_head(spec, encoder)
         self.training_config = training
         self.scaling = scaling
         self.seed = seed
