@@ -2,9 +2,11 @@
 
 Prints ONE JSON line with `residues_per_s` (median over the timed steps of residues in the step / step time),
 the step time and the peak memory (process RSS on CPU, torch.cuda.max_memory_allocated on GPU), with the
-settings. Sequence lengths are log-normal with median 140 aa and sigma 0.5 (about 95% between 53 and 370 aa;
-an assumption for Pfam-domain-like lengths, not a measured Pfam statistic), clipped to [20, 1000] aa (for the
-Transformer to half of max_len so a pair fits). Example:
+settings. `--compare-impl` times our padded biLSTM against nn.LSTM(bidirectional=True) over a PackedSequence
+(cuDNN's fused packed biLSTM on a GPU), both from the same initial weights, in the same run. Sequence lengths are
+log-normal with median 140 aa and sigma 0.5 (about 95% between 53 and 370 aa; an assumption for Pfam-domain-like
+lengths, not a measured Pfam statistic), clipped to [20, 1000] aa (for the Transformer to half of max_len so a
+pair fits). Example:
 
     python benchmarks/pretrain_throughput.py --preset plus-rnn-base --pairs 16 --device cpu
     python benchmarks/pretrain_throughput.py --preset plus-rnn-base --pairs 8 --steps 2 --compare-impl
@@ -23,9 +25,11 @@ from contextlib import nullcontext
 from typing import Any
 
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from plus.data.batching.pfam_pairs import PAIR_SPECIAL_TOKENS
 from plus.models import build_encoder, count_parameters
-from plus.models.rnn import cpu_has_native_bf16
+from plus.models.rnn import PlusRNN, cpu_has_native_bf16
 from plus.objectives import PretrainingModel, PretrainLossConfig
 from plus.tokens import PAD
 
@@ -38,8 +42,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pairs", type=int, default=64, help="pairs per step (the authors' RNN batch: 64)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
-    parser.add_argument("--impl", choices=("padded", "packed"), default="padded", help="biLSTM formulation")
-    parser.add_argument("--compare-impl", action="store_true", help="time both biLSTM formulations")
+    parser.add_argument(
+        "--impl", choices=("padded", "packed"), default="padded", help="biLSTM: ours, or nn.LSTM over a PackedSequence"
+    )
+    parser.add_argument("--compare-impl", action="store_true", help="time both biLSTM formulations, same weights")
     parser.add_argument("--steps", type=int, default=5, help="timed steps")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     parser.add_argument("--median-length", type=float, default=140.0)
@@ -66,11 +72,30 @@ def make_batches(args: argparse.Namespace, n: int, max_length: int) -> list[Batc
     return batches
 
 
+class PackedLSTMEncoder(PlusRNN):
+    """The reference formulation: PlusRNN's weights run as one nn.LSTM(bidirectional=True) over a PackedSequence."""
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        packed = pack_padded_sequence(self.embed(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        h, _ = pad_packed_sequence(out, batch_first=True, total_length=tokens.shape[1])
+        return h
+
+
+def build_model(args: argparse.Namespace, impl: str) -> PretrainingModel:
+    """The pretraining model of `impl`; every impl starts from the same weights (seeded by --seed)."""
+    torch.manual_seed(args.seed)
+    encoder = build_encoder(args.preset)
+    if impl == "packed":
+        reference = PackedLSTMEncoder(encoder.config)
+        reference.load_state_dict(encoder.state_dict())
+        encoder = reference
+    return PretrainingModel(encoder, PretrainLossConfig())
+
+
 def time_steps(args: argparse.Namespace, impl: str, batches: list[Batch]) -> dict[str, Any]:
     device = torch.device(args.device)
-    overrides = {"rnn_impl": impl} if impl in ("padded", "packed") else {}
-    encoder = build_encoder(args.preset, **overrides)
-    model = PretrainingModel(encoder, PretrainLossConfig()).to(device).train()
+    model = build_model(args, impl).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     autocast = (
         torch.autocast(device_type=device.type, dtype=torch.bfloat16) if args.precision == "bf16" else nullcontext()
@@ -120,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but CUDA is not available", file=sys.stderr)
         return 2
-    config = build_encoder(args.preset).config
-    max_length = 1000 if config.kind == "rnn" else (config.max_len - 3) // 2
+    with torch.device("meta"):
+        encoder = build_encoder(args.preset)
+    pair_limit = encoder.max_pair_tokens
+    max_length = 1000 if pair_limit is None else (pair_limit - PAIR_SPECIAL_TOKENS) // 2
     batches = make_batches(args, args.warmup + args.steps, max_length)
     settings = {
         "preset": args.preset,
@@ -138,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.precision == "bf16" and args.device == "cpu":
         settings["cpu_native_bf16"] = cpu_has_native_bf16()  # without it the LSTM itself runs in fp32
-    if config.kind != "rnn":
+    if not isinstance(encoder, PlusRNN):
         impls = ["transformer"]
     else:
         impls = ["padded", "packed"] if args.compare_impl else [args.impl]

@@ -1,9 +1,11 @@
-"""Encoders, presets, the exact fast biLSTM, checkpoints and `plus models`."""
+"""Encoders, their config types and presets, the exact fast biLSTM, checkpoints and `plus models`."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,18 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from plus.cli import main
 from plus.errors import InputError
-from plus.models import PRESETS, PlusRNN, PlusTFM, build_encoder, count_parameters
+from plus.models import (
+    PRESETS,
+    Encoder,
+    PlusRNN,
+    PlusTFM,
+    RNNConfig,
+    TransformerConfig,
+    build_encoder,
+    count_parameters,
+    parse_encoder_config,
+    preset_config,
+)
 from plus.models.checkpoint import load_checkpoint, load_encoder, save_checkpoint
 from plus.models.transformer import OriginalLayerNorm
 from plus.tokens import PAD, VOCAB_SIZE
@@ -58,19 +71,19 @@ def test_published_architectures():
 
 
 def test_build_encoder_overrides_and_errors():
-    encoder = build_encoder("plus-rnn-tiny", hidden=8, rnn_impl="packed")
-    assert encoder.config.hidden == 8 and encoder.d_h == 16 and encoder.config.rnn_impl == "packed"
+    encoder = build_encoder("plus-rnn-tiny", hidden=8, rnn_bucket_size=4)
+    assert encoder.config.hidden == 8 and encoder.d_h == 16 and encoder.config.rnn_bucket_size == 4
     with pytest.raises(InputError, match="unknown model preset"):
         build_encoder("plus-rnn-huge")
     with pytest.raises(InputError, match="hiden"):
         build_encoder("plus-rnn-tiny", hiden=8)
-    with pytest.raises(InputError, match="rnn_impl"):
-        build_encoder("plus-rnn-tiny", rnn_impl="fast")
+    with pytest.raises(InputError, match="rnn_bucket_size"):
+        build_encoder("plus-rnn-tiny", rnn_bucket_size=-1)
 
 
 def packed_reference(encoder: PlusRNN, tokens: torch.Tensor, lengths: torch.Tensor):
     """The authors' formulation: nn.LSTM(bidirectional=True) over a PackedSequence, same weights (copied)."""
-    reference = encoder.reference_lstm()
+    reference = copy.deepcopy(encoder.lstm)
     embedded = encoder.embed(tokens).detach().requires_grad_()
     packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
     out, _ = reference(packed)
@@ -114,13 +127,12 @@ def test_length_buckets_are_exact_with_gradients():
     torch.testing.assert_close(encoder.embed.weight.grad, embedding_grad, atol=1e-5, rtol=0)
 
 
-def test_packed_switch_gives_the_same_encoder_output():
+def test_encoder_output_equals_the_packed_lstm_on_its_embedding():
     torch.manual_seed(0)
-    padded = build_encoder("plus-rnn-tiny")
-    packed = build_encoder("plus-rnn-tiny", rnn_impl="packed")
-    packed.load_state_dict(padded.state_dict())
+    encoder = build_encoder("plus-rnn-tiny")
     tokens, lengths = random_batch([12, 30, 2, 19], seed=2)
-    torch.testing.assert_close(padded(tokens, lengths), packed(tokens, lengths), atol=1e-5, rtol=0)
+    _, _, expected = packed_reference(encoder, tokens, lengths)
+    torch.testing.assert_close(encoder(tokens, lengths), expected, atol=1e-5, rtol=0)
 
 
 def test_reverse_direction_starts_at_each_sequences_last_residue():
@@ -149,12 +161,66 @@ def test_encoder_interface_and_padding(preset):
     torch.testing.assert_close(encoder(tokens[1:2, :4], lengths[1:2])[0], h[1, :4], atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize(("preset", "joint"), [("plus-rnn-tiny", False), ("plus-tfm-tiny", True)])
+def test_both_encoders_offer_the_encoder_interface(preset, joint):
+    torch.manual_seed(0)
+    encoder = build_encoder(preset).eval()
+    assert isinstance(encoder, Encoder) and encoder.joint_pairs is joint
+    assert isinstance(encoder.d_h, int) and isinstance(encoder.d_z, int)
+    tokens_a, len_a = random_batch([9, 4, 13], seed=10)
+    tokens_b, len_b = random_batch([5, 11, 2], seed=11)
+    pair = encoder.encode_pair(tokens_a, len_a, tokens_b, len_b)
+    assert pair.h_a.shape == (3, 13, encoder.d_h) and pair.h_b.shape == (3, 11, encoder.d_h)
+    assert torch.all(pair.h_a[1, 4:] == 0) and torch.all(pair.h_b[2, 2:] == 0)
+    assert torch.all(pair.h_a[1, :4].abs().sum(1) > 0) and torch.all(pair.h_b[2, :2].abs().sum(1) > 0)
+    if joint:
+        assert pair.joint.shape == (3, encoder.d_h) and encoder.max_pair_tokens == encoder.config.max_len
+    else:
+        assert pair.joint is None and encoder.max_pair_tokens is None
+    with pytest.raises(TypeError, match="abstract"):
+        Encoder()
+
+
+def test_rnn_pair_encoding_equals_encoding_each_side_alone():
+    torch.manual_seed(0)
+    encoder = build_encoder("plus-rnn-tiny", rnn_bucket_size=2).eval()
+    tokens_a, len_a = random_batch([9, 4, 30, 1], seed=12)
+    tokens_b, len_b = random_batch([5, 17, 2, 8], seed=13)
+    h_a, h_b, joint = encoder.encode_pair(tokens_a, len_a, tokens_b, len_b)
+    assert joint is None
+    torch.testing.assert_close(h_a, encoder(tokens_a, len_a), atol=1e-6, rtol=0)
+    torch.testing.assert_close(h_b, encoder(tokens_b, len_b), atol=1e-6, rtol=0)
+
+
+ENCODER_CLASS_QUESTIONS = re.compile(
+    r"\b(PlusRNN|PlusTFM|RNNConfig|TransformerConfig)\b|isinstance\([^,()]*encoder|type\([^()]*encoder[^()]*\)"
+)
+
+
+def test_objectives_heads_and_training_never_ask_which_encoder_they_have():
+    """Objectives, heads and fine-tuning use the Encoder interface only (capabilities, never classes)."""
+    root = Path(__file__).resolve().parents[1] / "plus"
+    files = [*sorted((root / "objectives").glob("*.py")), root / "models" / "heads.py"]
+    files += sorted((root / "training").glob("*.py"))
+    assert len(files) >= 10 and all(path.is_file() for path in files)
+    found = [
+        f"{path.relative_to(root.parent)}:{number}: {line.strip()}"
+        for path in files
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if ENCODER_CLASS_QUESTIONS.search(line)
+    ]
+    assert not found, "asks which encoder class it has:\n" + "\n".join(found)
+    assert ENCODER_CLASS_QUESTIONS.search("if isinstance(self.encoder, Thing):")
+    assert ENCODER_CLASS_QUESTIONS.search("from plus.models import PlusTFM")
+    assert not ENCODER_CLASS_QUESTIONS.search("isinstance(value, dict) and encoder.joint_pairs")
+
+
 def test_transformer_pair_input_matches_manual_framing():
     torch.manual_seed(0)
     encoder: PlusTFM = build_encoder("plus-tfm-tiny").eval()
     tokens_a, len_a = random_batch([5, 3], seed=5)
     tokens_b, len_b = random_batch([2, 6], seed=6)
-    cls, h_a, h_b = encoder.forward_pair(tokens_a, len_a, tokens_b, len_b)
+    h_a, h_b, cls = encoder.encode_pair(tokens_a, len_a, tokens_b, len_b)
     assert cls.shape == (2, encoder.d_h) and h_a.shape == (2, 5, encoder.d_h) and h_b.shape == (2, 6, encoder.d_h)
     # pair 1 by hand: [CLS] a(3) [SEP] b(6) [SEP], segments 0 x5 then 1 x7
     framed = torch.tensor([[23, *tokens_a[1, :3].tolist(), 24, *tokens_b[1, :6].tolist(), 24]])
@@ -170,7 +236,7 @@ def test_transformer_rejects_pairs_over_max_len():
     encoder = build_encoder("plus-tfm-tiny", max_len=10)
     tokens, lengths = random_batch([4], seed=7)
     with pytest.raises(ValueError, match="max_len"):
-        encoder.forward_pair(tokens, lengths, tokens, lengths)  # 4 + 4 + 3 tokens
+        encoder.encode_pair(tokens, lengths, tokens, lengths)  # 4 + 4 + 3 tokens
 
 
 def test_layernorm_fixed_by_default_original_behind_flag():
@@ -191,7 +257,8 @@ def test_checkpoint_round_trip(tmp_path, preset):
     save_checkpoint(path, "encoder", encoder.config, encoder.state_dict(), steps=12, objective="plus")
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
     payload = load_checkpoint(path)
-    assert payload["format"] == "plus" and payload["version"] == 1 and payload["steps"] == 12
+    assert payload["format"] == "plus" and payload["version"] == 2 and payload["steps"] == 12
+    assert payload["model_config"] == encoder.config.model_dump() and payload["model_config"]["kind"] == preset[5:8]
     loaded = load_encoder(path)
     tokens, lengths = random_batch([6, 3], seed=8)
     torch.testing.assert_close(loaded(tokens, lengths), encoder(tokens, lengths))
@@ -223,9 +290,73 @@ def test_foreign_or_broken_checkpoints_are_input_errors(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
     mismatched = tmp_path / "mismatched.pt"
     encoder = build_encoder("plus-rnn-tiny")
-    save_checkpoint(mismatched, "encoder", PRESETS["plus-rnn-tiny"].to_dict() | {"hidden": 8}, encoder.state_dict())
+    save_checkpoint(mismatched, "encoder", preset_config("plus-rnn-tiny", hidden=8), encoder.state_dict())
     with pytest.raises(InputError, match="do not match"):
         load_encoder(mismatched)
+
+
+def test_version_1_and_bad_model_configs_are_input_errors(tmp_path):
+    encoder = build_encoder("plus-rnn-tiny")
+    old = tmp_path / "old.pt"
+    config_v1 = {**encoder.config.model_dump(), "heads": 0, "ffn": 0, "max_len": 0, "rnn_impl": "padded"}
+    torch.save({"format": "plus", "version": 1, "kind": "encoder", "model_config": config_v1, "state_dict": {}}, old)
+    with pytest.raises(InputError, match=r"old\.pt: checkpoint version 1 .*version 2"):
+        load_checkpoint(old)
+    broken = tmp_path / "broken.pt"
+    save_checkpoint(broken, "encoder", encoder.config, encoder.state_dict())
+    payload = torch.load(broken, weights_only=True)
+    payload["model_config"]["layers"] = 0
+    torch.save(payload, broken)
+    with pytest.raises(InputError, match=r"broken\.pt: model_config: layers"):
+        load_encoder(broken)
+    payload["model_config"] = {"layers": 2, "hidden": 32}
+    torch.save(payload, broken)
+    with pytest.raises(InputError, match=r"broken\.pt: model_config: kind"):
+        load_encoder(broken)
+
+
+def test_config_types_validate_ranges_and_forbid_unknown_keys():
+    assert (
+        RNNConfig(layers=1, hidden=1).kind == "rnn"
+        and TransformerConfig(layers=1, hidden=4, heads=2, ffn=1).kind == "tfm"
+    )
+    bad = [
+        {"kind": "rnn", "layers": 0, "hidden": 8},
+        {"kind": "rnn", "layers": 1, "hidden": 0},
+        {"kind": "rnn", "layers": 1, "hidden": 8, "dropout": 1.0},
+        {"kind": "rnn", "layers": 1, "hidden": 8, "dropout": -0.1},
+        {"kind": "rnn", "layers": 1, "hidden": 8, "proj_dim": 0},
+        {"kind": "rnn", "layers": 1, "hidden": 8, "heads": 2},  # a transformer key
+        {"kind": "tfm", "layers": 1, "hidden": 10, "heads": 3, "ffn": 4},
+        {"kind": "tfm", "layers": 1, "hidden": 8, "heads": 2, "ffn": 4, "max_len": 2},
+        {"kind": "tfm", "layers": 1, "hidden": 8, "heads": 2, "ffn": 4, "embed_dim": 21},  # an RNN key
+        {"kind": "cnn", "layers": 1, "hidden": 8},
+    ]
+    named = ["layers", "hidden", "dropout", "dropout", "proj_dim", "heads", "heads", "max_len", "embed_dim", "kind"]
+    for values, key in zip(bad, named, strict=True):
+        with pytest.raises(InputError, match=rf"^my\.yaml: .*{key}"):
+            parse_encoder_config(values, source="my.yaml")
+    with pytest.raises(ValueError, match="frozen"):
+        PRESETS["plus-rnn-base"].hidden = 8
+    config = parse_encoder_config({"kind": "tfm", "layers": 1, "hidden": 8, "heads": 2, "ffn": 4})
+    assert isinstance(config, TransformerConfig) and (config.max_len, config.dropout, config.proj_dim) == (
+        512,
+        0.1,
+        None,
+    )
+    assert parse_encoder_config(PRESETS["plus-rnn-base"].model_dump()) == PRESETS["plus-rnn-base"]
+
+
+def test_preset_config_names_the_bad_preset_or_key():
+    assert preset_config("plus-rnn-tiny") is PRESETS["plus-rnn-tiny"]
+    assert preset_config("plus-tfm-tiny", max_len=64).max_len == 64
+    assert preset_config(PRESETS["plus-rnn-tiny"], layers=1).layers == 1
+    with pytest.raises(InputError, match="'plus-rnn-medium'"):
+        preset_config("plus-rnn-medium")
+    with pytest.raises(InputError, match="plus-tfm-tiny.*heads"):
+        preset_config("plus-tfm-tiny", heads=5)
+    with pytest.raises(InputError, match="plus-rnn-tiny.*max_len"):
+        preset_config("plus-rnn-tiny", max_len=64)
 
 
 def test_plus_models_cli(capsys):
@@ -239,11 +370,16 @@ def test_plus_models_cli(capsys):
     assert "plus-tfm" in table and "14,919,306" in table
 
 
-def test_throughput_benchmark_prints_one_json_line(capsys):
+def load_benchmark():
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "pretrain_throughput.py"
     spec = importlib.util.spec_from_file_location("pretrain_throughput", path)
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
+    return benchmark
+
+
+def test_throughput_benchmark_prints_one_json_line(capsys):
+    benchmark = load_benchmark()
     argv = ["--preset", "plus-rnn-tiny", "--pairs", "2", "--steps", "2", "--warmup", "1", "--median-length", "30"]
     assert benchmark.main([*argv, "--threads", "1"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -251,3 +387,17 @@ def test_throughput_benchmark_prints_one_json_line(capsys):
     result = json.loads(lines[0])
     assert result["residues_per_s"] > 0 and result["impl"] == "padded" and result["pairs"] == 2
     assert len(result["step_seconds"]) == 2 and result["peak_memory_mib"] > 0
+
+
+def test_throughput_benchmark_compares_with_the_packed_lstm_from_the_same_weights(capsys):
+    benchmark = load_benchmark()
+    argv = ["--preset", "plus-rnn-tiny", "--pairs", "3", "--steps", "1", "--warmup", "0", "--median-length", "30"]
+    assert benchmark.main([*argv, "--threads", "1", "--compare-impl"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    padded, packed = result["results"]["padded"], result["results"]["packed"]
+    assert result["residues_per_s"] == padded["residues_per_s"] and result["padded_over_packed"] > 0
+    assert packed["impl"] == "packed" and packed["parameters"] == padded["parameters"]
+    # one step from the same weights on the same batch and masks: the same loss (printed to 4 decimals)
+    assert abs(padded["final_loss"] - packed["final_loss"]) <= 1.5e-4

@@ -17,13 +17,16 @@ import pytest
 import torch
 
 from plus.data.batching.samplers import ResumableDataLoader
-from plus.data.batching.task_examples import HomologyTrainPairs
+from plus.data.batching.task_examples import HomologyTrainPairs, TargetScaling
 from plus.data.corpus.pfam import sample_test_pairs
 from plus.data.corpus.store import CorpusStore, CorpusWriter
+from plus.models import build_encoder
 from plus.models.checkpoint import load_checkpoint
+from plus.random_streams import random_stream
 from plus.tasks import BUILTIN_TASKS, resolve_task
+from plus.tokens import MASK
 from plus.training.evaluate import run_evaluation
-from plus.training.finetune import run_finetune
+from plus.training.finetune import FinetuneModule, run_finetune
 from plus.training.pretrain import run_pretraining
 
 AA = "ARNDCQEGHILKMFPSTWYV"
@@ -216,6 +219,26 @@ def test_homology_pairs_have_the_level_they_claim_and_bepler_weights() -> None:
     original = HomologyTrainPairs(frame, pairs_per_epoch=600, tau=0.5, seed=0, sampler="plus-original")
     original_levels = np.bincount([original[i][2] for i in range(600)], minlength=5) / 600
     assert original_levels[0] > observed[0]  # the authors' sampler over-represents unrelated pairs
+
+
+def test_homology_pairs_draw_independent_masks_for_a_and_b() -> None:
+    """Sequences A and B of a pair, even identical ones, get different masks (one stream, drawn in turn)."""
+    torch.manual_seed(0)
+    encoder = build_encoder("plus-rnn-tiny")
+    module = FinetuneModule(encoder, resolve_task("homology"), {}, TargetScaling(), seed=0)
+    seen: list[torch.Tensor] = []
+    encoder.register_forward_hook(lambda _module, args, _out: seen.append(args[0].clone()))
+    tokens = torch.randint(1, 21, (3, 40))
+    lengths = torch.full((3,), 40)
+    batch = {"tokens_a": tokens, "len_a": lengths, "tokens_b": tokens.clone(), "len_b": lengths.clone()}
+    out = module.outputs(batch, random_stream(0, 0, "finetune-mask", "cpu"))
+    assert "mlm_loss" in out and len(seen) == 2
+    masked_a, masked_b = seen[0] == MASK, seen[1] == MASK
+    assert torch.all(masked_a.sum(1) > 0) and torch.all(masked_b.sum(1) > 0)
+    assert torch.all((masked_a != masked_b).any(dim=1))  # every pair: different positions on A and B
+    seen.clear()
+    assert "mlm_loss" not in module.outputs(batch)  # no generator: unmasked, as in evaluation
+    assert torch.equal(seen[0], tokens) and torch.equal(seen[1], tokens)
 
 
 def test_homology_finetune_and_evaluate(encoder_path: Path, tmp_path: Path) -> None:

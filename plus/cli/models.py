@@ -22,7 +22,7 @@ def preset_summaries() -> dict[str, dict[str, Any]]:
             "parameters": count_parameters(encoder),
             "d_h": encoder.d_h,
             "d_z": encoder.d_z,
-            **{key: value for key, value in config.to_dict().items() if key != "kind"},
+            **config.model_dump(exclude={"kind"}),
         }
     return summaries
 

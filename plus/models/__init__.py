@@ -1,4 +1,4 @@
-"""PLUS encoders (biLSTM and Transformer), their presets, task heads and checkpoints.
+"""PLUS encoders (biLSTM and Transformer), their config types and presets, task heads and checkpoints.
 
 Importing this package is cheap (no torch): `build_encoder` and the encoder classes load on first use, so the
 workflow can read the presets at `snakemake -n` time.
@@ -9,14 +9,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from plus.models.presets import PRESETS, ModelConfig, resolve_config
+from plus.models.configs import EncoderConfig, RNNConfig, TransformerConfig, parse_encoder_config
+from plus.models.presets import PRESETS, preset_config
 
 _LAZY = {
+    "Encoder": "plus.models.encoder",
+    "PairEncoding": "plus.models.encoder",
     "PlusRNN": "plus.models.rnn",
     "PlusTFM": "plus.models.transformer",
+    "ENCODERS": "plus.models.build",
     "build_encoder": "plus.models.build",
     "count_parameters": "plus.models.build",
-    "Encoder": "plus.models.build",
 }
 
 
@@ -27,12 +30,17 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ENCODERS",
     "PRESETS",
     "Encoder",
-    "ModelConfig",
+    "EncoderConfig",
+    "PairEncoding",
     "PlusRNN",
     "PlusTFM",
+    "RNNConfig",
+    "TransformerConfig",
     "build_encoder",
     "count_parameters",
-    "resolve_config",
+    "parse_encoder_config",
+    "preset_config",
 ]

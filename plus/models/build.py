@@ -6,17 +6,19 @@ from typing import Any
 
 from torch import nn
 
-from plus.models.presets import ModelConfig, resolve_config
+from plus.models.configs import RNNConfig, TransformerConfig
+from plus.models.encoder import Encoder
+from plus.models.presets import preset_config
 from plus.models.rnn import PlusRNN
 from plus.models.transformer import PlusTFM
 
-Encoder = PlusRNN | PlusTFM
+ENCODERS: dict[str, type[Encoder]] = {"rnn": PlusRNN, "tfm": PlusTFM}
 
 
-def build_encoder(preset: str | ModelConfig, **overrides: Any) -> Encoder:
+def build_encoder(preset: str | RNNConfig | TransformerConfig, **overrides: Any) -> Encoder:
     """A freshly initialised encoder for a preset name or config, with config fields replaced by `overrides`."""
-    config = resolve_config(preset, **overrides)
-    return PlusRNN(config) if config.kind == "rnn" else PlusTFM(config)
+    config = preset_config(preset, **overrides)
+    return ENCODERS[config.kind](config)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -1,8 +1,10 @@
 """Our checkpoint files: a dict of tensors and plain values, loadable with torch.load(weights_only=True).
 
-Layout: {"format": "plus", "version": 1, "kind": "encoder" | "finetuned", "model_config": {...},
-"state_dict": {...}, **extra}. For kind "encoder" the state dict is the encoder's own; other kinds may hold a
-larger model whose encoder weights are under the "encoder." prefix (load_encoder handles both).
+Layout: {"format": "plus", "version": 2, "kind": "encoder" | "finetuned", "model_config": {"kind": "rnn" | "tfm",
+...}, "state_dict": {...}, **extra}; model_config is the encoder's RNNConfig or TransformerConfig as a plain dict.
+For kind "encoder" the state dict is the encoder's own; other kinds may hold a larger model whose encoder weights
+are under the "encoder." prefix (load_encoder handles both). Version 1 stored one config type for both
+architectures and is not read.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import torch
 
 from plus.errors import InputError
 from plus.io import atomic_path
-from plus.models import Encoder, ModelConfig, build_encoder
+from plus.models import Encoder, RNNConfig, TransformerConfig, build_encoder, parse_encoder_config
 
 FORMAT = "plus"
-VERSION = 1
+VERSION = 2
 KINDS = ("encoder", "finetuned")
 ENCODER_PREFIX = "encoder."
 
@@ -26,14 +28,13 @@ ENCODER_PREFIX = "encoder."
 def save_checkpoint(
     path: str | os.PathLike[str],
     kind: str,
-    model_config: ModelConfig | dict[str, Any],
+    model_config: RNNConfig | TransformerConfig,
     state_dict: dict[str, torch.Tensor],
     **extra: Any,
 ) -> None:
     """Write a checkpoint atomically; `extra` values must be tensors or plain Python values."""
     if kind not in KINDS:
         raise ValueError(f"checkpoint kind must be one of {KINDS}, not {kind!r}")
-    config = model_config.to_dict() if isinstance(model_config, ModelConfig) else dict(model_config)
     reserved = {"format", "version", "kind", "model_config", "state_dict"} & set(extra)
     if reserved:
         raise ValueError(f"extra checkpoint keys may not replace {sorted(reserved)}")
@@ -41,7 +42,7 @@ def save_checkpoint(
         "format": FORMAT,
         "version": VERSION,
         "kind": kind,
-        "model_config": config,
+        "model_config": model_config.model_dump(),
         "state_dict": {name: tensor.detach().cpu() for name, tensor in state_dict.items()},
         **extra,
     }
@@ -62,6 +63,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         ) from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputError(f"{path}: not a PLUS checkpoint (no 'format': {FORMAT!r} key)")
+    if payload.get("version") == 1:
+        raise InputError(
+            f"{path}: checkpoint version 1 (one config type for both encoders) is no longer read; "
+            f"re-run the training that wrote it to get version {VERSION}"
+        )
     if payload.get("version") != VERSION:
         raise InputError(f"{path}: checkpoint version {payload.get('version')!r}, this code reads {VERSION}")
     for key in ("kind", "model_config", "state_dict"):
@@ -75,8 +81,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_encoder(path: str | os.PathLike[str]) -> Encoder:
     """The encoder stored in a checkpoint, with its weights loaded, in eval mode."""
     payload = load_checkpoint(path)
-    config = ModelConfig.from_dict(payload["model_config"], source=f"{path}: model_config")
-    encoder = build_encoder(config)
+    encoder = build_encoder(parse_encoder_config(payload["model_config"], source=f"{path}: model_config"))
     state = payload["state_dict"]
     if payload["kind"] != "encoder" or any(name.startswith(ENCODER_PREFIX) for name in state):
         state = {name[len(ENCODER_PREFIX) :]: t for name, t in state.items() if name.startswith(ENCODER_PREFIX)}

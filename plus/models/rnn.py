@@ -3,7 +3,7 @@
 Unlike the authors' code, no start/stop tokens are added around a sequence (they add them and then drop their
 outputs); h covers exactly the residues. The MLM decoder scores the whole 25-token vocabulary (the authors': 21).
 The reverse direction of every layer starts at each sequence's own last residue, as with a PackedSequence, but
-the default ("padded") path runs plain LSTM calls, which use the fused oneDNN kernels on CPU and cuDNN on GPU:
+the encoder runs plain LSTM calls over padded batches, which use the fused oneDNN kernels on CPU and cuDNN on GPU:
 per layer, a forward LSTM over the right-padded batch (exact for valid positions because padding comes after
 them) and a forward LSTM with the reverse-direction weights over each sequence reversed within its own length,
 reversed back afterwards. On CPU, a large batch is encoded in length-sorted groups of `rnn_bucket_size`
@@ -13,14 +13,13 @@ does not depend on its group, so this too is exact).
 
 from __future__ import annotations
 
-import copy
 import functools
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from plus.models.presets import ModelConfig
+from plus.models.configs import RNNConfig
+from plus.models.encoder import Encoder
 from plus.tensors import gather_positions, padding_mask, reverse_within_length_index
 from plus.tokens import PAD, VOCAB_SIZE
 
@@ -31,18 +30,21 @@ def cpu_has_native_bf16() -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-class PlusRNN(nn.Module):
-    """Encoder: Embedding(25 -> embed_dim) -> `layers`-layer biLSTM (hidden per direction) -> h [B, L, 2*hidden]."""
+class PlusRNN(Encoder):
+    """Embedding(25 -> embed_dim) -> `layers`-layer biLSTM (hidden per direction) -> h [B, L, 2*hidden].
 
-    def __init__(self, config: ModelConfig) -> None:
+    Pairs are encoded one sequence at a time (the base class's encode_pair) and compared by their projections.
+    """
+
+    def __init__(self, config: RNNConfig) -> None:
         super().__init__()
-        if config.kind != "rnn":
-            raise ValueError(f"PlusRNN needs an rnn config, got kind {config.kind!r}")
+        if not isinstance(config, RNNConfig):
+            raise TypeError(f"PlusRNN needs an RNNConfig, not {type(config).__name__}")
         self.config = config
         self.d_h = 2 * config.hidden
         self.d_z = config.proj_dim or self.d_h
         self.embed = nn.Embedding(VOCAB_SIZE, config.embed_dim, padding_idx=PAD)
-        # The parameters live in a standard stacked biLSTM, so the packed path and reference_lstm() use them as is.
+        # The parameters live in a standard stacked biLSTM (the authors' layout); forward runs them per direction.
         self.lstm = nn.LSTM(
             config.embed_dim,
             config.hidden,
@@ -57,18 +59,8 @@ class PlusRNN(nn.Module):
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Per-residue representations h [B, L, d_h] of right-padded tokens; zero at padded positions."""
         lengths = lengths.to(tokens.device)
-        x = self.embed(tokens)
-        if self.config.rnn_impl == "packed":
-            h = self._packed(x, lengths)
-        else:
-            h = self._padded_in_buckets(x, lengths)
+        h = self._padded_in_buckets(self.embed(tokens), lengths)
         return h * padding_mask(lengths, tokens.shape[1])[:, :, None].to(h.dtype)
-
-    def _packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-        return h
 
     def _padded_in_buckets(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         size = self.config.rnn_bucket_size
@@ -116,7 +108,3 @@ class PlusRNN(nn.Module):
     def mlm_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Token logits [B, L, VOCAB_SIZE] for masked language modelling."""
         return self.decoder(h)
-
-    def reference_lstm(self) -> nn.LSTM:
-        """A stand-alone nn.LSTM(bidirectional=True) with a copy of this encoder's LSTM weights."""
-        return copy.deepcopy(self.lstm)

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from plus.models.presets import ModelConfig
+from plus.models.configs import TransformerConfig
+from plus.models.encoder import Encoder, PairEncoding
 from plus.tensors import gather_positions, padding_mask
 from plus.tokens import CLS, PAD, SEP, VOCAB_SIZE
 
@@ -53,7 +54,7 @@ def _bert_init(module: nn.Module) -> None:
 class TransformerBlock(nn.Module):
     """Post-LN block: x = LN(x + Attn(x)); x = LN(x + FFN(x)), GELU in the feed-forward."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         self.heads = config.heads
         self.qkv = nn.Linear(config.hidden, 3 * config.hidden)
@@ -75,13 +76,18 @@ class TransformerBlock(nn.Module):
         return self.norm2(x + self.dropout(self.ffn(x)))
 
 
-class PlusTFM(nn.Module):
-    """Encoder: token + sinusoidal position + segment embeddings -> `layers` post-LN blocks -> h [B, L, hidden]."""
+class PlusTFM(Encoder):
+    """Token + sinusoidal position + segment embeddings -> `layers` post-LN blocks -> h [B, L, hidden].
 
-    def __init__(self, config: ModelConfig) -> None:
+    A pair is read as one input, `[CLS] a [SEP] b [SEP]`, whose [CLS] state is the pair's joint vector.
+    """
+
+    joint_pairs = True
+
+    def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
-        if config.kind != "tfm":
-            raise ValueError(f"PlusTFM needs a tfm config, got kind {config.kind!r}")
+        if not isinstance(config, TransformerConfig):
+            raise TypeError(f"PlusTFM needs a TransformerConfig, not {type(config).__name__}")
         self.config = config
         self.d_h = config.hidden
         self.d_z = config.proj_dim or self.d_h
@@ -136,10 +142,14 @@ class PlusTFM(nn.Module):
         h = self.encode(framed, torch.zeros_like(framed), lengths + 2)[:, 1 : length + 1]
         return h * padding_mask(lengths, length)[:, :, None].to(h.dtype)
 
-    def forward_pair(
+    @property
+    def max_pair_tokens(self) -> int:
+        return self.config.max_len
+
+    def encode_pair(
         self, tokens_a: torch.Tensor, len_a: torch.Tensor, tokens_b: torch.Tensor, len_b: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(h of [CLS] [B, d_h], h_a [B, La, d_h], h_b [B, Lb, d_h]) for `[CLS] a [SEP] b [SEP]`, segments 0/1."""
+    ) -> PairEncoding:
+        """h_a [B, La, d_h], h_b [B, Lb, d_h] and joint = [CLS] [B, d_h] of `[CLS] a [SEP] b [SEP]` (segments 0/1)."""
         device = tokens_a.device
         len_a, len_b = len_a.to(device), len_b.to(device)
         batch, max_a = tokens_a.shape
@@ -160,7 +170,7 @@ class PlusTFM(nn.Module):
         x = self.encode(framed, segments, total)
         h_a = gather_positions(x, position_a.clamp(max=width - 1)) * valid_a[:, :, None].to(x.dtype)
         h_b = gather_positions(x, position_b) * valid_b[:, :, None].to(x.dtype)
-        return x[:, 0], h_a, h_b
+        return PairEncoding(h_a, h_b, joint=x[:, 0])
 
     def project(self, h: torch.Tensor) -> torch.Tensor:
         """z [B, L, d_z]; the identity when proj_dim is None (the authors' TFM has no projection)."""

@@ -4,9 +4,11 @@ loss = mlm_weight * MLM + sfp_weight * SFP. MLM is the mean cross-entropy over t
 sequences of every pair. The authors' RNN code drops sequence B's MLM loss and counts A's with weight
 w + w^2 (1.19 for w = 0.7); `drop_pair_b_mlm=True` reproduces that. As the authors do in training, SFP is
 scored on the masked inputs (`sfp_on_unmasked=True` scores it on the original tokens in a second pass, as their
-evaluation does). RNN: SFP = ordinal logistic (one logit) on the soft-symmetric-alignment score of z;
-TFM: a 2-way classifier on [CLS] of `[CLS] a [SEP] b [SEP]`. `objective="mlm"` is the MLM-only ablation: the
-loss is the MLM loss alone and no SFP keys are returned.
+evaluation does). Both sequences of a pair go through the encoder's `encode_pair`; SFP is a 2-way classifier on
+the pair's joint vector for an encoder with `joint_pairs` (PLUS-TFM: [CLS] of `[CLS] a [SEP] b [SEP]`), and
+otherwise ordinal logistic regression (one logit) on the soft-symmetric-alignment score of the projections z
+(PLUS-RNN). `objective="mlm"` is the MLM-only ablation: the loss is the MLM loss alone and no SFP keys are
+returned.
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from plus.models import Encoder, PlusTFM
+from plus.models.encoder import Encoder, PairEncoding
 from plus.objectives.masking import IGNORE_INDEX, mask_tokens
 from plus.objectives.ordinal import OrdinalRegression
 from plus.objectives.ssa import soft_symmetric_alignment
-from plus.tensors import pad_to
 
 
 @dataclass(frozen=True)
@@ -46,23 +47,25 @@ class PretrainLossConfig:
 
 
 class SFPHead(nn.Module):
-    """Same-family logit per pair: ordinal(SSA(z_a, z_b)) for the RNN, Linear on [CLS] for the TFM."""
+    """Same-family logit per pair: Linear(d_h -> 2) on the joint vector if the encoder has `joint_pairs`, else
+    ordinal(SSA(z_a, z_b)) on the projected residues."""
 
     def __init__(self, encoder: Encoder) -> None:
         super().__init__()
-        self.pair_classifier = isinstance(encoder, PlusTFM)
-        if self.pair_classifier:
+        self.joint = encoder.joint_pairs
+        if self.joint:
             self.dropout = nn.Dropout(encoder.config.dropout)
             self.classifier = nn.Linear(encoder.d_h, 2)
         else:
             self.ordinal = OrdinalRegression(2)
 
-    def forward(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """Logit of "same family" [B]: from ([CLS] h,) for the TFM or (z_a, z_b, len_a, len_b) for the RNN."""
-        if self.pair_classifier:
-            logits = self.classifier(self.dropout(features[0]))
+    def forward(self, pair: PairEncoding, len_a: torch.Tensor, len_b: torch.Tensor, encoder: Encoder) -> torch.Tensor:
+        """Logit of "same family" [B] of an encoded pair (`encoder` projects the residues for SSA)."""
+        if self.joint:
+            logits = self.classifier(self.dropout(pair.joint))
             return logits[:, 1] - logits[:, 0]  # 2-way cross-entropy == BCE on the logit difference
-        return self.ordinal(soft_symmetric_alignment(*features))[:, 0]
+        score = soft_symmetric_alignment(encoder.project(pair.h_a), encoder.project(pair.h_b), len_a, len_b)
+        return self.ordinal(score)[:, 0]
 
 
 class PretrainingModel(nn.Module):
@@ -108,12 +111,8 @@ class PretrainingModel(nn.Module):
         """Losses for already masked pairs (targets: original token at predicted positions, -100 elsewhere)."""
         if self.sfp_head is not None and same_family is None:
             raise ValueError("the PLUS objective needs same_family labels for SFP")
-        if isinstance(self.encoder, PlusTFM):
-            cls, h_a, h_b = self.encoder.forward_pair(inputs_a, len_a, inputs_b, len_b)
-            sfp_features: tuple[torch.Tensor, ...] = (cls,)
-        else:
-            h_a, h_b = self._encode_rnn_pair(inputs_a, len_a, inputs_b, len_b)
-            sfp_features = (self.encoder.project(h_a), self.encoder.project(h_b), len_a, len_b)
+        pair = self.encoder.encode_pair(inputs_a, len_a, inputs_b, len_b)
+        h_a, h_b = pair.h_a, pair.h_b
         if self.config.drop_pair_b_mlm:
             h_mlm, t_mlm = h_a[targets_a != IGNORE_INDEX], targets_a[targets_a != IGNORE_INDEX]
         else:
@@ -121,7 +120,7 @@ class PretrainingModel(nn.Module):
             t_mlm = torch.cat([targets_a[targets_a != IGNORE_INDEX], targets_b[targets_b != IGNORE_INDEX]])
         result = self._mlm_terms(self.encoder.mlm_logits(h_mlm), t_mlm)
         if self.sfp_head is not None:
-            result.update(self._sfp_terms(self.sfp_head(sfp_features), same_family))
+            result.update(self._sfp_terms(self.sfp_head(pair, len_a, len_b, self.encoder), same_family))
         result["loss"] = self._total(result)
         return result
 
@@ -131,21 +130,8 @@ class PretrainingModel(nn.Module):
         """Same-family logit [B] of each pair, computed on the tokens as given."""
         if self.sfp_head is None:
             raise ValueError("the MLM-only objective has no SFP head")
-        if isinstance(self.encoder, PlusTFM):
-            cls, _, _ = self.encoder.forward_pair(tokens_a, len_a, tokens_b, len_b)
-            return self.sfp_head((cls,))
-        h_a, h_b = self._encode_rnn_pair(tokens_a, len_a, tokens_b, len_b)
-        return self.sfp_head((self.encoder.project(h_a), self.encoder.project(h_b), len_a, len_b))
-
-    def _encode_rnn_pair(
-        self, tokens_a: torch.Tensor, len_a: torch.Tensor, tokens_b: torch.Tensor, len_b: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Both sides in one batch of 2B sequences (one LSTM call per layer and direction)."""
-        width = max(tokens_a.shape[1], tokens_b.shape[1])
-        tokens = torch.cat([pad_to(tokens_a, width), pad_to(tokens_b, width)])
-        h = self.encoder(tokens, torch.cat([len_a, len_b]))
-        batch = tokens_a.shape[0]
-        return h[:batch, : tokens_a.shape[1]], h[batch:, : tokens_b.shape[1]]
+        pair = self.encoder.encode_pair(tokens_a, len_a, tokens_b, len_b)
+        return self.sfp_head(pair, len_a, len_b, self.encoder)
 
     def _mlm_terms(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
         if targets.numel() == 0:

@@ -13,7 +13,7 @@ from plus.data.task_data.canonical import read_split
 from plus.errors import InputError
 from plus.io import atomic_path, require, write_json
 from plus.metrics.task import fit_homology_thresholds, task_metrics
-from plus.models import ModelConfig, build_encoder
+from plus.models import build_encoder, parse_encoder_config
 from plus.models.checkpoint import load_checkpoint
 from plus.tasks import TaskSpec
 from plus.tokens import encode
@@ -30,7 +30,7 @@ def finetuned_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> F
     """The fine-tuned model held by a checkpoint dict read from `path` (named in errors), in eval mode."""
     if checkpoint["kind"] != "finetuned":
         raise InputError(f"{path}: a {checkpoint['kind']} checkpoint, not a fine-tuned model")
-    encoder = build_encoder(ModelConfig.from_dict(checkpoint["model_config"], source=f"{path}: model_config"))
+    encoder = build_encoder(parse_encoder_config(checkpoint["model_config"], source=f"{path}: model_config"))
     scaling = TargetScaling(**checkpoint["scaling"])
     module = FinetuneModule(encoder, TaskSpec.from_dict(checkpoint["task"]), {}, scaling, checkpoint["seed"])
     module.load_state_dict(checkpoint["state_dict"])

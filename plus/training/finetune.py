@@ -24,29 +24,35 @@ from plus.data.batching.task_examples import (
 from plus.data.task_data.canonical import read_split
 from plus.io import atomic_path, require, write_json
 from plus.models.checkpoint import load_encoder, save_checkpoint
+from plus.models.encoder import Encoder
 from plus.models.heads import PairHead, ProteinHead, ResidueHead
 from plus.objectives.masking import mask_tokens
 from plus.objectives.ordinal import exceedance_probabilities, ordinal_loss
+from plus.random_streams import random_stream, stream_seed
 from plus.tasks import TaskSpec
 from plus.training.trainer import best_checkpoint, build_trainer, epoch_history, resume_path
 
 
-def build_head(spec: TaskSpec, d_h: int, d_z: int) -> nn.Module:
-    """The head the task spec asks for, reading h (2H-d) or the projection z."""
+def build_head(spec: TaskSpec, encoder: Encoder) -> nn.Module:
+    """The head the task spec asks for, reading the encoder's h (d_h) or its projection z (d_z)."""
     if spec.shape == "pair":
         return PairHead(n_levels=spec.n_outputs + 1)
-    d_in = d_h if spec.head.input == "h" else d_z
+    d_in = encoder.d_h if spec.head.input == "h" else encoder.d_z
     if spec.shape == "residue_classification":
         return ResidueHead(d_in, spec.head.hidden, spec.n_outputs)
     return ProteinHead(d_in, spec.head.hidden, spec.n_outputs, pooling=spec.head.pooling)
 
 
 class FinetuneModule(L.LightningModule):
-    """Encoder + head; loss = (1 - w) * task + w * MLM with w = the task's auxiliary MLM weight."""
+    """Encoder + head; loss = (1 - w) * task + w * MLM with w = the task's auxiliary MLM weight.
+
+    Masks and dropout draw from random streams named by (seed, step, rank): resumes are exact and each DDP rank
+    draws its own.
+    """
 
     def __init__(
         self,
-        encoder: nn.Module,
+        encoder: Encoder,
         spec: TaskSpec,
         training: dict[str, Any],
         scaling: TargetScaling,
@@ -55,7 +61,7 @@ class FinetuneModule(L.LightningModule):
         super().__init__()
         self.encoder = encoder.train()
         self.spec = spec
-        self.head = build_head(spec, encoder.d_h, encoder.d_z)
+        self.head = build_head(spec, encoder)
         self.training_config = training
         self.scaling = scaling
         self.seed = seed
@@ -64,13 +70,12 @@ class FinetuneModule(L.LightningModule):
     def representation(self, h: torch.Tensor) -> torch.Tensor:
         return h if self.spec.head.input == "h" else self.encoder.project(h)
 
-    def _encode(self, tokens: torch.Tensor, lengths: torch.Tensor, masked: bool) -> dict[str, torch.Tensor]:
-        """Encoder output on (optionally masked) inputs and the MLM loss on the masked residues."""
+    def _encode(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None
+    ) -> dict[str, torch.Tensor]:
+        """h of the tokens; with a generator (and an MLM weight), of inputs masked from it, with the MLM loss."""
         out: dict[str, torch.Tensor] = {}
-        if masked and self.mlm_weight > 0:
-            generator = torch.Generator(device=tokens.device).manual_seed(
-                self.seed * 1_000_003 + self.global_step * 2 + int(not self.training)
-            )
+        if generator is not None and self.mlm_weight > 0:
             inputs, targets = mask_tokens(
                 tokens,
                 lengths,
@@ -86,11 +91,14 @@ class FinetuneModule(L.LightningModule):
         out["h"] = h
         return out
 
-    def outputs(self, batch: dict[str, torch.Tensor], masked: bool) -> dict[str, torch.Tensor]:
-        """Task outputs (logits, regression values or ordinal logits) and the MLM loss when masked."""
+    def outputs(
+        self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Task outputs (logits, regression values or ordinal logits); with a generator, of masked inputs, with the
+        MLM loss. Sequences A and B of a pair draw their masks one after the other from it, so they differ."""
         if self.spec.shape == "pair":
-            a = self._encode(batch["tokens_a"], batch["len_a"], masked)
-            b = self._encode(batch["tokens_b"], batch["len_b"], masked)
+            a = self._encode(batch["tokens_a"], batch["len_a"], generator)
+            b = self._encode(batch["tokens_b"], batch["len_b"], generator)
             logits = self.head(
                 self.encoder.project(a["h"]), self.encoder.project(b["h"]), batch["len_a"], batch["len_b"]
             )
@@ -98,7 +106,7 @@ class FinetuneModule(L.LightningModule):
             if "mlm_loss" in a:
                 result["mlm_loss"] = (a["mlm_loss"] + b["mlm_loss"]) / 2
             return result
-        encoded = self._encode(batch["tokens"], batch["lengths"], masked)
+        encoded = self._encode(batch["tokens"], batch["lengths"], generator)
         rep = self.representation(encoded["h"])
         if self.spec.shape == "residue_classification":
             logits = self.head(rep)
@@ -121,8 +129,8 @@ class FinetuneModule(L.LightningModule):
             return ordinal_loss(logits, target)
         return F.cross_entropy(logits, target)
 
-    def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
-        out = self.outputs(batch, masked=True)
+    def _step(self, batch: dict[str, torch.Tensor], stage: str, generator: torch.Generator) -> torch.Tensor:
+        out = self.outputs(batch, generator)
         task = self.task_loss(out["logits"], batch["target"])
         loss = task
         if "mlm_loss" in out:
@@ -134,10 +142,15 @@ class FinetuneModule(L.LightningModule):
         return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
+        step, rank = self.global_step, self.global_rank
+        torch.manual_seed(stream_seed(self.seed, step, "dropout", rank))  # dropout: a function of the step
+        return self._step(batch, "train", random_stream(self.seed, step, "finetune-mask", self.device, rank))
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._step(batch, "val")
+        """Validation masks depend on the batch only, so every epoch's validation loss uses the same masks."""
+        self._step(
+            batch, "val", random_stream(self.seed, batch_idx, "finetune-val-mask", self.device, self.global_rank)
+        )
 
     def on_train_epoch_start(self) -> None:
         dataset = self.trainer.train_dataloader.dataset
@@ -157,7 +170,7 @@ class FinetuneModule(L.LightningModule):
     @torch.no_grad()
     def predict_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         """Unmasked predictions for evaluation, in target units."""
-        logits = self.outputs(batch, masked=False)["logits"].float()
+        logits = self.outputs(batch)["logits"].float()
         if self.spec.shape == "protein_regression":
             return {"value": (logits * self.scaling.std + self.scaling.mean).cpu().numpy()}
         if self.spec.shape == "pair":

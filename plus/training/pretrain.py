@@ -25,6 +25,7 @@ from plus.io import atomic_path, require, write_json
 from plus.models import build_encoder, count_parameters
 from plus.models.checkpoint import save_checkpoint
 from plus.objectives.pretraining import PretrainingModel, PretrainLossConfig
+from plus.random_streams import random_stream, stream_seed
 from plus.training.trainer import build_trainer, epoch_history, resume_path, world_size
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ OBJECTIVES = ("plus", "mlm", "none")
 
 
 class PretrainModule(L.LightningModule):
-    """The encoder and its pretraining objective; masking is seeded by (seed, step) so resumes are exact."""
+    """The encoder and its pretraining objective; masks and dropout draw from streams named by (seed, step, rank),
+    so resumes are exact and each DDP rank draws its own."""
 
     def __init__(self, objective: PretrainingModel, training: dict[str, Any], seed: int) -> None:
         super().__init__()
@@ -44,18 +46,17 @@ class PretrainModule(L.LightningModule):
     def encoder(self) -> torch.nn.Module:
         return self.objective.encoder
 
-    def _generator(self, device: torch.device, offset: int) -> torch.Generator:
-        return torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + offset)
-
     def training_step(self, batch: PairBatch, batch_idx: int) -> torch.Tensor:
-        torch.manual_seed(self.seed * 1_000_003 + self.global_step)  # dropout: a function of the step
-        out = self.objective(*batch, generator=self._generator(batch.tokens_a.device, 2 * self.global_step))
+        step, rank = self.global_step, self.global_rank
+        torch.manual_seed(stream_seed(self.seed, step, "dropout", rank))  # dropout: a function of the step
+        generator = random_stream(self.seed, step, "pretrain-mask", batch.tokens_a.device, rank)
+        out = self.objective(*batch, generator=generator)
         self._log_scalars("train", out, len(batch.same_family))
         return out["loss"]
 
     def validation_step(self, batch: PairBatch, batch_idx: int) -> None:
-        """As the authors evaluate: MLM on masked inputs, SFP on the unmasked pair."""
-        generator = self._generator(batch.tokens_a.device, 2 * batch_idx + 1)
+        """As the authors evaluate: MLM on masked inputs (the same masks at every validation), SFP unmasked."""
+        generator = random_stream(self.seed, batch_idx, "pretrain-val-mask", batch.tokens_a.device, self.global_rank)
         out = self.objective(*batch, generator=generator, sfp_on_unmasked=True)
         self._log_scalars("val", out, len(batch.same_family))
 
