@@ -169,7 +169,7 @@ def test_residue_and_regression_predictions(demo: Path) -> None:
     head = stability.finetuned
     tokens = torch.tensor([[AA.index(c) + 1 for c in sequences[0]]])
     with torch.no_grad():
-        raw = head.outputs({"tokens": tokens, "lengths": torch.tensor([len(sequences[0])])}, masked=False)["logits"]
+        raw = head.outputs({"tokens": tokens, "lengths": torch.tensor([len(sequences[0])])})["logits"]
     assert values[0] == pytest.approx(float(raw[0]) * 2.0 + 5.0, abs=1e-4)  # training-split scaling undone
 
 

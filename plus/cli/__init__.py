@@ -22,10 +22,11 @@ for you. Run `plus COMMAND --help` for a command's inputs, outputs and options."
 
 EPILOG = """\
 command groups:
-  data          synthetic, download, prepare-pfam, import-task, write-config
+  data          synthetic, download, prepare-pfam, import-task
   training      pretrain, finetune, evaluate
   models        embed (embeddings of a FASTA file), models (the presets), devices (visible GPUs)
-  results       report (tables, figures and summary.md)"""
+  results       report (tables, figures and summary.md)
+  settings      settings-schema (the JSON schema of the workflow config)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
