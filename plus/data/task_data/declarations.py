@@ -40,11 +40,12 @@ class Option:
     types: tuple[type, ...]
     default: Any
     meaning: str
+    required: bool = False
 
     @property
     def type_name(self) -> str:
-        """The accepted types as docs show them, e.g. `str | null`."""
-        return " | ".join(_TYPE_NAMES[kind] for kind in self.types)
+        """The accepted types as docs show them, e.g. `str or null`."""
+        return " or ".join(_TYPE_NAMES[kind] for kind in self.types)
 
     def check(self, value: Any, where: str) -> None:
         """InputError unless `value` has one of the accepted types (a bool is not taken for a number)."""
@@ -130,6 +131,8 @@ class Format:
             raise InputError(f"format {self.name!r}: unknown options {unknown}; allowed: {list(self.option_names)}")
         resolved = {}
         for option in self.options:
+            if option.required and option.name not in given:
+                raise InputError(f"format {self.name!r}: options.{option.name} is required: {option.meaning}")
             if option.name in given:
                 option.check(given[option.name], f"format {self.name!r}")
                 resolved[option.name] = given[option.name]

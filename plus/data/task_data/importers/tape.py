@@ -35,8 +35,6 @@ from plus.data.task_data.importers.labels import ss8_ints_to_letters
 from plus.errors import InputError
 from plus.tasks import UNLABELLED
 
-TAPE_LABEL_FIELDS = ("stability_score", "log_fluorescence", "ss8")
-
 
 def _unwrap(value: Any) -> Any:
     """TAPE stores scalar labels as one-element lists (or arrays); return the scalar."""
@@ -194,18 +192,14 @@ def _read_tape_csv(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[
     return tables
 
 
-def _check_label_field(files: Any, options: dict[str, Any]) -> None:
-    if not options["label_field"]:
-        raise InputError(f"options.label_field is required (e.g. one of {TAPE_LABEL_FIELDS})")
-
-
 _SPLIT_FILES = (FileKey(SPLIT, "a file of that split (key = split name, e.g. train, valid, test_cb513)"),)
 _LABEL_FIELD = Option(
     "label_field",
     (str,),
-    "",
-    "record field used as label (stability_score, log_fluorescence, or ss8: ints 0-7 -> GHIBESTC, "
+    None,
+    "record field used as label (e.g. one of stability_score, log_fluorescence, or ss8: ints 0-7 -> GHIBESTC, "
     "positions where valid_mask is false -> '.'); one-element lists are unwrapped",
+    required=True,
 )
 _RECORDS = (
     "Ids come from the records' `id` (`{split}_{index}` when absent); repeated ids get a `#k` suffix, counted in "
@@ -218,7 +212,6 @@ import_tape_json = Format(
     "TAPE raw JSON lists of records (data_raw_pytorch archives), one file per split.",
     _SPLIT_FILES,
     (_LABEL_FIELD,),
-    check=_check_label_field,
     details=_RECORDS,
 )
 import_tape_lmdb = Format(
@@ -227,7 +220,6 @@ import_tape_lmdb = Format(
     "TAPE LMDB databases (data_pytorch archives), one per split: a path, or a directory/file member of an archive.",
     _SPLIT_FILES,
     (_LABEL_FIELD,),
-    check=_check_label_field,
     details=_RECORDS
     + " Records are unpickled by a restricted unpickler that allows only plain data types and numpy arrays; "
     "any other pickled name is refused (see plus/data/task_data/safe_pickle.py). Needs the `lmdb` package.",
