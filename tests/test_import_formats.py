@@ -452,3 +452,15 @@ def test_scope_pairs_bad_input(tmp_path, capsys):
     assert main(["scope-pairs", "--fasta", bad, "--out", str(tmp_path / "p.tsv")]) == 2
     assert "bad.fa: line 3: header 'd2 not-sccs' must be '>domain sccs" in capsys.readouterr().err
     assert not (tmp_path / "p.tsv").exists()
+
+
+def test_carve_valid_depends_on_ids_and_seed_not_row_order():
+    from plus.data.task_data.canonical import carve_valid
+    from plus.data.task_data.importers import new_table
+
+    ids = [f"p{i}" for i in range(100)]
+    table = new_table({"id": ids, "sequence": ["MKV"] * 100, "label": ["1"] * 100})
+    reversed_table = new_table({"id": ids[::-1], "sequence": ["MKV"] * 100, "label": ["1"] * 100})
+    first = carve_valid({"train": table}, 0.2, 3)["valid"]
+    second = carve_valid({"train": reversed_table}, 0.2, 3)["valid"]
+    assert len(first) == 20 and set(first["id"]) == set(second["id"])

@@ -320,3 +320,18 @@ def test_bytes_that_are_not_utf8_name_the_line(tmp_path, fmt):
     path.write_bytes("".join(lines[:7]).encode() + b"\xff\xfe" + "".join(lines[7:]).encode())
     with pytest.raises(InputError, match=rf"{name}: after line \d+: not a UTF-8 text file"):
         run(fmt, files_for(fmt, path, tmp_path), OPTIONS.get(fmt))
+
+
+def test_extraction_needs_the_declared_bytes_free_on_disk(tmp_path, monkeypatch):
+    database = write_lmdb(tmp_path / "x.lmdb", [pickle.dumps(tape_record(0))])
+    archive = tar_directory(tmp_path / "x.tar.gz", database, "x.lmdb")
+    monkeypatch.setattr(archives, "DISK_RESERVE_BYTES", archives.free_bytes(tmp_path) + archives.DISK_RESERVE_BYTES)
+    with pytest.raises(InputError, match=r"x.tar.gz:x.lmdb: members declare \d+ bytes but only 0 are free"):
+        run("tape_lmdb", {"train": {"path": str(archive), "member": "x.lmdb"}}, {"label_field": "ss8"})
+
+
+def test_corrupt_lmdb_file_is_an_input_error(tmp_path):
+    path = tmp_path / "bad.lmdb"
+    path.write_bytes(os.urandom(16384))
+    with pytest.raises(InputError, match="bad.lmdb"):
+        run("tape_lmdb", {"train": str(path)}, {"label_field": "ss8"})

@@ -111,19 +111,27 @@ def _lmdb_records(path: Path, subdir: bool, name: str) -> Iterator[Any]:
         raise InputError(f"{name}: not a readable LMDB database ({error})") from error
     try:
         with environment.begin(write=False) as transaction:
-            raw_count = transaction.get(b"num_examples")
+            raw_count = _lmdb_get(lmdb, transaction, b"num_examples", name)
             if raw_count is None:
                 raise InputError(f"{name}: not a TAPE LMDB database (no 'num_examples' key)")
             count = safe_pickle.loads(raw_count, f"{name}: num_examples")
             if not isinstance(count, int) or isinstance(count, bool) or count < 0:
                 raise InputError(f"{name}: num_examples is {count!r}, not a count")
             for index in range(count):
-                value = transaction.get(str(index).encode())
+                value = _lmdb_get(lmdb, transaction, str(index).encode(), name)
                 if value is None:
                     raise InputError(f"{name}: record {index} missing")
                 yield safe_pickle.loads(value, f"{name}: record {index}")
     finally:
         environment.close()
+
+
+def _lmdb_get(lmdb: Any, transaction: Any, key: bytes, name: str) -> bytes | None:
+    """One value of an LMDB database; a corrupt database is an InputError naming the key."""
+    try:
+        return transaction.get(key)
+    except lmdb.Error as error:
+        raise InputError(f"{name}: key {key.decode()!r}: corrupt LMDB database ({error})") from error
 
 
 def _extract_lmdb(spec: FileSpec, target: Path) -> tuple[Path, bool]:
