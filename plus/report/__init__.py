@@ -1,37 +1,3 @@
-"""Comparison report: tables, figures and a Markdown summary built only from a run's metrics files."""
+"""Comparison report: tables, figures and a Markdown summary built only from a run's metrics files.
 
-from __future__ import annotations
-
-from pathlib import Path
-
-from plus.io import atomic_path
-from plus.report.collect import ReportData, collect
-from plus.report.figures import FIGURE_NAMES, build_figures, write_figure
-from plus.report.summary import summary_markdown
-from plus.report.tables import ablation_comparisons, build_tables
-from plus.report.writers import write_table
-
-__all__ = ["ReportData", "build_report", "collect", "expected_outputs"]
-
-
-def expected_outputs(tasks: list[str], tables_dir: Path, figures_dir: Path) -> list[Path]:
-    """Every file `build_report` writes for a run with these tasks (besides the summary)."""
-    stems = ["pretraining", "main", "ablation", "published", *(f"detail_{task}" for task in tasks)]
-    return [tables_dir / f"{stem}.{suffix}" for stem in stems for suffix in ("csv", "md", "tex")] + [
-        figures_dir / f"{name}.{suffix}" for name in FIGURE_NAMES for suffix in ("png", "pdf")
-    ]
-
-
-def build_report(data: ReportData, tables_dir: Path, figures_dir: Path, summary_path: Path) -> list[Path]:
-    """Write every table (CSV, Markdown, LaTeX), every figure (PNG, PDF) and the summary; return the paths."""
-    tables = build_tables(data)
-    written: list[Path] = []
-    for table in tables.values():
-        written += write_table(table, Path(tables_dir))
-    comparisons = ablation_comparisons(data)
-    for name, draw in build_figures(data, comparisons).items():
-        written += write_figure(draw(), Path(figures_dir), name)
-    text = summary_markdown(data, tables, comparisons, written, Path(summary_path))
-    with atomic_path(summary_path) as tmp:
-        tmp.write_text(text)
-    return [*written, Path(summary_path)]
+`plus.report.outputs` names the files (light to import); `plus.report.build.build_report` writes them."""
