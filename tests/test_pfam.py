@@ -240,7 +240,7 @@ def test_header_without_sequence_at_the_end_is_counted_not_a_crash(tmp_path, cap
     path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "A" * 30 + "\n>B/1-30 B.1 PF1.1;F1;" + text_after)
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"min_family_size": 0, "n_test_pairs": 0}))
-    assert main(["prepare-pfam", "--config", str(config), "--input", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert main(["prepare-pfam", "--settings", str(config), "--input", str(path), "--out", str(tmp_path / "o")]) == 0
     counts = json.loads((tmp_path / "o" / "summary.json").read_text())["counts"]
     assert counts["read"] == 2 and counts["no_sequence"] == 1 and counts["kept"] == 1
     assert counts["first_no_sequence"] == f"{path}: line 3"
@@ -256,7 +256,7 @@ def seeds_stockholm(path: Path, compress: bool = False) -> Path:
 @pytest.mark.parametrize("compress", [False, True])
 def test_stockholm_seeds_give_the_same_corpus_as_their_fasta(tmp_path, compress):
     sto = seeds_stockholm(tmp_path / ("seeds.sto.gz" if compress else "seeds.sto"), compress)
-    config = {**CONFIG, "n_test_pairs": 40}
+    config = _pfam({**CONFIG, "n_test_pairs": 40})
     from_sto = prepare_pfam(sto, tmp_path / "sto", config, progress=False)
     from_fasta = prepare_pfam(PFAM_SEEDS, tmp_path / "fa", config, progress=False)
     assert from_sto["counts"] == from_fasta["counts"] and from_sto["families"] == from_fasta["families"]
@@ -304,5 +304,5 @@ def test_bad_stockholm_names_file_and_line(tmp_path, text, message):
     path = tmp_path / "bad.sto"
     path.write_text(text)
     with pytest.raises(InputError, match=rf"{path}: {message}"):
-        prepare_pfam(path, tmp_path / "out", {"min_family_size": 0, "n_test_pairs": 0}, progress=False)
+        prepare_pfam(path, tmp_path / "out", _pfam({"min_family_size": 0, "n_test_pairs": 0}), progress=False)
     assert not (tmp_path / "out").exists()

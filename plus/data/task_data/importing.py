@@ -9,7 +9,6 @@ line) or `classes_from_data: true` (the distinct labels of the imported train sp
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -168,13 +167,18 @@ def import_task(config: Mapping[str, Any], out_dir: str | os.PathLike[str], wher
         tables = apply_max_length(tables, config["max_length"], spec)
         extra["max_length"] = dict(config["max_length"])
     if config.get("classes_file") is not None:
-        spec = dataclasses.replace(spec, classes=read_classes_file(config["classes_file"]))
+        spec = _with_classes(spec, read_classes_file(config["classes_file"]), where)
         extra["classes"] = {"from": str(config["classes_file"]), "names": list(spec.classes)}
     elif config.get("classes_from_data"):
-        spec = dataclasses.replace(spec, classes=classes_in_data(tables, where=where))
+        spec = _with_classes(spec, classes_in_data(tables, where=where), where)
         extra["classes"] = {"from": "train data", "names": list(spec.classes)}
     expected = _expected_sizes(config, where)
     return write_task(out_dir, spec, tables, sources=checksums, expected_sizes=expected, extra=extra)
+
+
+def _with_classes(spec: TaskSpec, classes: tuple[str, ...], where: str) -> TaskSpec:
+    """The task spec with its classes replaced (validated again: the headline metric may depend on them)."""
+    return TaskSpec.from_dict({**spec.to_dict(), "classes": list(classes)}, f"{where}: task")
 
 
 def _repeated_splits(parts: list[dict[str, pd.DataFrame]]) -> list[str]:
