@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import pickle
 import re
@@ -15,9 +16,11 @@ import lmdb
 import numpy as np
 import pytest
 
+from plus.cli import main
 from plus.data.task_data import archives, safe_pickle
 from plus.data.task_data.importers import get_importer, open_text
 from plus.errors import InputError
+from plus.tasks import BUILTIN_TASKS
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason="shared/realdata not available")
@@ -335,3 +338,20 @@ def test_corrupt_lmdb_file_is_an_input_error(tmp_path):
     path.write_bytes(os.urandom(16384))
     with pytest.raises(InputError, match="bad.lmdb"):
         run("tape_lmdb", {"train": str(path)}, {"label_field": "ss8"})
+
+
+def test_import_task_command_refuses_the_crafted_lmdb_with_exit_2(tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    database = write_lmdb(tmp_path / "stability_train.lmdb", [pickle.dumps(RunsCommand(f"touch {marker}"))])
+    job = {
+        "task": BUILTIN_TASKS["stability"].to_dict(),
+        "sources": [
+            {"format": "tape_lmdb", "files": {"train": str(database)}, "options": {"label_field": "stability_score"}}
+        ],
+    }
+    settings = tmp_path / "job.json"
+    settings.write_text(json.dumps(job))
+    assert main(["import-task", "--settings", str(settings), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "record 0: refusing to load posix.system" in err[0]
+    assert not marker.exists() and not (tmp_path / "out").exists()
