@@ -2,8 +2,8 @@
 
 An importer module builds one `Format` per format name. Calling it checks the files keys and options (unknown
 keys and wrong types are InputErrors naming them), fills in the declared defaults and runs the reader. The
-same checks run without reading anything through `Format.check_source`, which the workflow calls when it
-validates its config, and docs/formats.md is generated from these declarations.
+same checks run without reading anything through `Format.validate` (importers.check_source), for the workflow
+to call when it validates its config; docs/formats.md is generated from these declarations.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ tests/test_import_formats.py checks that this file is up to date. Do not edit by
 A task's data comes from a list of sources, each `{{format, files, options}}`. `files` maps the format's keys
 (below) to file specs; `options` are the format's options. An unknown `files` key or option, or an option of
 the wrong type, is an error naming it; `plus.data.task_data.importers.check_source` runs these checks without
-reading any file (the workflow calls it when it validates its config).
+reading any file (for the workflow to call when it validates its config).
 
 ## File specs, archives and limits
 
