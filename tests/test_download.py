@@ -1,12 +1,13 @@
 import hashlib
 import http.server
+import json
 import threading
 from pathlib import Path
 
 import pytest
 
 from plus.cli import main
-from plus.data.download import download, fetch_source, md5_from_listing, part_path
+from plus.data.download import download, fetch_source, md5_from_listing, meta_path, part_path
 from plus.errors import InputError
 
 PAYLOAD = bytes(range(256)) * 4000  # about 1 MB, several read chunks
@@ -183,3 +184,147 @@ def test_cli(server, tmp_path, capsys):
     local = ["download", "--path", str(out), "--md5", PAYLOAD_MD5, "--out", str(tmp_path / "c" / "copy.gz")]
     assert main(local) == 0
     assert Path(tmp_path / "c" / "copy.gz").read_bytes() == PAYLOAD
+
+
+# --- resuming only what the server confirms ------------------------------------------------------------------
+
+VERSION_A = bytes(range(256)) * 2000
+VERSION_B = bytes(reversed(range(256))) * 2000 + b"a longer second release"
+
+
+class ResumeHandler(http.server.BaseHTTPRequestHandler):
+    """One resource `/data.bin` whose `versions` change between requests (each with its own ETag).
+
+    `honour_if_range`: answer a Range whose If-Range is stale with the whole new version (200), as RFC 9110 says;
+    otherwise answer every Range with 206, whatever If-Range says. `ignore_range`: always 200. `send_length`:
+    send Content-Length. `cut_after`: end the next body after that many bytes. `stale_416`: answer every Range
+    with 416 and the current total.
+    """
+
+    versions: list[bytes] = []
+    requests: list[dict] = []
+    honour_if_range = True
+    ignore_range = False
+    send_length = True
+    cut_after: int | None = None
+
+    def do_GET(self):
+        cls = type(self)
+        body = cls.versions[min(len(cls.requests), len(cls.versions) - 1)]
+        etag = f'"{hashlib.md5(body).hexdigest()[:12]}"'
+        cls.requests.append({"range": self.headers.get("Range"), "if_range": self.headers.get("If-Range")})
+        start = 0
+        range_header = self.headers.get("Range")
+        use_range = range_header and not cls.ignore_range
+        if use_range and cls.honour_if_range and self.headers.get("If-Range") not in (None, etag):
+            use_range = False
+        if use_range:
+            start = int(range_header.removeprefix("bytes=").split("-")[0])
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("ETag", etag)
+        if cls.send_length:
+            self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        chunk = body[start:]
+        if cls.cut_after is not None:
+            chunk, cls.cut_after = chunk[: cls.cut_after], None
+            self.close_connection = True
+        self.wfile.write(chunk)
+        self.close_connection = self.close_connection or not cls.send_length
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def resume_server():
+    ResumeHandler.versions = [VERSION_A]
+    ResumeHandler.requests = []
+    ResumeHandler.honour_if_range = True
+    ResumeHandler.ignore_range = False
+    ResumeHandler.send_length = True
+    ResumeHandler.cut_after = None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ResumeHandler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/data.bin"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def interrupted(url: str, dest: Path, after: int) -> None:
+    ResumeHandler.cut_after = after
+    with pytest.raises(InputError, match="run again to resume"):
+        download(url, dest, progress=False)
+    assert part_path(dest).stat().st_size == after
+
+
+@pytest.mark.parametrize("honour_if_range", [True, False])
+def test_resource_that_changes_between_attempts_is_never_spliced(resume_server, tmp_path, honour_if_range):
+    dest = tmp_path / "data.bin"
+    ResumeHandler.versions = [VERSION_A, VERSION_B]
+    ResumeHandler.honour_if_range = honour_if_range
+    interrupted(resume_server, dest, 100_000)
+    download(resume_server, dest, progress=False)  # no md5: only the validators protect this run
+    assert dest.read_bytes() == VERSION_B
+    etag_a = f'"{hashlib.md5(VERSION_A).hexdigest()[:12]}"'
+    assert ResumeHandler.requests[1] == {"range": "bytes=100000-", "if_range": etag_a}
+    assert not part_path(dest).exists() and not meta_path(dest).exists()
+
+
+def test_unchanged_resource_resumes_with_if_range(resume_server, tmp_path):
+    dest = tmp_path / "data.bin"
+    interrupted(resume_server, dest, 123_456)
+    assert json.loads(meta_path(dest).read_text())["total"] == len(VERSION_A)
+    download(resume_server, dest, progress=False)
+    assert dest.read_bytes() == VERSION_A
+    assert [r["range"] for r in ResumeHandler.requests] == [None, "bytes=123456-"]
+
+
+def test_server_ignoring_range_restarts_from_zero(resume_server, tmp_path):
+    dest = tmp_path / "data.bin"
+    interrupted(resume_server, dest, 50_000)
+    ResumeHandler.ignore_range = True
+    download(resume_server, dest, progress=False)
+    assert dest.read_bytes() == VERSION_A
+
+
+def test_416_with_a_stale_oversized_partial_restarts(resume_server, tmp_path):
+    dest = tmp_path / "data.bin"
+    part_path(dest).write_bytes(VERSION_B + b"stale tail")  # longer than the resource now is
+    download(resume_server, dest, hashlib.md5(VERSION_A).hexdigest(), progress=False)
+    assert dest.read_bytes() == VERSION_A
+    assert [r["range"] for r in ResumeHandler.requests] == [f"bytes={len(VERSION_B) + 10}-", None]
+
+
+def test_body_cut_short_without_a_length_header_is_refused_without_md5(resume_server, tmp_path):
+    dest = tmp_path / "data.bin"
+    ResumeHandler.send_length = False
+    ResumeHandler.cut_after = 70_000
+    with pytest.raises(InputError, match="gave no length for the file.*give its md5"):
+        download(resume_server, dest, progress=False)
+    assert not dest.exists() and not part_path(dest).exists()
+    ResumeHandler.cut_after = 70_000
+    with pytest.raises(InputError, match="md5 mismatch"):
+        download(resume_server, dest, hashlib.md5(VERSION_A).hexdigest(), progress=False)
+    download(resume_server, dest, hashlib.md5(VERSION_A).hexdigest(), progress=False)
+    assert dest.read_bytes() == VERSION_A
+
+
+def test_empty_body_is_an_error(resume_server, tmp_path, capsys):
+    ResumeHandler.versions = [b""]
+    dest = tmp_path / "data.bin"
+    assert main(["download", "--url", resume_server, "--out", str(dest), "--no-progress"]) == 2
+    assert "the server sent an empty file" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -112,7 +112,7 @@ def test_new_task_end_to_end_without_code(tmp_path):
     }
     write(tmp_path / "meltome.json", json.dumps(config))
     out = tmp_path / "tasks" / "meltome"
-    assert main(["import-task", "--config", str(tmp_path / "meltome.json"), "--out", str(out)]) == 0
+    assert main(["import-task", "--settings", str(tmp_path / "meltome.json"), "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["task"] == "meltome" and summary["shape"] == "protein_regression"
     assert summary["splits"]["train"]["length"] == {"min": 6, "median": 15.0, "max": 24}

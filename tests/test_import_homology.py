@@ -168,12 +168,12 @@ def test_import_task_command_end_to_end(tmp_path, capsys):
         "test": write(tmp_path / "test.txt", BEPLER_PAIRS),
         "test_2.07": write(tmp_path / "new.txt", BEPLER_PAIRS),
     }
-    config = {"task": "homology", "sources": [{"format": "scope_bepler", "files": files}]}
+    config = {"task": BUILTIN_TASKS["homology"].to_dict(), "sources": [{"format": "scope_bepler", "files": files}]}
     config_path = write(tmp_path / "homology.json", json.dumps(config))
-    assert main(["import-task", "--config", config_path, "--out", str(tmp_path / "out")]) == 0
+    assert main(["import-task", "--settings", config_path, "--out", str(tmp_path / "out")]) == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["splits"]["valid"]["n"] == 3 and summary["splits"]["train"]["n"] == 3
     write(tmp_path / "new.txt", BEPLER_PAIRS.replace("\t3\n", "\t7\n"))
-    assert main(["import-task", "--config", config_path, "--out", str(tmp_path / "out2")]) == 2
+    assert main(["import-task", "--settings", config_path, "--out", str(tmp_path / "out2")]) == 2
     assert "new.txt: line 4: similarity '7'" in capsys.readouterr().err
     assert not (tmp_path / "out2").exists()

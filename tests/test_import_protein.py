@@ -17,6 +17,7 @@ import pytest
 from plus.cli import main
 from plus.data.task_data.canonical import apply_max_length, validate_split
 from plus.data.task_data.importers import get_importer, open_text, registry
+from plus.data.task_data.importing import import_task
 from plus.errors import InputError
 from plus.tasks import BUILTIN_TASKS, LOCALIZATION_CLASSES
 
@@ -142,7 +143,7 @@ def test_import_task_end_to_end_on_tape_csvs(tmp_path, task, files, sizes):
     }
     write(tmp_path / "config.json", json.dumps(config))
     out = tmp_path / "tasks" / task
-    assert main(["import-task", "--config", str(tmp_path / "config.json"), "--out", str(out)]) == 0
+    assert main(["import-task", "--settings", str(tmp_path / "config.json"), "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert {split: stats["n"] for split, stats in summary["splits"].items()} == sizes
     assert len(summary["source"]) == 3 and all(len(md5) == 32 for md5 in summary["source"].values())
@@ -180,7 +181,7 @@ def localization_config(tmp_path: Path, **extra) -> Path:
 
 def test_import_task_localization_from_tar(tmp_path):
     out = tmp_path / "out"
-    assert main(["import-task", "--config", str(localization_config(tmp_path)), "--out", str(out)]) == 0
+    assert main(["import-task", "--settings", str(localization_config(tmp_path)), "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert {s: v["n"] for s, v in summary["splits"].items()} == {"train": 8, "valid": 2, "test": 3}
     assert summary["mapped"] == {"keep_ends_1000": 1}
@@ -193,7 +194,7 @@ def test_import_task_localization_from_tar(tmp_path):
 def test_import_task_size_mismatch_exits_2_without_output(tmp_path, capsys):
     config = localization_config(tmp_path, expected_sizes={"train": 9, "valid": 2, "test": 3})
     out = tmp_path / "out"
-    assert main(["import-task", "--config", str(config), "--out", str(out)]) == 2
+    assert main(["import-task", "--settings", str(config), "--out", str(out)]) == 2
     assert "split 'train': expected 9 records, found 8" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deeploc.tar.gz", "localization.yaml"]
 
@@ -201,26 +202,29 @@ def test_import_task_size_mismatch_exits_2_without_output(tmp_path, capsys):
 def test_import_task_label_map_and_bad_config(tmp_path, capsys):
     fasta = write(tmp_path / "sol.fa", ">a 1\nMKV\n>b 0\nMKL\n")
     config = {
-        "task": "solubility",
+        "task": BUILTIN_TASKS["solubility"].to_dict(),
         "sources": [{"format": "plus_fasta", "options": {"kind": "label"}, "files": {"train": str(fasta)}}],
         "label_map": {"1": "0"},
     }
     write(tmp_path / "c.json", json.dumps(config))
-    assert main(["import-task", "--config", str(tmp_path / "c.json"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["import-task", "--settings", str(tmp_path / "c.json"), "--out", str(tmp_path / "o")]) == 2
     assert "splits ['valid', 'test'] missing" in capsys.readouterr().err
     config["sources"][0]["files"] = {"train": str(fasta), "valid": str(fasta), "test": str(fasta)}
     write(tmp_path / "c.json", json.dumps(config))
-    assert main(["import-task", "--config", str(tmp_path / "c.json"), "--out", str(tmp_path / "o")]) == 0
+    assert main(["import-task", "--settings", str(tmp_path / "c.json"), "--out", str(tmp_path / "o")]) == 0
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["splits"]["test"]["class_balance"] == {"0": 2, "1": 0}
     assert summary["mapped"] == {"label 1 -> 0": 3}
-    for key, value in (("valid_from_train", {"fraction": "a tenth"}), ("expected_sizes", {"test": "2"})):
+    for key, value in (("valid_from_train", {"fraction": "a tenth"}), ("expected_sizes", {"test": "many"})):
         write(tmp_path / "c.json", json.dumps({**config, key: value}))
-        assert main(["import-task", "--config", str(tmp_path / "c.json"), "--out", str(tmp_path / "o2")]) == 2
+        assert main(["import-task", "--settings", str(tmp_path / "c.json"), "--out", str(tmp_path / "o2")]) == 2
         assert key in capsys.readouterr().err
+    # `--settings` (pydantic, lax) turns the string "2" into 2; import_task itself refuses it
+    with pytest.raises(InputError, match="expected_sizes must be a mapping of split -> integer count"):
+        import_task({**config, "expected_sizes": {"test": "2"}}, tmp_path / "o2", "c.json")
     config["sources"][0]["format"] = "plus_fastq"
     write(tmp_path / "c.json", json.dumps(config))
-    assert main(["import-task", "--config", str(tmp_path / "c.json"), "--out", str(tmp_path / "o2")]) == 2
+    assert main(["import-task", "--settings", str(tmp_path / "c.json"), "--out", str(tmp_path / "o2")]) == 2
     assert "unknown import format 'plus_fastq'" in capsys.readouterr().err
 
 

@@ -35,6 +35,7 @@ CB513 = REALDATA / "CB513_HHblits.csv"
 TS115 = REALDATA / "TS115_HHblits.csv"
 needs_realdata = pytest.mark.skipif(not CB513.is_file(), reason="shared/realdata not present")
 SECSTR_LETTERS = set(SECSTR8) | {"."}
+AMINO = "ACDEFGHIKLMNPQRSTVWY"
 
 
 def write(path: Path, text: str) -> Path:
@@ -317,7 +318,8 @@ def test_plus_3line_accepts_only_iom(tmp_path):
 
 
 def test_topcons_pool_split_is_deterministic_and_complete(tmp_path):
-    records = "".join(f">p{i}\nMKVLA\nIIMMO\n" for i in range(50))
+    # distinct sequences: identical ones always share a split (test_pool_split_keeps_identical_sequences_together)
+    records = "".join(f">p{i}\nMK{AMINO[i // 10]}{AMINO[i % 10]}A\nIIMMO\n" for i in range(50))
     path = write(tmp_path / "pool.3line", records)
     options = {"split": {"train": 0.8, "valid": 0.1, "test": 0.1}, "seed": 3}
     first = import_topcons_3line({"pool": str(path)}, options)
@@ -331,8 +333,8 @@ def test_topcons_pool_split_is_deterministic_and_complete(tmp_path):
 
 
 def test_topcons_several_pool_files_are_concatenated_before_splitting(tmp_path):
-    tm = write(tmp_path / "TM.3line", "".join(f">tm{i}\nMKV\nIMO\n" for i in range(6)))
-    glob = write(tmp_path / "Globular.3line", "".join(f">g{i}\nMKV\nOOO\n" for i in range(4)))
+    tm = write(tmp_path / "TM.3line", "".join(f">tm{i}\nMK{AMINO[i]}\nIMO\n" for i in range(6)))
+    glob = write(tmp_path / "Globular.3line", "".join(f">g{i}\nGG{AMINO[i]}\nOOO\n" for i in range(4)))
     files = {"pool_tm": str(tm), "pool_globular": str(glob)}
     tables = import_topcons_3line(files, {"split": {"train": 0.7, "test": 0.3}, "seed": 0})
     assert len(tables["train"]) == 7 and len(tables["test"]) == 3

@@ -1,4 +1,5 @@
 import gzip
+import io
 import json
 import random
 from collections import Counter
@@ -228,3 +229,80 @@ def test_cli_with_yaml_settings(tmp_path, capsys):
     config.write_text("min_family_siz: 10\n")
     code = main(["prepare-pfam", "--settings", str(config), "--input", str(PFAM_SEEDS), "--out", str(tmp_path / "p")])
     assert code == 2 and "min_family_siz" in capsys.readouterr().err
+
+
+# --- damaged endings and Stockholm input ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text_after", ["", "\n"])
+def test_header_without_sequence_at_the_end_is_counted_not_a_crash(tmp_path, capsys, text_after):
+    path = tmp_path / "cut.fa"
+    path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "A" * 30 + "\n>B/1-30 B.1 PF1.1;F1;" + text_after)
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"min_family_size": 0, "n_test_pairs": 0}))
+    assert main(["prepare-pfam", "--settings", str(config), "--input", str(path), "--out", str(tmp_path / "o")]) == 0
+    counts = json.loads((tmp_path / "o" / "summary.json").read_text())["counts"]
+    assert counts["read"] == 2 and counts["no_sequence"] == 1 and counts["kept"] == 1
+    assert counts["first_no_sequence"] == f"{path}: line 3"
+    assert counts["too_short"] == 0
+
+
+def seeds_stockholm(path: Path, compress: bool = False) -> Path:
+    data = b"".join(p.read_bytes() for p in sorted((REALDATA / "pfam_seed").glob("*.sto")))
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_stockholm_seeds_give_the_same_corpus_as_their_fasta(tmp_path, compress):
+    sto = seeds_stockholm(tmp_path / ("seeds.sto.gz" if compress else "seeds.sto"), compress)
+    config = _pfam({**CONFIG, "n_test_pairs": 40})
+    from_sto = prepare_pfam(sto, tmp_path / "sto", config, progress=False)
+    from_fasta = prepare_pfam(PFAM_SEEDS, tmp_path / "fa", config, progress=False)
+    assert from_sto["counts"] == from_fasta["counts"] and from_sto["families"] == from_fasta["families"]
+    for split in ("train", "test"):
+        for name in ("tokens.bin", "offsets.npy", "families.npy", "families.json"):
+            assert (tmp_path / "sto" / split / name).read_bytes() == (tmp_path / "fa" / split / name).read_bytes()
+    assert pd.read_parquet(tmp_path / "sto" / "test_pairs.parquet").equals(
+        pd.read_parquet(tmp_path / "fa" / "test_pairs.parquet")
+    )
+
+
+STOCKHOLM = """# STOCKHOLM 1.0
+#=GF ID   Fam1
+#=GF AC   PF00001.7
+#=GS A_HUMAN/1-40 AC P00001.2
+A_HUMAN/1-40   mkv..LAG-
+B_MOUSE/3-30   MKVLAGQQ.
+A_HUMAN/1-40   WWYY
+B_MOUSE/3-30   ..YY
+//
+"""
+
+
+def test_stockholm_interleaved_blocks_gaps_and_accessions():
+    from plus.data.corpus.stockholm import fasta_records
+
+    records = b"".join(fasta_records(io.BytesIO(STOCKHOLM.encode()), "s.sto")).decode()
+    assert records == (
+        ">A_HUMAN/1-40 P00001.2 PF00001.7;Fam1;\nMKVLAGWWYY\n>B_MOUSE/3-30 B_MOUSE PF00001.7;Fam1;\nMKVLAGQQYY\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (STOCKHOLM.replace("#=GF AC   PF00001.7\n", ""), r"line 1: the alignment ending on line 8 has no '#=GF AC'"),
+        (STOCKHOLM.replace("//\n", ""), "line 1: alignment has no closing '//'"),
+        (STOCKHOLM.replace("MKVLAGQQ.", "MKV*AGQQ."), r"line 6: '\*' is not a residue letter or gap"),
+        (STOCKHOLM.replace("PF00001.7", "RF00001"), "line 1: .#=GF AC RF00001. is not a Pfam accession"),
+        (STOCKHOLM.replace("B_MOUSE/3-30   ..YY", "B_MOUSE/3-30 ..YY extra"), "line 8: expected 'NAME ALIGNED"),
+        (STOCKHOLM + "A_HUMAN/1-40 MK\n", "line 10: expected a '# STOCKHOLM 1.0' header"),
+    ],
+)
+def test_bad_stockholm_names_file_and_line(tmp_path, text, message):
+    path = tmp_path / "bad.sto"
+    path.write_text(text)
+    with pytest.raises(InputError, match=rf"{path}: {message}"):
+        prepare_pfam(path, tmp_path / "out", _pfam({"min_family_size": 0, "n_test_pairs": 0}), progress=False)
+    assert not (tmp_path / "out").exists()

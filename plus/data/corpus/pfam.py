@@ -1,5 +1,8 @@
 """Pfam-A.fasta(.gz) -> train/test corpus stores, a fixed SFP test-pair table and summary.json.
 
+Pfam's Stockholm files (Pfam-A.full, Pfam-A.seed, a family's .sto; gzip or not) are read too, as the
+Pfam-A.fasta records they hold (`plus.data.corpus.stockholm`).
+
 One streaming pass over the (compressed) input reads blocks of whole records, parses and tokenizes each block
 with numpy (`plus.tokens.encode`), splits each sequence by a seeded hash of its name, and appends it to a
 provisional store. The family filter (training sequences per family) needs the whole file, so a second, cheap
@@ -26,6 +29,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from plus import tokens as alphabet
+from plus.data.corpus.stockholm import MAGIC, StockholmAsFasta, is_stockholm
 from plus.data.corpus.store import CorpusStore, CorpusWriter, current_umask, write_subset
 from plus.data.fasta import GZIP_MAGIC, looks_like_html
 from plus.errors import InputError
@@ -118,12 +122,22 @@ def _open_input(path: Path) -> tuple[io.BufferedIOBase, _CountingReader]:
         binary: Any = gzip.GzipFile(fileobj=buffered, mode="rb")
     else:
         binary = buffered
+    try:
+        head = binary.peek(len(MAGIC) + 64)
+    except (EOFError, OSError, zlib.error) as error:
+        binary.close()
+        raise InputError(f"{path}: corrupt or truncated compressed file ({error})") from error
+    if is_stockholm(head):
+        log.info("%s: Stockholm alignments; reading them as Pfam-A.fasta records (ungapped, upper case)", path)
+        binary = io.BufferedReader(StockholmAsFasta(binary, str(path)), buffer_size=1 << 20)
     return binary, counter
 
 
 @dataclass
 class _Counts:
     read: int = 0
+    no_sequence: int = 0
+    first_no_sequence: str | None = None
     too_short: int = 0
     too_long: int = 0
     sequences_with_unknown: int = 0
@@ -197,7 +211,10 @@ def _parse_block(data: bytes, line: int, label: str) -> _Block:
     starts = starts[(starts == 0) | (buffer[starts - 1] == ord("\n"))]
     newlines = np.flatnonzero(buffer == ord("\n"))
     after = np.searchsorted(newlines, starts)
-    ends = np.where(after < len(newlines), newlines[np.minimum(after, len(newlines) - 1)], len(buffer))
+    if len(newlines):
+        ends = np.where(after < len(newlines), newlines[np.minimum(after, len(newlines) - 1)], len(buffer))
+    else:  # a block that is one header without a newline (the last line of a file cut after a header)
+        ends = np.full(len(starts), len(buffer))
     headers = [data[start + 1 : end] for start, end in zip(starts.tolist(), ends.tolist(), strict=True)]
     boundaries = np.zeros(len(buffer) + 1, dtype=np.int8)
     boundaries[starts] = 1
@@ -296,9 +313,17 @@ def _prepare(input_path: Path, label: str, tmp: Path, settings: PfamSettings, pr
             test_side = split_positions(names, seed) < fraction
             lengths = block.lengths
             counts.read += len(lengths)
-            short = lengths < min_length
+            empty = lengths == 0
+            if empty.any() and counts.first_no_sequence is None:
+                counts.first_no_sequence = f"{label}: line {int(block.lines[np.flatnonzero(empty)[0]])}"
+                log.warning(
+                    "%s: record has no sequence (a truncated file?); records like it are dropped",
+                    counts.first_no_sequence,
+                )
+            counts.no_sequence += int(empty.sum())
+            short = (lengths < min_length) & ~empty
             long = (lengths > max_length) & ~short if max_length is not None else np.zeros(len(lengths), bool)
-            keep = ~short & ~long
+            keep = ~empty & ~short & ~long
             counts.too_short += int(short.sum())
             counts.too_long += int(long.sum())
             counts.sequences_with_unknown += int((block.unknown > 0).sum())
@@ -365,6 +390,8 @@ def _finish(
         "config": settings.model_dump(mode="json"),
         "counts": {
             "read": counts.read,
+            "no_sequence": counts.no_sequence,
+            "first_no_sequence": counts.first_no_sequence,
             "too_short": counts.too_short,
             "too_long": counts.too_long,
             "sequences_with_unknown_residues": counts.sequences_with_unknown,

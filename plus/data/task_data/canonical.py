@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from plus.data.task_data.importers import ORIGIN
+from plus.data.task_data.splitting import canonical_order
 from plus.errors import InputError
 from plus.io import atomic_path, write_json
 from plus.tasks import SCOP_LEVELS, UNLABELLED, TaskSpec
@@ -46,6 +47,7 @@ def merge_tables(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame
         table.attrs = {
             "mapped": _sum_counts(t.attrs.get("mapped", {}) for t in tables),
             "dropped": _sum_counts(t.attrs.get("dropped", {}) for t in tables),
+            "warnings": [note for t in tables for note in t.attrs.get("warnings", [])],
         }
         merged[split] = table
     return merged
@@ -76,7 +78,7 @@ def carve_valid(tables: dict[str, pd.DataFrame], fraction: float, seed: int) -> 
     result["train"] = train[~is_valid].reset_index(drop=True)
     result["valid"] = train[is_valid].reset_index(drop=True)
     result["train"].attrs = dict(train.attrs)
-    result["valid"].attrs = {}
+    result["valid"].attrs = {"warnings": list(train.attrs.get("warnings", []))}
     return result
 
 
@@ -306,6 +308,8 @@ def write_task(
         "splits": split_stats,
         "mapped": _sum_counts(tables[split].attrs.get("mapped", {}) for split in wanted),
         "dropped": _sum_counts(tables[split].attrs.get("dropped", {}) for split in wanted),
+        "duplicates_across_splits": duplicates_across_splits(clean),
+        "warnings": list(dict.fromkeys(note for split in wanted for note in tables[split].attrs.get("warnings", []))),
         **dict(extra or {}),
     }
     with atomic_path(out_dir, directory=True) as tmp:
@@ -314,6 +318,33 @@ def write_task(
         write_json(Path(tmp) / "summary.json", summary)
         _make_readable(Path(tmp))
     return summary
+
+
+def duplicates_across_splits(tables: Mapping[str, pd.DataFrame], examples: int = 5) -> dict[str, Any]:
+    """For each pair of splits sharing sequences: how many distinct sequences, and a few ids from each side.
+
+    Pair tables contribute both `sequence` and `sequence_b`; an example id is the record's `id`.
+    """
+    names = canonical_order(tables)
+    first_id: dict[str, dict[str, str]] = {}
+    for split in names:
+        table = tables[split]
+        seen: dict[str, str] = {}
+        for column in ("sequence", "sequence_b"):
+            if column in table:
+                for sequence, record_id in zip(table[column].tolist(), table["id"].astype(str).tolist(), strict=True):
+                    seen.setdefault(sequence, record_id)
+        first_id[split] = seen
+    found: dict[str, Any] = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            shared = sorted(first_id[a].keys() & first_id[b].keys(), key=first_id[a].__getitem__)
+            if shared:
+                found[f"{a}/{b}"] = {
+                    "sequences": len(shared),
+                    "examples": [[first_id[a][s], first_id[b][s]] for s in shared[:examples]],
+                }
+    return found
 
 
 def _make_readable(directory: Path) -> None:

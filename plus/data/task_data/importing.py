@@ -1,4 +1,11 @@
-"""Importing one task: run its sources' importers, merge, map labels, carve valid, cut lengths, write."""
+"""Importing one task: run its sources' importers, merge, map or drop labels, carve valid, cut lengths, write.
+
+Config keys besides `task` and `sources`: `label_map` (`{old: new}`; `{old: null}` drops those records, counted
+in summary.json `dropped`), `valid_from_train` (`{fraction, seed}`), `max_length` (`{keep_ends: N}`),
+`expected_sizes` (`{split: n}`), and for tasks with many classes `classes_file` (a text file, one class per
+line) or `classes_from_data: true` (the distinct labels of the imported train split); either replaces the task's
+`classes` and is recorded in summary.json `classes`. `check_task_config` checks all of it without reading data.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +17,24 @@ from typing import Any
 import pandas as pd
 
 from plus.data.task_data.canonical import apply_max_length, carve_valid, merge_tables, write_task
-from plus.data.task_data.importers import describe, import_source, spec_path
+from plus.data.task_data.classes import classes_in_data, read_classes_file
+from plus.data.task_data.importers import check_source, describe, import_source, spec_path
 from plus.errors import InputError
 from plus.io import file_md5, require
 from plus.tasks import TaskSpec, resolve_task
 
 log = logging.getLogger(__name__)
 
-CONFIG_KEYS = ("task", "sources", "valid_from_train", "expected_sizes", "max_length", "label_map")
+CONFIG_KEYS = (
+    "task",
+    "sources",
+    "valid_from_train",
+    "expected_sizes",
+    "max_length",
+    "label_map",
+    "classes_file",
+    "classes_from_data",
+)
 
 
 def task_spec(value: Any, where: str) -> TaskSpec:
@@ -32,42 +49,104 @@ def task_spec(value: Any, where: str) -> TaskSpec:
     raise InputError(f"{where}: task must be a mapping (TaskSpec) or a task name, not {type(value).__name__}")
 
 
-def apply_label_map(
-    tables: dict[str, pd.DataFrame], label_map: Mapping[str, str], where: str
-) -> dict[str, pd.DataFrame]:
-    """Rename labels `{old: new}`; the number of records renamed is counted in attrs['mapped']."""
+def check_label_map(label_map: Any, where: str) -> dict[str, str | None]:
+    """The label map as `{old: new or None}`; InputError unless it maps labels to labels or null (drop)."""
     if not isinstance(label_map, Mapping):
-        raise InputError(f"{where}: label_map must be a mapping of old label -> new label")
-    mapping = {str(old): str(new) for old, new in label_map.items()}
+        raise InputError(f"{where}: label_map must be a mapping of old label -> new label (or null to drop)")
+    result: dict[str, str | None] = {}
+    for old, new in label_map.items():
+        if isinstance(new, (Mapping, list)):
+            raise InputError(f"{where}: label_map.{old}: must be a label or null, not {new!r}")
+        result[str(old)] = None if new is None else str(new)
+    return result
+
+
+def apply_label_map(
+    tables: dict[str, pd.DataFrame], label_map: Mapping[str, Any], where: str
+) -> dict[str, pd.DataFrame]:
+    """Rename labels `{old: new}` (counted in attrs['mapped']) and drop `{old: null}` (counted in attrs['dropped'])."""
+    mapping = check_label_map(label_map, where)
+    renames = {old: new for old, new in mapping.items() if new is not None}
+    drops = [old for old, new in mapping.items() if new is None]
     result = {}
     for split, table in tables.items():
         labels = table["label"].astype(str)
-        hits = labels.isin(list(mapping))
         mapped = dict(table.attrs.get("mapped", {}))
-        for old, n in labels[hits].value_counts().items():
-            key = f"label {old} -> {mapping[old]}"
+        dropped = dict(table.attrs.get("dropped", {}))
+        for old, n in labels[labels.isin(list(renames))].value_counts().items():
+            key = f"label {old} -> {renames[old]}"
             mapped[key] = mapped.get(key, 0) + int(n)
-        table = table.copy()
-        table.loc[hits, "label"] = labels[hits].map(mapping)
-        table.attrs["mapped"] = mapped
+        for old, n in labels[labels.isin(drops)].value_counts().items():
+            key = f"label {old} (label_map: null)"
+            dropped[key] = dropped.get(key, 0) + int(n)
+        attrs = {**table.attrs, "mapped": mapped, "dropped": dropped}
+        keep = ~labels.isin(drops).to_numpy()
+        table = table[keep].reset_index(drop=True)
+        hits = labels[keep].reset_index(drop=True).isin(list(renames))
+        table.loc[hits, "label"] = labels[keep].reset_index(drop=True)[hits].map(renames)
+        table.attrs = attrs
         result[split] = table
     return result
 
 
-def import_task(config: Mapping[str, Any], out_dir: str | os.PathLike[str], where: str) -> dict[str, Any]:
-    """Run every source of a task config, merge, carve/cap/map as configured, validate and write out_dir."""
+def _carve_settings(carve: Any, where: str) -> tuple[float, int]:
+    try:
+        return float(carve["fraction"]), int(carve.get("seed", 0))
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise InputError(f"{where}: valid_from_train must be {{fraction: F, seed: S}} ({error})") from error
+
+
+def _expected_sizes(config: Mapping[str, Any], where: str) -> Mapping[str, int]:
+    expected = config.get("expected_sizes") or {}
+    if not isinstance(expected, Mapping) or not all(
+        isinstance(n, int) and not isinstance(n, bool) for n in expected.values()
+    ):
+        raise InputError(f"{where}: expected_sizes must be a mapping of split -> integer count")
+    return expected
+
+
+def check_task_config(config: Mapping[str, Any], where: str) -> TaskSpec:
+    """Every check of an import config that needs no data file: keys, task, sources, label_map, carving, sizes.
+
+    Returns the task spec. `classes_file` is checked for existence only when it is a local path that exists
+    already (the workflow may still have to make it).
+    """
+    if not isinstance(config, Mapping):
+        raise InputError(f"{where}: a task import config must be a mapping")
     unknown = sorted(set(config) - set(CONFIG_KEYS))
     if unknown:
-        log.warning("%s: ignoring config keys %s (known: %s)", where, unknown, list(CONFIG_KEYS))
+        raise InputError(f"{where}: unknown config keys {unknown} (known: {list(CONFIG_KEYS)})")
     spec = task_spec(require(dict(config), "task", where), where)
     sources = require(dict(config), "sources", where)
     if not isinstance(sources, list) or not sources:
         raise InputError(f"{where}: sources must be a non-empty list of {{format, files, options}}")
+    for index, source in enumerate(sources):
+        check_source(source, f"{where}: sources[{index}]")
+    if config.get("label_map"):
+        check_label_map(config["label_map"], where)
+    if config.get("valid_from_train"):
+        fraction, _ = _carve_settings(config["valid_from_train"], where)
+        if not 0 < fraction < 1:
+            raise InputError(f"{where}: valid_from_train.fraction must be between 0 and 1, got {fraction!r}")
+    if config.get("max_length") and not isinstance(config["max_length"], Mapping):
+        raise InputError(f"{where}: max_length must be a mapping such as {{keep_ends: 1000}}")
+    _expected_sizes(config, where)
+    if config.get("classes_file") is not None and config.get("classes_from_data"):
+        raise InputError(f"{where}: give classes_file or classes_from_data, not both")
+    if config.get("classes_file") is not None and not isinstance(config["classes_file"], (str, os.PathLike)):
+        raise InputError(f"{where}: classes_file must be a path, not {config['classes_file']!r}")
+    if not isinstance(config.get("classes_from_data", False), bool):
+        raise InputError(f"{where}: classes_from_data must be true or false")
+    return spec
+
+
+def import_task(config: Mapping[str, Any], out_dir: str | os.PathLike[str], where: str) -> dict[str, Any]:
+    """Run every source of a task config, merge, carve/cap/map as configured, validate and write out_dir."""
+    spec = check_task_config(config, where)
     parts = []
     checksums: dict[str, str] = {}
-    for index, source in enumerate(sources):
-        label = f"{where}: sources[{index}]"
-        tables = import_source(source, label)
+    for index, source in enumerate(config["sources"]):
+        tables = import_source(source, f"{where}: sources[{index}]")
         for split, table in tables.items():
             log.info("%s: %s %s: %d records", spec.name, source["format"], split, len(table))
         parts.append(tables)
@@ -80,23 +159,26 @@ def import_task(config: Mapping[str, Any], out_dir: str | os.PathLike[str], wher
     extra: dict[str, Any] = {}
     if config.get("label_map"):
         tables = apply_label_map(tables, config["label_map"], where)
-    carve = config.get("valid_from_train")
-    if carve:
-        try:
-            fraction, seed = float(carve["fraction"]), int(carve.get("seed", 0))
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise InputError(f"{where}: valid_from_train must be {{fraction: F, seed: S}} ({error})") from error
+    if config.get("valid_from_train"):
+        fraction, seed = _carve_settings(config["valid_from_train"], where)
         tables = carve_valid(tables, fraction, seed)
         extra["valid_from_train"] = {"fraction": fraction, "seed": seed}
     if config.get("max_length"):
-        if not isinstance(config["max_length"], Mapping):
-            raise InputError(f"{where}: max_length must be a mapping such as {{keep_ends: 1000}}")
         tables = apply_max_length(tables, config["max_length"], spec)
         extra["max_length"] = dict(config["max_length"])
-    expected = config.get("expected_sizes") or {}
-    if not isinstance(expected, Mapping) or not all(isinstance(n, int) for n in expected.values()):
-        raise InputError(f"{where}: expected_sizes must be a mapping of split -> integer count")
+    if config.get("classes_file") is not None:
+        spec = _with_classes(spec, read_classes_file(config["classes_file"]), where)
+        extra["classes"] = {"from": str(config["classes_file"]), "names": list(spec.classes)}
+    elif config.get("classes_from_data"):
+        spec = _with_classes(spec, classes_in_data(tables, where=where), where)
+        extra["classes"] = {"from": "train data", "names": list(spec.classes)}
+    expected = _expected_sizes(config, where)
     return write_task(out_dir, spec, tables, sources=checksums, expected_sizes=expected, extra=extra)
+
+
+def _with_classes(spec: TaskSpec, classes: tuple[str, ...], where: str) -> TaskSpec:
+    """The task spec with its classes replaced (validated again: the headline metric may depend on them)."""
+    return TaskSpec.from_dict({**spec.to_dict(), "classes": list(classes)}, f"{where}: task")
 
 
 def _repeated_splits(parts: list[dict[str, pd.DataFrame]]) -> list[str]:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 import pandas as pd
 
 from plus.data.fasta import read_fasta
+from plus.data.task_data.declarations import SPLIT, FileKey, Format
 from plus.data.task_data.importers import (
     ORIGIN,
     FileSpec,
@@ -26,7 +26,7 @@ from plus.data.task_data.importers import (
     new_table,
     open_text,
     read_delimited,
-    require_files,
+    truncation_warnings,
 )
 from plus.errors import InputError
 from plus.tasks import SCOP_LEVELS
@@ -56,9 +56,10 @@ def read_domains(spec: FileSpec) -> pd.DataFrame:
             sequences.append(record.sequence.upper())
             labels.append(tokens[1])
             origins.append(where)
+        notes = truncation_warnings(handle)
     if not ids:
         raise InputError(f"{name}: no records")
-    return new_table({"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins})
+    return new_table({"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins}, warnings=notes)
 
 
 def read_pairs(spec: FileSpec, split: str, *, require_ids: bool) -> pd.DataFrame:
@@ -101,6 +102,7 @@ def read_pairs(spec: FileSpec, split: str, *, require_ids: bool) -> pd.DataFrame
             ORIGIN: [f"{name}: line {line}" for line in lines],
         },
         mapped={"repeated pair ids suffixed": repeated},
+        warnings=frame.attrs["warnings"],
     )
 
 
@@ -112,50 +114,46 @@ def pair_ids(domains_a: pd.Series, domains_b: pd.Series) -> tuple[list[str], int
     return ids.tolist(), int((occurrence > 1).sum())
 
 
-def _check_no_options(options: Mapping[str, Any], fmt: str) -> None:
-    unknown = sorted(set(options) - {"kind"})
-    if unknown:
-        raise InputError(f"format {fmt!r}: takes no options, got {unknown}")
-
-
-def _import(
-    files: Mapping[str, FileSpec], options: Mapping[str, Any], fmt: str, require_ids: bool
-) -> dict[str, pd.DataFrame]:
-    require_files(files, fmt)
-    _check_no_options(options, fmt)
+def _read_domains_and_pairs(files: Mapping[str, FileSpec], require_ids: bool) -> dict[str, pd.DataFrame]:
     return {
         split: read_domains(spec) if split == TRAIN else read_pairs(spec, split, require_ids=require_ids)
         for split, spec in files.items()
     }
 
 
-def import_scope_bepler(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """Bepler & Berger SCOPe files: `train` ASTRAL FASTA, every other split key a sampled/all-pairs TSV."""
-    return _import(files, options, "scope_bepler", require_ids=False)
+_TASK_FILES = (
+    FileKey(TRAIN, "ASTRAL FASTA of single domains, `>d1dlwa_ a.1.1.1 ...` (label = the sccs)"),
+    FileKey(SPLIT, "a pairs TSV of that split (key = split name, e.g. valid, test, test_2.07)"),
+)
 
-
-def import_plus_homology(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """The PLUS authors' homology files: `train` FASTA `>domain sccs`, other splits TSVs with pdb_id_A/B."""
-    return _import(files, options, "plus_homology", require_ids=True)
-
-
-def import_plus_homology_train(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """`plus_fasta` kind `homology_train`: FASTA `>domain sccs` files by split."""
-    require_files(files, "plus_fasta:homology_train")
-    _check_no_options(options, "plus_fasta:homology_train")
-    return {split: read_domains(spec) for split, spec in files.items()}
-
-
-def import_plus_homology_pairs(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """`plus_fasta` kind `homology_pairs`: TSVs `pdb_id_A pdb_id_B sequence_A sequence_B similarity` by split."""
-    require_files(files, "plus_fasta:homology_pairs")
-    _check_no_options(options, "plus_fasta:homology_pairs")
-    return {split: read_pairs(spec, split, require_ids=True) for split, spec in files.items()}
-
+import_scope_bepler = Format(
+    "scope_bepler",
+    lambda files, options: _read_domains_and_pairs(files, require_ids=False),
+    "Bepler & Berger SCOPe 2.06 files: `train` ASTRAL FASTA, every other split a `sequence_A sequence_B "
+    "similarity` pairs TSV.",
+    _TASK_FILES,
+    details="Pair ids are `{pdb_id_A}|{pdb_id_B}` when the TSV names the domains, otherwise `{split}_{row}`.",
+)
+import_plus_homology = Format(
+    "plus_homology",
+    lambda files, options: _read_domains_and_pairs(files, require_ids=True),
+    "The PLUS authors' homology files: `train` FASTA `>domain sccs`, other splits TSVs with pdb_id_A/pdb_id_B.",
+    _TASK_FILES,
+)
+import_plus_homology_train = Format(
+    "plus_fasta:homology_train",
+    lambda files, options: {split: read_domains(spec) for split, spec in files.items()},
+    "FASTA `>domain sccs` files by split (single domains labelled by their sccs).",
+    (FileKey(SPLIT, "a domain FASTA of that split"),),
+)
+import_plus_homology_pairs = Format(
+    "plus_fasta:homology_pairs",
+    lambda files, options: {split: read_pairs(spec, split, require_ids=True) for split, spec in files.items()},
+    "TSVs `pdb_id_A pdb_id_B sequence_A sequence_B similarity` by split.",
+    (FileKey(SPLIT, "a pairs TSV of that split"),),
+)
 
 FORMATS = {
-    "scope_bepler": import_scope_bepler,
-    "plus_homology": import_plus_homology,
-    "plus_fasta:homology_train": import_plus_homology_train,
-    "plus_fasta:homology_pairs": import_plus_homology_pairs,
+    fmt.name: fmt
+    for fmt in (import_scope_bepler, import_plus_homology, import_plus_homology_train, import_plus_homology_pairs)
 }

@@ -15,15 +15,8 @@ import numpy as np
 import pandas as pd
 
 from plus.data.fasta import read_fasta
-from plus.data.task_data.importers import (
-    ORIGIN,
-    FileSpec,
-    describe,
-    new_table,
-    open_text,
-    read_delimited,
-    require_files,
-)
+from plus.data.task_data.declarations import SPLIT, FileKey, Format, Option
+from plus.data.task_data.importers import ORIGIN, FileSpec, describe, new_table, open_text, read_delimited
 from plus.data.task_data.importers.labels import (
     apply_mask,
     dssp8_to_secstr8,
@@ -31,42 +24,26 @@ from plus.data.task_data.importers.labels import (
     secstr_digits_to_letters,
     topology_map,
 )
+from plus.data.task_data.splitting import check_fractions, split_by_sequence
 from plus.errors import InputError
 from plus.tasks import SECSTR8, TOPOLOGY
 
-NETSURFP_OPTIONS = ("mask_column", "mask_disordered", "disorder_column", "id_column", "id_prefix")
-TOPCONS_OPTIONS = ("map", "split", "seed")
 POOL = "pool"
-
-
-def check_options(options: Mapping[str, Any], allowed: tuple[str, ...], fmt: str) -> None:
-    """InputError naming any option key the format does not know (a typo would otherwise be ignored)."""
-    unknown = sorted(set(options) - set(allowed) - {"kind"})
-    if unknown:
-        raise InputError(f"format {fmt!r}: unknown options {unknown}; allowed: {list(allowed)}")
 
 
 # NetSurfP-2.0 / ProtTrans CSV ------------------------------------------------------------------------------
 
 
-def import_netsurfp_csv(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """NetSurfP-2.0 CSVs (`input, dssp3, dssp8, disorder, cb513_mask`, space-separated per residue), by split.
-
-    Options: `mask_column` (default `cb513_mask`; null to use none), `mask_disordered` (default true:
-    residues with disorder 0 become "."; in these files their dssp8 is a placeholder C), `disorder_column`
-    (default `disorder`), `id_column` (default: none; ids are `{id_prefix}_{row}`, id_prefix = the split).
-    """
-    require_files(files, "netsurfp_csv")
-    check_options(options, NETSURFP_OPTIONS, "netsurfp_csv")
+def _read_netsurfp_files(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
     return {split: _read_netsurfp(spec, split, options) for split, spec in files.items()}
 
 
 def _read_netsurfp(spec: FileSpec, split: str, options: Mapping[str, Any]) -> pd.DataFrame:
     name = describe(spec)
-    mask_column = options.get("mask_column", "cb513_mask")
-    disorder_column = options.get("disorder_column", "disorder") if options.get("mask_disordered", True) else None
-    id_column = options.get("id_column")
-    id_prefix = str(options.get("id_prefix", split))
+    mask_column = options["mask_column"]
+    disorder_column = options["disorder_column"] if options["mask_disordered"] else None
+    id_column = options["id_column"]
+    id_prefix = split if options["id_prefix"] is None else options["id_prefix"]
     frame = read_delimited(spec, sep=",", skipinitialspace=True)
     frame.columns = [str(column).strip() for column in frame.columns]
     needed = [c for c in ("input", "dssp8", mask_column, disorder_column, id_column) if c]
@@ -102,7 +79,11 @@ def _read_netsurfp(spec: FileSpec, split: str, options: Mapping[str, Any]) -> pd
         origins.append(where)
     if not ids:
         raise InputError(f"{name}: no records")
-    return new_table({"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins}, mapped=counts)
+    return new_table(
+        {"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins},
+        mapped=counts,
+        warnings=frame.attrs["warnings"],
+    )
 
 
 def _check_length(values: list[str], residues: list[str], column: str, where: str) -> None:
@@ -124,10 +105,7 @@ def _binary(values: list[str], residues: list[str], column: str, where: str) -> 
 # PLUS secstr FASTA: >name:sequence / >name:secstr ----------------------------------------------------------
 
 
-def import_plus_secstr(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """The PLUS authors' secstr FASTA by split: `>name:sequence`, then `>name:secstr` (digits 0-7)."""
-    require_files(files, "plus_fasta:secstr")
-    check_options(options, (), "plus_fasta:secstr")
+def _read_plus_secstr_files(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
     return {split: _read_plus_secstr(spec) for split, spec in files.items()}
 
 
@@ -203,17 +181,10 @@ def read_three_line(handle: TextIO, name: str) -> Iterator[ThreeLineRecord]:
         yield ThreeLineRecord(record, sequence.upper(), topology, number)
 
 
-def import_topcons_3line(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """TOPCONS2 3-line files by split, or `pool` / `pool_*` files split by `options.split` fractions + `seed`.
-
-    I, O and M are kept; every other topology letter goes through `options.map` (default S -> ".", and any
-    letter not listed -> "."), and each mapping used is counted in attrs["mapped"].
-    """
-    require_files(files, "topcons_3line")
-    check_options(options, TOPCONS_OPTIONS, "topcons_3line")
-    mapping = topology_map(options.get("map"))
+def _read_topcons(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    mapping = topology_map(options["map"])
     tables = {}
-    for split, records in _records_by_split(files, options, "topcons_3line").items():
+    for split, records in _records_by_split(files, options).items():
         rows, counts = [], Counter()
         for record, origin in records:
             label, used = map_topology(record.topology, mapping)
@@ -223,12 +194,9 @@ def import_topcons_3line(files: dict[str, FileSpec], options: dict[str, Any]) ->
     return tables
 
 
-def import_plus_3line(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """The PLUS authors' transmembrane 3-line files by split: topology letters must be I, O or M only."""
-    require_files(files, "plus_3line")
-    check_options(options, ("split", "seed"), "plus_3line")
+def _read_plus_3line(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
     tables = {}
-    for split, records in _records_by_split(files, options, "plus_3line").items():
+    for split, records in _records_by_split(files, options).items():
         for record, origin in records:
             other = sorted(set(record.topology) - set(TOPOLOGY))
             if other:
@@ -253,19 +221,30 @@ def _is_pool(key: str) -> bool:
     return key == POOL or key.startswith(f"{POOL}_")
 
 
+def _check_pool(files: Mapping[str, Any], options: dict[str, Any]) -> None:
+    """Pool files and options.split go together (checked without reading the files)."""
+    pools = [key for key in files if _is_pool(key)]
+    if not pools:
+        if options["split"] is not None:
+            raise InputError("options.split applies only to 'pool' files")
+        return
+    if len(pools) != len(files):
+        raise InputError(f"'pool' files cannot be combined with per-split files {sorted(files)}")
+    if options["split"] is None:
+        raise InputError("a 'pool' file needs options.split, e.g. {train: 0.8, valid: 0.1, test: 0.1}")
+    check_fractions(options["split"], "options.split")
+
+
 def _records_by_split(
-    files: dict[str, FileSpec], options: Mapping[str, Any], fmt: str
+    files: dict[str, FileSpec], options: Mapping[str, Any]
 ) -> dict[str, list[tuple[ThreeLineRecord, str]]]:
     """Records per split: one file per split, or `pool` / `pool_*` files concatenated and split by fractions."""
     pools = sorted(key for key in files if _is_pool(key))
     if not pools:
-        if "split" in options:
-            raise InputError(f"format {fmt!r}: options.split applies only to 'pool' files")
         return {split: _read_records(spec) for split, spec in files.items()}
-    if len(pools) != len(files):
-        raise InputError(f"format {fmt!r}: 'pool' files cannot be combined with per-split files {sorted(files)}")
     records = [record for key in pools for record in _read_records(files[key])]
-    parts = split_indices(len(records), options.get("split"), options.get("seed", 0), fmt)
+    sequences = [record.sequence for record, _ in records]
+    parts = split_by_sequence(sequences, options["split"], options["seed"], "options.split")
     return {split: [records[i] for i in indices] for split, indices in parts.items()}
 
 
@@ -274,27 +253,71 @@ def _table(rows: list[tuple[str, str, str, str]], counts: Mapping[str, int]) -> 
     return new_table({"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins}, mapped=counts)
 
 
-def split_indices(n: int, fractions: Mapping[str, float] | None, seed: int, fmt: str) -> dict[str, np.ndarray]:
-    """Record indices per split: a permutation drawn from `seed`, cut by fractions that sum to 1."""
-    if not isinstance(fractions, Mapping) or not fractions:
-        raise InputError(f"format {fmt!r}: a 'pool' file needs options.split, e.g. {{train: 0.8, valid: 0.1}}")
-    try:
-        values = np.array([float(value) for value in fractions.values()])
-    except (TypeError, ValueError) as error:
-        raise InputError(f"format {fmt!r}: options.split values must be numbers ({error})") from error
-    if (values <= 0).any() or abs(values.sum() - 1.0) > 1e-6:
-        raise InputError(f"format {fmt!r}: options.split fractions must be positive and sum to 1, got {values}")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise InputError(f"format {fmt!r}: options.seed must be an integer, got {seed!r}")
-    order = np.random.default_rng(seed).permutation(n)
-    bounds = np.rint(np.cumsum(values) * n).astype(int)
-    starts = np.concatenate([[0], bounds[:-1]])
-    return {split: np.sort(order[a:b]) for split, a, b in zip(fractions, starts, bounds, strict=True)}
+_POOL_FILES = (
+    FileKey(SPLIT, "a 3-line file of that split (key = split name)"),
+    FileKey(POOL, "one 3-line file to split by options.split (instead of per-split files)"),
+    FileKey(f"{POOL}_*", "several pool files, concatenated before splitting"),
+)
+_POOL_OPTIONS = (
+    Option(
+        "split",
+        (dict, type(None)),
+        None,
+        "split fractions for pool files, e.g. {train: 0.8, valid: 0.1, test: 0.1}; they must sum to 1",
+    ),
+    Option("seed", (int,), 0, "seed of the pool split"),
+)
+_POOL_DETAILS = (
+    "A pool is split by a seeded hash of each sequence, cut at the cumulative fractions in the order train, "
+    "valid, test, then other names sorted: the result depends only on the data and the seed, and identical "
+    "sequences always share a split."
+)
 
+import_netsurfp_csv = Format(
+    "netsurfp_csv",
+    _read_netsurfp_files,
+    "NetSurfP-2.0 / ProtTrans CSVs (`input, dssp3, dssp8, disorder, cb513_mask`, space-separated per residue).",
+    (FileKey(SPLIT, "a CSV of that split (key = split name, e.g. test_cb513)"),),
+    (
+        Option("mask_column", (str, type(None)), "cb513_mask", "0/1 column; residues with 0 become '.' (null: none)"),
+        Option(
+            "mask_disordered",
+            (bool,),
+            True,
+            "residues with disorder 0 become '.' (their dssp8 is a placeholder C in these files)",
+        ),
+        Option("disorder_column", (str,), "disorder", "the 0/1 disorder column"),
+        Option("id_column", (str, type(None)), None, "column holding ids (null: ids are `{id_prefix}_{row}`)"),
+        Option("id_prefix", (str, type(None)), None, "prefix of generated ids (null: the split name)"),
+    ),
+    details="dssp8 coil spellings `-`, ` `, `L` and polyproline `P` become C; each mapping is counted.",
+)
+import_plus_secstr = Format(
+    "plus_fasta:secstr",
+    _read_plus_secstr_files,
+    "The PLUS authors' secstr FASTA: `>name:sequence`, then `>name:secstr` with digits 0-7 (GHIBESTC order).",
+    (FileKey(SPLIT, "a FASTA file of that split (key = split name)"),),
+)
+import_topcons_3line = Format(
+    "topcons_3line",
+    _read_topcons,
+    "TOPCONS2 3-line files (`>name`, sequence, topology); I, O, M kept, other letters mapped by options.map.",
+    _POOL_FILES,
+    (
+        Option("map", (dict, type(None)), None, "topology letter -> I, O, M or '.' (default: S and any other -> '.')"),
+        *_POOL_OPTIONS,
+    ),
+    check=_check_pool,
+    details=_POOL_DETAILS,
+)
+import_plus_3line = Format(
+    "plus_3line",
+    _read_plus_3line,
+    "The PLUS authors' transmembrane 3-line files: topology letters must be I, O or M only.",
+    _POOL_FILES,
+    _POOL_OPTIONS,
+    check=_check_pool,
+    details=_POOL_DETAILS,
+)
 
-FORMATS = {
-    "netsurfp_csv": import_netsurfp_csv,
-    "plus_fasta:secstr": import_plus_secstr,
-    "topcons_3line": import_topcons_3line,
-    "plus_3line": import_plus_3line,
-}
+FORMATS = {fmt.name: fmt for fmt in (import_netsurfp_csv, import_plus_secstr, import_topcons_3line, import_plus_3line)}

@@ -1,0 +1,260 @@
+"""Reading members of tar and zip archives safely: regular files only, sizes capped, streamed in chunks.
+
+Limits (module constants, so a site or a test can change them):
+- `MAX_UNPACKED_BYTES`: the most bytes read out of one member or one decompressed file (default 64 GiB);
+- `DISK_RESERVE_BYTES`: free space that extraction to disk always leaves on the target file system.
+
+A member is refused with an InputError naming the archive and member when it is a symbolic or hard link, a
+device, a FIFO or a sparse file, when its declared size exceeds the limit (or, when extracted, the free disk
+space), or when its data is shorter or longer than its header says. Extraction never reads a member whole:
+it copies `CHUNK_BYTES` at a time and only under the target directory, by the member's base name.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import stat
+import tarfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from plus.errors import InputError
+
+MAX_UNPACKED_BYTES = 64 << 30
+DISK_RESERVE_BYTES = 256 << 20
+CHUNK_BYTES = 1 << 20
+ZIP_MAGIC = b"PK\x03\x04"
+ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, EOFError)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A regular-file member: its name in the archive, `archive:name` for messages, declared size, an opener."""
+
+    name: str
+    where: str
+    size: int
+    open: Callable[[], BinaryIO]
+
+
+class LimitedReader(io.RawIOBase):
+    """A raw stream that raises InputError once more than `limit` bytes have been read from `inner`."""
+
+    def __init__(self, inner: BinaryIO, limit: int, name: str, on_close: Callable[[], None] | None = None) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._name = name
+        self._on_close = on_close
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:
+        data = self._inner.read(len(buffer))
+        self.bytes_read += len(data)
+        if self.bytes_read > self._limit:
+            raise InputError(
+                f"{self._name}: more than {self._limit} bytes when unpacked "
+                "(plus.data.task_data.archives.MAX_UNPACKED_BYTES); refusing to read on"
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._inner.close()
+            finally:
+                if self._on_close is not None:
+                    self._on_close()
+        super().close()
+
+
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line (tarfile lists each method it tried on its own line)."""
+    return " ".join(str(error).split())
+
+
+def is_zip(path: Path) -> bool:
+    """True if the file starts like a zip archive."""
+    with open(path, "rb") as handle:
+        return handle.read(4) == ZIP_MAGIC
+
+
+def _tar_kind(info: tarfile.TarInfo) -> str | None:
+    """Why a tar member is not a plain regular file, or None when it is one."""
+    if info.issym():
+        return f"a symbolic link (to {info.linkname!r})"
+    if info.islnk():
+        return f"a hard link (to {info.linkname!r})"
+    if info.isdir():
+        return "a directory"
+    if info.ischr() or info.isblk() or info.isfifo():
+        return "a device or FIFO"
+    if info.issparse():
+        return "a sparse file"
+    if not info.isfile():
+        return f"of tar type {info.type!r}"
+    return None
+
+
+def _zip_kind(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip member is not a plain regular file, or None when it is one."""
+    mode = info.external_attr >> 16  # Unix mode bits when the archive was made on Unix, else 0
+    if info.is_dir():
+        return "a directory"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return "a device, FIFO or socket"
+    return None
+
+
+def _clean(name: str) -> str:
+    return name.removeprefix("./").rstrip("/")
+
+
+class Archive:
+    """An open tar or zip archive whose regular-file members can be listed, opened and extracted."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: file not found")
+        self._zip: zipfile.ZipFile | None = None
+        self._tar: tarfile.TarFile | None = None
+        try:
+            if is_zip(self.path):
+                self._zip = zipfile.ZipFile(self.path)
+                self._entries: list[tuple[str, str | None, int, object]] = [
+                    (_clean(info.filename), _zip_kind(info), info.file_size, info) for info in self._zip.infolist()
+                ]
+            else:
+                self._tar = tarfile.open(self.path, "r:*")
+                self._entries = [(_clean(i.name), _tar_kind(i), i.size, i) for i in self._tar.getmembers()]
+        except (*ARCHIVE_ERRORS, OSError) as error:
+            self.close()
+            kind = "zip" if is_zip(self.path) else "tar"
+            raise InputError(f"{self.path}: not a readable {kind} archive ({one_line(error)})") from error
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the archive file."""
+        for handle in (self._zip, self._tar):
+            if handle is not None:
+                handle.close()
+
+    def names(self) -> list[str]:
+        """Every member name (without a leading './')."""
+        return [name for name, *_ in self._entries]
+
+    def _member(self, name: str, kind: str | None, size: int, info: object) -> Member:
+        where = f"{self.path}:{name}"
+        if kind is not None:
+            raise InputError(f"{where}: is {kind}, not a regular file; refusing to read it")
+        if size > MAX_UNPACKED_BYTES:
+            raise InputError(
+                f"{where}: declares {size} bytes, more than the limit of {MAX_UNPACKED_BYTES} "
+                "(plus.data.task_data.archives.MAX_UNPACKED_BYTES)"
+            )
+        if self._zip is not None:
+            archive_zip = self._zip
+            return Member(name, where, size, lambda: archive_zip.open(info))  # type: ignore[arg-type]
+        archive_tar = self._tar
+        assert archive_tar is not None
+
+        def open_tar() -> BinaryIO:
+            handle = archive_tar.extractfile(info)  # type: ignore[arg-type]
+            if handle is None:
+                raise InputError(f"{where}: not a regular file in the archive")
+            return handle
+
+        return Member(name, where, size, open_tar)
+
+    def member(self, wanted: str) -> Member:
+        """The regular-file member named `wanted` (a leading './' is ignored); InputError if absent or not a file."""
+        target = _clean(wanted)
+        for entry in self._entries:
+            if entry[0] == target:
+                return self._member(*entry)
+        base = target.rsplit("/", 1)[-1]
+        similar = [name for name in self.names() if name.rsplit("/", 1)[-1] == base]
+        hint = f"; members with that name: {similar[:5]}" if similar else ""
+        raise InputError(f"{self.path}: archive has no member {wanted!r}{hint}")
+
+    def members_under(self, prefix: str) -> list[Member]:
+        """The member named `prefix` itself, or else every member inside the directory `prefix`."""
+        target = _clean(prefix)
+        exact = [entry for entry in self._entries if entry[0] == target and entry[1] != "a directory"]
+        inside = [entry for entry in self._entries if entry[0].startswith(target + "/") and entry[1] != "a directory"]
+        return [self._member(*entry) for entry in (exact or inside)]
+
+
+def open_member(path: str | Path, name: str) -> BinaryIO:
+    """A member of a tar or zip archive as a binary stream capped at its declared size; closing it closes all."""
+    archive = Archive(path)
+    try:
+        member = archive.member(name)
+        stream = LimitedReader(member.open(), member.size, member.where, archive.close)
+    except BaseException:
+        archive.close()
+        raise
+    return io.BufferedReader(stream, buffer_size=CHUNK_BYTES)  # type: ignore[return-value]
+
+
+def free_bytes(directory: Path) -> int:
+    """Bytes a new file under `directory` may use, keeping DISK_RESERVE_BYTES free."""
+    return shutil.disk_usage(directory).free - DISK_RESERVE_BYTES
+
+
+def extract(members: list[Member], target: Path, where: str) -> list[Path]:
+    """Stream members into `target` by base name, in chunks, after checking their sizes against the free disk."""
+    total = sum(member.size for member in members)
+    available = free_bytes(target)
+    if total > available:
+        raise InputError(
+            f"{where}: members declare {total} bytes but only {max(available, 0)} are free under {target} "
+            f"(keeping {DISK_RESERVE_BYTES} in reserve)"
+        )
+    if total > MAX_UNPACKED_BYTES:
+        raise InputError(f"{where}: members declare {total} bytes, more than the limit of {MAX_UNPACKED_BYTES}")
+    written = []
+    for member in members:
+        base = member.name.rsplit("/", 1)[-1]
+        if base in ("", ".", ".."):
+            raise InputError(f"{where}: member name {member.name!r} has no usable file name")
+        destination = target / base
+        if destination.exists():
+            raise InputError(f"{where}: two members share the file name {base!r}")
+        _copy(member, destination)
+        written.append(destination)
+    return written
+
+
+def _copy(member: Member, destination: Path) -> None:
+    where = member.where
+    copied = 0
+    try:
+        with member.open() as source, open(destination, "wb") as out:
+            while True:
+                block = source.read(min(CHUNK_BYTES, member.size - copied + 1))
+                if not block:
+                    break
+                copied += len(block)
+                if copied > member.size:
+                    raise InputError(f"{where}: holds more data than the {member.size} bytes its header declares")
+                out.write(block)
+    except ARCHIVE_ERRORS as error:
+        raise InputError(f"{where}: corrupt or truncated archive member ({error})") from error
+    if copied != member.size:
+        raise InputError(f"{where}: holds {copied} bytes but its header declares {member.size} (truncated archive?)")
