@@ -236,14 +236,14 @@ def _check_references(config: WorkflowConfig) -> None:
 
 
 def _check_sources(tasks: Mapping[str, TaskEntry]) -> None:
-    from plus.data.task_data.importers import get_importer
+    from plus.data.task_data.importers import check_source
 
     for task, entry in tasks.items():
         for index, source in enumerate(entry.sources):
             try:
-                get_importer(source.format, source.options)
+                check_source(source.model_dump(mode="json", exclude_none=True), f"tasks.{task}.sources.{index}")
             except InputError as error:
-                raise SettingsError(f"tasks.{task}.sources.{index}.format: {error}") from None
+                raise SettingsError(str(error)) from None
 
 
 def plan_workflow(config: Mapping[str, Any]) -> WorkflowPlan:

@@ -399,7 +399,7 @@ class ImportSettings(Settings):
     expected_sizes: dict[str, Positive] = {}
     valid_from_train: ValidFromTrain | None = None
     max_length: KeepEnds | None = None
-    label_map: dict[str, str] = {}
+    label_map: dict[str, str | None] = Field({}, description="old label -> new label, or null to drop the records")
 
 
 class HeadOverride(Settings):

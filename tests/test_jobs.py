@@ -152,13 +152,21 @@ def test_the_report_lists_models_in_config_order_and_every_run() -> None:
         ),
         (
             lambda c: c["tasks"]["solubility"]["sources"][0].__setitem__("format", "deepsoll"),
-            "tasks.solubility.sources.0.format: unknown import format 'deepsoll'",
+            "tasks.solubility.sources.0: unknown import format 'deepsoll'",
         ),
         (
             lambda c: c["tasks"].__setitem__("thermo", {"sources": c["tasks"]["stability"]["sources"]}),
             "tasks.thermo: not a built-in task",
         ),
         (lambda c: c.__setitem__("seeds", [0, 0]), "seeds: seeds must be distinct"),
+        (
+            lambda c: c["tasks"]["stability"]["sources"][0]["options"].__setitem__("lable_field", "x"),
+            "tasks.stability.sources.0 (tape_json): format 'tape_json': unknown options ['lable_field']",
+        ),
+        (
+            lambda c: c["tasks"]["solubility"]["sources"][0].__setitem__("options", {"sep": ","}),
+            "tasks.solubility.sources.0 (deepsol): format 'deepsol': unknown options ['sep']",
+        ),
         (
             lambda c: c["pfam"].__setitem__("source", {"url": "https://x/Pfam-A.fasta.gz", "md5": "xyz"}),
             "pfam.source.md5: String should match pattern",
@@ -177,6 +185,8 @@ def test_the_report_lists_models_in_config_order_and_every_run() -> None:
         "unknown-format",
         "new-task-without-shape",
         "repeated-seed",
+        "unknown-option",
+        "option-of-another-format",
         "bad-md5",
     ],
 )
