@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import json
 from pathlib import Path
 
@@ -193,7 +194,7 @@ def test_the_report_lists_models_in_config_order_and_every_run() -> None:
 def test_a_bad_config_names_the_key(edit, message: str) -> None:
     values = config()
     edit(values)
-    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(".", r"\.")):
+    with pytest.raises(InputError, match=re.escape(message)):
         plan_workflow(values)
 
 
