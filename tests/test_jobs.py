@@ -166,7 +166,7 @@ def test_the_report_lists_models_in_config_order_and_every_run() -> None:
         ),
         (
             lambda c: c["tasks"]["solubility"]["sources"][0].__setitem__("options", {"sep": ","}),
-            "tasks.solubility.sources.0 (deepsol): format 'deepsol': unknown options ['sep']",
+            "tasks.solubility.sources.0 (deepsol): format 'deepsol': takes no options, got ['sep']",
         ),
         (
             lambda c: c["pfam"].__setitem__("source", {"url": "https://x/Pfam-A.fasta.gz", "md5": "xyz"}),
