@@ -307,7 +307,7 @@ def headline_metrics(shape: str, classes: tuple[str, ...]) -> tuple[str, ...]:
     if tuple(classes) == tuple(SECSTR8):
         return ("accuracy_8class", "accuracy_3class")
     if tuple(classes) == tuple(TOPOLOGY):
-        return ("accuracy", "accuracy_protein", "accuracy_protein_segments")
+        return ("accuracy", "accuracy_protein", "accuracy_protein_authors", "accuracy_protein_segments")
     return ("accuracy",)
 
 
@@ -504,7 +504,19 @@ class FinetuneJob(Settings):
     training: FinetuneSettings = FinetuneSettings()
 
 
-class EvaluateJob(Settings):
+class EvaluateSettings(Settings):
+    """How `plus evaluate` scores homology pairs (docs/fidelity.md); the workflow's `evaluate` section."""
+
+    homology_score: Literal["exceedance-sum", "authors"] = Field(
+        "exceedance-sum",
+        description="pair score for r/rho/AP/accuracy: sum_k P(level > k), or the authors' sum_k k * p_k",
+    )
+    homology_thresholds: Literal["dev", "self"] = Field(
+        "dev", description="accuracy thresholds fitted on the dev split, or on the test set itself (authors' bug)"
+    )
+
+
+class EvaluateJob(EvaluateSettings):
     """What one `plus evaluate` job runs."""
 
     model: str

@@ -142,6 +142,14 @@ def finetune_config(task: str, data: Path, encoder: Path, **overrides: object) -
     }
 
 
+def evaluate_config(config: dict, **settings: object) -> dict:
+    """The `plus evaluate` config of a fine-tuning config: the EvaluateJob fields plus the data directory."""
+    return {"model": config["model"], "task": config["task"], "seed": config["seed"], "data": config["data"]} | {
+        "batch_size": 16,
+        **settings,
+    }
+
+
 def test_finetune_and_evaluate_protein_classification(encoder_path: Path, tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     data = _write_task(
@@ -153,7 +161,7 @@ def test_finetune_and_evaluate_protein_classification(encoder_path: Path, tmp_pa
     assert metrics["epochs"] >= 1 and metrics["best_val_loss"] is not None
     history = pd.read_csv(tmp_path / "ft" / "history.csv")
     assert history["val_loss"].notna().sum() >= 1
-    result = run_evaluation(config, tmp_path / "ft" / "model.pt", tmp_path / "eval")
+    result = run_evaluation(evaluate_config(config), tmp_path / "ft" / "model.pt", tmp_path / "eval")
     assert result["headline"]["metric"] == "accuracy"
     assert 0.0 <= result["splits"]["test"]["accuracy"] <= 1.0 and result["splits"]["test"]["n"] == 20
     predictions = pd.read_parquet(tmp_path / "eval" / "predictions.parquet")
@@ -181,10 +189,13 @@ def test_transmembrane_evaluation_decodes_topology(encoder_path: Path, tmp_path:
     )
     config = finetune_config("transmembrane", data, encoder_path)
     run_finetune(config, tmp_path / "ft", tmp_path / "ckpt")
-    result = run_evaluation(config, tmp_path / "ft" / "model.pt", tmp_path / "eval")
+    result = run_evaluation(evaluate_config(config), tmp_path / "ft" / "model.pt", tmp_path / "eval")
     test = result["splits"]["test"]
-    assert {"accuracy", "accuracy_protein", "n_residues"} <= set(test)
+    assert {"accuracy", "accuracy_protein", "accuracy_protein_authors", "accuracy_protein_segments"} <= set(test)
+    on_disk = json.loads((tmp_path / "eval" / "metrics.json").read_text())["splits"]["test"]
+    assert {"accuracy_protein", "accuracy_protein_authors"} <= set(on_disk)
     predictions = pd.read_parquet(tmp_path / "eval" / "predictions.parquet")
+    assert all(set(t) <= set("IOM") for t in predictions["topology_authors"])
     assert all(len(t) == len(s) for t, s in zip(predictions["topology"], predictions["target"], strict=True))
     assert all(set(t) <= set("IOM") for t in predictions["topology"])
 
@@ -267,10 +278,21 @@ def test_homology_finetune_and_evaluate(encoder_path: Path, tmp_path: Path) -> N
     )
     config = finetune_config("homology", data, encoder_path)
     run_finetune(config, tmp_path / "ft", tmp_path / "ckpt")
-    result = run_evaluation(config, tmp_path / "ft" / "model.pt", tmp_path / "eval")
+    result = run_evaluation(evaluate_config(config), tmp_path / "ft" / "model.pt", tmp_path / "eval")
     assert set(result["splits"]) == {"test", "test_2.07"}
     assert len(result["homology_thresholds"]) == 4
     assert "average_precision_family" in result["splits"]["test"]
+    assert (result["homology_score"], result["homology_thresholds_from"]) == ("exceedance-sum", "dev")
+    authors = run_evaluation(
+        evaluate_config(config, homology_score="authors", homology_thresholds="self"),
+        tmp_path / "ft" / "model.pt",
+        tmp_path / "eval_authors",
+    )
+    assert (authors["homology_score"], authors["homology_thresholds_from"]) == ("authors", "self")
+    assert "homology_thresholds" not in authors
+    ours, theirs = result["splits"]["test"], authors["splits"]["test"]
+    assert theirs["spearman"] == pytest.approx(ours["spearman"])  # same ranking of the pairs
+    assert theirs["average_precision_family"] == pytest.approx(ours["average_precision_family"])
 
 
 def test_embed_writes_per_residue_and_per_protein(encoder_path: Path, tmp_path: Path) -> None:
@@ -371,7 +393,7 @@ def test_transformer_pretrains_and_finetunes(corpus: dict[str, str], tmp_path: P
     finetune = finetune_config("solubility", data, tmp_path / "tfm" / "model.pt")
     finetune["training"]["max_epochs"] = 1
     run_finetune(finetune, tmp_path / "ft", tmp_path / "ft_ckpt")
-    result = run_evaluation(finetune, tmp_path / "ft" / "model.pt", tmp_path / "eval")
+    result = run_evaluation(evaluate_config(finetune), tmp_path / "ft" / "model.pt", tmp_path / "eval")
     assert result["splits"]["test"]["n"] == 8
 
 

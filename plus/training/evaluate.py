@@ -15,6 +15,7 @@ from plus.io import atomic_path, require, write_json
 from plus.metrics.task import fit_homology_thresholds, task_metrics
 from plus.models import build_encoder, parse_encoder_config
 from plus.models.checkpoint import load_checkpoint
+from plus.settings import EvaluateSettings, parse_settings
 from plus.tasks import TaskSpec
 from plus.tokens import encode
 from plus.training.finetune import FinetuneModule
@@ -56,13 +57,21 @@ def run_evaluation(config: dict[str, Any], model_path: Path, out_dir: Path) -> d
     spec = module.spec
     data_dir = Path(require(config, "data", "finetune config"))
     batch_size = int(require(config, "batch_size", "evaluate settings"))
-    thresholds = None
+    settings = parse_settings(
+        EvaluateSettings, {key: config[key] for key in EvaluateSettings.model_fields if key in config}, "evaluate"
+    )
+    thresholds: list[float] | str | None = None
     if spec.shape == "pair":
-        thresholds = fit_homology_thresholds(predict_split(module, read_split(data_dir, "valid"), batch_size))
+        if settings.homology_thresholds == "self":
+            thresholds = "self"
+        else:
+            valid = predict_split(module, read_split(data_dir, "valid"), batch_size)
+            thresholds = fit_homology_thresholds(valid, settings.homology_score)
     tables, splits = [], {}
     for split in spec.test_splits:
         table = predict_split(module, read_split(data_dir, split), batch_size)
-        splits[split] = {**task_metrics(spec, table, homology_thresholds=thresholds), "n": len(table)}
+        result = task_metrics(spec, table, homology_thresholds=thresholds, homology_score=settings.homology_score)
+        splits[split] = {**result, "n": len(table)}
         tables.append(table.assign(split=split))
     headline_split = spec.headline_split if spec.headline_split in splits else spec.test_splits[0]
     metrics = {
@@ -77,8 +86,11 @@ def run_evaluation(config: dict[str, Any], model_path: Path, out_dir: Path) -> d
             "value": splits[headline_split].get(spec.headline_metric),
         },
     }
-    if thresholds is not None:
-        metrics["homology_thresholds"] = [float(t) for t in thresholds]
+    if spec.shape == "pair":
+        metrics["homology_score"] = settings.homology_score
+        metrics["homology_thresholds_from"] = settings.homology_thresholds
+        if isinstance(thresholds, list):
+            metrics["homology_thresholds"] = [float(t) for t in thresholds]
     out_dir.mkdir(parents=True, exist_ok=True)
     predictions = pd.concat(tables, ignore_index=True)
     with atomic_path(out_dir / "predictions.parquet") as tmp:
