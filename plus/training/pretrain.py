@@ -25,7 +25,8 @@ from plus.io import atomic_path, require, write_json
 from plus.models import build_encoder, count_parameters
 from plus.models.checkpoint import save_checkpoint
 from plus.objectives.pretraining import PretrainingModel, PretrainLossConfig
-from plus.training.trainer import build_trainer, epoch_history, resume_path, world_size
+from plus.training.history import training_history
+from plus.training.trainer import build_trainer, fit, world_size
 
 log = logging.getLogger(__name__)
 OBJECTIVES = ("plus", "mlm", "none")
@@ -136,8 +137,8 @@ class PfamDataModule(L.LightningDataModule):
         return self.test_pair_loader(self.training.get("max_val_pairs", 2000))
 
 
-def _history_frame(checkpoint_dir: Path) -> Any:
-    history = epoch_history(checkpoint_dir)
+def _history_frame(checkpoint_dir: Path, steps_per_epoch: int) -> Any:
+    history = training_history(checkpoint_dir, steps_per_epoch)
     columns = [
         "step",
         "epoch",
@@ -179,14 +180,13 @@ def run_pretraining(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path)
     trainer = build_trainer(
         checkpoint_dir,
         precision=training.get("precision", "auto"),
-        max_epochs=-1,
         max_steps=max_steps,
         grad_clip=float(training.get("grad_clip", 1.0)),
         val_every_n_steps=int(training.get("val_every_n_steps", 20_000)),
         checkpoint_every_n_steps=int(training.get("checkpoint_every_n_steps", 1000)),
     )
     if objective_name != "none":
-        trainer.fit(module, datamodule=data, ckpt_path=resume_path(checkpoint_dir), weights_only=True)
+        fit(trainer, module, data, checkpoint_dir)
     else:
         log.info("objective 'none': keeping the seeded random initialisation (no-pretraining baseline)")
     results = trainer.validate(module, dataloaders=data.test_pair_loader(), verbose=False)[0]
@@ -207,6 +207,6 @@ def run_pretraining(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path)
             out_dir / "model.pt", kind="encoder", model_config=encoder.config, state_dict=encoder.state_dict()
         )
         with atomic_path(out_dir / "history.csv") as tmp:
-            _history_frame(checkpoint_dir).to_csv(tmp, index=False)
+            _history_frame(checkpoint_dir, steps_per_epoch).to_csv(tmp, index=False)
         write_json(out_dir / "metrics.json", metrics)
     return metrics
