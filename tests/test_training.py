@@ -410,6 +410,52 @@ def encoder_weights(out: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(out / "model.pt")["state_dict"]
 
 
+def test_changed_settings_start_fresh_instead_of_resuming(corpus: dict[str, str], tmp_path: Path) -> None:
+    """A checkpoint directory left by a finished run with other settings (lr, architecture, preset) is moved aside
+    and the run starts fresh."""
+    ckpt = tmp_path / "ckpt"
+    first = run_pretraining(pretrain_config(corpus), tmp_path / "first", ckpt)
+    again = run_pretraining(pretrain_config(corpus), tmp_path / "again", ckpt)  # same run: resumes, 0 new steps
+    assert again == first and not list(tmp_path.glob("ckpt.stale-*"))
+    torch.testing.assert_close(encoder_weights(tmp_path / "again"), encoder_weights(tmp_path / "first"))
+
+    changed = run_pretraining(pretrain_config(corpus, lr=1e-3), tmp_path / "changed", ckpt)
+    assert changed["steps"] == 12 and len(list(tmp_path.glob("ckpt.stale-*"))) == 1
+    fresh = run_pretraining(pretrain_config(corpus, lr=1e-3), tmp_path / "fresh", tmp_path / "fresh_ckpt")
+    assert changed == fresh and changed["test"] != first["test"]
+    a, b, c = (encoder_weights(tmp_path / name) for name in ("first", "changed", "fresh"))
+    assert any(not torch.equal(a[name], b[name]) for name in a)
+    torch.testing.assert_close(b, c, rtol=0, atol=0)
+    assert (
+        pd.read_csv(tmp_path / "changed" / "history.csv")["step"].tolist()
+        == pd.read_csv(tmp_path / "fresh" / "history.csv")["step"].tolist()
+    )
+
+    preset = pretrain_config(corpus, lr=1e-3)
+    preset["model"] = {"preset": "plus-rnn-tiny", "hidden": 16}
+    assert run_pretraining(preset, tmp_path / "preset", ckpt)["steps"] == 12
+    assert len(list(tmp_path.glob("ckpt.stale-*"))) == 2
+    assert load_checkpoint(tmp_path / "preset" / "model.pt")["model_config"]["hidden"] == 16
+    preset["model"] = {"preset": "plus-tfm-tiny"}
+    assert run_pretraining(preset, tmp_path / "tfm", ckpt)["steps"] == 12
+    assert len(list(tmp_path.glob("ckpt.stale-*"))) == 3
+
+
+def test_changed_finetuning_settings_start_fresh(encoder_path: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    data = _write_task(tmp_path / "task", {"train": _protein_frames(rng, 32), "valid": _protein_frames(rng, 8)})
+    config = finetune_config("solubility", data, encoder_path)
+    first = run_finetune(config, tmp_path / "first", tmp_path / "ckpt")
+    config["training"]["lr"] = 1e-3
+    changed = run_finetune(config, tmp_path / "changed", tmp_path / "ckpt")
+    assert changed["steps"] == first["steps"] == 12 and len(list(tmp_path.glob("ckpt.stale-*"))) == 1
+    fresh = run_finetune(config, tmp_path / "fresh", tmp_path / "fresh_ckpt")
+    assert changed == fresh and changed["best_val_loss"] != first["best_val_loss"]
+    a, b, c = (encoder_weights(tmp_path / name) for name in ("first", "changed", "fresh"))
+    assert any(not torch.equal(a[name], b[name]) for name in a)
+    torch.testing.assert_close(b, c, rtol=0, atol=0)
+
+
 def test_unreadable_last_checkpoint_falls_back_to_an_earlier_one(
     encoder_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -22,13 +22,14 @@ from plus.data.batching.task_examples import (
     collate_task_pairs,
 )
 from plus.data.task_data.canonical import read_split
-from plus.io import atomic_path, require, write_json
+from plus.io import atomic_path, file_md5, require, write_json
 from plus.models.checkpoint import load_encoder, save_checkpoint
 from plus.models.heads import PairHead, ProteinHead, ResidueHead
 from plus.objectives.masking import mask_tokens
 from plus.objectives.ordinal import exceedance_probabilities, ordinal_loss
 from plus.tasks import TaskSpec
 from plus.training.history import training_history
+from plus.training.resume import architecture, claim_checkpoint_dir, fingerprint
 from plus.training.trainer import best_checkpoint, build_trainer, early_stopped, fit, world_size
 
 
@@ -232,6 +233,24 @@ class TaskDataModule(L.LightningDataModule):
         return DataLoader(self.valid_set, batch_sampler=sampler, collate_fn=self.collate, num_workers=0)
 
 
+def task_data_identity(data_dir: Path) -> dict[str, str]:
+    """md5 of what fine-tuning reads from a canonical task directory: summary.json and the train/valid tables."""
+    names = ("summary.json", "train.parquet", "valid.parquet")
+    return {name: file_md5(data_dir / name) for name in names if (data_dir / name).is_file()}
+
+
+def run_fingerprint(config: dict[str, Any], module: FinetuneModule, data_dir: Path, encoder: Path) -> dict[str, Any]:
+    """What makes a fine-tuning run: its settings, architecture, task data and input encoder (see resume.py)."""
+    settings = {key: value for key, value in config.items() if key not in ("data", "encoder")}
+    inputs = {
+        "encoder_config": module.encoder.config,
+        "architecture": architecture(module),
+        "task_data": task_data_identity(data_dir),
+        "encoder": file_md5(encoder),
+    }
+    return fingerprint(settings, inputs)
+
+
 def run_finetune(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path) -> dict[str, Any]:
     """Fine-tune, keep the best dev-loss weights, write model.pt, metrics.json and history.csv.
 
@@ -252,6 +271,7 @@ def run_finetune(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path) ->
     max_steps = int(training.get("homology_epochs" if is_pair else "max_epochs", 20)) * steps_per_epoch
     if training.get("max_steps"):
         max_steps = min(max_steps, int(training["max_steps"]))
+    claim_checkpoint_dir(checkpoint_dir, run_fingerprint(config, module, data_dir, encoder_path))
     trainer = build_trainer(
         checkpoint_dir,
         precision=training.get("precision", "auto"),

@@ -21,11 +21,12 @@ from plus.data.batching.pfam_pairs import (
 from plus.data.batching.samplers import EpochItems, LengthBucketBatchSampler, StepIndexedBatches
 from plus.data.corpus.store import CorpusStore
 from plus.errors import InputError
-from plus.io import atomic_path, require, write_json
+from plus.io import atomic_path, file_md5, require, write_json
 from plus.models import build_encoder, count_parameters
 from plus.models.checkpoint import save_checkpoint
 from plus.objectives.pretraining import PretrainingModel, PretrainLossConfig
 from plus.training.history import training_history
+from plus.training.resume import architecture, claim_checkpoint_dir, fingerprint
 from plus.training.trainer import build_trainer, fit, world_size
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,19 @@ def _history_frame(checkpoint_dir: Path, steps_per_epoch: int) -> Any:
     return history.reindex(columns=columns)
 
 
+def run_fingerprint(config: dict[str, Any], module: PretrainModule, data: PfamDataModule) -> dict[str, Any]:
+    """What makes a pretraining run: its settings, architecture, corpus stores and test pairs (see resume.py)."""
+    settings = {key: value for key, value in config.items() if key != "data"}
+    inputs = {
+        "encoder": module.encoder.config,
+        "architecture": architecture(module),
+        "train": data.train_store.meta,
+        "test": data.test_store.meta,
+        "test_pairs": file_md5(data.test_pairs),
+    }
+    return fingerprint(settings, inputs)
+
+
 def run_pretraining(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path) -> dict[str, Any]:
     """Train (or, for objective 'none', only initialise) an encoder; write model.pt, metrics.json, history.csv."""
     objective_name = config.get("objective", "plus")
@@ -177,6 +191,7 @@ def run_pretraining(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path)
     data = PfamDataModule(require(config, "data", "pretrain config"), training, seed, max_pair_length)
     steps_per_epoch = len(data.batch_sampler(num_replicas=world_size()))
     max_steps = int(training.get("max_steps") or int(training.get("epochs", 5)) * steps_per_epoch)
+    claim_checkpoint_dir(checkpoint_dir, run_fingerprint(config, module, data))
     trainer = build_trainer(
         checkpoint_dir,
         precision=training.get("precision", "auto"),
