@@ -175,6 +175,7 @@ class WorkflowPlan:
 
     def evaluate(self, model: str, task: str, seed: int) -> EvaluateJob:
         return EvaluateJob(
+            **self.config.evaluate.model_dump(),
             model=model,
             task=self.task_spec(model, task),
             seed=int(seed),

@@ -276,6 +276,18 @@ class FinetuneSettings(Settings):
     max_steps: Positive | None = None
 
 
+class EvaluateSettings(Settings):
+    """How `plus evaluate` scores homology pairs (docs/fidelity.md); the workflow's `evaluate` section."""
+
+    homology_score: Literal["exceedance-sum", "authors"] = Field(
+        "exceedance-sum",
+        description="pair score for r/rho/AP/accuracy: sum_k P(level > k), or the authors' sum_k k * p_k",
+    )
+    homology_thresholds: Literal["dev", "self"] = Field(
+        "dev", description="accuracy thresholds fitted on the dev split, or on the test set itself (authors' bug)"
+    )
+
+
 class EmbedSettings(Settings):
     """`plus embed` and the Python API's embeddings."""
 
@@ -465,6 +477,7 @@ class WorkflowConfig(Settings):
     pfam: PfamConfig
     pretrain: PretrainSettings = PretrainSettings()
     finetune: FinetuneSettings = FinetuneSettings()
+    evaluate: EvaluateSettings = EvaluateSettings()
     models: dict[Name, ModelEntry] = Field(min_length=1)
     tasks: dict[Name, TaskEntry] = Field(min_length=1)
 
@@ -502,18 +515,6 @@ class FinetuneJob(Settings):
     task: TaskSpec
     seed: int = 0
     training: FinetuneSettings = FinetuneSettings()
-
-
-class EvaluateSettings(Settings):
-    """How `plus evaluate` scores homology pairs (docs/fidelity.md); the workflow's `evaluate` section."""
-
-    homology_score: Literal["exceedance-sum", "authors"] = Field(
-        "exceedance-sum",
-        description="pair score for r/rho/AP/accuracy: sum_k P(level > k), or the authors' sum_k k * p_k",
-    )
-    homology_thresholds: Literal["dev", "self"] = Field(
-        "dev", description="accuracy thresholds fitted on the dev split, or on the test set itself (authors' bug)"
-    )
 
 
 class EvaluateJob(EvaluateSettings):
