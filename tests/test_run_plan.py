@@ -14,10 +14,12 @@ import yaml
 from plus.cli import main as cli_main
 from plus.errors import InputError
 from plus.jobs import plan_workflow
-from plus.run_plan import PlanSettings, build_run_plan, parse_duration, slurm
+from plus.run_plan import slurm
 from plus.run_plan.estimate import NO_MEASUREMENT
+from plus.run_plan.plan import build_run_plan
 from plus.run_plan.reference import load_throughput
 from plus.run_plan.render import render_json, render_text, requests_text
+from plus.run_plan.settings import PlanSettings, parse_duration
 from workflow_helpers import ROOT, copy_workflow, job_counts, run_snakemake
 
 TEST_THROUGHPUT = {
@@ -149,6 +151,18 @@ def test_residues_from_summaries_match_a_hand_count(tmp_path: Path) -> None:
     assert jobs["prepare_pfam"].work.residues == 1300 * 120
     sources = [s for p in jobs["finetune m/solubility/seed0"].work.passes for s in p.sources]
     assert any("splits.train.length.median, taken as the mean" in s for s in sources)
+
+
+def test_max_steps_cap_the_count(tmp_path: Path) -> None:
+    write_summaries(tmp_path)
+    config = small_config()
+    config["pretrain"]["max_steps"] = 30
+    config["finetune"]["max_steps"] = 7
+    jobs = {job.name: job for job in build_run_plan(plan_workflow(config), results=tmp_path).jobs()}
+    assert jobs["pretrain m"].work.passes[0].residues == 30 * 10 * 2 * 120
+    assert jobs["pretrain m"].work.passes[1].residues == 0  # 30 steps: no validation every 50
+    # solubility: ceil(200 / 32) = 7 steps per epoch, so 7 steps = 7 x 32 sequences and one validation
+    assert [p.residues for p in jobs["finetune m/solubility/seed0"].work.passes] == [7 * 32 * 50, 1 * 20 * 60]
 
 
 def test_a_dry_run_labels_every_size(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import json
 def _plan(args: argparse.Namespace) -> int:
     from plus.io import read_config
     from plus.jobs import plan_workflow
-    from plus.run_plan import build_run_plan
+    from plus.run_plan.plan import build_run_plan
     from plus.run_plan.render import render_json, render_text
 
     config = read_config(args.config, "workflow config")

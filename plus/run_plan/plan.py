@@ -3,8 +3,10 @@ class from measured throughput, and the SLURM attempts and runtime requests that
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from plus.errors import InputError
 from plus.jobs import WorkflowPlan
@@ -15,6 +17,7 @@ from plus.run_plan.reference import ThroughputTable, TypicalSizes, load_throughp
 from plus.run_plan.settings import PlanSettings
 from plus.run_plan.sizes import SYNTHETIC_DIR, CorpusSize, SplitSize, corpus_size, task_sizes
 from plus.run_plan.work import Work, evaluate_work, finetune_work, import_work, prepare_pfam_work, pretrain_work
+from plus.settings import parse_settings
 
 GPU_RULES = ("pretrain", "finetune", "evaluate")
 CPU_TIMED_RULES = ("prepare_pfam",)
@@ -112,7 +115,7 @@ class RunPlan:
         if rule in ("finetune", "evaluate") and None not in (model, task, seed):
             sizes = task_sizes(self.workflow, str(task), self.results, self.typical)
             make = self._finetune if rule == "finetune" else self._evaluate
-            return make(str(model), str(task), int(seed), sizes)  # type: ignore[arg-type]
+            return make(str(model), str(task), int(str(seed)), sizes)
         raise InputError(f"no planned job {rule!r} for model={model} task={task} seed={seed}")
 
     def _synthetic(self) -> bool:
@@ -135,24 +138,24 @@ class RunPlan:
         work = evaluate_work(self.workflow.evaluate(model, task, seed), sizes)
         return self._timed("evaluate", work, model=model, task=task, seed=seed, preset=self._preset(model))
 
-    def _timed(self, rule: str, work: Work, **where: object) -> JobPlan:
+    def _timed(
+        self,
+        rule: str,
+        work: Work,
+        model: str | None = None,
+        task: str | None = None,
+        seed: int | None = None,
+        preset: str | None = None,
+    ) -> JobPlan:
+        """A job with its estimates on the rule's device class and the reference CPU, attempts and requests."""
         device = self.rule_device(rule)
         assert device is not None
-        preset = where.get("preset")
-        on_device = estimate(work, preset, device, self.throughput)  # type: ignore[arg-type]
-        on_reference = estimate(work, preset, self.reference_class, self.throughput)  # type: ignore[arg-type]
+        on_device = estimate(work, preset, device, self.throughput)
+        on_reference = estimate(work, preset, self.reference_class, self.throughput)
         attempts = slurm.attempts(on_device.hours, self.settings)
         count = attempts if attempts is not None else self.settings.fallback_attempts
         requests = tuple(slurm.runtime_minutes(on_device.hours, k, self.settings) for k in range(1, count + 1))
-        return JobPlan(
-            rule,
-            work=work,
-            device=on_device,
-            reference=on_reference,
-            attempts=attempts,
-            runtime_minutes=requests,
-            **where,  # type: ignore[arg-type]
-        )
+        return JobPlan(rule, model, task, seed, preset, work, on_device, on_reference, attempts, requests)
 
     # ------------------------------------------------------------------ what the workflow asks
 
@@ -176,3 +179,15 @@ class RunPlan:
         if rule not in GPU_RULES + CPU_TIMED_RULES:
             return None
         return slurm.retries([job.attempts for job in self.jobs() if job.rule == rule], self.settings)
+
+
+def build_run_plan(
+    workflow: WorkflowPlan,
+    settings: PlanSettings | Mapping[str, Any] | None = None,
+    results: str | Path = "results",
+    throughput: str | Path | None = None,
+) -> RunPlan:
+    """A RunPlan of `workflow` (plus.jobs.plan_workflow) with plan settings, a results dir and a site's figures."""
+    if not isinstance(settings, PlanSettings):
+        settings = parse_settings(PlanSettings, dict(settings or {}), "plan")
+    return RunPlan(workflow, settings, results, load_throughput(throughput))

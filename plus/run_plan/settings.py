@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 import re
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from plus.errors import InputError
-from plus.settings import Settings
 
 _UNITS = {"d": 24 * 60, "h": 60, "m": 1, "s": 1 / 60}
 _CLOCK = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
@@ -46,8 +45,11 @@ def parse_duration(text: str, where: str = "time limit") -> int:
         raise InputError(f"{where}: {error}") from None
 
 
-class PlanSettings(Settings):
-    """How work becomes time and SLURM requests (see docs/cluster.md, "Runtimes from the run plan")."""
+class PlanSettings(BaseModel):
+    """How work becomes time and SLURM requests (docs/cluster.md, "Runtimes from the plan"); the future `plan`
+    section of the workflow config. Configured like plus.settings.Settings, without importing it (no cycle)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     device_class: str = Field("h200", description="device class of the GPU rules (pretrain, finetune, evaluate)")
     time_limit: str = Field("48h", description="the partition's time limit, e.g. 48h or 2-00:00:00")
