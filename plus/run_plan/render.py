@@ -128,12 +128,16 @@ def _headline(plan: RunPlan, job: JobPlan) -> str:
             f"{plan.settings.fallback_attempts} attempts."
         )
     else:
-        text += f"{_hours(device.hours)} h, {job.attempts - 1} resubmissions under {limit}."  # type: ignore[operator]
+        attempts = job.attempts or 1
+        text += f"{_hours(device.hours)} h, {attempts} attempts ({attempts - 1} resubmissions) under {limit}."
     if reference.device_class == device.device_class:
         return text
     if reference.hours is not None:
         attempts = slurm.attempts(reference.hours, plan.settings)
-        text += f" On {reference.device_class}: {_hours(reference.hours)} h ({attempts} attempts of at most {limit})."
+        text += (
+            f" On {reference.device_class}: {_hours(reference.hours)} h, {attempts} attempts "
+            f"({(attempts or 1) - 1} resubmissions) under {limit}."
+        )
     else:
         text += f" On {reference.device_class}: unknown ({reference.missing})."
     return text
