@@ -193,8 +193,15 @@ def test_attempts_and_requests_follow_from_time_and_limit() -> None:
     assert slurm.attempts(1, settings) == 1
     assert [slurm.runtime_minutes(1, k, settings) for k in (1, 2)] == [82, 164]
     assert slurm.attempts(None, settings) is None and slurm.runtime_minutes(None, 1, settings) == 2880
+    assert [slurm.runtime_minutes(None, k, settings, fallback=720) for k in (1, 2, 3, 4, 5)] == [
+        720,
+        1440,
+        2160,
+        2880,
+        2880,
+    ]
     assert slurm.retries([1, 3, None], settings) == 3 - 1 + 1  # the most attempts of the rule, plus a spare
-    assert slurm.retries([None], settings) == settings.fallback_attempts - 1 + 1
+    assert slurm.retries([1, None], settings) == settings.fallback_attempts - 1  # as the profile's retries before
 
 
 @pytest.mark.parametrize(("limit", "attempts", "requests"), [("2h", 1, [88, 120]), ("30m", 4, [30, 30, 30, 30])])
@@ -219,7 +226,9 @@ def test_unknown_device_class_figures_are_unknown_never_numbers(tmp_path: Path) 
     jobs = plan.jobs()
     gpu = [job for job in jobs if job.rule in ("pretrain", "finetune", "evaluate")]
     assert gpu and all(job.device is not None and job.device.hours is None for job in gpu)
-    assert all(job.attempts is None and job.runtime_minutes == (2880, 2880, 2880) for job in gpu)
+    assert all(job.attempts is None for job in gpu)
+    requests = {job.rule: job.runtime_minutes for job in gpu}  # the rules' former requests x attempt, capped
+    assert requests == {"pretrain": (2880,) * 3, "finetune": (720, 1440, 2160), "evaluate": (120, 240, 360)}
     document = render_json(plan, jobs, "config/paper.yaml")
     for job in document["jobs"]:
         if job["rule"] in ("pretrain", "finetune", "evaluate"):
@@ -235,7 +244,7 @@ def test_unknown_device_class_figures_are_unknown_never_numbers(tmp_path: Path) 
 def test_runtime_reads_a_summary_that_appears_later(tmp_path: Path, throughput_file: Path) -> None:
     plan = build_run_plan(plan_workflow(small_config()), {"device_class": "testgpu"}, tmp_path, throughput_file)
     before = plan.runtime_minutes("finetune", 1, model="m", task="homology", seed=0)
-    assert before == plan.settings.time_limit_minutes  # homology has no size before its import: the limit
+    assert before == 12 * 60  # homology has no size before its import: the rule's former request
     write_summaries(tmp_path)
     assert plan.runtime_minutes("finetune", 1, model="m", task="homology", seed=0) < before
 

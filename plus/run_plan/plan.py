@@ -22,6 +22,8 @@ from plus.settings import parse_settings
 GPU_RULES = ("pretrain", "finetune", "evaluate")
 CPU_TIMED_RULES = ("prepare_pfam",)
 LOCAL_RULES = ("download",)
+# What each timed rule requested before the plan (minutes, times the attempt): its request where time is unknown.
+FALLBACK_MINUTES = {"prepare_pfam": 6 * 60, "pretrain": 48 * 60, "finetune": 12 * 60, "evaluate": 2 * 60}
 RULE_ORDER = ("synthetic", "download", "prepare_pfam", "import_task", "pretrain", "finetune", "evaluate", "report")
 
 
@@ -154,7 +156,10 @@ class RunPlan:
         on_reference = estimate(work, preset, self.reference_class, self.throughput)
         attempts = slurm.attempts(on_device.hours, self.settings)
         count = attempts if attempts is not None else self.settings.fallback_attempts
-        requests = tuple(slurm.runtime_minutes(on_device.hours, k, self.settings) for k in range(1, count + 1))
+        fallback = FALLBACK_MINUTES[rule]
+        requests = tuple(
+            slurm.runtime_minutes(on_device.hours, k, self.settings, fallback) for k in range(1, count + 1)
+        )
         return JobPlan(rule, model, task, seed, preset, work, on_device, on_reference, attempts, requests)
 
     # ------------------------------------------------------------------ what the workflow asks
@@ -172,7 +177,7 @@ class RunPlan:
             return None
         plan = self.job(rule, model, task, seed)
         hours = plan.device.hours if plan.device else None
-        return slurm.runtime_minutes(hours, attempt, self.settings)
+        return slurm.runtime_minutes(hours, attempt, self.settings, FALLBACK_MINUTES[rule])
 
     def retries(self, rule: str) -> int | None:
         """Snakemake `retries` of a rule: its jobs' most planned resubmissions plus the spare ones."""

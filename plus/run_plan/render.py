@@ -20,8 +20,9 @@ COUNTING = (
     "homology_epochs x pairs_per_epoch x 2 x mean length; + one validation pass per epoch.",
     "evaluate: the test splits' residues (homology: and the valid pairs, which fit the accuracy thresholds).",
     "Attempts: each attempt but the last runs to the time limit and the next resumes from its checkpoint; "
-    "a request is attempt x (estimate x margin + overhead), at most the limit. Unknown time: the limit, for the "
-    "fallback number of attempts.",
+    "a request is attempt x (estimate x margin + overhead), at most the limit. Unknown time: attempt x the rule's "
+    "request before the plan (prepare_pfam 6 h, pretrain 48 h, finetune 12 h, evaluate 2 h), at most the limit, "
+    "for the fallback number of attempts.",
 )
 
 
@@ -124,8 +125,8 @@ def _headline(plan: RunPlan, job: JobPlan) -> str:
     text = f"{job.name}: {_si(job.work.residues)} residues. On {device.device_class}: "
     if device.hours is None:
         text += (
-            f"unknown ({device.missing}); its requests fall back to the {limit} limit for "
-            f"{plan.settings.fallback_attempts} attempts."
+            f"unknown ({device.missing}); it falls back to {plan.settings.fallback_attempts} attempts of "
+            f"{requests_text(job.runtime_minutes)}."
         )
     else:
         attempts = job.attempts or 1
@@ -170,7 +171,7 @@ def render_text(plan: RunPlan, jobs: list[JobPlan], config: str) -> str:
         f"Reference CPU {reference}: {classes[reference].description}",
         f"Time limit {settings.time_limit} ({settings.time_limit_minutes} min); requests = estimate x margin "
         f"{settings.margin} + {settings.overhead_minutes:g} min start-up (assumptions); unknown time: "
-        f"{settings.fallback_attempts} attempts of the limit",
+        f"{settings.fallback_attempts} attempts of the rule's former request x attempt",
         "",
         "Jobs (src: the sources below; hours on the device class in `on`):",
         jobs_text,

@@ -55,7 +55,7 @@ class PlanSettings(BaseModel):
     time_limit: str = Field("48h", description="the partition's time limit, e.g. 48h or 2-00:00:00")
     margin: float = Field(1.2, ge=1, description="assumption: requests are the estimate times this factor")
     overhead_minutes: float = Field(10, ge=0, description="assumption: start-up and resume time of each attempt")
-    fallback_attempts: int = Field(3, ge=1, description="attempts of a job whose time is unknown (each: the limit)")
+    fallback_attempts: int = Field(3, ge=1, description="attempts of a job whose time is unknown")
     spare_retries: int = Field(1, ge=0, description="retries beyond the planned resubmissions, for failures")
 
     @field_validator("time_limit")

@@ -22,15 +22,18 @@ def attempts(hours: float | None, settings: PlanSettings) -> int | None:
     return max(1, math.ceil(hours * 60 * settings.margin / useful))
 
 
-def runtime_minutes(hours: float | None, attempt: int, settings: PlanSettings) -> int:
-    """The request of attempt `attempt` (1, 2, ...): attempt x need, at most the limit; unknown time: the limit."""
+def runtime_minutes(hours: float | None, attempt: int, settings: PlanSettings, fallback: int | None = None) -> int:
+    """The request of attempt `attempt` (1, 2, ...): attempt x need, at most the limit. Unknown time: attempt x
+    `fallback` (the rule's request before the plan), at most the limit; without a fallback, the limit."""
     limit = settings.time_limit_minutes
     if hours is None:
-        return limit
+        return limit if fallback is None else min(limit, max(attempt, 1) * fallback)
     return min(limit, math.ceil(max(attempt, 1) * need_minutes(hours, settings)))
 
 
 def retries(planned: list[int | None], settings: PlanSettings) -> int:
-    """Snakemake `retries` for a rule: its most resubmissions (unknown: the fallback attempts) + the spare ones."""
-    most = max((settings.fallback_attempts if n is None else n for n in planned), default=1)
-    return most - 1 + settings.spare_retries
+    """Snakemake `retries` for a rule: its most planned resubmissions + the spare ones; where any job's time is
+    unknown, at least fallback_attempts - 1 (the profile's retries before the plan)."""
+    known = [n - 1 + settings.spare_retries for n in planned if n is not None]
+    unknown = [settings.fallback_attempts - 1] if any(n is None for n in planned) else []
+    return max([*known, *unknown], default=settings.spare_retries)
