@@ -193,6 +193,7 @@ def test_attempts_and_requests_follow_from_time_and_limit() -> None:
     assert slurm.attempts(1, settings) == 1
     assert [slurm.runtime_minutes(1, k, settings) for k in (1, 2)] == [82, 164]
     assert slurm.attempts(None, settings) is None and slurm.runtime_minutes(None, 1, settings) == 2880
+    assert slurm.attempts(100, settings, resumable=False) == 1 and not slurm.fits(100, settings)
     assert [slurm.runtime_minutes(None, k, settings, fallback=720) for k in (1, 2, 3, 4, 5)] == [
         720,
         1440,
@@ -219,6 +220,18 @@ def test_plan_requests_from_a_measured_figure(
     assert plan.retries("pretrain") == attempts  # attempts - 1 resubmissions + 1 spare
     assert plan.runtime_minutes("finetune", 1, model="m", task="solubility", seed="0") is not None
     assert plan.runtime_minutes("import_task", 1) is None  # not timed: the rule keeps its own request
+
+
+def test_a_job_that_cannot_resume_must_fit_one_attempt(tmp_path: Path) -> None:
+    write_summaries(tmp_path)
+    slow = {**TEST_THROUGHPUT, "measurements": [{**m, "residues_per_s": 0.01} for m in TEST_THROUGHPUT["measurements"]]}
+    path = tmp_path / "slow.yaml"
+    path.write_text(yaml.safe_dump(slow))
+    plan = build_run_plan(plan_workflow(small_config()), {"device_class": "testgpu"}, tmp_path, path)
+    evaluate, finetune = plan.job("evaluate", "m", "solubility", 0), plan.job("finetune", "m", "solubility", 0)
+    assert evaluate.attempts == 1 and "cannot resume" in evaluate.note  # 2,100 residues at 0.01/s: 58 h > 48 h
+    assert finetune.attempts is not None and finetune.attempts > 1 and finetune.note == ""  # resumes: more attempts
+    assert "Warnings:" in render_text(plan, [evaluate, finetune], "small")
 
 
 def test_unknown_device_class_figures_are_unknown_never_numbers(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from plus.run_plan.work import Work, evaluate_work, finetune_work, import_work, 
 from plus.settings import parse_settings
 
 GPU_RULES = ("pretrain", "finetune", "evaluate")
+RESUMABLE_RULES = ("pretrain", "finetune")  # Lightning checkpoints; evaluation and Pfam preparation start again
 CPU_TIMED_RULES = ("prepare_pfam",)
 LOCAL_RULES = ("download",)
 # What each timed rule requested before the plan (minutes, times the attempt): its request where time is unknown.
@@ -154,13 +155,20 @@ class RunPlan:
         assert device is not None
         on_device = estimate(work, preset, device, self.throughput)
         on_reference = estimate(work, preset, self.reference_class, self.throughput)
-        attempts = slurm.attempts(on_device.hours, self.settings)
+        resumable = rule in RESUMABLE_RULES
+        attempts = slurm.attempts(on_device.hours, self.settings, resumable)
+        note = ""
+        if not resumable and on_device.hours is not None and not slurm.fits(on_device.hours, self.settings):
+            note = (
+                f"does not fit the {self.settings.time_limit} limit and cannot resume from a checkpoint: "
+                "raise plan.time_limit"
+            )
         count = attempts if attempts is not None else self.settings.fallback_attempts
         fallback = FALLBACK_MINUTES[rule]
         requests = tuple(
             slurm.runtime_minutes(on_device.hours, k, self.settings, fallback) for k in range(1, count + 1)
         )
-        return JobPlan(rule, model, task, seed, preset, work, on_device, on_reference, attempts, requests)
+        return JobPlan(rule, model, task, seed, preset, work, on_device, on_reference, attempts, requests, note)
 
     # ------------------------------------------------------------------ what the workflow asks
 

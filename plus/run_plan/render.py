@@ -144,6 +144,12 @@ def _headline(plan: RunPlan, job: JobPlan) -> str:
     return text
 
 
+def _warnings(jobs: list[JobPlan]) -> list[str]:
+    """Timed jobs that cannot finish under the limit, if any."""
+    lines = [f"  {job.name}: {job.note}" for job in jobs if job.device is not None and job.note]
+    return ["", "Warnings:", *lines] if lines else []
+
+
 def render_text(plan: RunPlan, jobs: list[JobPlan], config: str) -> str:
     """Settings, the job table, totals per stage and per model, the pretraining headlines, sources and notes."""
     settings, device = plan.settings, plan.settings.device_class
@@ -193,6 +199,7 @@ def render_text(plan: RunPlan, jobs: list[JobPlan], config: str) -> str:
         "",
         "Pretraining:",
         *[f"  {_headline(plan, job)}" for job in jobs if job.rule == "pretrain"],
+        *_warnings(jobs),
     ]
     return "\n".join(lines) + "\n"
 

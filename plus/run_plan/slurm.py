@@ -1,4 +1,5 @@
-"""Attempts and runtime requests under a partition's time limit; each attempt resumes from its checkpoint."""
+"""Attempts and runtime requests under a partition's time limit; each attempt of a training job resumes from its
+checkpoint, while other jobs start again and must fit in one attempt."""
 
 from __future__ import annotations
 
@@ -12,13 +13,19 @@ def need_minutes(hours: float, settings: PlanSettings) -> float:
     return hours * 60 * settings.margin + settings.overhead_minutes
 
 
-def attempts(hours: float | None, settings: PlanSettings) -> int | None:
-    """Attempts a job needs when every attempt but the last runs to the limit (None: time unknown)."""
+def fits(hours: float, settings: PlanSettings) -> bool:
+    """Whether the whole job fits in one attempt under the limit."""
+    return need_minutes(hours, settings) <= settings.time_limit_minutes
+
+
+def attempts(hours: float | None, settings: PlanSettings, resumable: bool = True) -> int | None:
+    """Attempts a job needs when every attempt but the last runs to the limit (None: time unknown); a job that
+    cannot resume is planned as one attempt (see `fits`)."""
     if hours is None:
         return None
+    if not resumable:
+        return 1
     useful = settings.time_limit_minutes - settings.overhead_minutes
-    if useful <= 0:
-        return None
     return max(1, math.ceil(hours * 60 * settings.margin / useful))
 
 
