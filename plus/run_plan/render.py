@@ -125,7 +125,7 @@ def _headline(plan: RunPlan, job: JobPlan) -> str:
     text = f"{job.name}: {_si(job.work.residues)} residues. On {device.device_class}: "
     if device.hours is None:
         text += (
-            f"unknown ({device.missing}); it falls back to {plan.settings.fallback_attempts} attempts of "
+            f"unknown ({device.missing}); its requests fall back to the rule's former ones: "
             f"{requests_text(job.runtime_minutes)}."
         )
     else:
