@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from plus.errors import InputError
+from plus.run_plan.settings import PlanSettings
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")]
 Shape = Literal["pair", "protein_classification", "protein_regression", "residue_classification"]
@@ -478,6 +479,7 @@ class WorkflowConfig(Settings):
     pretrain: PretrainSettings = PretrainSettings()
     finetune: FinetuneSettings = FinetuneSettings()
     evaluate: EvaluateSettings = EvaluateSettings()
+    plan: PlanSettings = Field(default_factory=PlanSettings, description="run plan: device class and time limit")
     models: dict[Name, ModelEntry] = Field(min_length=1)
     tasks: dict[Name, TaskEntry] = Field(min_length=1)
 

@@ -253,7 +253,7 @@ def test_every_rule_has_log_benchmark_conda_threads_resources_and_calls_plus() -
         assert re.search(r'"(OMP_NUM_THREADS=\{threads\} )?plus [a-z-]+ ', shell), f"rule {rule}: {shell}"
     for rule in TRAINING_RULES:
         resources = blocks[rule].split("    resources:", 1)[1].split("    shell:", 1)[0]
-        assert "gpu=" in resources and "runtime=runtime_minutes(" in resources and "mem_mb=memory_mb(" in resources
+        assert "gpu=" in resources and "runtime=planned_runtime(" in resources and "mem_mb=memory_mb(" in resources
         assert "../../envs/plus-gpu.yaml" in blocks[rule]
 
 

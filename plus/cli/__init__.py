@@ -27,6 +27,7 @@ command groups:
   training      pretrain, finetune, evaluate
   models        embed (embeddings of a FASTA file), models (the presets), devices (visible GPUs)
   results       report (tables, figures and summary.md)
+  planning      plan (residues, hours and SLURM runtimes of every job of a config)
   settings      settings-schema (the JSON schema of the workflow config)"""
 
 

@@ -10,6 +10,7 @@ try:
     from plus.data.synthetic import FILES as SYNTHETIC_DATA_FILES
     from plus.errors import InputError
     from plus.jobs import DOWNLOAD_DIR, plan_workflow
+    from plus.run_plan.plan import build_run_plan
     from plus.report.outputs import (
         FIGURE_FORMATS,
         FIGURES,
@@ -27,6 +28,7 @@ except ImportError as error:
 
 try:
     PLAN = plan_workflow(config)
+    RUN_PLAN = build_run_plan(PLAN, PLAN.config.plan)
 except InputError as error:
     raise WorkflowError(f"config: {error}") from None
 validate(config, schema="../schemas/config.schema.json", set_default=False)
@@ -104,6 +106,21 @@ def runtime_minutes(base):
 
     def runtime(wildcards, attempt):
         return base * attempt
+
+    return runtime
+
+
+def planned_runtime(stage):
+    """The `runtime` of a job's attempt from the run plan (plus plan): its estimated time under the time limit."""
+
+    def runtime(wildcards, attempt):
+        return RUN_PLAN.runtime_minutes(
+            stage,
+            attempt,
+            wildcards.get("model"),
+            wildcards.get("task"),
+            wildcards.get("seed"),
+        )
 
     return runtime
 

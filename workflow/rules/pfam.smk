@@ -36,12 +36,13 @@ rule prepare_pfam:
         "logs/prepare_pfam.log",
     benchmark:
         "results/benchmarks/prepare_pfam.tsv"
+    retries: RUN_PLAN.retries("prepare_pfam")
     conda:
         "../../envs/plus-cpu.yaml"
     threads: 1
     resources:
         mem_mb=memory_mb(8000),
-        runtime=runtime_minutes(6 * 60),
+        runtime=planned_runtime("prepare_pfam"),
     params:
         settings=pfam_settings,
         out=output_dir,
