@@ -465,6 +465,11 @@ class ModelEntry(Settings):
     pretrain: PretrainOverride = Field(default_factory=PretrainOverride)  # type: ignore[valid-type]
     finetune: FinetuneOverride = Field(default_factory=FinetuneOverride)  # type: ignore[valid-type]
     heads: dict[str, HeadOverride] = Field({}, description="per-task head overrides (the LARGE heads)")
+    corpus_max_length: Positive | None = Field(
+        None,
+        description="pretrain on a corpus whose sequences longer than this are dropped before the family filter "
+        "(the authors' PLUS-TFM: 256); null: the shared corpus",
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the workflow

@@ -123,7 +123,7 @@ def test_paper_plan_counts() -> None:
     jobs = build_run_plan(plan_workflow(config), results="/nonexistent").jobs()
     counts = Counter(job.rule for job in jobs)
     assert counts["finetune"] == counts["evaluate"] == 6 * 7 * 3
-    assert (counts["pretrain"], counts["import_task"], counts["prepare_pfam"]) == (6, 7, 1)
+    assert (counts["pretrain"], counts["import_task"], counts["prepare_pfam"]) == (6, 7, 2)  # plus-tfm: <= 256 aa
     runs = {(job.model, job.task, job.seed) for job in jobs if job.rule == "finetune"}
     assert len(runs) == 126 and ("plus-rnn-large", "transmembrane", 2) in runs
 
@@ -148,7 +148,7 @@ def test_residues_from_summaries_match_a_hand_count(tmp_path: Path) -> None:
     # homology: 3 epochs x 40 pairs x 2 x 80 aa (train mean) + 3 x 10 valid pairs x 2 x 90 aa
     assert jobs["finetune m/homology/seed0"].work.residues == 3 * 40 * 2 * 80 + 3 * 10 * 2 * 90
     assert jobs["evaluate m/homology/seed0"].work.residues == 10 * 2 * 90 + 20 * 2 * 100 + 5 * 2 * 100
-    assert jobs["prepare_pfam"].work.residues == 1300 * 120
+    assert jobs["prepare_pfam pfam"].work.residues == 1300 * 120
     sources = [s for p in jobs["finetune m/solubility/seed0"].work.passes for s in p.sources]
     assert any("splits.train.length.median, taken as the mean" in s for s in sources)
 
@@ -306,7 +306,7 @@ def test_cli_prints_tables_and_json(capsys: pytest.CaptureFixture[str], tmp_path
     assert "Totals per stage:" in text and "Totals per model" in text and "pretrain plus-rnn-large" in text
     assert cli_main(["plan", "--config", config, "--results", str(tmp_path), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert len(document["jobs"]) == 13 + 1 + 7 + 6 + 126 + 126 + 1
+    assert len(document["jobs"]) == 13 + 2 + 7 + 6 + 126 + 126 + 1
     assert [row["rule"] for row in document["totals"]["rule"]][-1] == "total (GPU rules)"
     assert [row["model"] for row in document["totals"]["model"]][:2] == ["plus-rnn-base", "plus-rnn-large"]
 

@@ -69,8 +69,9 @@ def load_config(name: str) -> dict:
 
 def expected_counts(config: dict) -> dict[str, int]:
     models, tasks, seeds = len(config["models"]), len(config["tasks"]), len(config["seeds"])
+    corpora = {model.get("corpus_max_length") for model in config["models"].values()} | {None}
     return {
-        "prepare_pfam": 1,
+        "prepare_pfam": len(corpora),
         "import_task": tasks,
         "pretrain": models,
         "finetune": models * tasks * seeds,

@@ -95,7 +95,7 @@ class RunPlan:
             JobPlan("download", task=key, note="local rule: runs on the login node, no SLURM request")
             for key in w.downloads
         ]
-        plans.append(self._timed("prepare_pfam", prepare_pfam_work(corpus)))
+        plans += [self._timed("prepare_pfam", prepare_pfam_work(corpus), task=name) for name in w.corpora]
         plans += [
             JobPlan("import_task", task=task, work=import_work(tasks[task]), note="not timed: imports are not measured")
             for task in w.tasks

@@ -92,10 +92,10 @@ def _synthetic_length(plan: WorkflowPlan) -> Number:
 def corpus_size(plan: WorkflowPlan, results: Path, typical: TypicalSizes) -> CorpusSize:
     """Pfam sizes from results/pfam/summary.json, else from the synthetic generator's or the paper's count."""
     path = results / "pfam" / "summary.json"
-    test_pairs = Number(plan.pfam.n_test_pairs, "config pfam.n_test_pairs")
+    test_pairs = Number(plan.pfam().n_test_pairs, "config pfam.n_test_pairs")
     if path.is_file():
         return _corpus_from_summary(path, read_summary(path))
-    fraction = plan.pfam.test_fraction
+    fraction = plan.pfam().test_fraction
     if _is_synthetic([plan.pfam_input]):
         synthetic = plan.synthetic
         total = synthetic.n_families * synthetic.sequences_per_family

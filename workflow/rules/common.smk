@@ -36,7 +36,7 @@ validate(config, schema="../schemas/config.schema.json", set_default=False)
 SYNTHETIC_DIR = "resources/synthetic"
 # What `plus synthetic` writes, declared so that a config path under resources/synthetic/ is made by rule synthetic.
 SYNTHETIC_FILES = [f"{SYNTHETIC_DIR}/{name}" for name in SYNTHETIC_DATA_FILES]
-PFAM_DIR = "results/pfam"
+PFAM_DIR = "results/{corpus}"
 MODELS = PLAN.models
 TASKS = PLAN.tasks
 SEEDS = [str(seed) for seed in PLAN.seeds]
@@ -50,7 +50,7 @@ def synthetic_settings(wildcards):
 
 
 def pfam_settings(wildcards):
-    return as_json(PLAN.pfam)
+    return as_json(PLAN.pfam(wildcards.corpus))
 
 
 def import_settings(wildcards):
@@ -78,6 +78,15 @@ def report_settings(wildcards):
 
 def pfam_input(wildcards):
     return PLAN.pfam_input
+
+
+def corpus_input(name):
+    """A file or store of the Pfam corpus a model pretrains on (`train`, `test` or `test_pairs.parquet`)."""
+
+    def path(wildcards):
+        return f"results/{PLAN.corpus_of(wildcards.model)}/{name}"
+
+    return path
 
 
 def import_inputs(wildcards):
@@ -160,5 +169,6 @@ wildcard_constraints:
     model=_one_of(MODELS),
     task=_one_of(TASKS),
     seed=_one_of(SEEDS),
+    corpus=_one_of(PLAN.corpora),
     group=_one_of(sorted({download.group for download in PLAN.downloads.values()})),
     file=_one_of(sorted({download.name for download in PLAN.downloads.values()})),

@@ -33,9 +33,9 @@ rule prepare_pfam:
         summary=f"{PFAM_DIR}/summary.json",
         config=f"{PFAM_DIR}/config.json",
     log:
-        "logs/prepare_pfam.log",
+        "logs/prepare_pfam/{corpus}.log",
     benchmark:
-        "results/benchmarks/prepare_pfam.tsv"
+        "results/benchmarks/prepare_pfam/{corpus}.tsv"
     retries: RUN_PLAN.retries("prepare_pfam")
     conda:
         "../../envs/plus-cpu.yaml"

@@ -3,9 +3,9 @@
 
 rule pretrain:
     input:
-        train=f"{PFAM_DIR}/train",
-        test=f"{PFAM_DIR}/test",
-        test_pairs=f"{PFAM_DIR}/test_pairs.parquet",
+        train=corpus_input("train"),
+        test=corpus_input("test"),
+        test_pairs=corpus_input("test_pairs.parquet"),
     output:
         model="results/pretrain/{model}/model.pt",
         metrics="results/pretrain/{model}/metrics.json",
