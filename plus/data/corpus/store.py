@@ -167,14 +167,7 @@ class CorpusWriter:
         np.cumsum(counts, out=family_offsets[1:])
         np.save(self._tmp / "family_offsets.npy", family_offsets)
         with _npy_writer(self._tmp / "family_members.npy", np.int64, n) as out:
-            for first, last in _family_groups(counts, 4 * _CHUNK):
-                members, member_families = [], []
-                for start, families in _raw_chunks(families_raw, np.int32, n):
-                    found = np.flatnonzero((families >= first) & (families < last))
-                    members.append(start + found)
-                    member_families.append(families[found])
-                order = np.argsort(np.concatenate(member_families), kind="stable")
-                np.concatenate(members)[order].astype(np.int64).tofile(out)
+            _write_members(out, families_raw, n, family_offsets)
         lengths_raw.unlink()
         families_raw.unlink()
 
@@ -203,17 +196,26 @@ def _npy_data(path: Path) -> tuple[BinaryIO, np.dtype]:
     return handle, dtype
 
 
-def _family_groups(counts: np.ndarray, budget: int) -> list[tuple[int, int]]:
-    """Consecutive family ranges [first, last) holding at most `budget` sequences each (or one family)."""
-    groups, first, size = [], 0, 0
-    for family, count in enumerate(counts.tolist()):
-        if size and size + count > budget:
-            groups.append((first, family))
-            first, size = family, 0
-        size += count
-    if size:
-        groups.append((first, len(counts)))
-    return groups
+def _write_members(out: BinaryIO, families_raw: Path, n: int, family_offsets: np.ndarray) -> None:
+    """Write the members of each family (ascending) into `out` from one pass over the families, chunk by chunk.
+
+    Within a chunk the sequences are grouped by family, and each family's run is written at that family's next
+    free slot of the file, so memory is a few chunk-sized arrays however large the corpus or a family is.
+    """
+    data_start = out.tell()
+    cursor = family_offsets[:-1].copy()
+    for start, families in _raw_chunks(families_raw, np.int32, n):
+        order = np.argsort(families, kind="stable")
+        members = order + start
+        grouped = families[order]
+        run_starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+        run_ends = np.r_[run_starts[1:], len(grouped)]
+        for family, first, last in zip(
+            grouped[run_starts].tolist(), run_starts.tolist(), run_ends.tolist(), strict=True
+        ):
+            out.seek(data_start + 8 * int(cursor[family]))
+            out.write(members[first:last].data)
+            cursor[family] += last - first
 
 
 def _mapped(path: Path) -> np.ndarray:
