@@ -1,6 +1,7 @@
 """Memory of building a corpus store's family index: bounded by the chunk size, not by the corpus size."""
 
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,3 +37,30 @@ def test_family_index_memory_is_a_few_chunks_whatever_the_size(tmp_path, monkeyp
     store = CorpusStore(tmp_path / "s")
     for family in range(N_FAMILIES):
         np.testing.assert_array_equal(store.members(family), np.flatnonzero(families == family))
+
+
+def rss_file_kb():
+    """Resident file-backed pages of this process (RssFile), in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    raise AssertionError("no RssFile in /proc/self/status")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux /proc")
+def test_reading_every_sequence_maps_no_token_pages(tmp_path):
+    rng = np.random.default_rng(1)
+    n, length = 40_000, 200  # 8 MB of tokens
+    with CorpusWriter(tmp_path / "s") as writer:
+        tokens = rng.integers(1, 21, size=n * length).astype(np.uint8)
+        writer.add_many(tokens, np.full(n, length), rng.integers(0, 3, size=n))
+        writer.close([{"accession": f"PF{i:05d}.1", "id": f"F{i}"} for i in range(3)])
+    store = CorpusStore(tmp_path / "s")
+    store.lengths, store[0]  # noqa: B018 (touch the offsets and warm up before measuring)
+    before = rss_file_kb()
+    for index in rng.permutation(n):
+        assert len(store[index]) == length
+    grown_kb = rss_file_kb() - before
+    assert grown_kb < 0.1 * n * length / 1024  # through a memory map, 5952 of the 7812 KiB became resident
+    np.testing.assert_array_equal(store[5], tokens[5 * length : 6 * length])
+    assert store[5].flags.writeable and store.lengths.dtype == np.int32

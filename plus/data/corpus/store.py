@@ -1,4 +1,4 @@
-"""Memory-mapped store of pre-tokenized sequences with a family index.
+"""Store of pre-tokenized sequences with a memory-mapped index (offsets, families, family members).
 
 Layout of a store directory:
 `tokens.bin` (uint8, all sequences concatenated), `offsets.npy` (int64, n+1), `families.npy` (int32 per
@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import weakref
 from array import array
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -231,7 +232,11 @@ def current_umask() -> int:
 
 
 class CorpusStore:
-    """Read-only, memory-mapped view of a store written by `CorpusWriter`; O(1) random access."""
+    """Read-only view of a store written by `CorpusWriter`; O(1) random access.
+
+    The index arrays are memory-mapped. Sequences are read with `os.pread`, not through a map: a map's touched
+    pages count in the resident memory of every process reading it, which over an epoch grows to tokens.bin.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -266,11 +271,8 @@ class CorpusStore:
             problems.append("family_offsets.npy does not match families.json")
         if problems:
             raise InputError(f"{path}: incomplete corpus store: {'; '.join(problems)}")
-        self._tokens = (
-            np.memmap(path / "tokens.bin", dtype=np.uint8, mode="r").view(np.ndarray)
-            if n_tokens
-            else np.zeros(0, dtype=np.uint8)
-        )
+        self._token_fd = os.open(path / "tokens.bin", os.O_RDONLY)
+        weakref.finalize(self, os.close, self._token_fd)
         self.family_sizes: np.ndarray = np.diff(self._family_offsets)
         self._lengths: np.ndarray | None = None
 
@@ -290,14 +292,19 @@ class CorpusStore:
             index += n
         if not 0 <= index < n:
             raise IndexError(f"sequence index {index} out of range for a store of {n}")
-        start, stop = self._offsets[index], self._offsets[index + 1]
-        return np.array(self._tokens[start:stop])
+        start, stop = int(self._offsets[index]), int(self._offsets[index + 1])
+        data = os.pread(self._token_fd, stop - start, start)
+        if len(data) != stop - start:
+            raise InputError(f"{self.path}/tokens.bin: truncated at sequence {index} (changed since it was opened?)")
+        return np.frombuffer(data, dtype=np.uint8).copy()
 
     @property
     def lengths(self) -> np.ndarray:
-        """Length of every sequence (int64), computed once from the offsets."""
+        """Length of every sequence (int32), computed once from the offsets, a chunk at a time."""
         if self._lengths is None:
-            self._lengths = np.diff(self._offsets)
+            self._lengths = np.empty(len(self), dtype=np.int32)
+            for start in range(0, len(self), _CHUNK):
+                self._lengths[start : start + _CHUNK] = np.diff(self._offsets[start : start + _CHUNK + 1])
         return self._lengths
 
     @property
