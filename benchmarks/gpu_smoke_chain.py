@@ -178,7 +178,8 @@ def run_stage(stage: str, args: argparse.Namespace) -> dict[str, Any]:
             "best_val_loss": metrics["best_val_loss"],
             "last_train_loss": last_train_loss(workdir / "finetune" / "history.csv"),
         }
-    metrics = run_evaluation(finetune_config, workdir / "finetune" / "model.pt", workdir / "evaluate")
+    evaluate_config = {**finetune_config, "batch_size": 64}
+    metrics = run_evaluation(evaluate_config, workdir / "finetune" / "model.pt", workdir / "evaluate")
     return {"headline": metrics["headline"], "test": metrics["splits"]["test"]}
 
 

@@ -28,11 +28,12 @@ from process_memory import AnonPeak, peak_rss_mb, rss_mb
 def run_once(input_path: Path, out_dir: Path, config: dict) -> dict:
     """Run the preparation in this process and report time and memory."""
     from plus.data.corpus.pfam import prepare_pfam
+    from plus.settings import PfamSettings
 
     after_import = rss_mb()
     start = time.perf_counter()
     with AnonPeak() as anon:
-        summary = prepare_pfam(input_path, out_dir, config, progress=False)
+        summary = prepare_pfam(input_path, out_dir, PfamSettings(**config), progress=False)
     seconds = time.perf_counter() - start
     read = summary["counts"]["read"]
     return {

@@ -69,10 +69,12 @@ def test_pfam_like_records_parse_and_have_zipf_like_families(tmp_path):
     finally:
         sys.path.remove(str(BENCHMARKS))
     from plus.data.corpus.pfam import prepare_pfam
+    from plus.settings import PfamSettings
 
     summary = pfam_like.generate(tmp_path / "Pfam-A.fasta.gz", 5000, n_families=50, seed=1)
     assert summary["sequences"] == 5000 and summary["families"] == 50
-    result = prepare_pfam(tmp_path / "Pfam-A.fasta.gz", tmp_path / "out", {"min_family_size": 40}, progress=False)
+    settings = PfamSettings(min_family_size=40)
+    result = prepare_pfam(tmp_path / "Pfam-A.fasta.gz", tmp_path / "out", settings, progress=False)
     assert result["counts"]["read"] == 5000 and result["families"]["seen"] == 50
     assert 0 < result["families"]["kept"] < 50  # the Zipf tail falls below the filter
     assert result["counts"]["unknown_residues"] == 0
