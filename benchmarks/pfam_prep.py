@@ -1,11 +1,12 @@
 """Benchmark `plus prepare-pfam` on a generated Pfam-like Pfam-A.fasta.gz (see pfam_like.py): time and peak RSS.
 
-Each size runs in a fresh child process, so the peak RSS is that of the preparation alone (imports included).
-The input is gzip-compressed, as Pfam ships it, and the preparation reads the .gz. Prints one JSON line per size:
-`peak_rss_mb` (ru_maxrss: anonymous and file-backed pages together) and `peak_anon_mb` (private memory, sampled
-every 20 ms). Baseline (the authors' loader, on the reference machine): 1M Pfam-like sequences in 16 s with
-1.98 GB peak RSS. With --workdir, generated inputs are kept there and reused by later runs, and with
---keep-output the prepared corpus stays in WORKDIR/prepared-N (for pretrain_loader_memory.py).
+Each run is a fresh child process, so the peak RSS is that of the preparation alone (imports included). The input
+is gzip-compressed, as Pfam ships it, and the preparation reads the .gz. Prints one JSON line per size, with the
+medians over --repeats runs (each run listed): `peak_rss_mb` (ru_maxrss: anonymous and file-backed pages
+together) and `peak_anon_mb` (private memory, sampled every 20 ms). Baseline (the authors' loader, on the
+reference machine): 1M Pfam-like sequences in 16 s with 1.98 GB peak RSS. With --workdir, generated inputs are
+kept there and reused by later runs, and with --keep-output the prepared corpus stays in WORKDIR/prepared-N (for
+pretrain_loader_memory.py).
 
     python benchmarks/pfam_prep.py --sequences 1000000 5000000 15000000 --workdir /tmp/scale --keep-output
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,8 @@ from pathlib import Path
 
 from pfam_like import generate
 from process_memory import AnonPeak, peak_rss_mb, rss_mb
+
+MEASURED = ("seconds", "peak_rss_mb", "peak_anon_mb")
 
 
 def run_once(input_path: Path, out_dir: Path, config: dict) -> dict:
@@ -54,6 +58,13 @@ def run_once(input_path: Path, out_dir: Path, config: dict) -> dict:
     }
 
 
+def summarise(runs: list[dict]) -> dict:
+    """The first run's line with time and memory replaced by their medians over the runs, and every run's."""
+    medians = {key: statistics.median(run[key] for run in runs) for key in MEASURED}
+    line = {**runs[0], **medians, "sequences_per_s": round(runs[0]["sequences"] / medians["seconds"])}
+    return {**line, "repeats": len(runs), "runs": [{key: run[key] for key in MEASURED} for run in runs]}
+
+
 def input_file(workdir: Path, n: int, families: int, seed: int) -> Path:
     """The generated input for these settings, made unless an earlier run left it in `workdir`."""
     path = workdir / f"Pfam-A.n{n}.f{families}.s{seed}.fasta.gz"
@@ -72,6 +83,7 @@ def main() -> int:
     parser.add_argument("--min-family-size", type=int, default=1000)
     parser.add_argument("--n-test-pairs", type=int, default=100_000)
     parser.add_argument("--workdir", type=Path, help="keep generated inputs here (default: a temporary directory)")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per size; the line gives their medians")
     parser.add_argument("--keep-output", action="store_true", help="keep WORKDIR/prepared-N (needs --workdir)")
     parser.add_argument("--child", nargs=3, metavar=("INPUT", "OUT", "CONFIG_JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -88,8 +100,11 @@ def main() -> int:
             input_path = input_file(workdir, n, args.families, args.seed)
             out_dir = (workdir if args.keep_output else Path(tmp)) / f"prepared-{n}"
             child = [sys.executable, __file__, "--child", str(input_path), str(out_dir), json.dumps(config)]
-            result = subprocess.run(child, check=True, capture_output=True, text=True)
-            print(result.stdout.strip().splitlines()[-1], flush=True)
+            runs = []
+            for _ in range(args.repeats):
+                result = subprocess.run(child, check=True, capture_output=True, text=True)
+                runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+            print(json.dumps(summarise(runs)), flush=True)
             if not args.keep_output:
                 shutil.rmtree(out_dir)
     return 0

@@ -56,6 +56,7 @@ def test_pfam_prep_prints_one_line_per_size(prepared):
         assert_finite(line)
         assert 0 < line["kept_sequences"] <= line["sequences"] and line["peak_rss_mb"] >= line["peak_anon_mb"] > 0
         assert line["families_seen"] == 30 and 0 < line["families_kept"] <= 30
+        assert line["repeats"] == 2 and len(line["runs"]) == 2
     assert sorted(p.name for p in workdir.glob("Pfam-A.*.fasta.gz")) == [
         "Pfam-A.n3000.f30.s0.fasta.gz",
         "Pfam-A.n6000.f30.s0.fasta.gz",
