@@ -207,7 +207,7 @@ def _write_members(out: BinaryIO, families_raw: Path, n: int, family_offsets: np
     cursor = family_offsets[:-1].copy()
     for start, families in _raw_chunks(families_raw, np.int32, n):
         order = np.argsort(families, kind="stable")
-        members = order + start
+        members = order.astype(np.int64, copy=False) + start
         grouped = families[order]
         run_starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
         run_ends = np.r_[run_starts[1:], len(grouped)]
