@@ -45,7 +45,7 @@ def prepared(tmp_path_factory):
     """A tiny generated Pfam-like file prepared by pfam_prep.py, kept for the loader benchmark."""
     workdir = tmp_path_factory.mktemp("pfam")
     options = ["--families", 30, "--min-family-size", 20, "--n-test-pairs", 100, "--workdir", workdir]
-    lines = run("pfam_prep.py", "--sequences", 3000, 6000, *options, "--keep-output")
+    lines = run("pfam_prep.py", "--sequences", 3000, 6000, *options, "--keep-output", "--repeats", 2)
     return workdir, lines
 
 
