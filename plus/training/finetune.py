@@ -22,9 +22,13 @@ from plus.data.batching.task_examples import (
     collate_task_pairs,
 )
 from plus.data.task_data.canonical import read_split
+from plus.errors import InputError
 from plus.io import atomic_path, require, write_json
-from plus.models.checkpoint import load_encoder, save_checkpoint
+from plus.models.checkpoint import save_checkpoint
+from plus.models.encoder import has_mlm_head
 from plus.models.heads import PairHead, ProteinHead, ResidueHead
+from plus.models.presets import ModelConfig
+from plus.models.registry import encoder_record, open_encoder
 from plus.objectives.masking import mask_tokens
 from plus.objectives.ordinal import exceedance_probabilities, ordinal_loss
 from plus.tasks import TaskSpec
@@ -165,6 +169,12 @@ class FinetuneModule(L.LightningModule):
         return {"log_probs": torch.log_softmax(logits, dim=-1).cpu().numpy()}
 
 
+def encoder_model_config(encoder: nn.Module) -> dict[str, Any]:
+    """Our architecture config of a PLUS encoder; {} for others (their spec in the checkpoint rebuilds them)."""
+    config = getattr(encoder, "config", None)
+    return config.to_dict() if isinstance(config, ModelConfig) else {}
+
+
 def finetuned_state(module: FinetuneModule) -> dict[str, Any]:
     """The parts of a fine-tuned model that `model.pt` stores besides the encoder config."""
     return {
@@ -227,13 +237,30 @@ class TaskDataModule(L.LightningDataModule):
         return DataLoader(self.valid_set, batch_sampler=sampler, collate_fn=self.collate, num_workers=0)
 
 
-def run_finetune(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path) -> dict[str, Any]:
-    """Fine-tune, keep the best dev-loss weights, write model.pt, metrics.json and history.csv."""
+def run_finetune(
+    config: dict[str, Any],
+    out_dir: Path,
+    checkpoint_dir: Path,
+    encoder: nn.Module | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fine-tune, keep the best dev-loss weights, write model.pt, metrics.json and history.csv.
+
+    config["encoder"] is our checkpoint's path or an encoder spec (plus.models.specs). A probe passes its own
+    frozen `encoder` (precomputed states) and `provenance` instead; both are recorded in model.pt and metrics.json.
+    """
     spec = TaskSpec.from_dict(require(config, "task", "finetune config"))
     seed = int(config.get("seed", 0))
     training = dict(config.get("training", {}))
     L.seed_everything(seed, workers=True)
-    encoder = load_encoder(require(config, "encoder", "finetune config"))
+    if encoder is None:
+        encoder_spec = require(config, "encoder", "finetune config")
+        encoder = open_encoder(encoder_spec)
+        provenance = {"encoder": encoder_record(encoder_spec), "protocol": "finetune"}
+    if spec.aux_mlm_weight > 0 and not has_mlm_head(encoder):
+        raise InputError(
+            f"task {spec.name}: aux_mlm_weight is {spec.aux_mlm_weight} but this encoder has no MLM head; set it to 0"
+        )
     data = TaskDataModule(spec, Path(require(config, "data", "finetune config")), training, seed)
     module = FinetuneModule(encoder, spec, training, data.scaling, seed)
     is_pair = spec.shape == "pair"
@@ -262,15 +289,17 @@ def run_finetune(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path) ->
         if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_score is not None
         else None,
         "early_stopped": bool(trainer.should_stop and trainer.current_epoch < trainer.max_epochs),
+        **(provenance or {}),
     }
     if trainer.is_global_zero:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_checkpoint(
             out_dir / "model.pt",
             kind="finetuned",
-            model_config=encoder.config,
+            model_config=encoder_model_config(encoder),
             state_dict=module.state_dict(),
             **finetuned_state(module),
+            **(provenance or {}),
         )
         with atomic_path(out_dir / "history.csv") as tmp:
             history.to_csv(tmp, index=False)
