@@ -17,7 +17,7 @@ from plus.models.checkpoint import save_checkpoint
 from plus.models.controls import Blosum62Encoder, OneHotEncoder
 from plus.models.encoder import Encoder, has_mlm_head
 from plus.models.registry import encoder_record, open_encoder, random_like
-from plus.models.specs import parse_encoder_spec
+from plus.models.specs import encoder_inputs, parse_encoder_spec, spec_has_mlm_head
 from plus.tensors import pad_tokens
 from plus.tokens import CLS, X, encode
 from plus.training.embed_task import length_batches
@@ -68,6 +68,16 @@ def test_specs_name_the_bad_key() -> None:
         parse_encoder_spec({"type": "random", "like": {"type": "onehot"}})
     with pytest.raises(InputError, match=r"encoder\.layer: unknown key"):
         parse_encoder_spec({"type": "blosum62", "layer": 2})
+
+
+def test_specs_say_what_they_read_and_whether_they_predict_masked_tokens() -> None:
+    hf = parse_encoder_spec({"type": "huggingface", "path": "/models/esm2"})
+    authors = parse_encoder_spec({"type": "plus-authors", "path": "/models/PLUS-RNN_BASE.pt"})
+    random = parse_encoder_spec({"type": "random", "like": {"type": "plus-authors", "path": "/m.pt"}})
+    assert [spec_has_mlm_head(s) for s in (hf, authors, random)] == [False, True, True]
+    assert not spec_has_mlm_head(parse_encoder_spec({"type": "onehot"}))
+    assert encoder_inputs(hf) == ["/models/esm2"] and encoder_inputs(random) == ["/m.pt"]
+    assert encoder_inputs(parse_encoder_spec({"type": "blosum62"})) == []
 
 
 def test_random_like_a_preset_is_build_encoder_with_a_seed(tmp_path: Path) -> None:

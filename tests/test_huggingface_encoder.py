@@ -86,6 +86,15 @@ def test_long_sequences_are_encoded_in_overlapping_windows(models: dict[str, Pat
     assert windows(8, 8, 3) == [(0, 8, 0, 8)]
 
 
+def test_modules_a_forward_never_calls_are_frozen(models: dict[str, Path]) -> None:
+    encoder = load_huggingface_encoder(models["esm2"])
+    assert {"pooler.dense.weight", "contact_head.regression.bias"} <= set(encoder.unused)
+    encoder(*_batch(SEQUENCES)).sum().backward()
+    trainable = [name for name, p in encoder.named_parameters() if p.requires_grad]
+    assert trainable and all(p.grad is not None for p in encoder.parameters() if p.requires_grad)
+    assert not any(name.startswith(("model.pooler", "model.contact_head")) for name in trainable)
+
+
 def test_random_like_keeps_the_architecture_and_draws_new_weights(models: dict[str, Path]) -> None:
     trained = load_huggingface_encoder(models["esm2"])
     first = random_like({"type": "huggingface", "path": str(models["esm2"])}, seed=5)

@@ -154,8 +154,6 @@ class HuggingFaceEncoder(Encoder):
         source: str = "model",
     ) -> None:
         super().__init__()
-        if getattr(model, "pooler", None) is not None:
-            model.pooler = None  # never used here; without it every parameter gets a gradient
         self.model = model
         self.vocabulary = ResidueVocabulary(tokenizer, source)
         n_layers = int(model.config.num_hidden_layers)
@@ -172,45 +170,74 @@ class HuggingFaceEncoder(Encoder):
         if self.max_residues is not None and not 0 <= self.window_overlap < self.max_residues:
             raise InputError(f"{source}: window_overlap must be in [0, max_residues), got {self.window_overlap}")
         self.d_h = self.d_z = int(model.config.hidden_size)
-
-    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        vocab = self.vocabulary
-        codes = tokens.cpu().numpy()
-        ids_of = vocab.lookup[codes]
-        lengths_list = [int(n) for n in lengths.tolist()]
-        rows = [
-            (b, *window)
-            for b, n in enumerate(lengths_list)
-            for window in windows(n, self.max_residues, self.window_overlap)
-        ]
-        if (ids_of[padding_mask(lengths.cpu(), codes.shape[1]).numpy()] < 0).any():
-            raise ValueError("the batch holds tokens a Hugging Face encoder cannot read (only residues and MASK)")
-        n_prefix, n_suffix = len(vocab.prefix), len(vocab.suffix)
-        width = max(end - start for _, start, end, _, _ in rows) + n_prefix + n_suffix
-        input_ids = np.full((len(rows), width), vocab.pad_id, dtype=np.int64)
-        attention = np.zeros((len(rows), width), dtype=np.int64)
-        source_rows, source_positions, target_rows, target_positions = [], [], [], []
-        for r, (b, start, end, own_start, own_end) in enumerate(rows):
-            n = end - start
-            input_ids[r, :n_prefix] = vocab.prefix
-            input_ids[r, n_prefix : n_prefix + n] = ids_of[b, start:end]
-            input_ids[r, n_prefix + n : n_prefix + n + n_suffix] = vocab.suffix
-            attention[r, : n_prefix + n + n_suffix] = 1
-            kept = np.arange(own_start, own_end)
-            source_rows.append(np.full(len(kept), r))
-            source_positions.append(kept - start + n_prefix)
-            target_rows.append(np.full(len(kept), b))
-            target_positions.append(kept)
-        device = tokens.device
-        states = self._hidden_states(torch.from_numpy(input_ids).to(device), torch.from_numpy(attention).to(device))
-        h = states.new_zeros(tokens.shape[0], tokens.shape[1], states.shape[-1])
-        index = [torch.from_numpy(np.concatenate(part)).to(device) for part in (target_rows, target_positions)]
-        source = [torch.from_numpy(np.concatenate(part)).to(device) for part in (source_rows, source_positions)]
-        return h.index_put(tuple(index), states[source[0], source[1]])
+        self.unused = freeze_unused(self)
 
     def _hidden_states(self, input_ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
         out = self.model(input_ids=input_ids, attention_mask=attention, output_hidden_states=not self.last_layer)
         return out.last_hidden_state if self.last_layer else out.hidden_states[self.layer]
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        ids = self.vocabulary.lookup[tokens.cpu().numpy()]
+        if (ids[padding_mask(lengths.cpu(), ids.shape[1]).numpy()] < 0).any():
+            raise ValueError("the batch holds tokens a Hugging Face encoder cannot read (only residues and MASK)")
+        rows = [
+            (b, *window)
+            for b, n in enumerate(lengths.tolist())
+            for window in windows(int(n), self.max_residues, self.window_overlap)
+        ]
+        inputs = WindowBatch(ids, rows, self.vocabulary)
+        device = tokens.device
+        states = self._hidden_states(torch.from_numpy(inputs.ids).to(device), torch.from_numpy(inputs.mask).to(device))
+        h = states.new_zeros(tokens.shape[0], tokens.shape[1], states.shape[-1])
+        source = tuple(torch.from_numpy(index).to(device) for index in inputs.source)
+        target = tuple(torch.from_numpy(index).to(device) for index in inputs.target)
+        return h.index_put(target, states[source])
+
+
+class WindowBatch:
+    """Model inputs for windows of a batch (special tokens around each) and where each kept state goes back."""
+
+    def __init__(self, ids: np.ndarray, rows: list[tuple[int, int, int, int, int]], vocab: ResidueVocabulary) -> None:
+        n_prefix, n_suffix = len(vocab.prefix), len(vocab.suffix)
+        width = max(end - start for _, start, end, _, _ in rows) + n_prefix + n_suffix
+        self.ids = np.full((len(rows), width), vocab.pad_id, dtype=np.int64)
+        self.mask = np.zeros((len(rows), width), dtype=np.int64)
+        source_rows, source_positions, batch_rows, residues = [], [], [], []
+        for r, (b, start, end, own_start, own_end) in enumerate(rows):
+            n = end - start
+            self.ids[r, :n_prefix] = vocab.prefix
+            self.ids[r, n_prefix : n_prefix + n] = ids[b, start:end]
+            self.ids[r, n_prefix + n : n_prefix + n + n_suffix] = vocab.suffix
+            self.mask[r, : n_prefix + n + n_suffix] = 1
+            kept = np.arange(own_start, own_end)
+            source_rows.append(np.full(len(kept), r))
+            source_positions.append(kept - start + n_prefix)
+            batch_rows.append(np.full(len(kept), b))
+            residues.append(kept)
+        self.source = (np.concatenate(source_rows), np.concatenate(source_positions))  # row, position of a state
+        self.target = (np.concatenate(batch_rows), np.concatenate(residues))  # where it goes in h
+
+
+def freeze_unused(encoder: HuggingFaceEncoder) -> list[str]:
+    """Stop gradients for parameters h never depends on (a pooler, ESM's contact head) and return their names.
+
+    They would get no gradient anyway; frozen, they do not stall distributed training, which expects every
+    trainable parameter to receive one. Found by walking the autograd graph of one short input (no backward)."""
+    with torch.enable_grad():
+        h = encoder(torch.arange(1, 5)[None, :], torch.tensor([4]))
+    reached, seen, stack = set(), set(), [h.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        if hasattr(node, "variable"):
+            reached.add(id(node.variable))
+        stack.extend(child for child, _ in node.next_functions)
+    unused = [name for name, p in encoder.model.named_parameters() if p.requires_grad and id(p) not in reached]
+    for name in unused:
+        encoder.model.get_parameter(name).requires_grad_(False)
+    return unused
 
 
 def load_huggingface_encoder(

@@ -108,6 +108,19 @@ def parse_encoder_spec(value: Any, where: str = "encoder") -> EncoderSpec:
         raise SettingsError("; ".join(problems)) from None
 
 
+def spec_has_mlm_head(spec: EncoderSpec) -> bool:
+    """Whether the encoder a spec names predicts masked tokens (else fine-tuning needs aux_mlm_weight 0)."""
+    kind = spec.like.type if spec.type == "random" else spec.type
+    return kind in ("plus", "plus-authors")
+
+
+def encoder_inputs(spec: EncoderSpec) -> list[str]:
+    """The files or directories a spec reads (what a workflow rule declares as inputs); none for controls."""
+    source = spec.like if spec.type == "random" else spec
+    path = getattr(source, "path", None)
+    return [path] if path else []
+
+
 class EmbedTaskJob(Settings):
     """What one `plus embed-task` job computes: one encoder's states for every split of one task."""
 
