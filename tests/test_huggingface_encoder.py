@@ -73,9 +73,9 @@ def test_layer_picks_a_hidden_state(models: dict[str, Path]) -> None:
 
 def test_long_sequences_are_encoded_in_overlapping_windows(models: dict[str, Path]) -> None:
     encoder = load_huggingface_encoder(models["esm2"], max_residues=8, window_overlap=3)
-    sequence = "ACDEFGHIKLMNPQRSTVWYAC"  # 22 residues: windows start at 0, 5, 10, 14
+    sequence = "ACDEFGHIKLMNPQRSTVWYAC"  # 22 residues: 4 windows of 8, overlapping by 3 or more
     parts = windows(len(sequence), 8, 3)
-    assert [p[0] for p in parts] == [0, 5, 10, 14]
+    assert [p[0] for p in parts] == [0, 5, 9, 14]
     kept = [i for _, _, own_start, own_end in parts for i in range(own_start, own_end)]
     assert kept == list(range(len(sequence)))  # every residue from exactly one window
     with torch.no_grad():

@@ -15,10 +15,10 @@ are dropped, so h has exactly one state per residue.
 
 Long sequences. A model accepts at most `max_residues` residues per input (default: the tokenizer's
 model_max_length or the config's max_position_embeddings, less the special tokens; ESM-2: 1,022). A longer
-sequence is cut into windows of that size overlapping by `window_overlap` residues (default a quarter of a
-window), the last window ending at the last residue; each window is encoded as a sequence of its own (with the
-special tokens) and every residue takes its state from the window whose centre is nearest, so no residue is
-near a cut unless the sequence is shorter than two windows' overlap.
+sequence is cut into the fewest windows of that size that overlap by at least `window_overlap` residues
+(default a quarter of a window), spread evenly from the first residue to the last; each window is encoded as a
+sequence of its own (with the special tokens) and every residue takes its state from the window whose centre is
+nearest, so it sees at least half the overlap of context on both sides.
 
 `layer` picks the hidden state: -1 (default) the model's last hidden state, 0 the embedding output, k the output of
 block k; negative values count from the end as in Python. z = h: there is no projection and no MLM head, so
@@ -134,8 +134,8 @@ def windows(length: int, size: int | None, overlap: int) -> list[tuple[int, int,
     """(start, end, own_start, own_end) per window: [start, end) is encoded, [own_start, own_end) kept."""
     if size is None or length <= size:
         return [(0, length, 0, length)]
-    stride = size - overlap
-    starts = list(range(0, length - size, stride)) + [length - size]
+    count = int(np.ceil((length - size) / (size - overlap))) + 1  # fewest windows overlapping by >= overlap
+    starts = [round(k * (length - size) / (count - 1)) for k in range(count)]  # spread evenly, last at the end
     centres = [start + size / 2 for start in starts]
     cuts = [0] + [int(np.ceil((a + b) / 2)) for a, b in zip(centres, centres[1:], strict=False)] + [length]
     return [(start, start + size, cuts[k], cuts[k + 1]) for k, start in enumerate(starts)]
