@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -79,6 +80,8 @@ def architecture(spec: Any) -> nn.Module:
 def weights_sha256(spec: EncoderSpec) -> str | None:
     """sha256 of the weights a spec reads (None for controls and random initialisations)."""
     if spec.type in ("plus", "plus-authors") and spec.path is not None:
+        if not Path(spec.path).is_file():
+            raise InputError(f"{spec.path}: encoder weights file not found")
         return file_sha256(spec.path)
     if spec.type == "huggingface":
         from plus.models.huggingface import weights_sha256 as directory_sha256

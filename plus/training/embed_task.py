@@ -24,6 +24,7 @@ from plus.data.embedding_store import EmbeddingWriter, Layout
 from plus.data.task_data.canonical import read_split, required_splits
 from plus.io import atomic_path, require, write_json
 from plus.models.registry import encoder_record, open_encoder
+from plus.models.specs import parse_encoder_spec
 from plus.tasks import TaskSpec
 from plus.tensors import pad_tokens
 from plus.tokens import encode
@@ -91,13 +92,14 @@ def encode_sequences(
 def run_embed_task(config: dict[str, Any], data_dir: Path, out_dir: Path) -> dict[str, Any]:
     """Write every split's store and manifest.json into `out_dir` (atomically, as one directory)."""
     spec = TaskSpec.from_dict(require(config, "task", "embed-task settings"))
-    record = encoder_record(require(config, "encoder", "embed-task settings"))
+    encoder_spec = parse_encoder_spec(require(config, "encoder", "embed-task settings"))
     representation = config.get("representation") or representation_for(spec)
     layout = config.get("layout") or layout_for(spec)
     dtype = config.get("dtype", "float16")
     budget = int(config.get("residues_per_batch", RESIDUES_PER_BATCH))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    encoder = open_encoder(record["spec"]).to(device).eval()
+    encoder = open_encoder(encoder_spec).to(device).eval()
+    record = encoder_record(encoder_spec)
     dim = encoder.d_h if representation == "h" else encoder.d_z
     splits: dict[str, dict[str, int]] = {}
     with atomic_path(out_dir, directory=True) as tmp:
