@@ -18,6 +18,8 @@ class CachedEncoder(Encoder):
     ProteinHead reduces to exactly what it would compute on the residues.
     """
 
+    predicts_masked_tokens = False
+
     def __init__(self, stores: list[EmbeddingSplit]) -> None:
         super().__init__()
         if not stores:

@@ -18,6 +18,8 @@ RESIDUE_LETTERS = AMINO_ACIDS + "X"  # the letters of tokens 1..21
 class TableEncoder(Encoder):
     """h[b, t] = table[tokens[b, t]]: a fixed lookup, no parameters, no state dict."""
 
+    predicts_masked_tokens = False
+
     def __init__(self, table: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("table", table.float(), persistent=False)

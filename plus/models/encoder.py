@@ -50,6 +50,9 @@ class Encoder(nn.Module, ABC):
 
 
 def has_mlm_head(encoder: nn.Module) -> bool:
-    """Whether the encoder predicts masked tokens (fine-tuning's auxiliary MLM needs it)."""
+    """Whether the encoder predicts masked tokens (fine-tuning's auxiliary MLM needs it).
+
+    An encoder without one says so with `predicts_masked_tokens = False` (or by not overriding mlm_logits)."""
     method = getattr(type(encoder), "mlm_logits", None)
-    return method is not None and method is not Encoder.mlm_logits
+    overridden = method is not None and method is not Encoder.mlm_logits
+    return overridden and bool(getattr(encoder, "predicts_masked_tokens", True))

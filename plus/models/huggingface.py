@@ -144,6 +144,8 @@ def windows(length: int, size: int | None, overlap: int) -> list[tuple[int, int,
 class HuggingFaceEncoder(Encoder):
     """A transformers model reading our token batches: h = its hidden states at `layer`, one per residue."""
 
+    predicts_masked_tokens = False
+
     def __init__(
         self,
         model: Any,
