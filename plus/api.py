@@ -196,8 +196,8 @@ def load(path: str | os.PathLike[str], device: str | torch.device | None = None)
         raise InputError(f"device {device!r}: no GPU is available to this process")
     checkpoint = load_checkpoint(path)
     if checkpoint["kind"] == "finetuned":
-        from plus.training.evaluate import finetuned_from_checkpoint  # imports Lightning: only for fine-tuned models
+        from plus.training.evaluate import finetuned_module  # imports Lightning: only for fine-tuned models
 
-        head = finetuned_from_checkpoint(checkpoint, path).to(target).eval()
+        head = finetuned_module(checkpoint, path).to(target).eval()
         return Model(path, head.encoder, head)
     return Model(path, load_encoder(path).to(target).eval(), None)

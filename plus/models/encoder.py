@@ -1,4 +1,4 @@
-"""The one interface objectives, heads and fine-tuning use, whatever the encoder's architecture."""
+"""The one interface objectives, heads, fine-tuning and probing use, whatever the encoder's architecture."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import ClassVar, NamedTuple
 import torch
 from torch import nn
 
-from plus.models.configs import RNNConfig, TransformerConfig
 from plus.tensors import pad_to
 
 
@@ -21,14 +20,14 @@ class PairEncoding(NamedTuple):
 
 
 class Encoder(nn.Module, ABC):
-    """Tokens -> per-residue states h [B, L, d_h]; a projection z [B, L, d_z]; MLM logits; pair encoding.
+    """Tokens (our alphabet, right-padded with PAD) -> per-residue states h [B, L, d_h]; a projection z [B, L, d_z];
+    MLM logits; pair encoding.
 
     `joint_pairs` says whether `encode_pair` reads a pair as one input and returns its `joint` vector (what a
     pair classifier reads); otherwise each sequence is encoded on its own and pairs are compared residue by residue.
     """
 
     joint_pairs: ClassVar[bool] = False
-    config: RNNConfig | TransformerConfig
     d_h: int
     d_z: int
 
@@ -36,13 +35,13 @@ class Encoder(nn.Module, ABC):
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """h [B, L, d_h] of right-padded residue tokens [B, L] with `lengths` [B]; zero at padded positions."""
 
-    @abstractmethod
     def project(self, h: torch.Tensor) -> torch.Tensor:
-        """z [B, L, d_z], the space residues of two sequences are aligned in."""
+        """z [B, L, d_z], the space residues of two sequences are aligned in; without a projection z is h."""
+        return h
 
-    @abstractmethod
     def mlm_logits(self, h: torch.Tensor) -> torch.Tensor:
-        """Token logits [..., VOCAB_SIZE] for masked language modelling, from h [..., d_h]."""
+        """Token logits [..., VOCAB_SIZE] for masked language modelling; encoders without an MLM head raise."""
+        raise NotImplementedError(f"this encoder has no MLM head ({type(self).__name__})")
 
     @property
     def max_pair_tokens(self) -> int | None:
@@ -58,3 +57,12 @@ class Encoder(nn.Module, ABC):
         h = self(tokens, torch.cat([len_a.to(tokens.device), len_b.to(tokens.device)]))
         batch = tokens_a.shape[0]
         return PairEncoding(h[:batch, : tokens_a.shape[1]], h[batch:, : tokens_b.shape[1]], None)
+
+
+def has_mlm_head(encoder: nn.Module) -> bool:
+    """Whether the encoder predicts masked tokens (fine-tuning's auxiliary MLM needs it).
+
+    An encoder without one says so with `predicts_masked_tokens = False` (or by not overriding mlm_logits)."""
+    method = getattr(type(encoder), "mlm_logits", None)
+    overridden = method is not None and method is not Encoder.mlm_logits
+    return overridden and bool(getattr(encoder, "predicts_masked_tokens", True))

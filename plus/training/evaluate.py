@@ -15,6 +15,7 @@ from plus.io import atomic_path, require, write_json
 from plus.metrics.task import fit_homology_thresholds, task_metrics
 from plus.models import build_encoder, parse_encoder_config
 from plus.models.checkpoint import load_checkpoint
+from plus.models.registry import architecture
 from plus.settings import EvaluateSettings, parse_settings
 from plus.tasks import TaskSpec
 from plus.tokens import encode
@@ -24,18 +25,29 @@ from plus.training.inference import predict_outputs, prediction_columns
 
 def load_finetuned(path: str | Path) -> FinetuneModule:
     """A fine-tuned model from its versioned `model.pt` (loaded with weights_only=True)."""
-    return finetuned_from_checkpoint(load_checkpoint(path), path)
+    return finetuned_module(load_checkpoint(path), path)
 
 
-def finetuned_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> FinetuneModule:
-    """The fine-tuned model held by a checkpoint dict read from `path` (named in errors), in eval mode."""
+def finetuned_module(checkpoint: dict[str, Any], path: str | Path) -> FinetuneModule:
+    """The fine-tuned model a loaded checkpoint holds: our encoder from its config, others from their spec."""
     if checkpoint["kind"] != "finetuned":
         raise InputError(f"{path}: a {checkpoint['kind']} checkpoint, not a fine-tuned model")
-    encoder = build_encoder(parse_encoder_config(checkpoint["model_config"], source=f"{path}: model_config"))
+    if checkpoint.get("protocol") == "probe":
+        raise InputError(f"{path}: a probe; evaluate it with the embeddings it was trained on (--embeddings)")
+    record = checkpoint.get("encoder") or {"type": "plus"}
+    if record["type"] == "plus":
+        encoder = build_encoder(parse_encoder_config(checkpoint["model_config"], source=f"{path}: model_config"))
+    else:
+        encoder = architecture(record["spec"])
     scaling = TargetScaling(**checkpoint["scaling"])
     module = FinetuneModule(encoder, TaskSpec.from_dict(checkpoint["task"]), {}, scaling, checkpoint["seed"])
     module.load_state_dict(checkpoint["state_dict"])
     return module.eval()
+
+
+def checkpoint_provenance(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The encoder record and protocol a fine-tuned or probe checkpoint carries (older ones: ours, fine-tuned)."""
+    return {"encoder": checkpoint.get("encoder"), "protocol": checkpoint.get("protocol", "finetune")}
 
 
 def predict_split(module: FinetuneModule, frame: pd.DataFrame, batch_size: int = 64) -> pd.DataFrame:
@@ -49,9 +61,19 @@ def predict_split(module: FinetuneModule, frame: pd.DataFrame, batch_size: int =
     return table
 
 
-def run_evaluation(config: dict[str, Any], model_path: Path, out_dir: Path) -> dict[str, Any]:
-    """Predict every test split, compute metrics, write predictions.parquet and metrics.json."""
-    module = load_finetuned(model_path)
+def run_evaluation(
+    config: dict[str, Any], model_path: Path, out_dir: Path, embeddings: Path | None = None
+) -> dict[str, Any]:
+    """Predict every test split, compute metrics, write predictions.parquet and metrics.json.
+
+    A probe (model.pt of `plus probe`) reads its encoder's states from `embeddings` (`plus embed-task`)."""
+    checkpoint = load_checkpoint(model_path)
+    if embeddings is not None:
+        from plus.training.probe import probe_module
+
+        module = probe_module(checkpoint, model_path, embeddings)
+    else:
+        module = finetuned_module(checkpoint, model_path)
     if torch.cuda.is_available():
         module = module.cuda()
     spec = module.spec
@@ -85,6 +107,7 @@ def run_evaluation(config: dict[str, Any], model_path: Path, out_dir: Path) -> d
             "split": headline_split,
             "value": splits[headline_split].get(spec.headline_metric),
         },
+        **checkpoint_provenance(checkpoint),
     }
     if spec.shape == "pair":
         metrics["homology_score"] = settings.homology_score

@@ -22,10 +22,13 @@ from plus.data.batching.task_examples import (
     collate_task_pairs,
 )
 from plus.data.task_data.canonical import read_split
+from plus.errors import InputError
 from plus.io import atomic_path, file_md5, require, write_json
-from plus.models.checkpoint import load_encoder, save_checkpoint
-from plus.models.encoder import Encoder
+from plus.models.checkpoint import save_checkpoint
+from plus.models.configs import RNNConfig, TransformerConfig
+from plus.models.encoder import Encoder, has_mlm_head
 from plus.models.heads import PairHead, ProteinHead, ResidueHead
+from plus.models.registry import encoder_record, open_encoder
 from plus.objectives.masking import mask_tokens
 from plus.objectives.ordinal import exceedance_probabilities, ordinal_loss
 from plus.random_streams import random_stream, stream_seed
@@ -175,6 +178,12 @@ class FinetuneModule(L.LightningModule):
         return {"log_probs": torch.log_softmax(logits, dim=-1).cpu().numpy()}
 
 
+def encoder_model_config(encoder: nn.Module) -> dict[str, Any]:
+    """Our architecture config of a PLUS encoder; {} for others (their spec in the checkpoint rebuilds them)."""
+    config = getattr(encoder, "config", None)
+    return config.model_dump(mode="json") if isinstance(config, RNNConfig | TransformerConfig) else {}
+
+
 def finetuned_state(module: FinetuneModule) -> dict[str, Any]:
     """The parts of a fine-tuned model that `model.pt` stores besides the encoder config."""
     return {
@@ -252,20 +261,34 @@ def task_data_identity(data_dir: Path) -> dict[str, str]:
     return {name: file_md5(data_dir / name) for name in names if (data_dir / name).is_file()}
 
 
-def run_fingerprint(config: dict[str, Any], module: FinetuneModule, data_dir: Path, encoder: Path) -> dict[str, Any]:
+def run_fingerprint(
+    config: dict[str, Any], module: FinetuneModule, data_dir: Path, provenance: dict[str, Any]
+) -> dict[str, Any]:
     """What makes a fine-tuning run: its settings, architecture, task data and input encoder (see resume.py)."""
     settings = {key: value for key, value in config.items() if key not in ("data", "encoder")}
+    encoder = provenance.get("encoder") or {}
+    path = encoder.get("path")
     inputs = {
-        "encoder_config": module.encoder.config,
+        "encoder_config": encoder_model_config(module.encoder),
         "architecture": architecture(module),
         "task_data": task_data_identity(data_dir),
-        "encoder": file_md5(encoder),
+        "encoder": encoder.get("sha256") or (file_md5(path) if path and Path(path).is_file() else encoder),
+        "protocol": provenance.get("protocol"),
     }
     return fingerprint(settings, inputs)
 
 
-def run_finetune(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path) -> dict[str, Any]:
+def run_finetune(
+    config: dict[str, Any],
+    out_dir: Path,
+    checkpoint_dir: Path,
+    encoder: nn.Module | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Fine-tune, keep the best dev-loss weights, write model.pt, metrics.json and history.csv.
+
+    config["encoder"] is our checkpoint's path or an encoder spec (plus.models.specs). A probe passes its own
+    frozen `encoder` (precomputed states) and `provenance` instead; both are recorded in model.pt and metrics.json.
 
     Training is counted in steps: an epoch is one pass of the length-bucketed batches (n steps), the dev set is
     evaluated every n steps, and early stopping and the best checkpoint are decided on those validations.
@@ -274,8 +297,14 @@ def run_finetune(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path) ->
     seed = int(config.get("seed", 0))
     training = dict(config.get("training", {}))
     L.seed_everything(seed, workers=True)
-    encoder_path = Path(require(config, "encoder", "finetune config"))
-    encoder = load_encoder(encoder_path)
+    if encoder is None:
+        encoder_spec = require(config, "encoder", "finetune config")
+        encoder = open_encoder(encoder_spec)
+        provenance = {"encoder": encoder_record(encoder_spec), "protocol": "finetune"}
+    if spec.aux_mlm_weight > 0 and not has_mlm_head(encoder):
+        raise InputError(
+            f"task {spec.name}: aux_mlm_weight is {spec.aux_mlm_weight} but this encoder has no MLM head; set it to 0"
+        )
     data_dir = Path(require(config, "data", "finetune config"))
     data = TaskDataModule(spec, data_dir, training, seed)
     module = FinetuneModule(encoder, spec, training, data.scaling, seed)
@@ -284,7 +313,7 @@ def run_finetune(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path) ->
     max_steps = int(training.get("homology_epochs" if is_pair else "max_epochs", 20)) * steps_per_epoch
     if training.get("max_steps"):
         max_steps = min(max_steps, int(training["max_steps"]))
-    claim_checkpoint_dir(checkpoint_dir, run_fingerprint(config, module, data_dir, encoder_path))
+    claim_checkpoint_dir(checkpoint_dir, run_fingerprint(config, module, data_dir, provenance or {}))
     trainer = build_trainer(
         checkpoint_dir,
         precision=training.get("precision", "auto"),
@@ -310,15 +339,17 @@ def run_finetune(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path) ->
         if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_score is not None
         else None,
         "early_stopped": early_stopped(trainer),
+        **(provenance or {}),
     }
     if trainer.is_global_zero:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_checkpoint(
             out_dir / "model.pt",
             kind="finetuned",
-            model_config=encoder.config,
+            model_config=encoder_model_config(encoder),
             state_dict=module.state_dict(),
             **finetuned_state(module),
+            **(provenance or {}),
         )
         with atomic_path(out_dir / "history.csv") as tmp:
             history.to_csv(tmp, index=False)
