@@ -86,7 +86,7 @@ def test_base_shapes_give_the_base_preset_and_large_shapes_the_large_one(tmp_pat
     assert sum(p.numel() for p in base.parameters()) == 14_915_147  # the count of the released BASE file
     encoder = load_authors_encoder(write_authors_file(tmp_path / "PLUS-RNN_BASE.pt", base, prefix=""))
     assert authors_variant(encoder.config) == "plus-rnn-base"
-    assert encoder.config.to_dict() == PRESETS["plus-rnn-base"].to_dict()
+    assert encoder.config == PRESETS["plus-rnn-base"]
     residues = _residues(3, [12])
     with torch.no_grad():
         _, their_h = base(residues)

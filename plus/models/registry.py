@@ -95,3 +95,11 @@ def encoder_record(spec: Any) -> dict[str, Any]:
     spec = parse_encoder_spec(spec)
     path = spec.like.path if spec.type == "random" else getattr(spec, "path", None)
     return {"type": spec.type, "path": path, "sha256": weights_sha256(spec), "spec": spec.model_dump(mode="json")}
+
+
+def encoder_model_config(encoder: nn.Module) -> dict[str, Any]:
+    """Our architecture config of a PLUS encoder; {} for others (their spec in the checkpoint rebuilds them)."""
+    from plus.models.configs import RNNConfig, TransformerConfig
+
+    config = getattr(encoder, "config", None)
+    return config.model_dump(mode="json") if isinstance(config, RNNConfig | TransformerConfig) else {}

@@ -25,10 +25,9 @@ from plus.data.task_data.canonical import read_split
 from plus.errors import InputError
 from plus.io import atomic_path, file_md5, require, write_json
 from plus.models.checkpoint import save_checkpoint
-from plus.models.configs import RNNConfig, TransformerConfig
 from plus.models.encoder import Encoder, has_mlm_head
 from plus.models.heads import PairHead, ProteinHead, ResidueHead
-from plus.models.registry import encoder_record, open_encoder
+from plus.models.registry import encoder_model_config, encoder_record, open_encoder
 from plus.objectives.masking import mask_tokens
 from plus.objectives.ordinal import exceedance_probabilities, ordinal_loss
 from plus.random_streams import random_stream, stream_seed
@@ -176,12 +175,6 @@ class FinetuneModule(L.LightningModule):
         if self.spec.shape == "pair":
             return {"exceedance": exceedance_probabilities(logits).cpu().numpy()}
         return {"log_probs": torch.log_softmax(logits, dim=-1).cpu().numpy()}
-
-
-def encoder_model_config(encoder: nn.Module) -> dict[str, Any]:
-    """Our architecture config of a PLUS encoder; {} for others (their spec in the checkpoint rebuilds them)."""
-    config = getattr(encoder, "config", None)
-    return config.model_dump(mode="json") if isinstance(config, RNNConfig | TransformerConfig) else {}
 
 
 def finetuned_state(module: FinetuneModule) -> dict[str, Any]:
