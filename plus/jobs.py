@@ -15,12 +15,15 @@ from typing import Any
 
 from plus.errors import InputError
 from plus.settings import (
+    EmbedTaskJob,
+    EncoderSpec,
     EvaluateJob,
     FinetuneJob,
     FinetuneSettings,
     ImportJob,
     PathSource,
     PfamSettings,
+    PlusEncoderSpec,
     PretrainJob,
     PretrainSettings,
     ReportJob,
@@ -32,12 +35,15 @@ from plus.settings import (
     TaskSpec,
     UrlSource,
     WorkflowConfig,
+    encoder_inputs,
     parse_settings,
+    spec_has_mlm_head,
 )
 from plus.tasks import resolve_task
 
 DOWNLOAD_DIR = "resources/downloads"
 DEFAULT_CORPUS = "pfam"
+WEIGHTED_TYPES = ("plus", "plus-authors", "huggingface")  # encoders with weights trained elsewhere
 IMPORT_KEYS = ("sources", "expected_sizes", "valid_from_train", "max_length", "label_map")
 
 
@@ -142,12 +148,36 @@ class WorkflowPlan:
             raise InputError("config pfam.source: `member` is not supported; give the Pfam-A.fasta(.gz) itself")
         return local_path("pfam", source)
 
+    @property
+    def pretrained_models(self) -> list[str]:
+        """The models whose encoder the workflow pretrains (PLUS presets without a checkpoint path)."""
+        return [model for model, entry in self.config.models.items() if entry.pretrained_here]
+
+    def models_with(self, protocol: str) -> list[str]:
+        return [model for model, entry in self.config.models.items() if entry.protocol == protocol]
+
     def pretrain(self, model: str) -> PretrainJob:
         entry = self.config.models[model]
         training = PretrainSettings(
             **{**self.config.pretrain.model_dump(), **entry.pretrain.model_dump(exclude_unset=True)}
         )
-        return PretrainJob(name=model, objective=entry.objective, preset=entry.preset, training=training)
+        preset = entry.preset or entry.encoder.preset
+        return PretrainJob(name=model, objective=entry.objective, preset=preset, training=training)
+
+    def encoder_spec(self, model: str) -> EncoderSpec:
+        """The model's encoder as the commands open it: a model pretrained here reads its pretraining output."""
+        entry = self.config.models[model]
+        if entry.pretrained_here:
+            return PlusEncoderSpec(path=f"results/pretrain/{model}/model.pt")
+        return entry.encoder
+
+    def encoder_inputs(self, model: str) -> list[str]:
+        """The files or directories a model's encoder is read from (none for the parameter-free controls)."""
+        return encoder_inputs(self.encoder_spec(model))
+
+    def embed_task(self, model: str, task: str) -> EmbedTaskJob:
+        """The states a probe of `model` on `task` trains on, computed once for every seed."""
+        return EmbedTaskJob(encoder=self.encoder_spec(model), task=self.task_spec(model, task))
 
     def import_task(self, task: str) -> ImportJob:
         entry = self.config.tasks[task]
@@ -169,13 +199,17 @@ class WorkflowPlan:
         return sorted(paths)
 
     def task_spec(self, model: str, task: str) -> TaskSpec:
-        """The task as a model fine-tunes it: the model's head override applied."""
+        """The task as a model fine-tunes it: the model's head override applied; no auxiliary MLM for an encoder
+        without an MLM head."""
         spec = self.task_specs[task]
-        override = self.config.models[model].heads.get(task)
-        if override is None:
-            return spec
-        head = {**spec.head.model_dump(), **override.model_dump(exclude_none=True)}
-        return parse_settings(TaskSpec, {**spec.to_dict(), "head": head}, f"models.{model}.heads.{task}")
+        entry = self.config.models[model]
+        override = entry.heads.get(task)
+        values = spec.to_dict()
+        if override is not None:
+            values["head"] = {**spec.head.model_dump(), **override.model_dump(exclude_none=True)}
+        if not spec_has_mlm_head(entry.encoder):
+            values["aux_mlm_weight"] = 0.0
+        return parse_settings(TaskSpec, values, f"models.{model}.heads.{task}")
 
     def finetune_settings(self, model: str) -> FinetuneSettings:
         entry = self.config.models[model]
@@ -185,7 +219,11 @@ class WorkflowPlan:
 
     def finetune(self, model: str, task: str, seed: int) -> FinetuneJob:
         return FinetuneJob(
-            model=model, task=self.task_spec(model, task), seed=int(seed), training=self.finetune_settings(model)
+            model=model,
+            task=self.task_spec(model, task),
+            seed=int(seed),
+            training=self.finetune_settings(model),
+            encoder=self.encoder_spec(model),
         )
 
     def evaluate(self, model: str, task: str, seed: int) -> EvaluateJob:
@@ -203,7 +241,14 @@ class WorkflowPlan:
 
     def report(self) -> ReportJob:
         models = [
-            ReportModel(name=name, label=entry.label or name, objective=entry.objective, preset=entry.preset)
+            ReportModel(
+                name=name,
+                label=entry.label or name,
+                objective=entry.objective or ("external" if entry.encoder.type in WEIGHTED_TYPES else "none"),
+                preset=entry.preset or entry.encoder.preset or entry.encoder.type,
+                encoder=entry.encoder.type,
+                protocol=entry.protocol,
+            )
             for name, entry in self.config.models.items()
         ]
         return ReportJob(models=models, runs=self.runs())
@@ -241,8 +286,9 @@ def _check_references(config: WorkflowConfig) -> None:
     from plus.models.presets import PRESETS
 
     for model, entry in config.models.items():
-        if entry.preset not in PRESETS:
-            raise SettingsError(f"models.{model}.preset: unknown preset {entry.preset!r}; known: {sorted(PRESETS)}")
+        preset = entry.preset or entry.encoder.preset if entry.encoder.type == "plus" else None
+        if preset is not None and preset not in PRESETS:
+            raise SettingsError(f"models.{model}.preset: unknown preset {preset!r}; known: {sorted(PRESETS)}")
         for task in entry.heads:
             if task not in config.tasks:
                 raise SettingsError(

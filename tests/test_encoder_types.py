@@ -17,7 +17,7 @@ from plus.models.checkpoint import save_checkpoint
 from plus.models.controls import Blosum62Encoder, OneHotEncoder
 from plus.models.encoder import Encoder, has_mlm_head
 from plus.models.registry import encoder_record, open_encoder, random_like
-from plus.models.specs import encoder_inputs, parse_encoder_spec, spec_has_mlm_head
+from plus.settings import encoder_inputs, parse_encoder_spec, spec_has_mlm_head
 from plus.tensors import pad_tokens
 from plus.tokens import CLS, X, encode
 from plus.training.embed_task import length_batches

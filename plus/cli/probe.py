@@ -9,8 +9,7 @@ from plus.io import write_run_record
 
 
 def _embed_task(args: argparse.Namespace) -> int:
-    from plus.models.specs import EmbedTaskJob
-    from plus.settings import load_settings
+    from plus.settings import EmbedTaskJob, load_settings
     from plus.training.embed_task import run_embed_task
 
     job = load_settings(EmbedTaskJob, args.settings)

@@ -32,7 +32,7 @@ def _finetune(args: argparse.Namespace) -> int:
     from plus.training.finetune import run_finetune
 
     job = load_settings(FinetuneJob, args.settings)
-    inputs = {"encoder": str(args.encoder), "data": str(args.data)}
+    inputs = {"data": str(args.data)}
     config = {**job.model_dump(mode="json"), **inputs}
     run_finetune(config, args.out, args.checkpoint_dir or args.out / "checkpoints")
     write_run_record(args.out, job.model_dump(mode="json"), inputs)
@@ -89,8 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     text = "fine-tune a pretrained encoder on one task"
     parser = subparsers.add_parser("finetune", help=text, description=text)
-    _settings_argument(parser, "FinetuneJob")
-    parser.add_argument("--encoder", type=Path, required=True, help="pretrained model.pt")
+    _settings_argument(parser, "FinetuneJob (its `encoder` names the encoder to fine-tune)")
     parser.add_argument("--data", type=Path, required=True, help="the task's canonical directory (plus import-task)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     _checkpoint_argument(parser)

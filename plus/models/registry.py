@@ -10,7 +10,7 @@ from torch import nn
 
 from plus.errors import InputError
 from plus.io import file_sha256
-from plus.models.specs import EncoderSpec, parse_encoder_spec
+from plus.settings import EncoderSpec, parse_encoder_spec
 
 
 def open_encoder(spec: Any) -> nn.Module:

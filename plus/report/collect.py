@@ -21,12 +21,20 @@ HISTORY_COLUMNS = ("step", "train_loss", "train_mlm_accuracy", "val_loss", "val_
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A model variant of the run: its config name, display label, pretraining objective and preset."""
+    """A model variant of the run: its config name, display label, pretraining objective, preset (or encoder type),
+    encoder type and protocol (finetune or probe)."""
 
     name: str
     label: str
     objective: str
     preset: str
+    encoder: str = "plus"
+    protocol: str = "finetune"
+
+    @property
+    def pretrained_here(self) -> bool:
+        """Whether the run pretrained (or initialised) this model's encoder, so it has pretraining results."""
+        return self.encoder == "plus" and self.objective in ("plus", "mlm", "none")
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,10 @@ def _metric_value(value: Any, source: str) -> float:
 
 def models_from_settings(job: ReportJob) -> dict[str, ModelInfo]:
     """The report's models, in table order, from its settings."""
-    return {model.name: ModelInfo(model.name, model.label, model.objective, model.preset) for model in job.models}
+    return {
+        model.name: ModelInfo(model.name, model.label, model.objective, model.preset, model.encoder, model.protocol)
+        for model in job.models
+    }
 
 
 def runs_from_settings(job: ReportJob) -> list[RunKey]:
@@ -269,7 +280,7 @@ def collect(
     for path in map(Path, histories):
         model = _sibling_run(path, pretraining_dirs, "history file", "--pretraining")
         history_tables[model] = load_history(path)
-    for model in models:
+    for model in (name for name, info in models.items() if info.pretrained_here):
         if model not in pretraining_metrics:
             raise InputError(f"missing pretraining metrics.json for model {model!r}")
         if model not in history_tables:

@@ -35,15 +35,16 @@ def what_was_run(data: ReportData) -> list[str]:
         f"{_plural(len(data.seeds), 'seed')} ({', '.join(map(str, data.seeds))}): "
         f"{_plural(n_runs, 'fine-tuning run')}.",
         "",
-        "| Model | Config name | Pretraining | Preset | Parameters | Pretraining steps |",
-        "|---|---|---|---|---:|---:|",
+        "| Model | Config name | Pretraining | Preset | Encoder | Protocol | Parameters | Pretraining steps |",
+        "|---|---|---|---|---|---|---:|---:|",
     ]
     for name, info in data.models.items():
-        record = data.pretraining[name]
+        record = data.pretraining.get(name, {})
         parameters = record.get("parameters")
         steps = record.get("steps")
         lines.append(
-            f"| {info.label} | `{name}` | {OBJECTIVE_LABELS[info.objective]} | {info.preset} | "
+            f"| {info.label} | `{name}` | {OBJECTIVE_LABELS[info.objective]} | {info.preset} | {info.encoder} | "
+            f"{info.protocol} | "
             f"{f'{parameters:,}' if isinstance(parameters, int) else '—'} | "
             f"{f'{steps:,}' if isinstance(steps, int) else '—'} |"
         )

@@ -36,7 +36,7 @@ METRIC_LABELS = {
     "average_precision_superfamily": "AP superfamily",
     "average_precision_family": "AP family",
 }
-OBJECTIVE_LABELS = {"plus": "MLM + SFP", "mlm": "MLM only", "none": "none"}
+OBJECTIVE_LABELS = {"plus": "MLM + SFP", "mlm": "MLM only", "none": "none", "external": "elsewhere"}
 # Shown beside a task's headline metric whenever a run reports it: both forms of the TM protein-level accuracy.
 SECONDARY_METRICS = ("accuracy_protein_authors", "accuracy_protein")
 PROTEIN_ACC_NOTE = (
@@ -133,6 +133,8 @@ def pretraining_table(data: ReportData) -> Table:
         },
     )
     for name, info in data.models.items():
+        if name not in data.pretraining:
+            continue  # an encoder pretrained elsewhere, or a control: no pretraining in this run
         record = data.pretraining[name]
         test = record["test"]
         row: dict = {
@@ -165,14 +167,19 @@ def main_table(data: ReportData) -> Table:
     """Rows: this run's models then published baselines; columns: every task's headline metric."""
     columns = main_columns(data)
     stats = summarize_scores(data.scores)
-    kinds: dict = {"Model": "text", "Pretraining": "text"}
+    kinds: dict = {"Model": "text", "Pretraining": "text", "Encoder": "text", "Protocol": "text"}
     kinds.update({column.header: "stat" for column in columns})
     kinds["Source"] = "text"
     table = Table("main", "Downstream tasks: headline metric per task, mean ± sd over seeds", kinds)
     n_seeds = len(data.seeds)
     for name in evaluated_models(data):
         info = data.models[name]
-        row: dict = {"Model": info.label, "Pretraining": OBJECTIVE_LABELS[info.objective]}
+        row: dict = {
+            "Model": info.label,
+            "Pretraining": OBJECTIVE_LABELS[info.objective],
+            "Encoder": info.encoder if info.encoder == "plus" else f"{info.encoder} ({info.preset})",
+            "Protocol": info.protocol,
+        }
         for column in columns:
             row[column.header] = stats.get((name, column.task, column.split, column.metric))
         row["Source"] = f"this run ({n_seeds} seed{'s' if n_seeds != 1 else ''})"

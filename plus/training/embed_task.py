@@ -24,7 +24,7 @@ from plus.data.embedding_store import EmbeddingWriter, Layout
 from plus.data.task_data.canonical import read_split, required_splits
 from plus.io import atomic_path, require, write_json
 from plus.models.registry import encoder_record, open_encoder
-from plus.models.specs import parse_encoder_spec
+from plus.settings import parse_encoder_spec
 from plus.tasks import TaskSpec
 from plus.tensors import pad_tokens
 from plus.tokens import encode

@@ -280,7 +280,7 @@ def run_finetune(
 ) -> dict[str, Any]:
     """Fine-tune, keep the best dev-loss weights, write model.pt, metrics.json and history.csv.
 
-    config["encoder"] is our checkpoint's path or an encoder spec (plus.models.specs). A probe passes its own
+    config["encoder"] is our checkpoint's path or an encoder spec (plus.settings). A probe passes its own
     frozen `encoder` (precomputed states) and `provenance` instead; both are recorded in model.pt and metrics.json.
 
     Training is counted in steps: an epoch is one pass of the length-bucketed batches (n steps), the dev set is

@@ -73,6 +73,10 @@ def report_settings(wildcards):
     return as_json(PLAN.report())
 
 
+def embed_task_settings(wildcards):
+    return as_json(PLAN.embed_task(wildcards.model, wildcards.task))
+
+
 # ---------------------------------------------------------------- inputs, params and resources
 
 
@@ -87,6 +91,11 @@ def corpus_input(name):
         return f"results/{PLAN.corpus_of(wildcards.model)}/{name}"
 
     return path
+
+
+def encoder_inputs(wildcards):
+    """The files or directories a model's encoder is read from (its pretraining output for a model pretrained here)."""
+    return PLAN.encoder_inputs(wildcards.model)
 
 
 def import_inputs(wildcards):
@@ -156,13 +165,23 @@ def report_inputs():
         "predictions": expand(
             f"{runs}/predictions.parquet", model=MODELS, task=TASKS, seed=SEEDS
         ),
-        "pretraining": expand("results/pretrain/{model}/metrics.json", model=MODELS),
-        "histories": expand("results/pretrain/{model}/history.csv", model=MODELS),
+        "pretraining": expand(
+            "results/pretrain/{model}/metrics.json", model=PLAN.pretrained_models
+        ),
+        "histories": expand(
+            "results/pretrain/{model}/history.csv", model=PLAN.pretrained_models
+        ),
     }
 
 
 def _one_of(values):
-    return "|".join(re.escape(value) for value in values)
+    """A wildcard constraint matching exactly these values (nothing at all when there are none)."""
+    return "|".join(re.escape(value) for value in values) or "(?!)"
+
+
+PRETRAINED = _one_of(PLAN.pretrained_models)
+FINETUNED = _one_of(PLAN.models_with("finetune"))
+PROBED = _one_of(PLAN.models_with("probe"))
 
 
 wildcard_constraints:

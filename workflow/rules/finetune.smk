@@ -1,9 +1,10 @@
-# Fine-tuning of every (model, task, seed) and its evaluation on the task's test splits.
+# Fine-tuning of every (model, task, seed) and its evaluation on the task's test splits; models of protocol
+# `probe` instead train their head on the frozen encoder's states, computed once per (model, task).
 
 
 rule finetune:
     input:
-        encoder="results/pretrain/{model}/model.pt",
+        encoder=encoder_inputs,
         data="results/tasks/{task}",
     output:
         model="results/finetune/{model}/{task}/seed{seed}/model.pt",
@@ -14,6 +15,8 @@ rule finetune:
         "logs/finetune/{model}/{task}/seed{seed}.log",
     benchmark:
         "results/benchmarks/finetune/{model}/{task}/seed{seed}.tsv"
+    wildcard_constraints:
+        model=FINETUNED,
     retries: RUN_PLAN.retries("finetune")
     conda:
         "../../envs/plus-gpu.yaml"
@@ -28,12 +31,13 @@ rule finetune:
         checkpoint_dir="results/checkpoints/finetune/{model}/{task}/seed{seed}",
     shell:
         "OMP_NUM_THREADS={threads} plus finetune --settings {params.settings:q}"
-        " --encoder {input.encoder:q} --data {input.data:q} --out {params.out:q}"
+        " --data {input.data:q} --out {params.out:q}"
         " --checkpoint-dir {params.checkpoint_dir:q} > {log:q} 2>&1"
 
 
 rule evaluate:
     input:
+        encoder=encoder_inputs,
         model="results/finetune/{model}/{task}/seed{seed}/model.pt",
         data="results/tasks/{task}",
     output:
@@ -44,6 +48,8 @@ rule evaluate:
         "logs/evaluate/{model}/{task}/seed{seed}.log",
     benchmark:
         "results/benchmarks/evaluate/{model}/{task}/seed{seed}.tsv"
+    wildcard_constraints:
+        model=FINETUNED,
     retries: RUN_PLAN.retries("evaluate")
     conda:
         "../../envs/plus-gpu.yaml"
@@ -58,3 +64,91 @@ rule evaluate:
     shell:
         "OMP_NUM_THREADS={threads} plus evaluate --settings {params.settings:q}"
         " --model {input.model:q} --data {input.data:q} --out {params.out:q} > {log:q} 2>&1"
+
+
+rule embed_task:
+    input:
+        encoder=encoder_inputs,
+        data="results/tasks/{task}",
+    output:
+        directory("results/embeddings/{model}/{task}"),
+    log:
+        "logs/embed_task/{model}/{task}.log",
+    benchmark:
+        "results/benchmarks/embed_task/{model}/{task}.tsv"
+    wildcard_constraints:
+        model=PROBED,
+    conda:
+        "../../envs/plus-gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=memory_mb(16000),
+        runtime=runtime_minutes(4 * 60),
+    params:
+        settings=embed_task_settings,
+    shell:
+        "OMP_NUM_THREADS={threads} plus embed-task --settings {params.settings:q}"
+        " --data {input.data:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule probe:
+    input:
+        embeddings="results/embeddings/{model}/{task}",
+        data="results/tasks/{task}",
+    output:
+        model="results/finetune/{model}/{task}/seed{seed}/model.pt",
+        metrics="results/finetune/{model}/{task}/seed{seed}/metrics.json",
+        history="results/finetune/{model}/{task}/seed{seed}/history.csv",
+        config="results/finetune/{model}/{task}/seed{seed}/config.json",
+    log:
+        "logs/probe/{model}/{task}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/probe/{model}/{task}/seed{seed}.tsv"
+    wildcard_constraints:
+        model=PROBED,
+    conda:
+        "../../envs/plus-gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=memory_mb(16000),
+        runtime=runtime_minutes(4 * 60),
+    params:
+        settings=finetune_settings,
+        out=output_dir,
+        checkpoint_dir="results/checkpoints/probe/{model}/{task}/seed{seed}",
+    shell:
+        "OMP_NUM_THREADS={threads} plus probe --settings {params.settings:q}"
+        " --embeddings {input.embeddings:q} --data {input.data:q} --out {params.out:q}"
+        " --checkpoint-dir {params.checkpoint_dir:q} > {log:q} 2>&1"
+
+
+rule evaluate_probe:
+    input:
+        model="results/finetune/{model}/{task}/seed{seed}/model.pt",
+        embeddings="results/embeddings/{model}/{task}",
+        data="results/tasks/{task}",
+    output:
+        metrics="results/evaluate/{model}/{task}/seed{seed}/metrics.json",
+        predictions="results/evaluate/{model}/{task}/seed{seed}/predictions.parquet",
+        config="results/evaluate/{model}/{task}/seed{seed}/config.json",
+    log:
+        "logs/evaluate_probe/{model}/{task}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/evaluate_probe/{model}/{task}/seed{seed}.tsv"
+    wildcard_constraints:
+        model=PROBED,
+    conda:
+        "../../envs/plus-gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=memory_mb(16000),
+        runtime=runtime_minutes(2 * 60),
+    params:
+        settings=evaluate_settings,
+        out=output_dir,
+    shell:
+        "OMP_NUM_THREADS={threads} plus evaluate-probe --settings {params.settings:q} --model {input.model:q}"
+        " --embeddings {input.embeddings:q} --data {input.data:q} --out {params.out:q} > {log:q} 2>&1"

@@ -15,6 +15,8 @@ rule pretrain:
         "logs/pretrain/{model}.log",
     benchmark:
         "results/benchmarks/pretrain/{model}.tsv"
+    wildcard_constraints:
+        model=PRETRAINED,
     priority: 10  # the critical path: start pretraining before fine-tuning the no-pretraining baselines
     retries: RUN_PLAN.retries("pretrain")
     conda:
