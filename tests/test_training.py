@@ -8,15 +8,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
+import lightning as L
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
-from plus.data.batching.samplers import ResumableDataLoader
 from plus.data.batching.task_examples import HomologyTrainPairs, TargetScaling
 from plus.data.corpus.pfam import sample_test_pairs
 from plus.data.corpus.store import CorpusStore, CorpusWriter
@@ -25,9 +27,11 @@ from plus.models.checkpoint import load_checkpoint
 from plus.random_streams import random_stream
 from plus.tasks import BUILTIN_TASKS, resolve_task
 from plus.tokens import MASK
+from plus.training import finetune
 from plus.training.evaluate import run_evaluation
 from plus.training.finetune import FinetuneModule, run_finetune
 from plus.training.pretrain import run_pretraining
+from plus.training.trainer import build_trainer
 
 AA = "ARNDCQEGHILKMFPSTWYV"
 
@@ -285,16 +289,42 @@ def test_embed_writes_per_residue_and_per_protein(encoder_path: Path, tmp_path: 
     assert np.load(tmp_path / "x.npz")["a/residues"].shape == (9, 16)
 
 
-def test_resumable_loader_skips_served_batches() -> None:
-    batches = [[0, 1], [2, 3], [4, 5], [6, 7]]
-    loader = ResumableDataLoader(list(range(8)), batches)
-    iterator = iter(loader)
-    next(iterator), next(iterator)
-    state = loader.state_dict()
-    resumed = ResumableDataLoader(list(range(8)), batches)
-    resumed.load_state_dict(state)
-    assert [b.tolist() for b in resumed] == [[4, 5], [6, 7]]
-    assert [b.tolist() for b in resumed] == batches  # the skip applies to one pass only
+def cli(command: str, config: dict, tmp_path: Path) -> list[str]:
+    """The `plus` command line for `command` with `config` written to a file."""
+    path = tmp_path / f"{command}-config.json"
+    path.write_text(json.dumps(config))
+    return [sys.executable, "-m", "plus", command, "--config", str(path)]
+
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def run_until_signalled(command: list[str], log: Path, signum: int, ready: Callable[[], bool]) -> int:
+    """Start `command`, send it `signum` as soon as `ready()` holds, and return its exit status."""
+    with log.open("w") as output:
+        process = subprocess.Popen(command, env=ENV, stdout=output, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while not ready() and time.time() < deadline and process.poll() is None:
+            time.sleep(0.02)
+        process.send_signal(signum)
+        return process.wait(timeout=120)
+
+
+def mtime(path: Path) -> int:
+    """The file's modification time in ns, or 0 when it does not exist."""
+    return path.stat().st_mtime_ns if path.exists() else 0
+
+
+def assert_same_run(resumed: Path, straight: Path) -> None:
+    """Bit-identical weights, and the same history (every step once, same values)."""
+    a = load_checkpoint(straight / "model.pt")["state_dict"]
+    b = load_checkpoint(resumed / "model.pt")["state_dict"]
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(b[name], a[name], rtol=0, atol=0, msg=name)
+    history = pd.read_csv(resumed / "history.csv")
+    assert history["step"].is_unique
+    pd.testing.assert_frame_equal(history, pd.read_csv(straight / "history.csv"))
 
 
 @pytest.mark.parametrize(
@@ -306,44 +336,192 @@ def test_killed_pretraining_resumes_to_the_same_weights(
     corpus: dict[str, str], tmp_path: Path, signum: int, every: int
 ) -> None:
     """A run killed midway (SIGTERM: it saves a checkpoint; SIGKILL: the last periodic one, here written at the
-    last batch of an epoch: 160 sequences / 8 pairs = 20 batches) finishes with an uninterrupted run's weights."""
+    last batch of an epoch: 160 sequences / 8 pairs = 20 batches, which is also a validation step) finishes with
+    an uninterrupted run's weights, test metrics and history."""
     config = pretrain_config(corpus, max_steps=300, checkpoint_every_n_steps=every, val_every_n_steps=10)
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    command = [sys.executable, "-m", "plus", "pretrain", "--config", str(tmp_path / "config.json")]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-    subprocess.run([*command, "--out", str(tmp_path / "straight")], check=True, env=env, capture_output=True)
+    command = cli("pretrain", config, tmp_path)
+    subprocess.run([*command, "--out", str(tmp_path / "straight")], check=True, env=ENV, capture_output=True)
 
     killed = tmp_path / "killed_ckpt"
-    process = subprocess.Popen(
-        [*command, "--out", str(tmp_path / "killed"), "--checkpoint-dir", str(killed)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 120
-    while not (killed / "last.ckpt").exists() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    process.send_signal(signum)
-    assert process.wait(timeout=120) != 0, "the run finished before it could be interrupted"
+    attempt = [*command, "--out", str(tmp_path / "killed"), "--checkpoint-dir", str(killed)]
+    status = run_until_signalled(attempt, tmp_path / "attempt1.log", signum, (killed / "last.ckpt").exists)
+    assert status != 0, "the run finished before it could be interrupted"
+    assert signum == signal.SIGKILL or status == 128 + signum
     assert not (tmp_path / "killed" / "model.pt").exists()
     step = torch.load(killed / "last.ckpt", weights_only=True)["global_step"]
     assert 0 < step < 300 and (signum == signal.SIGTERM or step % every == 0)
 
-    subprocess.run(
-        [*command, "--out", str(tmp_path / "killed"), "--checkpoint-dir", str(killed)],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
-    straight = load_checkpoint(tmp_path / "straight" / "model.pt")["state_dict"]
-    resumed = load_checkpoint(tmp_path / "killed" / "model.pt")["state_dict"]
-    assert straight.keys() == resumed.keys()
-    for name in straight:
-        torch.testing.assert_close(resumed[name], straight[name], rtol=0, atol=0, msg=name)
-    a = json.loads((tmp_path / "straight" / "metrics.json").read_text())["test"]
-    b = json.loads((tmp_path / "killed" / "metrics.json").read_text())["test"]
+    subprocess.run(attempt, check=True, env=ENV, capture_output=True)
+    assert_same_run(tmp_path / "killed", tmp_path / "straight")
+    a = json.loads((tmp_path / "straight" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "killed" / "metrics.json").read_text())
     assert a == b
+
+
+def test_finetuning_killed_twice_resumes_to_the_same_weights_and_history(encoder_path: Path, tmp_path: Path) -> None:
+    """SIGTERM twice (each attempt saves, logs its step and exits 143), then a third attempt finishes: the weights,
+    metrics.json and every logged step of the merged history equal an uninterrupted run's."""
+    rng = np.random.default_rng(5)
+    data = _write_task(tmp_path / "task", {"train": _protein_frames(rng, 64), "valid": _protein_frames(rng, 16)})
+    config = finetune_config("solubility", data, encoder_path)
+    config["training"].update(max_epochs=30, patience=30)  # 8 steps an epoch, validated every 8 steps
+    command = cli("finetune", config, tmp_path)
+    subprocess.run([*command, "--out", str(tmp_path / "straight")], check=True, env=ENV, capture_output=True)
+
+    killed = tmp_path / "killed_ckpt"
+    attempt = [*command, "--out", str(tmp_path / "killed"), "--checkpoint-dir", str(killed)]
+    last = killed / "last.ckpt"
+    steps = []
+    for kill in (1, 2):
+        before = mtime(last)
+        status = run_until_signalled(
+            attempt, tmp_path / f"attempt{kill}.log", signal.SIGTERM, lambda before=before: mtime(last) > before
+        )
+        assert status == 128 + signal.SIGTERM, (tmp_path / f"attempt{kill}.log").read_text()[-3000:]
+        steps.append(torch.load(last, weights_only=True)["global_step"])
+    assert 0 < steps[0] < steps[1] < 240, steps
+    subprocess.run(attempt, check=True, env=ENV, capture_output=True)
+
+    assert len(list((killed / "logs").glob("version_*"))) == 3
+    assert_same_run(tmp_path / "killed", tmp_path / "straight")
+    straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())
+    assert json.loads((tmp_path / "killed" / "metrics.json").read_text()) == straight
+    assert straight["steps"] == 240 and straight["epochs"] == 30 and not straight["early_stopped"]
+    history = pd.read_csv(tmp_path / "killed" / "history.csv")
+    assert history.loc[history["val_loss"].notna(), "step"].tolist() == list(range(7, 240, 8))
+    assert history.loc[history["train_loss"].notna(), "step"].tolist() == list(range(9, 240, 10))
+
+
+class SignalDuringStep(Callback):
+    """Sends this process `signum` while it trains the batch that completes step `step`."""
+
+    def __init__(self, signum: int, step: int) -> None:
+        self.signum, self.step = signum, step
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: object) -> None:
+        if trainer.global_step + 1 == self.step:
+            os.kill(os.getpid(), self.signum)
+
+
+def test_signal_before_a_validation_saves_after_it(
+    encoder_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGUSR1 during a step that is followed by a validation: the run saves, lets the validation run, exits 138,
+    and the resumed run (which Lightning makes skip that validation) equals an uninterrupted one."""
+    rng = np.random.default_rng(9)
+    data = _write_task(tmp_path / "task", {"train": _protein_frames(rng, 32), "valid": _protein_frames(rng, 8)})
+    config = finetune_config("solubility", data, encoder_path)
+    config["training"].update(max_epochs=8, patience=8)
+    straight = run_finetune(config, tmp_path / "straight", tmp_path / "straight_ckpt")
+
+    def with_signal(*args: object, **kwargs: object) -> L.Trainer:
+        trainer = build_trainer(*args, **kwargs)
+        trainer.callbacks.append(SignalDuringStep(signal.SIGUSR1, step=12))
+        return trainer
+
+    monkeypatch.setattr(finetune, "build_trainer", with_signal)
+    with pytest.raises(SystemExit) as stopped:
+        run_finetune(config, tmp_path / "killed", tmp_path / "ckpt")
+    assert stopped.value.code == 128 + signal.SIGUSR1
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == 12
+    monkeypatch.undo()
+    assert run_finetune(config, tmp_path / "killed", tmp_path / "ckpt") == straight
+    assert_same_run(tmp_path / "killed", tmp_path / "straight")
+
+
+def encoder_weights(out: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(out / "model.pt")["state_dict"]
+
+
+def test_changed_settings_start_fresh_instead_of_resuming(corpus: dict[str, str], tmp_path: Path) -> None:
+    """A checkpoint directory left by a finished run with other settings (lr, architecture, preset) is moved aside
+    and the run starts fresh."""
+    ckpt = tmp_path / "ckpt"
+    first = run_pretraining(pretrain_config(corpus), tmp_path / "first", ckpt)
+    again = run_pretraining(pretrain_config(corpus), tmp_path / "again", ckpt)  # same run: resumes, 0 new steps
+    assert again == first and not list(tmp_path.glob("ckpt.stale-*"))
+    torch.testing.assert_close(encoder_weights(tmp_path / "again"), encoder_weights(tmp_path / "first"))
+
+    changed = run_pretraining(pretrain_config(corpus, lr=1e-3), tmp_path / "changed", ckpt)
+    assert changed["steps"] == 12 and len(list(tmp_path.glob("ckpt.stale-*"))) == 1
+    fresh = run_pretraining(pretrain_config(corpus, lr=1e-3), tmp_path / "fresh", tmp_path / "fresh_ckpt")
+    assert changed == fresh and changed["test"] != first["test"]
+    a, b, c = (encoder_weights(tmp_path / name) for name in ("first", "changed", "fresh"))
+    assert any(not torch.equal(a[name], b[name]) for name in a)
+    torch.testing.assert_close(b, c, rtol=0, atol=0)
+    assert (
+        pd.read_csv(tmp_path / "changed" / "history.csv")["step"].tolist()
+        == pd.read_csv(tmp_path / "fresh" / "history.csv")["step"].tolist()
+    )
+
+    preset = pretrain_config(corpus, lr=1e-3)
+    preset["model"] = {"preset": "plus-rnn-tiny", "hidden": 16}
+    assert run_pretraining(preset, tmp_path / "preset", ckpt)["steps"] == 12
+    assert len(list(tmp_path.glob("ckpt.stale-*"))) == 2
+    assert load_checkpoint(tmp_path / "preset" / "model.pt")["model_config"]["hidden"] == 16
+    preset["model"] = {"preset": "plus-tfm-tiny"}
+    assert run_pretraining(preset, tmp_path / "tfm", ckpt)["steps"] == 12
+    assert len(list(tmp_path.glob("ckpt.stale-*"))) == 3
+
+
+def test_changed_finetuning_settings_start_fresh(encoder_path: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    data = _write_task(tmp_path / "task", {"train": _protein_frames(rng, 32), "valid": _protein_frames(rng, 8)})
+    config = finetune_config("solubility", data, encoder_path)
+    first = run_finetune(config, tmp_path / "first", tmp_path / "ckpt")
+    config["training"]["lr"] = 1e-3
+    changed = run_finetune(config, tmp_path / "changed", tmp_path / "ckpt")
+    assert changed["steps"] == first["steps"] == 12 and len(list(tmp_path.glob("ckpt.stale-*"))) == 1
+    fresh = run_finetune(config, tmp_path / "fresh", tmp_path / "fresh_ckpt")
+    assert changed == fresh and changed["best_val_loss"] != first["best_val_loss"]
+    a, b, c = (encoder_weights(tmp_path / name) for name in ("first", "changed", "fresh"))
+    assert any(not torch.equal(a[name], b[name]) for name in a)
+    torch.testing.assert_close(b, c, rtol=0, atol=0)
+
+
+def test_unreadable_last_checkpoint_falls_back_to_an_earlier_one(
+    encoder_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A truncated last.ckpt is set aside and the run resumes from best.ckpt (an earlier step), or starts fresh
+    when no checkpoint can be read; either way it ends as the uninterrupted run did."""
+    rng = np.random.default_rng(7)
+    data = _write_task(tmp_path / "task", {"train": _protein_frames(rng, 32), "valid": _protein_frames(rng, 8)})
+    config = finetune_config("solubility", data, encoder_path)
+    config["training"].update(max_epochs=6, patience=6, lr=3e-2)
+    ckpt = tmp_path / "ckpt"
+    first = run_finetune(config, tmp_path / "first", ckpt)
+    best_step = torch.load(ckpt / "best.ckpt", weights_only=True)["global_step"]
+    assert best_step < first["steps"] == 24, "best.ckpt must be older than last.ckpt for this test"
+
+    last = (ckpt / "last.ckpt").read_bytes()
+    (ckpt / "last.ckpt").write_bytes(last[: len(last) // 2])
+    with caplog.at_level("INFO"):
+        again = run_finetune(config, tmp_path / "again", ckpt)
+    assert f"resuming from {ckpt / 'best.ckpt'} (step {best_step})" in caplog.text
+    assert len(list(ckpt.glob("last.ckpt.corrupt-*"))) == 1
+    assert again == first
+    torch.testing.assert_close(encoder_weights(tmp_path / "again"), encoder_weights(tmp_path / "first"))
+    assert pd.read_csv(tmp_path / "again" / "history.csv")["step"].is_unique
+
+    for name in ("last.ckpt", "best.ckpt"):
+        (ckpt / name).write_bytes(b"PK\x03\x04 cut short")
+    assert run_finetune(config, tmp_path / "fresh", ckpt) == first
+    assert len(list(ckpt.glob("*.corrupt-*"))) == 3
+    torch.testing.assert_close(encoder_weights(tmp_path / "fresh"), encoder_weights(tmp_path / "first"))
+
+
+def test_early_stopped_run_stays_stopped_when_run_again(encoder_path: Path, tmp_path: Path) -> None:
+    """Re-running a finished, early-stopped fine-tuning (its outputs lost) trains no further steps."""
+    rng = np.random.default_rng(8)
+    data = _write_task(tmp_path / "task", {"train": _protein_frames(rng, 32), "valid": _protein_frames(rng, 8)})
+    config = finetune_config("solubility", data, encoder_path)
+    config["training"].update(max_epochs=40, patience=1, lr=3e-2)
+    first = run_finetune(config, tmp_path / "first", tmp_path / "ckpt")
+    assert first["early_stopped"] and first["steps"] < 160 and first["steps"] == 4 * first["epochs"]
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == first["steps"]
+    again = run_finetune(config, tmp_path / "again", tmp_path / "ckpt")
+    assert again == first
+    assert pd.read_csv(tmp_path / "again" / "history.csv").equals(pd.read_csv(tmp_path / "first" / "history.csv"))
 
 
 def test_builtin_tasks_cover_the_seven_paper_tasks() -> None:

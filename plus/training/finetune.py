@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from plus.data.batching.samplers import LengthBucketBatchSampler, ResumableDataLoader
+from plus.data.batching.samplers import EpochItems, LengthBucketBatchSampler, StepIndexedBatches
 from plus.data.batching.task_examples import (
     HomologyTrainPairs,
     PairTaskDataset,
@@ -22,7 +22,7 @@ from plus.data.batching.task_examples import (
     collate_task_pairs,
 )
 from plus.data.task_data.canonical import read_split
-from plus.io import atomic_path, require, write_json
+from plus.io import atomic_path, file_md5, require, write_json
 from plus.models.checkpoint import load_encoder, save_checkpoint
 from plus.models.encoder import Encoder
 from plus.models.heads import PairHead, ProteinHead, ResidueHead
@@ -30,7 +30,9 @@ from plus.objectives.masking import mask_tokens
 from plus.objectives.ordinal import exceedance_probabilities, ordinal_loss
 from plus.random_streams import random_stream, stream_seed
 from plus.tasks import TaskSpec
-from plus.training.trainer import best_checkpoint, build_trainer, epoch_history, resume_path
+from plus.training.history import training_history
+from plus.training.resume import architecture, claim_checkpoint_dir, fingerprint
+from plus.training.trainer import best_checkpoint, build_trainer, early_stopped, fit, world_size
 
 
 def build_head(spec: TaskSpec, encoder: Encoder) -> nn.Module:
@@ -152,11 +154,6 @@ class FinetuneModule(L.LightningModule):
             batch, "val", random_stream(self.seed, batch_idx, "finetune-val-mask", self.device, self.global_rank)
         )
 
-    def on_train_epoch_start(self) -> None:
-        dataset = self.trainer.train_dataloader.dataset
-        if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(self.current_epoch)
-
     def configure_optimizers(self) -> torch.optim.Optimizer:
         lr = self.training_config.get("lr", 5e-4)
         head_lr = self.training_config.get("head_lr") or lr
@@ -224,14 +221,23 @@ class TaskDataModule(L.LightningDataModule):
         trainer = self.trainer
         return {"num_replicas": trainer.world_size, "rank": trainer.global_rank} if trainer else {}
 
-    def train_dataloader(self) -> ResumableDataLoader:
+    def batch_sampler(self, num_replicas: int = 1, rank: int = 0) -> LengthBucketBatchSampler:
+        """One epoch of training batches (for homology, pairs are drawn per item: batches in index order)."""
         if self.spec.shape == "pair":
-            n = len(self.train_set)
-            lengths = np.zeros(n, dtype=np.int64)  # pairs are drawn per item: batch in index order
-            sampler = LengthBucketBatchSampler(lengths, self.batch_size, self.seed, shuffle=False, **self._ranks())
-        else:
-            sampler = LengthBucketBatchSampler(self.train_set.lengths, self.batch_size, self.seed, **self._ranks())
-        return ResumableDataLoader(self.train_set, sampler, collate_fn=self.collate, num_workers=self.num_workers)
+            lengths = np.zeros(len(self.train_set), dtype=np.int64)
+            return LengthBucketBatchSampler(
+                lengths, self.batch_size, self.seed, shuffle=False, num_replicas=num_replicas, rank=rank
+            )
+        return LengthBucketBatchSampler(
+            self.train_set.lengths, self.batch_size, self.seed, num_replicas=num_replicas, rank=rank
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Endless, step-indexed batches (see StepIndexedBatches); an epoch is `len(batch_sampler())` steps."""
+        batches = StepIndexedBatches(self.batch_sampler(**self._ranks()), lambda: self.trainer.global_step)
+        return DataLoader(
+            EpochItems(self.train_set), batch_sampler=batches, collate_fn=self.collate, num_workers=self.num_workers
+        )
 
     def val_dataloader(self) -> DataLoader:
         sampler = LengthBucketBatchSampler(
@@ -240,41 +246,70 @@ class TaskDataModule(L.LightningDataModule):
         return DataLoader(self.valid_set, batch_sampler=sampler, collate_fn=self.collate, num_workers=0)
 
 
+def task_data_identity(data_dir: Path) -> dict[str, str]:
+    """md5 of what fine-tuning reads from a canonical task directory: summary.json and the train/valid tables."""
+    names = ("summary.json", "train.parquet", "valid.parquet")
+    return {name: file_md5(data_dir / name) for name in names if (data_dir / name).is_file()}
+
+
+def run_fingerprint(config: dict[str, Any], module: FinetuneModule, data_dir: Path, encoder: Path) -> dict[str, Any]:
+    """What makes a fine-tuning run: its settings, architecture, task data and input encoder (see resume.py)."""
+    settings = {key: value for key, value in config.items() if key not in ("data", "encoder")}
+    inputs = {
+        "encoder_config": module.encoder.config,
+        "architecture": architecture(module),
+        "task_data": task_data_identity(data_dir),
+        "encoder": file_md5(encoder),
+    }
+    return fingerprint(settings, inputs)
+
+
 def run_finetune(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path) -> dict[str, Any]:
-    """Fine-tune, keep the best dev-loss weights, write model.pt, metrics.json and history.csv."""
+    """Fine-tune, keep the best dev-loss weights, write model.pt, metrics.json and history.csv.
+
+    Training is counted in steps: an epoch is one pass of the length-bucketed batches (n steps), the dev set is
+    evaluated every n steps, and early stopping and the best checkpoint are decided on those validations.
+    """
     spec = TaskSpec.from_dict(require(config, "task", "finetune config"))
     seed = int(config.get("seed", 0))
     training = dict(config.get("training", {}))
     L.seed_everything(seed, workers=True)
-    encoder = load_encoder(require(config, "encoder", "finetune config"))
-    data = TaskDataModule(spec, Path(require(config, "data", "finetune config")), training, seed)
+    encoder_path = Path(require(config, "encoder", "finetune config"))
+    encoder = load_encoder(encoder_path)
+    data_dir = Path(require(config, "data", "finetune config"))
+    data = TaskDataModule(spec, data_dir, training, seed)
     module = FinetuneModule(encoder, spec, training, data.scaling, seed)
     is_pair = spec.shape == "pair"
+    steps_per_epoch = len(data.batch_sampler(num_replicas=world_size()))
+    max_steps = int(training.get("homology_epochs" if is_pair else "max_epochs", 20)) * steps_per_epoch
+    if training.get("max_steps"):
+        max_steps = min(max_steps, int(training["max_steps"]))
+    claim_checkpoint_dir(checkpoint_dir, run_fingerprint(config, module, data_dir, encoder_path))
     trainer = build_trainer(
         checkpoint_dir,
         precision=training.get("precision", "auto"),
-        max_epochs=int(training.get("homology_epochs" if is_pair else "max_epochs", 20)),
-        max_steps=int(training.get("max_steps") or -1),
+        max_steps=max_steps,
+        val_every_n_steps=steps_per_epoch,
         grad_clip=float(training.get("grad_clip", 1.0)),
         monitor="val_loss",
         patience=None if is_pair else int(training.get("patience", 3)),
     )
-    trainer.fit(module, datamodule=data, ckpt_path=resume_path(checkpoint_dir), weights_only=True)
+    fit(trainer, module, data, checkpoint_dir)
     best = best_checkpoint(trainer)
     if best is not None:
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
-    history = epoch_history(checkpoint_dir)
+    history = training_history(checkpoint_dir, steps_per_epoch)
     metrics = {
         "model": config.get("model"),
         "task": spec.name,
         "seed": seed,
-        "epochs": int(trainer.current_epoch),
+        "epochs": int(trainer.global_step) // steps_per_epoch,
         "steps": int(trainer.global_step),
         "best_val_loss": float(trainer.checkpoint_callback.best_model_score)
         if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_score is not None
         else None,
-        "early_stopped": bool(trainer.should_stop and trainer.current_epoch < trainer.max_epochs),
+        "early_stopped": early_stopped(trainer),
     }
     if trainer.is_global_zero:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -21,12 +21,14 @@ from plus.data.batching.pfam_pairs import (
 from plus.data.batching.samplers import EpochItems, LengthBucketBatchSampler, StepIndexedBatches
 from plus.data.corpus.store import CorpusStore
 from plus.errors import InputError
-from plus.io import atomic_path, require, write_json
+from plus.io import atomic_path, file_md5, require, write_json
 from plus.models import build_encoder, count_parameters
 from plus.models.checkpoint import save_checkpoint
 from plus.objectives.pretraining import PretrainingModel, PretrainLossConfig
 from plus.random_streams import random_stream, stream_seed
-from plus.training.trainer import build_trainer, epoch_history, resume_path, world_size
+from plus.training.history import training_history
+from plus.training.resume import architecture, claim_checkpoint_dir, fingerprint
+from plus.training.trainer import build_trainer, fit, world_size
 
 log = logging.getLogger(__name__)
 OBJECTIVES = ("plus", "mlm", "none")
@@ -137,8 +139,8 @@ class PfamDataModule(L.LightningDataModule):
         return self.test_pair_loader(self.training.get("max_val_pairs", 2000))
 
 
-def _history_frame(checkpoint_dir: Path) -> Any:
-    history = epoch_history(checkpoint_dir)
+def _history_frame(checkpoint_dir: Path, steps_per_epoch: int) -> Any:
+    history = training_history(checkpoint_dir, steps_per_epoch)
     columns = [
         "step",
         "epoch",
@@ -152,6 +154,19 @@ def _history_frame(checkpoint_dir: Path) -> Any:
         "val_sfp_accuracy",
     ]
     return history.reindex(columns=columns)
+
+
+def run_fingerprint(config: dict[str, Any], module: PretrainModule, data: PfamDataModule) -> dict[str, Any]:
+    """What makes a pretraining run: its settings, architecture, corpus stores and test pairs (see resume.py)."""
+    settings = {key: value for key, value in config.items() if key != "data"}
+    inputs = {
+        "encoder": module.encoder.config,
+        "architecture": architecture(module),
+        "train": data.train_store.meta,
+        "test": data.test_store.meta,
+        "test_pairs": file_md5(data.test_pairs),
+    }
+    return fingerprint(settings, inputs)
 
 
 def run_pretraining(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path) -> dict[str, Any]:
@@ -177,17 +192,17 @@ def run_pretraining(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path)
     data = PfamDataModule(require(config, "data", "pretrain config"), training, seed, max_pair_length)
     steps_per_epoch = len(data.batch_sampler(num_replicas=world_size()))
     max_steps = int(training.get("max_steps") or int(training.get("epochs", 5)) * steps_per_epoch)
+    claim_checkpoint_dir(checkpoint_dir, run_fingerprint(config, module, data))
     trainer = build_trainer(
         checkpoint_dir,
         precision=training.get("precision", "auto"),
-        max_epochs=-1,
         max_steps=max_steps,
         grad_clip=float(training.get("grad_clip", 1.0)),
         val_every_n_steps=int(training.get("val_every_n_steps", 20_000)),
         checkpoint_every_n_steps=int(training.get("checkpoint_every_n_steps", 1000)),
     )
     if objective_name != "none":
-        trainer.fit(module, datamodule=data, ckpt_path=resume_path(checkpoint_dir), weights_only=True)
+        fit(trainer, module, data, checkpoint_dir)
     else:
         log.info("objective 'none': keeping the seeded random initialisation (no-pretraining baseline)")
     results = trainer.validate(module, dataloaders=data.test_pair_loader(), verbose=False)[0]
@@ -208,6 +223,6 @@ def run_pretraining(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path)
             out_dir / "model.pt", kind="encoder", model_config=encoder.config, state_dict=encoder.state_dict()
         )
         with atomic_path(out_dir / "history.csv") as tmp:
-            _history_frame(checkpoint_dir).to_csv(tmp, index=False)
+            _history_frame(checkpoint_dir, steps_per_epoch).to_csv(tmp, index=False)
         write_json(out_dir / "metrics.json", metrics)
     return metrics

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import pandas as pd
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.plugins.environments import LightningEnvironment
 
-log = logging.getLogger(__name__)
-
-LAST = "last.ckpt"
+from plus.training.callbacks import ResumableEarlyStopping, SaveOnSignal, StepCheckpoint
+from plus.training.history import attempt_logger, record_attempt_start
+from plus.training.resume import LAST, resume_checkpoint
 
 
 def resolve_precision(requested: str) -> str:
@@ -27,43 +23,6 @@ def resolve_precision(requested: str) -> str:
     if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
         return "bf16-mixed"
     return "32-true"
-
-
-class SaveOnSignal(Callback):
-    """On SIGTERM or SIGUSR1 (SLURM's time-limit warnings), write `last.ckpt` after the current step and exit.
-
-    Outside the training loop the signal ends the process at once, as it would without this callback.
-    """
-
-    def __init__(self, checkpoint_dir: Path) -> None:
-        self.path = checkpoint_dir / LAST
-        self.received: int | None = None
-        self.training = False
-
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        for signum in (signal.SIGTERM, signal.SIGUSR1):
-            signal.signal(signum, self._on_signal)
-
-    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        for signum in (signal.SIGTERM, signal.SIGUSR1):
-            signal.signal(signum, signal.SIG_DFL)
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        if not self.training:
-            raise SystemExit(128 + signum)
-        self.received = signum
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.training = True
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.training = False
-
-    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        if self.received is not None:
-            log.warning("signal %d received: saving %s and stopping", self.received, self.path)
-            trainer.save_checkpoint(self.path)
-            raise SystemExit(128 + self.received)
 
 
 def cluster_plugins(devices: int) -> list[Any]:
@@ -88,34 +47,27 @@ def world_size() -> int:
 def build_trainer(
     checkpoint_dir: Path,
     *,
+    max_steps: int,
+    val_every_n_steps: int,
     precision: str = "auto",
-    max_epochs: int | None = None,
-    max_steps: int = -1,
     grad_clip: float = 1.0,
     monitor: str | None = None,
     patience: int | None = None,
-    val_every_n_steps: int | None = None,
     checkpoint_every_n_steps: int | None = None,
     deterministic: bool = False,
 ) -> L.Trainer:
-    """A Trainer that keeps its resume state in `checkpoint_dir`, outside any declared workflow output."""
+    """A step-counted Trainer that keeps its resume state and per-attempt logs in `checkpoint_dir`.
+
+    `last.ckpt` is written at every validation (with `monitor`) or every `checkpoint_every_n_steps` (without), and
+    on SIGTERM/SIGUSR1; with `monitor`, the best-scoring validation is kept as `best.ckpt` (and early stopping
+    applies with `patience`), without, the latest periodic checkpoint is also kept as `periodic.ckpt`. Either is
+    the fallback when `last.ckpt` cannot be read.
+    """
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    callbacks: list[Callback] = [TQDMProgressBar(refresh_rate=10), SaveOnSignal(checkpoint_dir)]
-    callbacks.append(
-        ModelCheckpoint(
-            dirpath=checkpoint_dir,
-            filename="periodic",
-            save_last=True,
-            save_top_k=0 if monitor is None else 1,
-            monitor=monitor,
-            every_n_train_steps=checkpoint_every_n_steps,
-            save_on_train_epoch_end=checkpoint_every_n_steps is None,
-        )
-    )
-    if monitor is not None:
-        callbacks[-1].filename = "best"
+    callbacks: list[Callback] = [TQDMProgressBar(refresh_rate=10)]
     if patience is not None and monitor is not None:
-        callbacks.append(EarlyStopping(monitor=monitor, patience=patience, mode="min"))
+        callbacks.append(ResumableEarlyStopping(monitor=monitor, patience=patience, mode="min"))
+    callbacks += checkpoint_callbacks(checkpoint_dir, monitor, checkpoint_every_n_steps)
     devices = torch.cuda.device_count() if torch.cuda.is_available() else 1
     return L.Trainer(
         accelerator="gpu" if torch.cuda.is_available() else "cpu",
@@ -124,14 +76,14 @@ def build_trainer(
         num_nodes=int(os.environ.get("SLURM_NNODES", 1)) if not cluster_plugins(devices) else 1,
         plugins=cluster_plugins(devices),
         precision=resolve_precision(precision),
-        max_epochs=max_epochs,
+        max_epochs=-1,
         max_steps=max_steps,
         gradient_clip_val=grad_clip,
         gradient_clip_algorithm="norm",
         val_check_interval=val_every_n_steps,
-        check_val_every_n_epoch=None if val_every_n_steps else 1,
+        check_val_every_n_epoch=None,
         callbacks=callbacks,
-        logger=CSVLogger(checkpoint_dir, name="logs", version=0),
+        logger=attempt_logger(checkpoint_dir),
         default_root_dir=checkpoint_dir,
         deterministic=deterministic,
         num_sanity_val_steps=0,
@@ -140,13 +92,32 @@ def build_trainer(
     )
 
 
-def resume_path(checkpoint_dir: Path) -> Path | None:
-    """The checkpoint to continue from, if an earlier attempt left one."""
-    path = checkpoint_dir / LAST
-    if path.is_file():
-        log.info("resuming from %s", path)
-        return path
-    return None
+def checkpoint_callbacks(checkpoint_dir: Path, monitor: str | None, every_n_steps: int | None) -> list[Callback]:
+    """ModelCheckpoints for the best (with `monitor`) or periodic checkpoint and `last.ckpt`, then SaveOnSignal.
+
+    With `monitor`, a second ModelCheckpoint writes `last.ckpt` at every validation: the first one's `save_last`
+    writes it only when the monitored score improves. The first ModelCheckpoint is `trainer.checkpoint_callback`.
+    """
+    common: dict[str, Any] = {"dirpath": checkpoint_dir, "save_top_k": 1, "save_on_train_epoch_end": False}
+    if monitor is None:
+        first = StepCheckpoint(filename="periodic", save_last=True, every_n_train_steps=every_n_steps, **common)
+        return [first, SaveOnSignal(checkpoint_dir)]
+    best = ModelCheckpoint(filename="best", monitor=monitor, **common)
+    last = ModelCheckpoint(filename=LAST.removesuffix(".ckpt"), enable_version_counter=False, **common)
+    return [best, last, SaveOnSignal(checkpoint_dir)]
+
+
+def fit(trainer: L.Trainer, module: L.LightningModule, data: L.LightningDataModule, checkpoint_dir: Path) -> None:
+    """Train from the newest readable checkpoint in `checkpoint_dir` (or from scratch), noting where it starts."""
+    start = resume_checkpoint(checkpoint_dir)
+    record_attempt_start(trainer, start.step if start else 0)
+    trainer.fit(module, datamodule=data, ckpt_path=start.path if start else None, weights_only=True)
+
+
+def early_stopped(trainer: L.Trainer) -> bool:
+    """Whether early stopping ended the run before its last step."""
+    stoppers = [c for c in trainer.callbacks if isinstance(c, ResumableEarlyStopping)]
+    return any(c.stopped_early for c in stoppers) and trainer.global_step < trainer.max_steps
 
 
 def best_checkpoint(trainer: L.Trainer) -> Path | None:
@@ -155,12 +126,3 @@ def best_checkpoint(trainer: L.Trainer) -> Path | None:
     if callback is None or not getattr(callback, "best_model_path", ""):
         return None
     return Path(callback.best_model_path)
-
-
-def epoch_history(checkpoint_dir: Path) -> pd.DataFrame:
-    """The CSV logger's rows merged per (epoch, step): one row per logged step with every metric."""
-    path = checkpoint_dir / "logs" / "version_0" / "metrics.csv"
-    if not path.is_file():
-        return pd.DataFrame()
-    frame = pd.read_csv(path)
-    return frame.groupby(["epoch", "step"], as_index=False).first().sort_values("step")

@@ -1,4 +1,4 @@
-"""Batch samplers: length-bucketed batches, step-indexed batches for exact resume, a resumable DataLoader."""
+"""Batch samplers: length-bucketed batches, and step-indexed batches for exact resume."""
 
 from __future__ import annotations
 
@@ -8,56 +8,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Dataset, Sampler
 
 from plus.errors import InputError
-
-
-class _SkippingBatchSampler:
-    """Wraps a batch sampler and drops the first `skip` batches of the next pass only."""
-
-    def __init__(self, batch_sampler: Any) -> None:
-        self.inner = batch_sampler
-        self.skip = 0
-
-    def __iter__(self) -> Iterator[Any]:
-        skip, self.skip = self.skip, 0
-        for position, batch in enumerate(self.inner):
-            if position >= skip:
-                yield batch
-
-    def __len__(self) -> int:
-        return len(self.inner)
-
-    def set_epoch(self, epoch: int) -> None:
-        if hasattr(self.inner, "set_epoch"):
-            self.inner.set_epoch(epoch)
-
-
-class ResumableDataLoader(DataLoader):
-    """A DataLoader over a batch sampler that records how many batches of the epoch were served.
-
-    Lightning stores `state_dict()` in its checkpoints and calls `load_state_dict()` on resume, so a run killed
-    mid-epoch continues with the next unseen batch instead of replaying the epoch from its start.
-    """
-
-    def __init__(self, dataset: Any, batch_sampler: Any, **kwargs: Any) -> None:
-        super().__init__(dataset, batch_sampler=_SkippingBatchSampler(batch_sampler), **kwargs)
-        self._served = 0
-
-    def __iter__(self) -> Iterator[Any]:
-        self._served = self.batch_sampler.skip
-        for batch in super().__iter__():
-            self._served += 1
-            yield batch
-
-    def state_dict(self) -> dict[str, int]:
-        return {"served": self._served}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        # A checkpoint written at the epoch's last batch has served them all: Lightning resumes that epoch, and
-        # the pass must then yield nothing so the epoch ends (the skip applies to that one pass only).
-        self.batch_sampler.skip = int(state.get("served", 0))
 
 
 class StepIndexedBatches:
@@ -65,7 +18,7 @@ class StepIndexedBatches:
 
     The batch of step s is batch (s mod n) of epoch (s div n) of `batch_sampler` (n batches per epoch), each index
     paired with its epoch. A run resumed from any checkpoint therefore sees exactly the batches an uninterrupted
-    run sees, whatever Lightning's epoch bookkeeping does on restart (pretraining is counted in steps).
+    run sees, whatever Lightning's epoch bookkeeping does on restart (training is counted in steps).
     """
 
     def __init__(self, batch_sampler: Any, start_step: Callable[[], int]) -> None:
@@ -84,7 +37,7 @@ class StepIndexedBatches:
 
 
 class EpochItems(Dataset):
-    """Items addressed as (epoch, index) of a dataset whose items depend on the epoch (`set_epoch`)."""
+    """Items addressed as (epoch, index); a dataset whose items depend on the epoch is told it (`set_epoch`)."""
 
     def __init__(self, dataset: Any) -> None:
         self.dataset = dataset
@@ -94,7 +47,8 @@ class EpochItems(Dataset):
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
         epoch, index = key
-        self.dataset.set_epoch(epoch)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
         return self.dataset[index]
 
 
