@@ -132,7 +132,9 @@ class WorkflowPlan:
         training = PretrainSettings(
             **{**self.config.pretrain.model_dump(), **entry.pretrain.model_dump(exclude_unset=True)}
         )
-        return PretrainJob(name=model, objective=entry.objective, preset=entry.preset, training=training)
+        return PretrainJob(
+            name=model, objective=entry.objective, preset=entry.preset, encoder=entry.encoder, training=training
+        )
 
     def import_task(self, task: str) -> ImportJob:
         entry = self.config.tasks[task]
@@ -156,11 +158,19 @@ class WorkflowPlan:
     def task_spec(self, model: str, task: str) -> TaskSpec:
         """The task as a model fine-tunes it: the model's head override applied."""
         spec = self.task_specs[task]
-        override = self.config.models[model].heads.get(task)
-        if override is None:
-            return spec
-        head = {**spec.head.model_dump(), **override.model_dump(exclude_none=True)}
-        return parse_settings(TaskSpec, {**spec.to_dict(), "head": head}, f"models.{model}.heads.{task}")
+        entry = self.config.models[model]
+        if task in entry.heads:
+            head = {**spec.head.model_dump(), **entry.heads[task].model_dump(exclude_unset=True)}
+            spec = parse_settings(TaskSpec, {**spec.to_dict(), "head": head}, f"models.{model}.heads.{task}")
+        override = entry.tasks.get(task)
+        if override is not None:
+            values = spec.to_dict()
+            if override.head is not None:
+                values["head"] = {**values["head"], **override.head.model_dump(exclude_unset=True)}
+            if override.aux_mlm_weight is not None:
+                values["aux_mlm_weight"] = override.aux_mlm_weight
+            spec = parse_settings(TaskSpec, values, f"models.{model}.tasks.{task}")
+        return spec
 
     def finetune_settings(self, model: str) -> FinetuneSettings:
         entry = self.config.models[model]
@@ -196,7 +206,9 @@ class WorkflowPlan:
 def _task_specs(config: WorkflowConfig) -> dict[str, TaskSpec]:
     specs = {}
     for task, entry in config.tasks.items():
-        overrides = entry.model_dump(exclude=set(IMPORT_KEYS), exclude_none=True)
+        overrides = entry.model_dump(exclude=set(IMPORT_KEYS) | {"head"}, exclude_none=True)
+        if entry.head is not None:
+            overrides["head"] = entry.head.model_dump(exclude_unset=True)  # an explicit `hidden: null` is kept
         specs[task] = resolve_task(task, overrides, where=f"tasks.{task}")
     return specs
 
@@ -222,15 +234,20 @@ def _downloads(config: WorkflowConfig) -> dict[str, Download]:
 
 
 def _check_references(config: WorkflowConfig) -> None:
-    from plus.models.presets import PRESETS
+    from plus.models.presets import PRESETS, preset_config
 
     for model, entry in config.models.items():
         if entry.preset not in PRESETS:
             raise SettingsError(f"models.{model}.preset: unknown preset {entry.preset!r}; known: {sorted(PRESETS)}")
-        for task in entry.heads:
+        if entry.encoder:
+            try:
+                preset_config(entry.preset, **entry.encoder)
+            except InputError as error:
+                raise SettingsError(f"models.{model}.encoder: {error}") from None
+        for section, task in [*(("heads", t) for t in entry.heads), *(("tasks", t) for t in entry.tasks)]:
             if task not in config.tasks:
                 raise SettingsError(
-                    f"models.{model}.heads.{task}: no task {task!r} under config tasks "
+                    f"models.{model}.{section}.{task}: no task {task!r} under config tasks "
                     f"(configured: {', '.join(config.tasks)})"
                 )
 

@@ -44,6 +44,10 @@ class Encoder(nn.Module, ABC):
     def mlm_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Token logits [..., VOCAB_SIZE] for masked language modelling, from h [..., d_h]."""
 
+    def encode_with_cls(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """h [B, L, d_h] and the sequence's [CLS] state [B, d_h], or None for an encoder without one."""
+        return self(tokens, lengths), None
+
     @property
     def max_pair_tokens(self) -> int | None:
         """The most tokens (with any special tokens) the pair of `encode_pair` may have; None: no limit."""

@@ -11,10 +11,11 @@ import torch
 from plus.data.batching.task_examples import TargetScaling
 from plus.data.task_data.canonical import read_split
 from plus.errors import InputError
-from plus.io import atomic_path, require, write_json
+from plus.io import atomic_path, write_json
 from plus.metrics.task import fit_homology_thresholds, task_metrics
 from plus.models import build_encoder, parse_encoder_config
 from plus.models.checkpoint import load_checkpoint
+from plus.settings import EvaluateJob, FinetuneSettings, parse_settings
 from plus.tasks import TaskSpec
 from plus.tokens import encode
 from plus.training.finetune import FinetuneModule
@@ -32,7 +33,10 @@ def finetuned_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> F
         raise InputError(f"{path}: a {checkpoint['kind']} checkpoint, not a fine-tuned model")
     encoder = build_encoder(parse_encoder_config(checkpoint["model_config"], source=f"{path}: model_config"))
     scaling = TargetScaling(**checkpoint["scaling"])
-    module = FinetuneModule(encoder, TaskSpec.from_dict(checkpoint["task"]), {}, scaling, checkpoint["seed"])
+    if "training" not in checkpoint:
+        raise InputError(f"{path}: no fine-tuning settings in the checkpoint (written by an older version); re-run it")
+    training = parse_settings(FinetuneSettings, checkpoint["training"], f"{path}: training")
+    module = FinetuneModule(encoder, TaskSpec.from_dict(checkpoint["task"]), training, scaling, checkpoint["seed"])
     module.load_state_dict(checkpoint["state_dict"])
     return module.eval()
 
@@ -48,14 +52,13 @@ def predict_split(module: FinetuneModule, frame: pd.DataFrame, batch_size: int =
     return table
 
 
-def run_evaluation(config: dict[str, Any], model_path: Path, out_dir: Path) -> dict[str, Any]:
+def run_evaluation(job: EvaluateJob, model_path: Path, data_dir: Path, out_dir: Path) -> dict[str, Any]:
     """Predict every test split, compute metrics, write predictions.parquet and metrics.json."""
     module = load_finetuned(model_path)
     if torch.cuda.is_available():
         module = module.cuda()
     spec = module.spec
-    data_dir = Path(require(config, "data", "finetune config"))
-    batch_size = int(require(config, "batch_size", "evaluate settings"))
+    data_dir, batch_size = Path(data_dir), job.batch_size
     thresholds = None
     if spec.shape == "pair":
         thresholds = fit_homology_thresholds(predict_split(module, read_split(data_dir, "valid"), batch_size))
@@ -67,8 +70,8 @@ def run_evaluation(config: dict[str, Any], model_path: Path, out_dir: Path) -> d
     headline_split = spec.headline_split if spec.headline_split in splits else spec.test_splits[0]
     metrics = {
         "task": spec.name,
-        "model": config.get("model"),
-        "seed": config.get("seed"),
+        "model": job.model,
+        "seed": job.seed,
         "shape": spec.shape,
         "splits": splits,
         "headline": {
