@@ -27,7 +27,7 @@ from plus.tasks import resolve_task
 from plus.tokens import MASK
 from plus.training.finetune import FinetuneModule, TaskDataModule
 from plus.training.optimizers import BertAdam, warmup_linear
-from plus.training.pretrain import PfamDataModule, build_pretraining
+from plus.training.pretrain import PfamDataModule, PretrainModule, build_pretraining
 
 ROOT = Path(__file__).resolve().parents[1]
 AA = "ARNDCQEGHILKMFPSTWYV"
@@ -399,3 +399,91 @@ def test_keep_best_and_sfp_threshold_settings(paper) -> None:
     assert math.isclose(
         PretrainLossConfig.from_settings(PretrainSettings(sfp_logit_threshold=0.5)).sfp_logit_threshold, 0.5
     )
+
+
+class RecordingModule(PretrainModule):
+    """Saves each rank's batch and the masks its own random stream draws for sequence A (as the objective does)."""
+
+    record_dir = ""
+
+    def training_step(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+        generator = random_stream(self.seed, self.global_step, "pretrain-mask", "cpu", self.global_rank)
+        config = self.objective.config
+        _, targets = mask_tokens(batch.tokens_a, batch.len_a, generator, config.mask_rate, config.max_masked_per_seq)
+        path = Path(self.record_dir) / f"{self.global_rank}-{self.global_step}.pt"
+        torch.save({"tokens_a": batch.tokens_a, "len_a": batch.len_a, "targets_a": targets}, path)
+        return super().training_step(batch, batch_idx)
+
+
+def test_two_cpu_processes_split_the_global_batch_and_draw_their_own_masks(
+    corpus: dict[str, Path], tmp_path: Path
+) -> None:
+    """Lightning DDP over gloo with 2 CPU processes: each step's two rank batches make up the 1-process batch of
+    that step, and each rank masks with its own stream (rank in random_streams)."""
+    import lightning as L
+
+    training = PretrainSettings(batch_pairs=8, max_steps=2, seed=3)
+    job = PretrainJob(name="ddp", objective="plus", preset="plus-rnn-tiny", training=training)
+    module = RecordingModule(build_pretraining(job).objective, training, max_steps=2)
+    module.record_dir = str(tmp_path)
+    data = PfamDataModule(corpus["train"], corpus["test"], corpus["test_pairs"], training, None)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp_spawn",
+        max_steps=2,
+        limit_val_batches=0,
+        use_distributed_sampler=False,  # as build_trainer
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(module, datamodule=data)
+    single = list(data.batch_sampler())  # the 1-process batches of epoch 0
+    for step in (0, 1):
+        expected = sorted(tuple(data.dataset[i][0].tolist()) for i in single[step])
+        ranks = [torch.load(tmp_path / f"{rank}-{step}.pt", weights_only=True) for rank in (0, 1)]
+        rows = [tuple(r["tokens_a"][i, : r["len_a"][i]].tolist()) for r in ranks for i in range(len(r["len_a"]))]
+        assert len(ranks[0]["len_a"]) == len(ranks[1]["len_a"]) == 4
+        assert sorted(rows) == expected
+        other = random_stream(3, step, "pretrain-mask", "cpu", 0)  # rank 0's stream on rank 1's batch
+        _, targets = mask_tokens(ranks[1]["tokens_a"], ranks[1]["len_a"], other, 0.15, 50)
+        assert not torch.equal(targets, ranks[1]["targets_a"])
+
+
+def test_build_trainer_leaves_sharding_to_the_data_modules(tmp_path: Path) -> None:
+    from plus.training.trainer import build_trainer
+
+    trainer = build_trainer(tmp_path, max_steps=1, val_every_n_steps=1)
+    assert trainer._accelerator_connector.use_distributed_sampler is False
+
+
+def test_keep_best_writes_the_lowest_validation_loss_weights(corpus: dict[str, Path], tmp_path: Path) -> None:
+    from plus.models.checkpoint import load_checkpoint
+    from plus.training.pretrain import run_pretraining
+
+    training = PretrainSettings(
+        batch_pairs=8, lr=0.03, max_steps=9, val_every_n_steps=3, checkpoint_every_n_steps=3, max_val_pairs=16, seed=1
+    )
+    job = PretrainJob(name="best", objective="plus", preset="plus-rnn-tiny", training=training)
+    inputs = (corpus["train"], corpus["test"], corpus["test_pairs"])
+    best = run_pretraining(
+        job.model_copy(update={"training": training.model_copy(update={"keep": "best"})}),
+        *inputs,
+        tmp_path / "best",
+        tmp_path / "best_ckpt",
+    )
+    final = run_pretraining(job, *inputs, tmp_path / "final", tmp_path / "final_ckpt")
+    history = pd.read_csv(tmp_path / "best" / "history.csv")
+    val = history.loc[history["val_loss"].notna() & (history["step"] < 9)]  # in training (step 9: the final test)
+    best_step = int(val.loc[val["val_loss"].idxmin(), "step"])
+    assert best["kept"] == "best" and final["kept"] == "final"
+    state = torch.load(tmp_path / "best_ckpt" / "best.ckpt", weights_only=True)
+    assert state["global_step"] == best_step + 1 < 9, "the test needs a best validation before the last step"
+    kept = load_checkpoint(tmp_path / "best" / "model.pt")["state_dict"]
+    encoder = {k.removeprefix("objective.encoder."): v for k, v in state["state_dict"].items() if "encoder." in k}
+    torch.testing.assert_close(kept, encoder)
+    last = load_checkpoint(tmp_path / "final" / "model.pt")["state_dict"]  # keep: final, the step-9 weights
+    assert any(not torch.equal(kept[name], last[name]) for name in kept)
