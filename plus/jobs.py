@@ -37,6 +37,7 @@ from plus.settings import (
 from plus.tasks import resolve_task
 
 DOWNLOAD_DIR = "resources/downloads"
+DEFAULT_CORPUS = "pfam"
 IMPORT_KEYS = ("sources", "expected_sizes", "valid_from_train", "max_length", "label_map")
 
 
@@ -117,8 +118,22 @@ class WorkflowPlan:
         return self.config.synthetic
 
     @property
-    def pfam(self) -> PfamSettings:
-        return PfamSettings(**self.config.pfam.model_dump(exclude={"source"}))
+    def corpora(self) -> list[str]:
+        """Every Pfam corpus the models pretrain on: `pfam` (the shared one) and one per other length limit."""
+        names = [self.corpus_of(model) for model in self.models]
+        return sorted(set(names) | {DEFAULT_CORPUS})
+
+    def corpus_of(self, model: str) -> str:
+        """The corpus a model pretrains on (its directory under results/)."""
+        limit = self.config.models[model].corpus_max_length
+        return DEFAULT_CORPUS if limit is None else f"{DEFAULT_CORPUS}-max{limit}"
+
+    def pfam(self, corpus: str = "pfam") -> PfamSettings:
+        """The preparation settings of a corpus: the shared pfam section, with a variant's own length limit."""
+        settings = self.config.pfam.model_dump(exclude={"source"})
+        if corpus != DEFAULT_CORPUS:
+            settings["max_length"] = int(corpus.removeprefix(f"{DEFAULT_CORPUS}-max"))
+        return PfamSettings(**settings)
 
     @property
     def pfam_input(self) -> str:
@@ -185,6 +200,7 @@ class WorkflowPlan:
 
     def evaluate(self, model: str, task: str, seed: int) -> EvaluateJob:
         return EvaluateJob(
+            **self.config.evaluate.model_dump(),
             model=model,
             task=self.task_spec(model, task),
             seed=int(seed),

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from plus.errors import InputError
+from plus.run_plan.settings import PlanSettings
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")]
 Shape = Literal["pair", "protein_classification", "protein_regression", "residue_classification"]
@@ -329,6 +330,18 @@ class FinetuneSettings(Settings):
     mask_count: Literal["round", "authors"] = Field("round", description="as pretrain.mask_count")
 
 
+class EvaluateSettings(Settings):
+    """How `plus evaluate` scores homology pairs (docs/fidelity.md); the workflow's `evaluate` section."""
+
+    homology_score: Literal["exceedance-sum", "authors"] = Field(
+        "exceedance-sum",
+        description="pair score for r/rho/AP/accuracy: sum_k P(level > k), or the authors' sum_k k * p_k",
+    )
+    homology_thresholds: Literal["dev", "self"] = Field(
+        "dev", description="accuracy thresholds fitted on the dev split, or on the test set itself (authors' bug)"
+    )
+
+
 class EmbedSettings(Settings):
     """`plus embed` and the Python API's embeddings."""
 
@@ -362,7 +375,7 @@ def headline_metrics(shape: str, classes: tuple[str, ...]) -> tuple[str, ...]:
     if tuple(classes) == tuple(SECSTR8):
         return ("accuracy_8class", "accuracy_3class")
     if tuple(classes) == tuple(TOPOLOGY):
-        return ("accuracy", "accuracy_protein", "accuracy_protein_segments")
+        return ("accuracy", "accuracy_protein", "accuracy_protein_authors", "accuracy_protein_segments")
     return ("accuracy",)
 
 
@@ -518,6 +531,11 @@ class ModelEntry(Settings):
     heads: dict[str, HeadOverride] = Field({}, description="per-task head overrides (the LARGE heads)")
     tasks: dict[str, TaskOverride] = Field({}, description="per-task overrides of this model's fine-tuning")
     encoder: dict[str, Any] = Field({}, description="encoder config fields replacing the preset's (e.g. init)")
+    corpus_max_length: Positive | None = Field(
+        None,
+        description="pretrain on a corpus whose sequences longer than this are dropped before the family filter "
+        "(the authors' PLUS-TFM: 256); null: the shared corpus",
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the workflow
@@ -531,6 +549,8 @@ class WorkflowConfig(Settings):
     pfam: PfamConfig
     pretrain: PretrainSettings = PretrainSettings()
     finetune: FinetuneSettings = FinetuneSettings()
+    evaluate: EvaluateSettings = EvaluateSettings()
+    plan: PlanSettings = Field(default_factory=PlanSettings, description="run plan: device class and time limit")
     models: dict[Name, ModelEntry] = Field(min_length=1)
     tasks: dict[Name, TaskEntry] = Field(min_length=1)
 
@@ -571,7 +591,7 @@ class FinetuneJob(Settings):
     training: FinetuneSettings = FinetuneSettings()
 
 
-class EvaluateJob(Settings):
+class EvaluateJob(EvaluateSettings):
     """What one `plus evaluate` job runs."""
 
     model: str

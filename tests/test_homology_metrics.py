@@ -10,9 +10,9 @@ import pytest
 from scipy import stats
 
 from plus.errors import InputError
-from plus.metrics.homology import assign_levels, fit_level_thresholds, homology_metrics
+from plus.metrics.homology import assign_levels, expected_level, fit_level_thresholds, homology_metrics
 from plus.metrics.task import fit_homology_thresholds, task_metrics
-from plus.tasks import BUILTIN_TASKS
+from plus.tasks import BUILTIN_TASKS, SCOP_LEVELS
 
 
 def brute_force_thresholds(scores: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -144,3 +144,42 @@ def test_task_metrics_homology_with_dev_thresholds() -> None:
         task_metrics(spec, test)
     with pytest.raises(InputError, match="expected_level"):
         task_metrics(spec, test.drop(columns="expected_level"), homology_thresholds="self")
+
+
+# ---- the pair score: ours (sum of exceedance probabilities) or the authors' (sum_k k * p_k) -----------------
+
+
+def test_authors_expected_level_by_hand() -> None:
+    # sigma = (0.99, 0.9, 0.5, 0.1): level k gets sigma_{k-1} * (1 - sigma_k) = 0.01, 0.099, 0.45, 0.45, 0.1
+    # (sum 1.109), so sum_k k * p_k = (0.099 + 2 * 0.45 + 3 * 0.45 + 4 * 0.1) / 1.109; ours is sum sigma = 2.49.
+    sigma = np.array([[0.99, 0.9, 0.5, 0.1], [0.5, 0.5, 0.5, 0.5]])
+    assert expected_level(sigma, "authors")[0] == pytest.approx(2.749 / 1.109)
+    assert expected_level(sigma)[0] == pytest.approx(2.49)
+    assert expected_level(sigma, "authors")[1] == pytest.approx(2.0)  # p = (2, 1, 1, 1, 2) / 7
+    with pytest.raises(ValueError, match="homology score"):
+        expected_level(sigma, "median")
+
+
+def test_authors_score_changes_pearson_not_the_ranking() -> None:
+    rng = np.random.default_rng(4)
+    levels = rng.integers(0, 5, size=400)
+    alignment = levels + rng.normal(scale=1.0, size=len(levels))  # the one score the ordinal layer reads
+    weights, biases = np.array([1.5, 1.2, 1.0, 0.8]), np.array([-0.5, -1.5, -2.5, -3.5])
+    sigma = 1 / (1 + np.exp(-(alignment[:, None] * weights + biases)))
+    frame = pd.DataFrame(
+        {"id": [f"p{i}" for i in range(len(levels))], "target": levels, "expected_level": sigma.sum(axis=1)}
+        | {f"p_{level}": sigma[:, k] for k, level in enumerate(SCOP_LEVELS)}
+    )
+    spec = BUILTIN_TASKS["homology"]
+    ours = task_metrics(spec, frame, homology_thresholds=fit_homology_thresholds(frame))
+    authors_thresholds = fit_homology_thresholds(frame, "authors")
+    theirs = task_metrics(spec, frame, homology_thresholds=authors_thresholds, homology_score="authors")
+    assert theirs["spearman"] == pytest.approx(ours["spearman"], abs=1e-12)
+    for level in SCOP_LEVELS:
+        assert theirs[f"average_precision_{level}"] == pytest.approx(ours[f"average_precision_{level}"], abs=1e-12)
+    assert theirs["accuracy"] == pytest.approx(ours["accuracy"])
+    assert abs(theirs["pearson"] - ours["pearson"]) > 1e-4  # 0.8293 vs 0.8300 here (fidelity.md: 0.806 vs 0.809)
+    authors_score = expected_level(sigma, "authors")
+    assert theirs["pearson"] == pytest.approx(stats.pearsonr(levels, authors_score)[0])
+    with pytest.raises(InputError, match="missing columns"):
+        task_metrics(spec, frame.drop(columns="p_fold"), homology_thresholds="self", homology_score="authors")

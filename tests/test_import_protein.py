@@ -19,6 +19,7 @@ from plus.data.task_data.canonical import apply_max_length, validate_split
 from plus.data.task_data.importers import get_importer, open_text, registry
 from plus.data.task_data.importing import import_task
 from plus.errors import InputError
+from plus.metrics.task import task_metrics
 from plus.tasks import BUILTIN_TASKS, LOCALIZATION_CLASSES
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
@@ -318,6 +319,23 @@ def test_tape_json_secstr_and_regression_from_tar(tmp_path):
     validate_split(secstr, "train", BUILTIN_TASKS["secstr"])
     stability = run("tape_json", files, {"label_field": "stability_score"})["train"]
     assert stability["label"].tolist() == [0.25, -1.5]
+
+
+def test_tape_valid_mask_ignore_scores_every_residue_as_the_authors(tmp_path):
+    path = write(tmp_path / "ss.json", json.dumps(tape_records()))
+    respected = run("tape_json", {"test": str(path)}, {"label_field": "ss8"})["test"]
+    ignored = run("tape_json", {"test": str(path)}, {"label_field": "ss8", "valid_mask": "ignore"})["test"]
+    assert ignored["label"].tolist() == ["HHEC", "GST"]  # position 2 of record a: valid_mask false, ss8 4 = E
+    assert ignored.attrs["mapped"] == {"duplicate_id_suffixed": 1, "ss8_valid_mask_false_kept_labelled": 1}
+    # a model that predicts C at the masked position: not scored when respected, wrong when every residue counts
+    predictions = pd.DataFrame({"id": ["a", "a#2"], "prediction": ["HHCC", "GST"]})
+    spec = BUILTIN_TASKS["secstr"]
+    ours = task_metrics(spec, predictions.assign(target=respected["label"].to_numpy()))
+    authors = task_metrics(spec, predictions.assign(target=ignored["label"].to_numpy()))
+    assert (ours["n_residues"], ours["accuracy_8class"]) == (6, 1.0)
+    assert (authors["n_residues"], authors["accuracy_8class"]) == (7, pytest.approx(6 / 7))
+    with pytest.raises(InputError, match=r"option valid_mask must be one of \['respect', 'ignore'\], not 'drop'"):
+        run("tape_json", {"test": str(path)}, {"label_field": "ss8", "valid_mask": "drop"})
 
 
 def test_tape_json_bad_input(tmp_path):

@@ -163,6 +163,15 @@ def test_netsurfp_options_turn_masking_off():
     assert tables["test"]["id"].iloc[0] == "ts_0"
 
 
+def test_netsurfp_authors_options_label_every_residue(tmp_path):
+    csv = write(
+        tmp_path / "x.csv",
+        "input, dssp3, dssp8, disorder, cb513_mask\nM K L V, C C H H, - L H G, 1 1 1 0, 1 0 1 1\n",
+    )
+    table = import_netsurfp_csv({"train": str(csv)}, {"mask_column": None, "mask_disordered": False})["train"]
+    assert table["label"].tolist() == ["CCHG"]  # the PLUS authors' files label (and score) every residue
+
+
 def test_netsurfp_maps_coil_spellings_and_counts_them(tmp_path):
     csv = write(
         tmp_path / "x.csv",

@@ -224,3 +224,18 @@ def test_task_spec_round_trip_and_equality() -> None:
     spec = BUILTIN_TASKS["secstr"]
     assert TaskSpec.from_dict(spec.to_dict()) == spec
     assert spec.n_outputs == 8 and BUILTIN_TASKS["homology"].n_outputs == 4
+
+
+def test_the_evaluate_section_reaches_every_evaluation(paper: dict) -> None:
+    plan = plan_workflow(paper)
+    job = plan.evaluate("plus-rnn-base", "homology", 1)
+    assert (job.homology_score, job.homology_thresholds) == ("authors", "dev")
+    assert plan_workflow(config()).evaluate("plus-rnn-tiny", "homology", 0).homology_score == "exceedance-sum"
+
+
+def test_a_model_can_pretrain_on_a_length_limited_corpus(paper: dict) -> None:
+    plan = plan_workflow(paper)
+    assert plan.corpora == ["pfam", "pfam-max256"]
+    assert plan.corpus_of("plus-tfm") == "pfam-max256" and plan.corpus_of("plus-rnn-base") == "pfam"
+    assert plan.pfam("pfam-max256").max_length == 256 and plan.pfam("pfam").max_length is None
+    assert plan.pfam("pfam-max256").min_family_size == plan.pfam().min_family_size == 1000

@@ -148,6 +148,40 @@ def test_max_length_and_family_filter(tmp_path):
     assert not (tmp_path / "none").exists()
 
 
+def test_long_sequences_are_dropped_before_the_family_filter_and_test_pairs_use_kept_ones(tmp_path):
+    """PLUS-TFM's corpus (docs/fidelity.md, row 13): sequences over max_length go before families are counted."""
+    rng = random.Random(7)
+    records = []  # (name, family, length): family F1 is large enough only while its long sequences count
+    records += [(f"L{i}", 1, 300) for i in range(8)] + [(f"S{i}", 1, 50) for i in range(8)]
+    records += [(f"A{i}", family, 40 + i) for family in (2, 3) for i in range(40)]
+    residues = "ACDEFGHIKLMNPQRSTVWY"
+    text = "".join(
+        f">{name}/1-{n} {name}.1 PF{family:05d}.1;F{family};\n{''.join(rng.choice(residues) for _ in range(n))}\n"
+        for name, family, n in records
+    )
+    path = tmp_path / "p.fa"
+    path.write_text(text)
+    settings = {"min_length": 20, "test_fraction": 0.2, "seed": 3, "n_test_pairs": 400}
+    train_f1 = [(n, length) for n, family, length in records if family == 1 and not is_test(f"{n}/1-{length}", 3, 0.2)]
+    long_train = sum(length > 256 for _, length in train_f1)
+    assert 0 < long_train < len(train_f1)  # the split puts long F1 sequences on the train side (fixed by the seed)
+    settings["min_family_size"] = len(train_f1)  # F1 qualifies only if its long sequences are counted
+
+    without = prepare_pfam(path, tmp_path / "rnn", _pfam({**settings, "max_length": None}), progress=False)
+    assert without["families"]["kept"] == 3 and CorpusStore(tmp_path / "rnn" / "train").lengths.max() == 300
+
+    summary = prepare_pfam(path, tmp_path / "tfm", _pfam({**settings, "max_length": 256}), progress=False)
+    assert summary["families"]["kept"] == 2  # F1 fell below min_family_size once its long sequences were gone
+    assert summary["counts"]["too_long"] == 8 and summary["counts"]["dropped_small_family"] == 8
+    test = CorpusStore(tmp_path / "tfm" / "test")
+    pairs = pd.read_parquet(tmp_path / "tfm" / "test_pairs.parquet")
+    assert len(pairs) == 400
+    lengths = test.lengths
+    assert lengths[pairs["index_a"]].max() <= 256 and lengths[pairs["index_b"]].max() <= 256
+    names = {family["id"] for family in json.loads((tmp_path / "tfm" / "test" / "families.json").read_text())}
+    assert "F1" not in names
+
+
 def test_unknown_residues_are_counted(tmp_path):
     path = tmp_path / "x.fa"
     path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "ACDE" * 5 + "BZJX\n>B/1-25 B.1 PF2.1;F2;\n" + "K" * 25 + "\n")

@@ -58,7 +58,7 @@ def _split_metrics(spec: TaskSpec, rng: np.random.Generator, quality: float) -> 
         elif spec.headline_metric == "accuracy_3class":
             values = {"accuracy_8class": score(0.5), "accuracy_3class": score(0.62)}
         else:
-            values = {"accuracy": score(0.7), "accuracy_protein": score(0.3)}
+            values = {"accuracy": score(0.7), "accuracy_protein": score(0.3), "accuracy_protein_authors": score(0.35)}
         splits[split] = {**values, "n": 40}
     return splits
 
@@ -198,6 +198,10 @@ def test_main_table_recomputes_from_metrics(report):
     columns = main_columns(report["data"])
     assert [c.task for c in columns if c.metric == BUILTIN_TASKS[c.task].headline_metric] == list(BUILTIN_TASKS)
     assert any(c.task == "transmembrane" and c.metric == "accuracy_protein" for c in columns)
+    tm_headers = [c.header for c in columns if c.task == "transmembrane"]
+    assert "Transmembrane protein acc (authors' decoder and criterion, PLUS's acc_p)" in tm_headers
+    assert "Transmembrane protein acc (sided decoder, topology side checked)" in tm_headers
+    assert set(tm_headers) <= set(next(iter(rows.values())))
     for model, info in MODELS.items():
         for column in columns:
             values = _metric_values(report["files"], model, column.task, column.split, column.metric)
@@ -234,11 +238,18 @@ def test_detail_tables_cover_every_split_and_metric(report):
     secstr = _read_csv(report["root"] / "tables" / "detail_secstr.csv")
     assert {row["Test set"] for row in secstr} == {"CB513", "CASP12", "TS115"}
     assert {"Q8", "Q3"} <= set(secstr[0])
+    transmembrane = _read_csv(report["root"] / "tables" / "detail_transmembrane.csv")
+    labels = {
+        "protein acc (authors' decoder and criterion, PLUS's acc_p)",
+        "protein acc (sided decoder, topology side checked)",
+    }
+    assert labels <= set(transmembrane[0])
+    assert "PLUS code computes as acc_p" in (report["root"] / "tables" / "detail_transmembrane.md").read_text()
 
 
 def test_ablation_deltas_and_spread(report):
     rows = _read_csv(report["root"] / "tables" / "ablation.csv")
-    assert len(rows) == 2 * 8  # PLUS vs MLM-only and vs none, on 7 headline metrics + transmembrane protein acc
+    assert len(rows) == 2 * 9  # PLUS vs MLM-only and vs none, on 7 headline metrics + both TM protein accs
     for row in rows:
         plus, other = float(row["PLUS"]), float(row["Other"])
         assert float(row["Δ (PLUS better by)"]) == pytest.approx(plus - other)

@@ -120,9 +120,11 @@ def train_task(config: dict, out: Path, checkpoint_dir: Path) -> dict:
     return run_finetune(finetune_job(config), Path(config["encoder"]), Path(config["data"]), out, checkpoint_dir)
 
 
-def evaluate_task(config: dict, model: Path, out: Path) -> dict:
-    job = EvaluateJob(model=config["model"], task=config["task"], seed=config["seed"])
-    return run_evaluation(job, model, Path(config["data"]), out)
+def evaluate_task(config: dict, model: Path, out: Path, **settings: object) -> dict:
+    """`plus evaluate` of a fine-tuning config (EvaluateJob fields of evaluate_config, with `settings`)."""
+    fields = evaluate_config(config, **settings)
+    data = Path(fields.pop("data"))
+    return run_evaluation(EvaluateJob(**fields), model, data, out)
 
 
 def test_pretraining_writes_model_metrics_and_history(corpus: dict[str, str], tmp_path: Path) -> None:
@@ -134,6 +136,7 @@ def test_pretraining_writes_model_metrics_and_history(corpus: dict[str, str], tm
     history = pd.read_csv(tmp_path / "out" / "history.csv")
     assert history["step"].max() >= 10 and history["train_loss"].notna().any()
     assert history["val_mlm_accuracy"].notna().any()
+    assert_speed_logged(history)
     checkpoint = load_checkpoint(tmp_path / "out" / "model.pt")
     assert checkpoint["kind"] == "encoder" and checkpoint["model_config"]["hidden"] == 32
 
@@ -183,6 +186,14 @@ def finetune_config(task: str, data: Path, encoder: Path, **overrides: object) -
     }
 
 
+def evaluate_config(config: dict, **settings: object) -> dict:
+    """The `plus evaluate` config of a fine-tuning config: the EvaluateJob fields plus the data directory."""
+    return {"model": config["model"], "task": config["task"], "seed": config["seed"], "data": config["data"]} | {
+        "batch_size": 16,
+        **settings,
+    }
+
+
 def test_finetune_and_evaluate_protein_classification(encoder_path: Path, tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     data = _write_task(
@@ -194,6 +205,7 @@ def test_finetune_and_evaluate_protein_classification(encoder_path: Path, tmp_pa
     assert metrics["epochs"] >= 1 and metrics["best_val_loss"] is not None
     history = pd.read_csv(tmp_path / "ft" / "history.csv")
     assert history["val_loss"].notna().sum() >= 1
+    assert_speed_logged(history)
     result = evaluate_task(config, tmp_path / "ft" / "model.pt", tmp_path / "eval")
     assert result["headline"]["metric"] == "accuracy"
     assert 0.0 <= result["splits"]["test"]["accuracy"] <= 1.0 and result["splits"]["test"]["n"] == 20
@@ -224,8 +236,11 @@ def test_transmembrane_evaluation_decodes_topology(encoder_path: Path, tmp_path:
     train_task(config, tmp_path / "ft", tmp_path / "ckpt")
     result = evaluate_task(config, tmp_path / "ft" / "model.pt", tmp_path / "eval")
     test = result["splits"]["test"]
-    assert {"accuracy", "accuracy_protein", "n_residues"} <= set(test)
+    assert {"accuracy", "accuracy_protein", "accuracy_protein_authors", "accuracy_protein_segments"} <= set(test)
+    on_disk = json.loads((tmp_path / "eval" / "metrics.json").read_text())["splits"]["test"]
+    assert {"accuracy_protein", "accuracy_protein_authors"} <= set(on_disk)
     predictions = pd.read_parquet(tmp_path / "eval" / "predictions.parquet")
+    assert all(set(t) <= set("IOM") for t in predictions["topology_authors"])
     assert all(len(t) == len(s) for t, s in zip(predictions["topology"], predictions["target"], strict=True))
     assert all(set(t) <= set("IOM") for t in predictions["topology"])
 
@@ -312,6 +327,19 @@ def test_homology_finetune_and_evaluate(encoder_path: Path, tmp_path: Path) -> N
     assert set(result["splits"]) == {"test", "test_2.07"}
     assert len(result["homology_thresholds"]) == 4
     assert "average_precision_family" in result["splits"]["test"]
+    assert (result["homology_score"], result["homology_thresholds_from"]) == ("exceedance-sum", "dev")
+    authors = evaluate_task(
+        config,
+        tmp_path / "ft" / "model.pt",
+        tmp_path / "eval_authors",
+        homology_score="authors",
+        homology_thresholds="self",
+    )
+    assert (authors["homology_score"], authors["homology_thresholds_from"]) == ("authors", "self")
+    assert "homology_thresholds" not in authors
+    ours, theirs = result["splits"]["test"], authors["splits"]["test"]
+    assert theirs["spearman"] == pytest.approx(ours["spearman"])  # same ranking of the pairs
+    assert theirs["average_precision_family"] == pytest.approx(ours["average_precision_family"])
 
 
 def test_embed_writes_per_residue_and_per_protein(encoder_path: Path, tmp_path: Path) -> None:
@@ -324,6 +352,18 @@ def test_embed_writes_per_residue_and_per_protein(encoder_path: Path, tmp_path: 
         assert handle["a/residues"].shape == (9, 64) and handle["b/protein"].shape == (64,)
     embed_fasta(encoder_path, fasta, tmp_path / "x.npz", representation="z")
     assert np.load(tmp_path / "x.npz")["a/residues"].shape == (9, 16)
+
+
+SPEED_COLUMNS = ["train_residues_per_s", "peak_memory_mb"]
+
+
+def assert_speed_logged(history: pd.DataFrame) -> None:
+    """Every logged training step has a positive, finite residue rate and peak memory."""
+    trained = history[history["train_loss"].notna()]
+    assert len(trained) > 0
+    for column in SPEED_COLUMNS:
+        values = trained[column].to_numpy(dtype=float)
+        assert np.isfinite(values).all() and (values > 0).all(), column
 
 
 def cli(command: str, config: dict, tmp_path: Path) -> list[str]:
@@ -359,7 +399,7 @@ def mtime(path: Path) -> int:
 
 
 def assert_same_run(resumed: Path, straight: Path) -> None:
-    """Bit-identical weights, and the same history (every step once, same values)."""
+    """Bit-identical weights, and the same history (every step once, same values) but for the speed columns."""
     a = load_checkpoint(straight / "model.pt")["state_dict"]
     b = load_checkpoint(resumed / "model.pt")["state_dict"]
     assert a.keys() == b.keys()
@@ -367,7 +407,8 @@ def assert_same_run(resumed: Path, straight: Path) -> None:
         torch.testing.assert_close(b[name], a[name], rtol=0, atol=0, msg=name)
     history = pd.read_csv(resumed / "history.csv")
     assert history["step"].is_unique
-    pd.testing.assert_frame_equal(history, pd.read_csv(straight / "history.csv"))
+    expected = pd.read_csv(straight / "history.csv").drop(columns=SPEED_COLUMNS)
+    pd.testing.assert_frame_equal(history.drop(columns=SPEED_COLUMNS), expected)
 
 
 @pytest.mark.parametrize(

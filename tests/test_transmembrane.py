@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from plus.errors import InputError
 from plus.metrics.task import task_metrics
 from plus.metrics.transmembrane import (
     _viterbi,
@@ -234,6 +235,26 @@ def test_bepler_grammar_cannot_place_a_helix_at_residue_zero() -> None:
     assert tm_segments(viterbi_topology(log_probs_for(true), grammar="bepler"))[0][0] > 0
 
 
+def test_bepler_grammar_by_hand() -> None:
+    # Six residues, helices of exactly 2 (helix_length=(2, 2)); probabilities (I, O, M):
+    #   r0, r1, r4, r5: (0.8, 0.1, 0.1)    r2, r3: (0.5, 0.1, 0.4)
+    # Authors' grammar: a loop residue scores log((p_I + p_O) / 2), a helix residue log p_M; helices may not touch
+    # either end. Loop residues then score 0.45 (r0, r1, r4, r5) and 0.3 (r2, r3) against 0.1 / 0.4 for M.
+    #   no helix:            0.45^4 * 0.3^2 = 0.00369
+    #   helix at r2-r3:      0.45^4 * 0.4^2 = 0.00656   <- best (any other helix takes an M of 0.1)
+    # The loop letters carry no information; ties go to I, so the last loop is I and the one before the helix O:
+    #   "OOMMII", score log(0.45^4 * 0.4^2).
+    # Our sided grammar scores I and O separately and makes them alternate across a helix: "IIIIII" scores
+    # 0.8^4 * 0.5^2 = 0.1024, while any helix would put an O of 0.1 on two residues (<= 0.8^2 * 0.4^2 * 0.1^2).
+    probabilities = np.array([[0.8, 0.1, 0.1]] * 2 + [[0.5, 0.1, 0.4]] * 2 + [[0.8, 0.1, 0.1]] * 2)
+    log_probs = np.log(probabilities)
+    topology, score = _viterbi(log_probs, (2, 2), "bepler")
+    assert topology == "OOMMII"
+    assert score == pytest.approx(math.log(0.45**4 * 0.4**2))
+    assert viterbi_topology(log_probs, helix_length=(2, 2), grammar="bepler") == "OOMMII"
+    assert _viterbi(log_probs, (2, 2), "sided") == ("IIIIII", pytest.approx(math.log(0.8**4 * 0.5**2)))
+
+
 # ---- metrics over a split -----------------------------------------------------------------------------
 
 
@@ -249,6 +270,22 @@ def test_transmembrane_metrics_by_hand() -> None:
     flipped = ["O" * 10 + "M" * 21 + "I" * 9, topologies[1]]
     assert transmembrane_metrics(targets, predictions, flipped)["accuracy_protein"] == 0.5
     assert transmembrane_metrics(targets, predictions, flipped)["accuracy_protein_segments"] == 1.0
+    assert "accuracy_protein_authors" not in result
+
+
+def test_authors_protein_accuracy_scores_the_authors_topologies_without_side() -> None:
+    targets = ["I" * 10 + "M" * 21 + "O" * 9, "O" * 10 + "M" * 21 + "I" * 9]  # helices at 10..31
+    ours = ["I" * 10 + "M" * 21 + "O" * 9, "I" * 40]  # first right, second misses the helix
+    # authors' decoder: first helix at 16..37 on the wrong side (15 residues overlap; side not checked), second right
+    authors = ["O" * 16 + "M" * 21 + "I" * 3, targets[1]]
+    result = transmembrane_metrics(targets, ours, ours, authors_topologies=authors)
+    assert result["accuracy_protein"] == 0.5
+    assert result["accuracy_protein_segments"] == 0.5
+    assert result["accuracy_protein_authors"] == 1.0
+    too_far = ["O" * 27 + "M" * 13, targets[1]]  # 27..40 overlaps 10..31 by 4 residues: wrong
+    assert transmembrane_metrics(targets, ours, ours, authors_topologies=too_far)["accuracy_protein_authors"] == 0.5
+    with pytest.raises(ValueError, match="authors' topologies"):
+        transmembrane_metrics(targets, ours, ours, authors_topologies=authors[:1])
 
 
 def test_task_metrics_transmembrane_uses_topology_column() -> None:
@@ -268,3 +305,9 @@ def test_task_metrics_transmembrane_uses_topology_column() -> None:
     assert result["accuracy_protein"] == 1.0
     assert result["n"] == 1
     assert task_metrics(spec, frame.drop(columns="topology"))["accuracy_protein"] == 0.0
+    assert "accuracy_protein_authors" not in result
+    authors = task_metrics(spec, frame.assign(topology_authors=["O" * 10 + "M" * 21 + "I" * 9]))
+    assert authors["accuracy_protein_authors"] == 1.0  # the side is not checked
+    assert authors["accuracy_protein"] == 1.0
+    with pytest.raises(InputError, match="topology_authors"):
+        task_metrics(spec, frame.assign(topology_authors=["X" * 40]))

@@ -28,6 +28,7 @@ from workflow_helpers import ROOT, copy_workflow, job_counts, run_snakemake
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
 RULE_FILES = sorted((ROOT / "workflow" / "rules").glob("*.smk"))
+PFAM_SEEDS = ROOT.parent / "shared" / "realdata" / "pfam_seed" / "derived_Pfam-A_fasta_format_from_seeds.fasta"
 TRAINING_RULES = ("pretrain", "finetune", "evaluate")
 # import name -> conda-forge package names that provide it
 CONDA_NAME = {
@@ -68,8 +69,9 @@ def load_config(name: str) -> dict:
 
 def expected_counts(config: dict) -> dict[str, int]:
     models, tasks, seeds = len(config["models"]), len(config["tasks"]), len(config["seeds"])
+    corpora = {model.get("corpus_max_length") for model in config["models"].values()} | {None}
     return {
-        "prepare_pfam": 1,
+        "prepare_pfam": len(corpora),
         "import_task": tasks,
         "pretrain": models,
         "finetune": models * tasks * seeds,
@@ -228,12 +230,16 @@ def test_slurm_profile_settings() -> None:
 # ---------------------------------------------------------------- rules
 
 
+def rule_blocks_of(path: Path) -> dict[str, str]:
+    """Rule name -> the indented body of the rule, for one Snakemake file."""
+    return {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", path.read_text(), re.MULTILINE)
+    }
+
+
 def rule_blocks() -> dict[str, str]:
-    blocks = {}
-    for path in [ROOT / "Snakefile", *RULE_FILES]:
-        for match in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", path.read_text(), re.MULTILINE):
-            blocks[match.group(1)] = match.group(2)
-    return blocks
+    return {name: block for path in [ROOT / "Snakefile", *RULE_FILES] for name, block in rule_blocks_of(path).items()}
 
 
 def test_every_rule_has_log_benchmark_conda_threads_resources_and_calls_plus() -> None:
@@ -248,7 +254,7 @@ def test_every_rule_has_log_benchmark_conda_threads_resources_and_calls_plus() -
         assert re.search(r'"(OMP_NUM_THREADS=\{threads\} )?plus [a-z-]+ ', shell), f"rule {rule}: {shell}"
     for rule in TRAINING_RULES:
         resources = blocks[rule].split("    resources:", 1)[1].split("    shell:", 1)[0]
-        assert "gpu=" in resources and "runtime=runtime_minutes(" in resources and "mem_mb=memory_mb(" in resources
+        assert "gpu=" in resources and "runtime=planned_runtime(" in resources and "mem_mb=memory_mb(" in resources
         assert "../../envs/plus-gpu.yaml" in blocks[rule]
 
 
@@ -482,3 +488,39 @@ def test_gpu_env_forces_a_cuda_build_and_cpu_env_a_cpu_build() -> None:
     assert gpu["pytorch"].endswith("=cuda*") and "cuda-version" in gpu
     assert cpu["pytorch"].endswith("=cpu*") and "cuda-version" not in cpu
     assert "CONDA_OVERRIDE_CUDA" in (ROOT / "envs" / "plus-gpu.yaml").read_text()
+
+
+# ---------------------------------------------------------------- quoting (nothing from a config runs)
+
+
+def test_every_value_in_a_rule_shell_command_is_quoted() -> None:
+    for path in [ROOT / "Snakefile", *RULE_FILES]:
+        for name, block in rule_blocks_of(path).items():
+            if "    shell:" not in block:
+                continue
+            command = block.split("    shell:", 1)[1]
+            for field in re.findall(r"\{([^{}]+)\}", command):
+                if field == "threads":
+                    continue
+                assert field.endswith(":q"), f"{path.name}: rule {name}: {{{field}}} is not quoted with :q"
+
+
+def test_a_hostile_file_name_and_url_are_data_not_commands(tmp_path: Path) -> None:
+    workdir = copy_workflow(tmp_path)
+    data = workdir / "data (copy)"
+    data.mkdir()
+    hostile = data / "Pfam $(touch PWNED-PATH) `touch PWNED-TICK`.fa"
+    hostile.write_bytes(PFAM_SEEDS.read_bytes())
+    url_file = data / "ok$(id>PWNED-URL)"
+    url_file.write_bytes(PFAM_SEEDS.read_bytes())
+    config = load_config("config.yaml")
+    config["pfam"] = {"source": str(hostile.relative_to(workdir)), "min_family_size": 5, "n_test_pairs": 10}
+    config["tasks"]["solubility"]["sources"][0]["files"]["test_src"] = {"url": f"file://{url_file.resolve()}"}
+    (workdir / "hostile.yaml").write_text(yaml.safe_dump(config))
+    target = "resources/downloads/solubility/ok$(id>PWNED-URL)"
+    targets = ("results/pfam/summary.json", target)
+    result = snakemake(workdir, "--cores", "1", "--configfile", "hostile.yaml", "--", *targets)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert json.loads((workdir / "results/pfam/summary.json").read_text())["counts"]["read"] == 283
+    assert (workdir / target).read_bytes() == PFAM_SEEDS.read_bytes()
+    assert not list(workdir.rglob("PWNED*")), "a command in a file name or URL was executed"

@@ -22,10 +22,12 @@ for you. Run `plus COMMAND --help` for a command's inputs, outputs and options."
 
 EPILOG = """\
 command groups:
-  data          synthetic, download, prepare-pfam, import-task
+  data          synthetic, download, prepare-pfam, import-task, formats (import formats and options),
+                scope-pairs (homology pair files from SCOPe domains)
   training      pretrain, finetune, evaluate
   models        embed (embeddings of a FASTA file), models (the presets), devices (visible GPUs)
   results       report (tables, figures and summary.md)
+  planning      plan (residues, hours and SLURM runtimes of every job of a config)
   settings      settings-schema (the JSON schema of the workflow config)"""
 
 

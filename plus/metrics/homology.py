@@ -1,6 +1,7 @@
 """Homology (SCOP similarity level 0..4) metrics: accuracy, Pearson r, Spearman rho, average precision per level.
 
-The score of a pair is its expected similarity level, sum_k P(level > k) over the 4 ordinal outputs. As in
+The score of a pair is its expected similarity level, sum_k P(level > k) over the 4 ordinal outputs (the authors'
+form, sum_k k * p_k, is `expected_level(..., score="authors")`). As in
 PLUS (`eval_plus_homology.py`), r, rho and the average precision at class/fold/superfamily/family (target:
 level > k) are all computed from that one score. Accuracy needs the score cut into levels by 4 thresholds.
 PLUS fits them on the evaluated set itself, which flatters the test accuracy; here they are fitted on the dev
@@ -26,6 +27,31 @@ from plus.metrics.regression import pearson, spearman
 from plus.tasks import SCOP_LEVELS
 
 N_THRESHOLDS = len(SCOP_LEVELS)
+HomologyScore = Literal["exceedance-sum", "authors"]
+
+
+def expected_level(exceedance: np.ndarray, score: HomologyScore = "exceedance-sum") -> np.ndarray:
+    """The score of each pair from its 4 ordinal outputs sigma_k = P(level > k) ([n, 4]).
+
+    "exceedance-sum" (ours): sum_k sigma_k, the expected level when the sigma_k are non-increasing.
+    "authors": sum_k k * p_k with p_k proportional to sigma_{k-1} * (1 - sigma_k) (sigma_{-1} = 1, sigma_4 = 0),
+    each level's probability taken as "above k-1 and not above k" from independent sigmoids, renormalised.
+    Both are increasing functions of the one alignment score the ordinal layer reads, so they rank pairs alike
+    (rho, average precision and dev-fitted accuracy agree) while Pearson r differs (docs/fidelity.md, row 20).
+    """
+    exceedance = np.asarray(exceedance, dtype=float)
+    if exceedance.ndim != 2 or exceedance.shape[1] != N_THRESHOLDS:
+        raise ValueError(f"expected ordinal outputs of shape [n, {N_THRESHOLDS}], got {exceedance.shape}")
+    if score == "exceedance-sum":
+        return exceedance.sum(axis=1)
+    if score != "authors":
+        raise ValueError(f"homology score must be 'exceedance-sum' or 'authors', not {score!r}")
+    ones = np.ones((len(exceedance), 1))
+    above = np.hstack([ones, exceedance])  # P(level > k - 1), k = 0..4
+    not_above = np.hstack([1 - exceedance, ones])  # P(level <= k)
+    level_probs = above * not_above
+    level_probs /= level_probs.sum(axis=1, keepdims=True)
+    return level_probs @ np.arange(N_THRESHOLDS + 1)
 
 
 def _scores_and_levels(scores: Sequence[float], levels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

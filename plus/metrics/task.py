@@ -8,11 +8,14 @@ Columns read, by task shape (`split` is optional and only used in error messages
   `prediction_3class` (H/E/C letters from `q3_from_probabilities`, the paper's acc3); without it, the 8-class
   letters in `prediction` are mapped to 3 classes (`q3_from_q8`), which can differ slightly from the paper.
   Transmembrane (classes IOM) -> accuracy (per residue, on `prediction`, which PLUS takes as the undecoded
-  argmax), accuracy_protein and accuracy_protein_segments (on the optional column `topology`, the
-  `viterbi_topology` decoding; without it, on `prediction`). Any other residue task -> accuracy.
+  argmax), accuracy_protein (N-terminal side checked) and accuracy_protein_segments (on the optional column
+  `topology`, the `viterbi_topology` decoding with our sided grammar; without it, on `prediction`), and
+  accuracy_protein_authors (the authors' acc_p: on the optional column `topology_authors`, decoded with
+  grammar="bepler", segments only; absent without that column). Any other residue task -> accuracy.
 - pair: `id`, `target` (0..4), `expected_level` -> homology metrics. `homology_thresholds` is the list of 4
   thresholds fitted on the valid split (`fit_homology_thresholds`), or "self" for the authors' fit on the
-  evaluated split itself.
+  evaluated split itself. `homology_score="authors"` scores pairs with the authors' sum_k k * p_k, computed from
+  the ordinal outputs `p_class` .. `p_family` (`expected_level` is ours, sum_k P(level > k)).
 Every result also has `n`, the number of rows (proteins or pairs), and residue tasks `n_residues`.
 """
 
@@ -26,11 +29,11 @@ import pandas as pd
 
 from plus.errors import InputError
 from plus.metrics.classification import classification_metrics
-from plus.metrics.homology import fit_level_thresholds, homology_metrics
+from plus.metrics.homology import HomologyScore, expected_level, fit_level_thresholds, homology_metrics
 from plus.metrics.regression import regression_metrics
 from plus.metrics.secstr import SECSTR3, residue_accuracy, secstr_metrics
 from plus.metrics.transmembrane import transmembrane_metrics
-from plus.tasks import SECSTR8, TOPOLOGY, UNLABELLED, TaskSpec
+from plus.tasks import SCOP_LEVELS, SECSTR8, TOPOLOGY, UNLABELLED, TaskSpec
 
 HomologyThresholds = Sequence[float] | Literal["self"] | None
 
@@ -93,31 +96,53 @@ def _residue_metrics(spec: TaskSpec, frame: pd.DataFrame, where: str) -> dict[st
                 predictions3 = frame["prediction_3class"].tolist()
             return secstr_metrics(targets, predictions, predictions3)
         if tuple(spec.classes) == tuple(TOPOLOGY):
-            topologies = None
-            if "topology" in frame.columns:
-                _check_residue_strings(frame, "topology", TOPOLOGY, where, unlabelled_ok=False)
-                topologies = frame["topology"].tolist()
-            return transmembrane_metrics(targets, predictions, topologies)
+            decoded: dict[str, list[str] | None] = {"topology": None, "topology_authors": None}
+            for column in decoded:
+                if column in frame.columns:
+                    _check_residue_strings(frame, column, TOPOLOGY, where, unlabelled_ok=False)
+                    decoded[column] = frame[column].tolist()
+            return transmembrane_metrics(
+                targets, predictions, decoded["topology"], authors_topologies=decoded["topology_authors"]
+            )
         accuracy, n_residues = residue_accuracy(targets, predictions, spec.classes)
     except ValueError as error:
         raise InputError(f"{where}: {error}") from error
     return {"accuracy": accuracy, "n_residues": n_residues}
 
 
-def fit_homology_thresholds(valid_predictions: pd.DataFrame) -> list[float]:
-    """The 4 level thresholds fitted on the valid split's pair predictions (`target`, `expected_level`)."""
+EXCEEDANCE_COLUMNS = tuple(f"p_{level}" for level in SCOP_LEVELS)
+
+
+def pair_scores(frame: pd.DataFrame, score: HomologyScore, where: str) -> np.ndarray:
+    """Each pair's score: `expected_level` (exceedance-sum), or the authors' sum_k k * p_k from `p_class`.."""
+    if score == "exceedance-sum":
+        _require_columns(frame, ("id", "target", "expected_level"), where)
+        _check_floats(frame, ("target", "expected_level"), where)
+        return frame["expected_level"].to_numpy(dtype=float)
+    if score != "authors":
+        raise InputError(f"{where}: homology score must be 'exceedance-sum' or 'authors', not {score!r}")
+    _require_columns(frame, ("id", "target", *EXCEEDANCE_COLUMNS), where)
+    _check_floats(frame, ("target", *EXCEEDANCE_COLUMNS), where)
+    return expected_level(frame[list(EXCEEDANCE_COLUMNS)].to_numpy(dtype=float), "authors")
+
+
+def fit_homology_thresholds(valid_predictions: pd.DataFrame, score: HomologyScore = "exceedance-sum") -> list[float]:
+    """The 4 level thresholds fitted on the valid split's pair predictions (`target` and the `score`)."""
     where = "homology valid predictions"
-    _require_columns(valid_predictions, ("id", "target", "expected_level"), where)
-    _check_floats(valid_predictions, ("target", "expected_level"), where)
+    scores = pair_scores(valid_predictions, score, where)
     try:
-        thresholds = fit_level_thresholds(valid_predictions["expected_level"], valid_predictions["target"])
+        thresholds = fit_level_thresholds(scores, valid_predictions["target"])
     except ValueError as error:
         raise InputError(f"{where}: {error}") from error
     return thresholds.tolist()
 
 
 def task_metrics(
-    spec: TaskSpec, split_predictions: pd.DataFrame, *, homology_thresholds: HomologyThresholds = None
+    spec: TaskSpec,
+    split_predictions: pd.DataFrame,
+    *,
+    homology_thresholds: HomologyThresholds = None,
+    homology_score: HomologyScore = "exceedance-sum",
 ) -> dict[str, float]:
     """The metrics of one split's predictions, named as in docs/design.md, plus `n`."""
     frame = split_predictions
@@ -136,15 +161,14 @@ def task_metrics(
         _require_columns(frame, ("id", "target", "prediction"), where)
         result = _residue_metrics(spec, frame, where)
     elif spec.shape == "pair":
-        _require_columns(frame, ("id", "target", "expected_level"), where)
-        _check_floats(frame, ("target", "expected_level"), where)
+        scores = pair_scores(frame, homology_score, where)
         try:
             if isinstance(homology_thresholds, str):
                 if homology_thresholds != "self":
                     raise ValueError(f"homology_thresholds must be 4 floats or 'self', not {homology_thresholds!r}")
-                result = homology_metrics(frame["target"], frame["expected_level"], thresholds_from="self")
+                result = homology_metrics(frame["target"], scores, thresholds_from="self")
             else:
-                result = homology_metrics(frame["target"], frame["expected_level"], thresholds=homology_thresholds)
+                result = homology_metrics(frame["target"], scores, thresholds=homology_thresholds)
         except ValueError as error:
             raise InputError(f"{where}: {error}") from error
     else:

@@ -195,26 +195,43 @@ def transmembrane_metrics(
     predictions: Sequence[str],
     topologies: Sequence[str] | None = None,
     *,
+    authors_topologies: Sequence[str] | None = None,
     min_overlap: int = 5,
 ) -> dict[str, float]:
     """`accuracy` (per residue, `.` skipped), `accuracy_protein` (topology_correct with the N-terminal side),
-    `accuracy_protein_segments` (the B&B/PLUS criterion: segments only) and `n_residues`.
+    `accuracy_protein_segments` (segments only, on the same topologies), `n_residues` and, when
+    `authors_topologies` is given, `accuracy_protein_authors`.
 
     `predictions` are the per-residue letters (PLUS scores the undecoded argmax); `topologies` are the
-    grammar-decoded strings for the protein-level metrics (`viterbi_topology`); None uses `predictions`.
+    grammar-decoded strings for the protein-level metrics (`viterbi_topology`, default grammar); None uses
+    `predictions`. `authors_topologies` are the strings decoded with the authors' grammar
+    (`viterbi_topology(..., grammar="bepler")`): `accuracy_protein_authors` scores them with the authors'
+    criterion (segment count and >= `min_overlap` overlaps, no side check), i.e. the PLUS code's acc_p, except that
+    it is averaged over all proteins (the authors report the last evaluation batch's value: docs/fidelity.md).
     """
     accuracy, n_residues = residue_accuracy(targets, predictions, TOPOLOGY)
     topologies = predictions if topologies is None else topologies
     if len(topologies) != len(targets):
         raise ValueError(f"{len(targets)} target strings but {len(topologies)} topologies")
-    with_side = [topology_correct(p, t, min_overlap=min_overlap) for p, t in zip(topologies, targets, strict=True)]
-    segments_only = [
-        topology_correct(p, t, min_overlap=min_overlap, same_side=False)
-        for p, t in zip(topologies, targets, strict=True)
-    ]
-    return {
+
+    def correct(decoded: Sequence[str], same_side: bool) -> float:
+        return float(
+            np.mean(
+                [
+                    topology_correct(p, t, min_overlap=min_overlap, same_side=same_side)
+                    for p, t in zip(decoded, targets, strict=True)
+                ]
+            )
+        )
+
+    result = {
         "accuracy": accuracy,
-        "accuracy_protein": float(np.mean(with_side)),
-        "accuracy_protein_segments": float(np.mean(segments_only)),
+        "accuracy_protein": correct(topologies, True),
+        "accuracy_protein_segments": correct(topologies, False),
         "n_residues": n_residues,
     }
+    if authors_topologies is not None:
+        if len(authors_topologies) != len(targets):
+            raise ValueError(f"{len(targets)} target strings but {len(authors_topologies)} authors' topologies")
+        result["accuracy_protein_authors"] = correct(authors_topologies, False)
+    return result

@@ -58,14 +58,19 @@ def run_evaluation(job: EvaluateJob, model_path: Path, data_dir: Path, out_dir: 
     if torch.cuda.is_available():
         module = module.cuda()
     spec = module.spec
-    data_dir, batch_size = Path(data_dir), job.batch_size
-    thresholds = None
+    data_dir, batch_size, settings = Path(data_dir), job.batch_size, job
+    thresholds: list[float] | str | None = None
     if spec.shape == "pair":
-        thresholds = fit_homology_thresholds(predict_split(module, read_split(data_dir, "valid"), batch_size))
+        if settings.homology_thresholds == "self":
+            thresholds = "self"
+        else:
+            valid = predict_split(module, read_split(data_dir, "valid"), batch_size)
+            thresholds = fit_homology_thresholds(valid, settings.homology_score)
     tables, splits = [], {}
     for split in spec.test_splits:
         table = predict_split(module, read_split(data_dir, split), batch_size)
-        splits[split] = {**task_metrics(spec, table, homology_thresholds=thresholds), "n": len(table)}
+        result = task_metrics(spec, table, homology_thresholds=thresholds, homology_score=settings.homology_score)
+        splits[split] = {**result, "n": len(table)}
         tables.append(table.assign(split=split))
     headline_split = spec.headline_split if spec.headline_split in splits else spec.test_splits[0]
     metrics = {
@@ -80,8 +85,11 @@ def run_evaluation(job: EvaluateJob, model_path: Path, data_dir: Path, out_dir: 
             "value": splits[headline_split].get(spec.headline_metric),
         },
     }
-    if thresholds is not None:
-        metrics["homology_thresholds"] = [float(t) for t in thresholds]
+    if spec.shape == "pair":
+        metrics["homology_score"] = settings.homology_score
+        metrics["homology_thresholds_from"] = settings.homology_thresholds
+        if isinstance(thresholds, list):
+            metrics["homology_thresholds"] = [float(t) for t in thresholds]
     out_dir.mkdir(parents=True, exist_ok=True)
     predictions = pd.concat(tables, ignore_index=True)
     with atomic_path(out_dir / "predictions.parquet") as tmp:

@@ -124,7 +124,8 @@ def prediction_columns(spec: TaskSpec, outputs: Sequence[dict[str, np.ndarray]])
         if spec.name == "secstr":
             columns["prediction_3class"] = [q3_from_probabilities(np.exp(o["log_probs"])) for o in outputs]
         if spec.name == "transmembrane":
-            columns["topology"] = [viterbi_topology(o["log_probs"]) for o in outputs]
+            columns["topology"] = [viterbi_topology(o["log_probs"], grammar="sided") for o in outputs]
+            columns["topology_authors"] = [viterbi_topology(o["log_probs"], grammar="bepler") for o in outputs]
         return columns
     exceedance = np.array([o["exceedance"] for o in outputs]).reshape(len(outputs), len(SCOP_LEVELS))
     columns = {"expected_level": exceedance.sum(axis=1)}

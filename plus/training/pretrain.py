@@ -199,6 +199,8 @@ def _history_frame(checkpoint_dir: Path, steps_per_epoch: int) -> Any:
         "val_loss",
         "val_mlm_accuracy",
         "val_sfp_accuracy",
+        "train_residues_per_s",
+        "peak_memory_mb",
     ]
     return history.reindex(columns=columns)
 

@@ -14,6 +14,7 @@ from lightning.pytorch.plugins.environments import LightningEnvironment
 from plus.training.callbacks import ResumableEarlyStopping, SaveOnSignal, StepCheckpoint
 from plus.training.history import attempt_logger, record_attempt_start
 from plus.training.resume import LAST, resume_checkpoint
+from plus.training.speed import TrainingSpeed
 
 
 def resolve_precision(requested: str) -> str:
@@ -64,7 +65,7 @@ def build_trainer(
     the fallback when `last.ckpt` cannot be read.
     """
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    callbacks: list[Callback] = [TQDMProgressBar(refresh_rate=10)]
+    callbacks: list[Callback] = [TQDMProgressBar(refresh_rate=10), TrainingSpeed()]
     if patience is not None and monitor is not None:
         callbacks.append(ResumableEarlyStopping(monitor=monitor, patience=patience, mode="min"))
     callbacks += checkpoint_callbacks(checkpoint_dir, monitor, checkpoint_every_n_steps)

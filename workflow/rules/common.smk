@@ -10,6 +10,7 @@ try:
     from plus.data.synthetic import FILES as SYNTHETIC_DATA_FILES
     from plus.errors import InputError
     from plus.jobs import DOWNLOAD_DIR, plan_workflow
+    from plus.run_plan.plan import build_run_plan
     from plus.report.outputs import (
         FIGURE_FORMATS,
         FIGURES,
@@ -27,6 +28,7 @@ except ImportError as error:
 
 try:
     PLAN = plan_workflow(config)
+    RUN_PLAN = build_run_plan(PLAN, PLAN.config.plan)
 except InputError as error:
     raise WorkflowError(f"config: {error}") from None
 validate(config, schema="../schemas/config.schema.json", set_default=False)
@@ -34,7 +36,7 @@ validate(config, schema="../schemas/config.schema.json", set_default=False)
 SYNTHETIC_DIR = "resources/synthetic"
 # What `plus synthetic` writes, declared so that a config path under resources/synthetic/ is made by rule synthetic.
 SYNTHETIC_FILES = [f"{SYNTHETIC_DIR}/{name}" for name in SYNTHETIC_DATA_FILES]
-PFAM_DIR = "results/pfam"
+PFAM_DIR = "results/{corpus}"
 MODELS = PLAN.models
 TASKS = PLAN.tasks
 SEEDS = [str(seed) for seed in PLAN.seeds]
@@ -48,7 +50,7 @@ def synthetic_settings(wildcards):
 
 
 def pfam_settings(wildcards):
-    return as_json(PLAN.pfam)
+    return as_json(PLAN.pfam(wildcards.corpus))
 
 
 def import_settings(wildcards):
@@ -78,6 +80,15 @@ def pfam_input(wildcards):
     return PLAN.pfam_input
 
 
+def corpus_input(name):
+    """A file or store of the Pfam corpus a model pretrains on (`train`, `test` or `test_pairs.parquet`)."""
+
+    def path(wildcards):
+        return f"results/{PLAN.corpus_of(wildcards.model)}/{name}"
+
+    return path
+
+
 def import_inputs(wildcards):
     """Every local file the import of one task reads."""
     return PLAN.import_inputs(wildcards.task)
@@ -104,6 +115,21 @@ def runtime_minutes(base):
 
     def runtime(wildcards, attempt):
         return base * attempt
+
+    return runtime
+
+
+def planned_runtime(stage):
+    """The `runtime` of a job's attempt from the run plan (plus plan): its estimated time under the time limit."""
+
+    def runtime(wildcards, attempt):
+        return RUN_PLAN.runtime_minutes(
+            stage,
+            attempt,
+            wildcards.get("model"),
+            wildcards.get("task"),
+            wildcards.get("seed"),
+        )
 
     return runtime
 
@@ -143,5 +169,6 @@ wildcard_constraints:
     model=_one_of(MODELS),
     task=_one_of(TASKS),
     seed=_one_of(SEEDS),
+    corpus=_one_of(PLAN.corpora),
     group=_one_of(sorted({download.group for download in PLAN.downloads.values()})),
     file=_one_of(sorted({download.name for download in PLAN.downloads.values()})),

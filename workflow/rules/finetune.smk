@@ -14,13 +14,14 @@ rule finetune:
         "logs/finetune/{model}/{task}/seed{seed}.log",
     benchmark:
         "results/benchmarks/finetune/{model}/{task}/seed{seed}.tsv"
+    retries: RUN_PLAN.retries("finetune")
     conda:
         "../../envs/plus-gpu.yaml"
     threads: 1  # tiny demo models run fastest one thread per job; the slurm profile sets more
     resources:
         gpu=1,
         mem_mb=memory_mb(16000),
-        runtime=runtime_minutes(12 * 60),
+        runtime=planned_runtime("finetune"),
     params:
         settings=finetune_settings,
         out=output_dir,
@@ -43,13 +44,14 @@ rule evaluate:
         "logs/evaluate/{model}/{task}/seed{seed}.log",
     benchmark:
         "results/benchmarks/evaluate/{model}/{task}/seed{seed}.tsv"
+    retries: RUN_PLAN.retries("evaluate")
     conda:
         "../../envs/plus-gpu.yaml"
     threads: 1  # tiny demo models run fastest one thread per job; the slurm profile sets more
     resources:
         gpu=1,
         mem_mb=memory_mb(16000),
-        runtime=runtime_minutes(2 * 60),
+        runtime=planned_runtime("evaluate"),
     params:
         settings=evaluate_settings,
         out=output_dir,

@@ -33,15 +33,16 @@ rule prepare_pfam:
         summary=f"{PFAM_DIR}/summary.json",
         config=f"{PFAM_DIR}/config.json",
     log:
-        "logs/prepare_pfam.log",
+        "logs/prepare_pfam/{corpus}.log",
     benchmark:
-        "results/benchmarks/prepare_pfam.tsv"
+        "results/benchmarks/prepare_pfam/{corpus}.tsv"
+    retries: RUN_PLAN.retries("prepare_pfam")
     conda:
         "../../envs/plus-cpu.yaml"
     threads: 1
     resources:
         mem_mb=memory_mb(8000),
-        runtime=runtime_minutes(6 * 60),
+        runtime=planned_runtime("prepare_pfam"),
     params:
         settings=pfam_settings,
         out=output_dir,

@@ -3,9 +3,9 @@
 
 rule pretrain:
     input:
-        train=f"{PFAM_DIR}/train",
-        test=f"{PFAM_DIR}/test",
-        test_pairs=f"{PFAM_DIR}/test_pairs.parquet",
+        train=corpus_input("train"),
+        test=corpus_input("test"),
+        test_pairs=corpus_input("test_pairs.parquet"),
     output:
         model="results/pretrain/{model}/model.pt",
         metrics="results/pretrain/{model}/metrics.json",
@@ -16,13 +16,14 @@ rule pretrain:
     benchmark:
         "results/benchmarks/pretrain/{model}.tsv"
     priority: 10  # the critical path: start pretraining before fine-tuning the no-pretraining baselines
+    retries: RUN_PLAN.retries("pretrain")
     conda:
         "../../envs/plus-gpu.yaml"
     threads: 1  # tiny demo models run fastest one thread per job; the slurm profile sets more
     resources:
         gpu=1,
         mem_mb=memory_mb(32000),
-        runtime=runtime_minutes(48 * 60),
+        runtime=planned_runtime("pretrain"),
     params:
         settings=pretrain_settings,
         out=output_dir,

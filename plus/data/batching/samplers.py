@@ -88,20 +88,23 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _all_batches(self) -> list[np.ndarray]:
+    def _epoch_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """Indices sorted by length within each chunk, and the order of the batches (slices of it) this epoch.
+
+        A chunk holds a whole number of batches, so batch b is `order[b * batch_size : (b + 1) * batch_size]`:
+        the epoch costs one index array (4 bytes a sequence below 2**31), not a list of per-batch arrays.
+        """
         n = len(self.lengths)
         rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(n) if self.shuffle else np.arange(n)
-        batches = []
+        order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+        if self.shuffle:
+            rng.shuffle(order)  # the permutation rng.permutation(n) would give, without its int64 copy
         for start in range(0, n, self.chunk_size):
             chunk = order[start : start + self.chunk_size]
-            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-            batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
-        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
-            batches.pop()
-        if self.shuffle:
-            batches = [batches[i] for i in rng.permutation(len(batches))]
-        return batches
+            chunk[:] = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+        n_batches = n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        batch_order = rng.permutation(n_batches) if self.shuffle else np.arange(n_batches)
+        return order, batch_order
 
     def _batches_per_rank(self, n_batches: int) -> int:
         if self.drop_last:
@@ -114,14 +117,13 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         return self._batches_per_rank(n_batches)
 
     def __iter__(self) -> Iterator[list[int]]:
-        batches = self._all_batches()
-        per_rank = self._batches_per_rank(len(batches))
-        total = per_rank * self.num_replicas
-        if batches:
-            while len(batches) < total:
-                batches.extend(batches[: total - len(batches)])
-        for batch in batches[self.rank : total : self.num_replicas]:
-            yield batch.tolist()
+        order, batch_order = self._epoch_order()
+        total = self._batches_per_rank(len(batch_order)) * self.num_replicas
+        if len(batch_order):
+            batch_order = np.resize(batch_order, total)  # repeats batches from the start to fill the last round
+        size = self.batch_size
+        for batch in batch_order[self.rank : total : self.num_replicas].tolist():
+            yield order[batch * size : (batch + 1) * size].tolist()
 
 
 class RankSlices:

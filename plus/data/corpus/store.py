@@ -1,4 +1,4 @@
-"""Memory-mapped store of pre-tokenized sequences with a family index.
+"""Store of pre-tokenized sequences with a memory-mapped index (offsets, families, family members).
 
 Layout of a store directory:
 `tokens.bin` (uint8, all sequences concatenated), `offsets.npy` (int64, n+1), `families.npy` (int32 per
@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import weakref
 from array import array
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -167,14 +168,7 @@ class CorpusWriter:
         np.cumsum(counts, out=family_offsets[1:])
         np.save(self._tmp / "family_offsets.npy", family_offsets)
         with _npy_writer(self._tmp / "family_members.npy", np.int64, n) as out:
-            for first, last in _family_groups(counts, 4 * _CHUNK):
-                members, member_families = [], []
-                for start, families in _raw_chunks(families_raw, np.int32, n):
-                    found = np.flatnonzero((families >= first) & (families < last))
-                    members.append(start + found)
-                    member_families.append(families[found])
-                order = np.argsort(np.concatenate(member_families), kind="stable")
-                np.concatenate(members)[order].astype(np.int64).tofile(out)
+            _write_members(out, families_raw, n, family_offsets)
         lengths_raw.unlink()
         families_raw.unlink()
 
@@ -203,17 +197,26 @@ def _npy_data(path: Path) -> tuple[BinaryIO, np.dtype]:
     return handle, dtype
 
 
-def _family_groups(counts: np.ndarray, budget: int) -> list[tuple[int, int]]:
-    """Consecutive family ranges [first, last) holding at most `budget` sequences each (or one family)."""
-    groups, first, size = [], 0, 0
-    for family, count in enumerate(counts.tolist()):
-        if size and size + count > budget:
-            groups.append((first, family))
-            first, size = family, 0
-        size += count
-    if size:
-        groups.append((first, len(counts)))
-    return groups
+def _write_members(out: BinaryIO, families_raw: Path, n: int, family_offsets: np.ndarray) -> None:
+    """Write the members of each family (ascending) into `out` from one pass over the families, chunk by chunk.
+
+    Within a chunk the sequences are grouped by family, and each family's run is written at that family's next
+    free slot of the file, so memory is a few chunk-sized arrays however large the corpus or a family is.
+    """
+    data_start = out.tell()
+    cursor = family_offsets[:-1].copy()
+    for start, families in _raw_chunks(families_raw, np.int32, n):
+        order = np.argsort(families, kind="stable")
+        members = order.astype(np.int64, copy=False) + start
+        grouped = families[order]
+        run_starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+        run_ends = np.r_[run_starts[1:], len(grouped)]
+        for family, first, last in zip(
+            grouped[run_starts].tolist(), run_starts.tolist(), run_ends.tolist(), strict=True
+        ):
+            out.seek(data_start + 8 * int(cursor[family]))
+            out.write(members[first:last].data)
+            cursor[family] += last - first
 
 
 def _mapped(path: Path) -> np.ndarray:
@@ -229,7 +232,11 @@ def current_umask() -> int:
 
 
 class CorpusStore:
-    """Read-only, memory-mapped view of a store written by `CorpusWriter`; O(1) random access."""
+    """Read-only view of a store written by `CorpusWriter`; O(1) random access.
+
+    The index arrays are memory-mapped. Sequences are read with `os.pread`, not through a map: a map's touched
+    pages count in the resident memory of every process reading it, which over an epoch grows to tokens.bin.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -264,11 +271,8 @@ class CorpusStore:
             problems.append("family_offsets.npy does not match families.json")
         if problems:
             raise InputError(f"{path}: incomplete corpus store: {'; '.join(problems)}")
-        self._tokens = (
-            np.memmap(path / "tokens.bin", dtype=np.uint8, mode="r").view(np.ndarray)
-            if n_tokens
-            else np.zeros(0, dtype=np.uint8)
-        )
+        self._token_fd = os.open(path / "tokens.bin", os.O_RDONLY)
+        weakref.finalize(self, os.close, self._token_fd)
         self.family_sizes: np.ndarray = np.diff(self._family_offsets)
         self._lengths: np.ndarray | None = None
 
@@ -288,14 +292,19 @@ class CorpusStore:
             index += n
         if not 0 <= index < n:
             raise IndexError(f"sequence index {index} out of range for a store of {n}")
-        start, stop = self._offsets[index], self._offsets[index + 1]
-        return np.array(self._tokens[start:stop])
+        start, stop = int(self._offsets[index]), int(self._offsets[index + 1])
+        data = os.pread(self._token_fd, stop - start, start)
+        if len(data) != stop - start:
+            raise InputError(f"{self.path}/tokens.bin: truncated at sequence {index} (changed since it was opened?)")
+        return np.frombuffer(data, dtype=np.uint8).copy()
 
     @property
     def lengths(self) -> np.ndarray:
-        """Length of every sequence (int64), computed once from the offsets."""
+        """Length of every sequence (int32), computed once from the offsets, a chunk at a time."""
         if self._lengths is None:
-            self._lengths = np.diff(self._offsets)
+            self._lengths = np.empty(len(self), dtype=np.int32)
+            for start in range(0, len(self), _CHUNK):
+                self._lengths[start : start + _CHUNK] = np.diff(self._offsets[start : start + _CHUNK + 1])
         return self._lengths
 
     @property

@@ -34,17 +34,21 @@ _TYPE_WORDS = {
 
 @dataclass(frozen=True)
 class Option:
-    """One option of a format: name, accepted types (`type(None)` allows null), default, one-line meaning."""
+    """One option of a format: name, accepted types (`type(None)` allows null), default, one-line meaning, and
+    optionally the only values it accepts (`choices`)."""
 
     name: str
     types: tuple[type, ...]
     default: Any
     meaning: str
     required: bool = False
+    choices: tuple[Any, ...] = ()
 
     @property
     def type_name(self) -> str:
-        """The accepted types as docs show them, e.g. `str or null`."""
+        """The accepted types as docs show them, e.g. `str or null`, or the choices, e.g. `"a" or "b"`."""
+        if self.choices:
+            return " or ".join(f'"{choice}"' if isinstance(choice, str) else repr(choice) for choice in self.choices)
         return " or ".join(_TYPE_NAMES[kind] for kind in self.types)
 
     def check(self, value: Any, where: str) -> None:
@@ -60,6 +64,8 @@ class Option:
         if not ok:
             words = " or ".join(_TYPE_WORDS[kind] for kind in self.types)
             raise InputError(f"{where}: option {self.name} must be {words}, not {value!r}")
+        if self.choices and value not in self.choices:
+            raise InputError(f"{where}: option {self.name} must be one of {list(self.choices)}, not {value!r}")
 
 
 @dataclass(frozen=True)

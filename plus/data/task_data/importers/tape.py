@@ -47,10 +47,15 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
-def _tape_table(records: Iterator[Any], split: str, name: str, label_field: str) -> pd.DataFrame:
-    """Canonical rows from TAPE records (dicts with `primary`, the label field and usually `id`)."""
+def _tape_table(records: Iterator[Any], split: str, name: str, options: dict[str, Any]) -> pd.DataFrame:
+    """Canonical rows from TAPE records (dicts with `primary`, the label field and usually `id`).
+
+    With label_field ss8, positions where `valid_mask` is false become unlabelled ('.'), unless options
+    valid_mask is "ignore" (the PLUS authors' files label and score every residue: docs/fidelity.md, row 5)."""
+    label_field = options["label_field"]
+    respect_mask = options["valid_mask"] == "respect"
     ids, sequences, labels, origins = [], [], [], []
-    unlabelled = 0
+    unlabelled = scored_despite_mask = 0
     for index, record in enumerate(records):
         where = f"{name}: record {index}"
         if not isinstance(record, dict):
@@ -59,8 +64,11 @@ def _tape_table(records: Iterator[Any], split: str, name: str, label_field: str)
             if key not in record:
                 raise InputError(f"{where}: no field {key!r} (fields: {sorted(map(str, record))})")
         if label_field == "ss8":
-            label = ss8_ints_to_letters(record["ss8"], record.get("valid_mask"), where=where)
+            mask = record.get("valid_mask")
+            label = ss8_ints_to_letters(record["ss8"], mask if respect_mask else None, where=where)
             unlabelled += label.count(UNLABELLED)
+            if not respect_mask and mask is not None:
+                scored_despite_mask += int((~np.asarray(mask).astype(bool)).sum())
         else:
             label = _unwrap(record[label_field])
         record_id = record.get("id")
@@ -73,7 +81,11 @@ def _tape_table(records: Iterator[Any], split: str, name: str, label_field: str)
     ids, renamed = _unique_ids(ids)
     return new_table(
         {"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins},
-        mapped={"duplicate_id_suffixed": renamed, "ss8_valid_mask_false_to_unlabelled": unlabelled},
+        mapped={
+            "duplicate_id_suffixed": renamed,
+            "ss8_valid_mask_false_to_unlabelled": unlabelled,
+            "ss8_valid_mask_false_kept_labelled": scored_despite_mask,
+        },
     )
 
 
@@ -98,7 +110,7 @@ def _read_tape_json(files: dict[str, FileSpec], options: dict[str, Any]) -> dict
                 raise InputError(f"{name}: not valid JSON ({error})") from error
         if not isinstance(records, list):
             raise InputError(f"{name}: a TAPE JSON file holds a list of records, not {type(records).__name__}")
-        tables[split] = _tape_table(iter(records), split, name, options["label_field"])
+        tables[split] = _tape_table(iter(records), split, name, options)
     return tables
 
 
@@ -171,7 +183,7 @@ def _read_tape_lmdb(files: dict[str, FileSpec], options: dict[str, Any]) -> dict
                 if not path.exists():
                     raise InputError(f"{path}: LMDB database not found")
                 subdir = path.is_dir()
-            tables[split] = _tape_table(_lmdb_records(path, subdir, name), split, name, options["label_field"])
+            tables[split] = _tape_table(_lmdb_records(path, subdir, name), split, name, options)
     return tables
 
 
@@ -209,6 +221,14 @@ _LABEL_FIELD = Option(
     "positions where valid_mask is false -> '.'); one-element lists are unwrapped",
     required=True,
 )
+_VALID_MASK = Option(
+    "valid_mask",
+    (str,),
+    "respect",
+    "ss8 only: respect = residues with valid_mask false become '.' (unscored); ignore = every residue keeps its "
+    "ss8 label and is scored, as in the PLUS authors' files",
+    choices=("respect", "ignore"),
+)
 _RECORDS = (
     "Ids come from the records' `id` (`{split}_{index}` when absent); repeated ids get a `#k` suffix, counted in "
     "`mapped`."
@@ -219,7 +239,7 @@ import_tape_json = Format(
     _read_tape_json,
     "TAPE raw JSON lists of records (data_raw_pytorch archives), one file per split.",
     _SPLIT_FILES,
-    (_LABEL_FIELD,),
+    (_LABEL_FIELD, _VALID_MASK),
     details=_RECORDS,
 )
 import_tape_lmdb = Format(
@@ -227,7 +247,7 @@ import_tape_lmdb = Format(
     _read_tape_lmdb,
     "TAPE LMDB databases (data_pytorch archives), one per split: a path, or a directory/file member of an archive.",
     _SPLIT_FILES,
-    (_LABEL_FIELD,),
+    (_LABEL_FIELD, _VALID_MASK),
     details=_RECORDS
     + " Records are unpickled by a restricted unpickler that allows only plain data types and numpy arrays; "
     "any other pickled name is refused (see plus/data/task_data/safe_pickle.py). Needs the `lmdb` package.",

@@ -1,0 +1,206 @@
+"""The run plan: for every job of the workflow's DAG, the residues it processes, its estimated time on a device
+class from measured throughput, and the SLURM attempts and runtime requests that follow under a time limit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plus.errors import InputError
+from plus.jobs import WorkflowPlan
+from plus.models.presets import PRESETS
+from plus.run_plan import slurm
+from plus.run_plan.estimate import Estimate, estimate
+from plus.run_plan.reference import ThroughputTable, TypicalSizes, load_throughput, load_typical_sizes
+from plus.run_plan.settings import PlanSettings
+from plus.run_plan.sizes import SYNTHETIC_DIR, CorpusSize, SplitSize, corpus_size, task_sizes
+from plus.run_plan.work import Work, evaluate_work, finetune_work, import_work, prepare_pfam_work, pretrain_work
+from plus.settings import parse_settings
+
+GPU_RULES = ("pretrain", "finetune", "evaluate")
+RESUMABLE_RULES = ("pretrain", "finetune")  # Lightning checkpoints; evaluation and Pfam preparation start again
+CPU_TIMED_RULES = ("prepare_pfam",)
+LOCAL_RULES = ("download",)
+# What each timed rule requested before the plan (minutes, times the attempt): its request where time is unknown.
+FALLBACK_MINUTES = {"prepare_pfam": 6 * 60, "pretrain": 48 * 60, "finetune": 12 * 60, "evaluate": 2 * 60}
+RULE_ORDER = ("synthetic", "download", "prepare_pfam", "import_task", "pretrain", "finetune", "evaluate", "report")
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """One job of the DAG: its work, its time on the rule's device class and on the reference CPU, its requests."""
+
+    rule: str
+    model: str | None = None
+    task: str | None = None
+    seed: int | None = None
+    preset: str | None = None
+    work: Work = field(default_factory=Work)
+    device: Estimate | None = None
+    reference: Estimate | None = None
+    attempts: int | None = None
+    runtime_minutes: tuple[int, ...] = ()
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        parts = [self.model, self.task, None if self.seed is None else f"seed{self.seed}"]
+        return " ".join([self.rule, "/".join(p for p in parts if p is not None)]).strip()
+
+
+class RunPlan:
+    """Plans built on demand, so a job's plan reads the summary.json files that exist when it is asked for."""
+
+    def __init__(
+        self,
+        workflow: WorkflowPlan,
+        settings: PlanSettings,
+        results: str | Path = "results",
+        throughput: ThroughputTable | None = None,
+        typical: TypicalSizes | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.settings = settings
+        self.results = Path(results)
+        self.throughput = throughput or load_throughput()
+        self.typical = typical or load_typical_sizes()
+        if settings.device_class not in self.throughput.device_classes:
+            known = ", ".join(self.throughput.device_classes)
+            raise InputError(
+                f"device class {settings.device_class!r} is not declared (known: {known}; "
+                "declare one in a file given with --throughput)"
+            )
+
+    @property
+    def reference_class(self) -> str:
+        return self.throughput.reference
+
+    def rule_device(self, rule: str) -> str | None:
+        """The device class a rule's jobs run on: GPU rules the chosen class, Pfam preparation the reference CPU."""
+        if rule in GPU_RULES:
+            return self.settings.device_class
+        return self.reference_class if rule in CPU_TIMED_RULES else None
+
+    # ------------------------------------------------------------------ the DAG
+
+    def jobs(self) -> list[JobPlan]:
+        """Every job of the DAG except the target rule `all`, in stage order."""
+        corpus = corpus_size(self.workflow, self.results, self.typical)
+        tasks = {task: task_sizes(self.workflow, task, self.results, self.typical) for task in self.workflow.tasks}
+        w = self.workflow
+        plans = [JobPlan("synthetic", note="the demo data generator; not planned")] if self._synthetic() else []
+        plans += [
+            JobPlan("download", task=key, note="local rule: runs on the login node, no SLURM request")
+            for key in w.downloads
+        ]
+        plans += [self._timed("prepare_pfam", prepare_pfam_work(corpus), task=name) for name in w.corpora]
+        plans += [
+            JobPlan("import_task", task=task, work=import_work(tasks[task]), note="not timed: imports are not measured")
+            for task in w.tasks
+        ]
+        plans += [self._pretrain(model, corpus) for model in w.models]
+        runs = [(m, t, s) for m in w.models for t in w.tasks for s in w.seeds]
+        plans += [self._finetune(m, t, s, tasks[t]) for m, t, s in runs]
+        plans += [self._evaluate(m, t, s, tasks[t]) for m, t, s in runs]
+        plans.append(JobPlan("report", note="tables and figures; not planned"))
+        return plans
+
+    def job(
+        self, rule: str, model: str | None = None, task: str | None = None, seed: int | str | None = None
+    ) -> JobPlan:
+        """The plan of one job, with the sizes found on disk now."""
+        if rule == "prepare_pfam":
+            return self._timed(rule, prepare_pfam_work(corpus_size(self.workflow, self.results, self.typical)))
+        if rule == "pretrain" and model is not None:
+            return self._pretrain(model, corpus_size(self.workflow, self.results, self.typical))
+        if rule in ("finetune", "evaluate") and None not in (model, task, seed):
+            sizes = task_sizes(self.workflow, str(task), self.results, self.typical)
+            make = self._finetune if rule == "finetune" else self._evaluate
+            return make(str(model), str(task), int(str(seed)), sizes)
+        raise InputError(f"no planned job {rule!r} for model={model} task={task} seed={seed}")
+
+    def _synthetic(self) -> bool:
+        paths = [self.workflow.pfam_input, *(p for t in self.workflow.tasks for p in self.workflow.import_inputs(t))]
+        return any(path.startswith(SYNTHETIC_DIR) for path in paths)
+
+    def _preset(self, model: str) -> str:
+        return self.workflow.config.models[model].preset
+
+    def _pretrain(self, model: str, corpus: CorpusSize) -> JobPlan:
+        job = self.workflow.pretrain(model)
+        work = pretrain_work(job, corpus, PRESETS[job.preset].kind)
+        return self._timed("pretrain", work, model=model, preset=job.preset)
+
+    def _finetune(self, model: str, task: str, seed: int, sizes: dict[str, SplitSize]) -> JobPlan:
+        work = finetune_work(self.workflow.finetune(model, task, seed), sizes)
+        return self._timed("finetune", work, model=model, task=task, seed=seed, preset=self._preset(model))
+
+    def _evaluate(self, model: str, task: str, seed: int, sizes: dict[str, SplitSize]) -> JobPlan:
+        work = evaluate_work(self.workflow.evaluate(model, task, seed), sizes)
+        return self._timed("evaluate", work, model=model, task=task, seed=seed, preset=self._preset(model))
+
+    def _timed(
+        self,
+        rule: str,
+        work: Work,
+        model: str | None = None,
+        task: str | None = None,
+        seed: int | None = None,
+        preset: str | None = None,
+    ) -> JobPlan:
+        """A job with its estimates on the rule's device class and the reference CPU, attempts and requests."""
+        device = self.rule_device(rule)
+        assert device is not None
+        on_device = estimate(work, preset, device, self.throughput)
+        on_reference = estimate(work, preset, self.reference_class, self.throughput)
+        resumable = rule in RESUMABLE_RULES
+        attempts = slurm.attempts(on_device.hours, self.settings, resumable)
+        note = ""
+        if not resumable and on_device.hours is not None and not slurm.fits(on_device.hours, self.settings):
+            note = (
+                f"does not fit the {self.settings.time_limit} limit and cannot resume from a checkpoint: "
+                "raise plan.time_limit"
+            )
+        count = attempts if attempts is not None else self.settings.fallback_attempts
+        fallback = FALLBACK_MINUTES[rule]
+        requests = tuple(
+            slurm.runtime_minutes(on_device.hours, k, self.settings, fallback) for k in range(1, count + 1)
+        )
+        return JobPlan(rule, model, task, seed, preset, work, on_device, on_reference, attempts, requests, note)
+
+    # ------------------------------------------------------------------ what the workflow asks
+
+    def runtime_minutes(
+        self,
+        rule: str,
+        attempt: int,
+        model: str | None = None,
+        task: str | None = None,
+        seed: int | str | None = None,
+    ) -> int | None:
+        """SLURM runtime (minutes) of attempt `attempt` of a job; None for rules the plan does not time."""
+        if rule not in GPU_RULES + CPU_TIMED_RULES:
+            return None
+        plan = self.job(rule, model, task, seed)
+        hours = plan.device.hours if plan.device else None
+        return slurm.runtime_minutes(hours, attempt, self.settings, FALLBACK_MINUTES[rule])
+
+    def retries(self, rule: str) -> int | None:
+        """Snakemake `retries` of a rule: its jobs' most planned resubmissions plus the spare ones."""
+        if rule not in GPU_RULES + CPU_TIMED_RULES:
+            return None
+        return slurm.retries([job.attempts for job in self.jobs() if job.rule == rule], self.settings)
+
+
+def build_run_plan(
+    workflow: WorkflowPlan,
+    settings: PlanSettings | Mapping[str, Any] | None = None,
+    results: str | Path = "results",
+    throughput: str | Path | None = None,
+) -> RunPlan:
+    """A RunPlan of `workflow` (plus.jobs.plan_workflow) with plan settings, a results dir and a site's figures."""
+    if not isinstance(settings, PlanSettings):
+        settings = parse_settings(PlanSettings, dict(settings or {}), "plan")
+    return RunPlan(workflow, settings, results, load_throughput(throughput))
