@@ -156,6 +156,7 @@ def run_stage(stage: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run one stage in this process; returns its summary."""
     import torch
 
+    from plus.settings import EvaluateJob, FinetuneJob, FinetuneSettings, PretrainJob, PretrainSettings
     from plus.training.evaluate import run_evaluation
     from plus.training.finetune import run_finetune
     from plus.training.pretrain import run_pretraining
@@ -163,7 +164,21 @@ def run_stage(stage: str, args: argparse.Namespace) -> dict[str, Any]:
     pretrain_config, finetune_config = configs(args)
     workdir = args.workdir
     if stage == "pretrain":
-        metrics = run_pretraining(pretrain_config, workdir / "pretrain", workdir / "checkpoints" / "pretrain")
+        data = {key: Path(value) for key, value in pretrain_config["data"].items()}
+        job = PretrainJob(
+            name=pretrain_config["name"],
+            objective=pretrain_config["objective"],
+            preset=pretrain_config["model"]["preset"],
+            training=PretrainSettings(**pretrain_config["training"]),
+        )
+        metrics = run_pretraining(
+            job,
+            data["train"],
+            data["test"],
+            data["test_pairs"],
+            workdir / "pretrain",
+            workdir / "checkpoints" / "pretrain",
+        )
         return {
             "steps": metrics["steps"],
             "last_train_loss": last_train_loss(workdir / "pretrain" / "history.csv"),
@@ -171,15 +186,27 @@ def run_stage(stage: str, args: argparse.Namespace) -> dict[str, Any]:
             "devices": max(torch.cuda.device_count(), 1) if args.device == "cuda" else 0,
         }
     if stage == "finetune":
-        metrics = run_finetune(finetune_config, workdir / "finetune", workdir / "checkpoints" / "finetune")
+        job = FinetuneJob(
+            model=finetune_config["model"],
+            task=finetune_config["task"],
+            seed=finetune_config["seed"],
+            training=FinetuneSettings(**finetune_config["training"]),
+            encoder={"type": "plus", "path": str(finetune_config["encoder"])},
+        )
+        data_dir = Path(finetune_config["data"])
+        metrics = run_finetune(job, data_dir, workdir / "finetune", workdir / "checkpoints" / "finetune")
         return {
             "epochs": metrics["epochs"],
             "steps": metrics["steps"],
             "best_val_loss": metrics["best_val_loss"],
             "last_train_loss": last_train_loss(workdir / "finetune" / "history.csv"),
         }
-    evaluate_config = {**finetune_config, "batch_size": 64}
-    metrics = run_evaluation(evaluate_config, workdir / "finetune" / "model.pt", workdir / "evaluate")
+    job = EvaluateJob(
+        model=finetune_config["model"], task=finetune_config["task"], seed=finetune_config["seed"], batch_size=64
+    )
+    metrics = run_evaluation(
+        job, workdir / "finetune" / "model.pt", Path(finetune_config["data"]), workdir / "evaluate"
+    )
     return {"headline": metrics["headline"], "test": metrics["splits"]["test"]}
 
 

@@ -90,7 +90,7 @@ def build_model(args: argparse.Namespace, impl: str) -> PretrainingModel:
         reference = PackedLSTMEncoder(encoder.config)
         reference.load_state_dict(encoder.state_dict())
         encoder = reference
-    return PretrainingModel(encoder, PretrainLossConfig())
+    return PretrainingModel(encoder, PretrainLossConfig.from_settings())
 
 
 def time_steps(args: argparse.Namespace, impl: str, batches: list[Batch]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ import torch
 from plus.data.batching.task_examples import TargetScaling
 from plus.models import build_encoder
 from plus.objectives import PretrainingModel, PretrainLossConfig
-from plus.settings import HeadSpec, TaskSpec
+from plus.settings import FinetuneSettings, HeadSpec, TaskSpec
 from plus.tokens import PAD
 from plus.training.finetune import FinetuneModule
 
@@ -78,7 +78,7 @@ def pretrain_steps(args: argparse.Namespace, device: torch.device) -> tuple[Call
     """A function running pretraining step i (returns its residues), and the parameter count."""
     encoder = build_encoder(args.preset)
     max_length = 1000 if encoder.config.kind == "rnn" else (encoder.config.max_len - 3) // 2
-    model = PretrainingModel(encoder, PretrainLossConfig()).to(device).train()
+    model = PretrainingModel(encoder, PretrainLossConfig.from_settings()).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     options = SimpleNamespace(seed=args.seed, pairs=args.batch, median_length=args.median_length, sigma=args.sigma)
     batches = make_batches(options, args.warmup + args.steps, max_length)
@@ -100,7 +100,7 @@ def task_steps(args: argparse.Namespace, device: torch.device) -> tuple[Callable
     """A function running fine-tuning step (or inference pass) i, and the parameter count."""
     encoder = build_encoder(args.preset)
     max_length = 1000 if encoder.config.kind == "rnn" else encoder.config.max_len - 2
-    module = FinetuneModule(encoder, TASK, {}, TargetScaling(), args.seed).to(device)
+    module = FinetuneModule(encoder, TASK, FinetuneSettings(), TargetScaling(), args.seed).to(device)
     module.train(args.stage == "finetune")
     optimizer = torch.optim.Adam(module.parameters(), lr=5e-4)
     generator = torch.Generator().manual_seed(args.seed)

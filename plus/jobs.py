@@ -162,7 +162,9 @@ class WorkflowPlan:
             **{**self.config.pretrain.model_dump(), **entry.pretrain.model_dump(exclude_unset=True)}
         )
         preset = entry.preset or entry.encoder.preset
-        return PretrainJob(name=model, objective=entry.objective, preset=preset, training=training)
+        return PretrainJob(
+            name=model, objective=entry.objective, preset=preset, architecture=entry.architecture, training=training
+        )
 
     def encoder_spec(self, model: str) -> EncoderSpec:
         """The model's encoder as the commands open it: a model pretrained here reads its pretraining output."""
@@ -203,13 +205,19 @@ class WorkflowPlan:
         without an MLM head."""
         spec = self.task_specs[task]
         entry = self.config.models[model]
-        override = entry.heads.get(task)
+        if task in entry.heads:
+            head = {**spec.head.model_dump(), **entry.heads[task].model_dump(exclude_unset=True)}
+            spec = parse_settings(TaskSpec, {**spec.to_dict(), "head": head}, f"models.{model}.heads.{task}")
         values = spec.to_dict()
+        override = entry.tasks.get(task)
         if override is not None:
-            values["head"] = {**spec.head.model_dump(), **override.model_dump(exclude_none=True)}
+            if override.head is not None:
+                values["head"] = {**values["head"], **override.head.model_dump(exclude_unset=True)}
+            if override.aux_mlm_weight is not None:
+                values["aux_mlm_weight"] = override.aux_mlm_weight
         if not spec_has_mlm_head(entry.encoder):
             values["aux_mlm_weight"] = 0.0
-        return parse_settings(TaskSpec, values, f"models.{model}.heads.{task}")
+        return parse_settings(TaskSpec, values, f"models.{model}.tasks.{task}")
 
     def finetune_settings(self, model: str) -> FinetuneSettings:
         entry = self.config.models[model]
@@ -257,7 +265,9 @@ class WorkflowPlan:
 def _task_specs(config: WorkflowConfig) -> dict[str, TaskSpec]:
     specs = {}
     for task, entry in config.tasks.items():
-        overrides = entry.model_dump(exclude=set(IMPORT_KEYS), exclude_none=True)
+        overrides = entry.model_dump(exclude=set(IMPORT_KEYS) | {"head"}, exclude_none=True)
+        if entry.head is not None:
+            overrides["head"] = entry.head.model_dump(exclude_unset=True)  # an explicit `hidden: null` is kept
         specs[task] = resolve_task(task, overrides, where=f"tasks.{task}")
     return specs
 
@@ -283,16 +293,21 @@ def _downloads(config: WorkflowConfig) -> dict[str, Download]:
 
 
 def _check_references(config: WorkflowConfig) -> None:
-    from plus.models.presets import PRESETS
+    from plus.models.presets import PRESETS, preset_config
 
     for model, entry in config.models.items():
         preset = entry.preset or entry.encoder.preset if entry.encoder.type == "plus" else None
         if preset is not None and preset not in PRESETS:
             raise SettingsError(f"models.{model}.preset: unknown preset {preset!r}; known: {sorted(PRESETS)}")
-        for task in entry.heads:
+        if entry.architecture:
+            try:
+                preset_config(preset, **entry.architecture)
+            except InputError as error:
+                raise SettingsError(f"models.{model}.architecture: {error}") from None
+        for section, task in [*(("heads", t) for t in entry.heads), *(("tasks", t) for t in entry.tasks)]:
             if task not in config.tasks:
                 raise SettingsError(
-                    f"models.{model}.heads.{task}: no task {task!r} under config tasks "
+                    f"models.{model}.{section}.{task}: no task {task!r} under config tasks "
                     f"(configured: {', '.join(config.tasks)})"
                 )
 

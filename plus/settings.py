@@ -36,6 +36,7 @@ Objective = Literal["plus", "mlm", "none"]
 Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true"]
 Md5 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 Positive = Annotated[int, Field(ge=1)]
+Pooling = Literal["attention", "sum", "cls"]
 
 
 class Settings(BaseModel):
@@ -255,6 +256,39 @@ class PretrainSettings(Settings):
     seed: int = 2020
     eval_batch_pairs: Positive = Field(64, description="test pairs per validation batch")
     max_val_pairs: Positive = Field(2000, description="test pairs used for validation during training")
+    optimizer: Literal["adam", "bert-adam"] = Field(
+        "adam",
+        description="adam: torch Adam, constant lr; bert-adam: the authors' PLUS-TFM optimiser (linear warm-up over "
+        "warmup_fraction of the steps, then linear decay to 0; decoupled weight decay; no bias correction)",
+    )
+    warmup_fraction: float = Field(0.0, ge=0, lt=1, description="bert-adam: fraction of the steps of linear warm-up")
+    weight_decay: float = Field(0.0, ge=0, description="decoupled weight decay on all parameters")
+    adam_eps: float = Field(1e-8, gt=0)
+    grad_clip_scope: Literal["global", "per-tensor"] = Field(
+        "global", description="global: one norm over all gradients; per-tensor: each parameter's clipped on its own"
+    )
+    mlm_only_inputs: Literal["pairs", "single-sequences"] = Field(
+        "pairs",
+        description="objective mlm: pairs are still drawn (2 x batch_pairs sequences per step), or batch_pairs "
+        "single sequences per step, as the authors' MLM-only ablation",
+    )
+    mask_count: Literal["round", "authors"] = Field(
+        "round",
+        description="round: round-half-up(rate*len) capped per sequence; authors: floor(rate*len), for a joint-pair "
+        "encoder one cap of int(rate*max_len) per pair shared in proportion to the segment lengths",
+    )
+    keep: Literal["final", "best"] = Field(
+        "final", description="model.pt holds the final weights, or the best (lowest validation loss) ones"
+    )
+    sfp_logit_threshold: float = Field(
+        0.0, description="SFP accuracy: predict same family above this logit (the authors' RNN: 0.5, a bug)"
+    )
+
+    @model_validator(mode="after")
+    def _schedule(self) -> PretrainSettings:
+        if self.warmup_fraction > 0 and self.optimizer != "bert-adam":
+            raise ValueError("warmup_fraction applies to optimizer bert-adam only")
+        return self
 
 
 class FinetuneSettings(Settings):
@@ -276,6 +310,25 @@ class FinetuneSettings(Settings):
     homology_epochs: Positive = 100
     homology_sampler: Literal["bepler", "plus-original"] = "bepler"
     max_steps: Positive | None = None
+    homology_batch_size: Positive | None = Field(None, description="pairs per homology batch (null: batch_size)")
+    target_scaling: Literal["standardize", "none"] = Field(
+        "standardize", description="regression targets z-scored with the training mean/sd, or raw (the authors)"
+    )
+    batch_order: Literal["length-buckets", "shuffle"] = Field(
+        "length-buckets", description="training batches of similar lengths, or a uniform shuffle per epoch"
+    )
+    max_input_residues: Positive | None = Field(
+        None, description="protein-level inputs keep their first N residues (the authors' PLUS-TFM: 510)"
+    )
+    grad_clip_scope: Literal["global", "per-module"] = Field(
+        "global",
+        description="global: one norm over encoder and head; per-module (the authors): the RNN encoder and protein "
+        "heads each clipped to grad_clip, residue heads and a transformer encoder not clipped",
+    )
+    drop_pair_b_mlm: bool = Field(
+        False, description="homology: the authors' quirk, (w + w^2) * MLM(A) with sequence B's MLM loss dropped"
+    )
+    mask_count: Literal["round", "authors"] = Field("round", description="as pretrain.mask_count")
 
 
 class EvaluateSettings(Settings):
@@ -304,8 +357,10 @@ class HeadSpec(Settings):
     """Prediction head: which representation it reads (h: encoder states, z: projection) and its width."""
 
     input: Literal["h", "z"] = "h"
-    hidden: Positive = 512
-    pooling: Literal["attention", "sum"] = "attention"
+    hidden: Positive | None = Field(512, description="MLP width; null: one Linear (the authors' PLUS-TFM heads)")
+    pooling: Pooling = Field(
+        "attention", description="attention, sum, or cls: the encoder's [CLS] state (a transformer's), no pooling"
+    )
 
 
 def headline_metrics(shape: str, classes: tuple[str, ...]) -> tuple[str, ...]:
@@ -334,6 +389,7 @@ class TaskSpec(Settings):
     test_splits: tuple[Annotated[str, StringConstraints(pattern=r"^test")], ...] = Field(("test",), min_length=1)
     head: HeadSpec = HeadSpec()
     aux_mlm_weight: float = Field(0.3, ge=0, le=1, description="weight of the auxiliary MLM loss (0: off)")
+    file_order: bool = Field(False, description="train in file order, no shuffle (the authors' SecStr)")
     headline_metric: str = "accuracy"
     headline_split: str = "test"
     description: str = ""
@@ -420,8 +476,8 @@ class HeadOverride(Settings):
     """A partial HeadSpec: the keys given replace the task's."""
 
     input: Literal["h", "z"] | None = None
-    hidden: Positive | None = None
-    pooling: Literal["attention", "sum"] | None = None
+    hidden: Positive | None = Field(None, description="given as null: one Linear, no MLP")
+    pooling: Pooling | None = None
 
 
 class TaskEntry(ImportSettings):
@@ -433,6 +489,7 @@ class TaskEntry(ImportSettings):
     test_splits: tuple[str, ...] | None = None
     head: HeadOverride | None = None
     aux_mlm_weight: float | None = None
+    file_order: bool | None = None
     headline_metric: str | None = None
     headline_split: str | None = None
     description: str | None = None
@@ -578,6 +635,13 @@ PretrainOverride = _partial(PretrainSettings)
 FinetuneOverride = _partial(FinetuneSettings)
 
 
+class TaskOverride(Settings):
+    """A model's overrides of one task: its head and its auxiliary MLM weight."""
+
+    head: HeadOverride | None = None
+    aux_mlm_weight: float | None = Field(None, ge=0, le=1)
+
+
 class ModelEntry(Settings):
     """A workflow `models` entry: its encoder (a PLUS preset pretrained here by default), the protocol it is
     benchmarked under, and per-model overrides."""
@@ -595,6 +659,8 @@ class ModelEntry(Settings):
     pretrain: PretrainOverride = Field(default_factory=PretrainOverride)  # type: ignore[valid-type]
     finetune: FinetuneOverride = Field(default_factory=FinetuneOverride)  # type: ignore[valid-type]
     heads: dict[str, HeadOverride] = Field({}, description="per-task head overrides (the LARGE heads)")
+    tasks: dict[str, TaskOverride] = Field({}, description="per-task overrides of this model's fine-tuning")
+    architecture: dict[str, Any] = Field({}, description="config fields replacing the preset's (e.g. init)")
     corpus_max_length: Positive | None = Field(
         None,
         description="pretrain on a corpus whose sequences longer than this are dropped before the family filter "
@@ -652,6 +718,7 @@ class PretrainJob(Settings):
     name: Name
     objective: Objective
     preset: str
+    architecture: dict[str, Any] = Field({}, description="config fields replacing the preset's")
     training: PretrainSettings = PretrainSettings()
 
 

@@ -100,7 +100,7 @@ def resolve_task(name: str, overrides: dict[str, Any] | None = None, where: str 
     where = where or f"tasks.{name}"
     if name in BUILTIN_TASKS:
         base = BUILTIN_TASKS[name].to_dict()
-        head = {**base["head"], **{k: v for k, v in overrides.pop("head", {}).items() if v is not None}}
+        head = {**base["head"], **overrides.pop("head", {})}  # a head key given as None (hidden: null) is kept
         return parse_settings(TaskSpec, {**base, **overrides, "head": head, "name": name}, where)
     if "shape" not in overrides:
         raise InputError(f"{where}: not a built-in task ({', '.join(BUILTIN_TASKS)}) and no 'shape' given")

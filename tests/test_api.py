@@ -17,6 +17,7 @@ from plus.data.batching.task_examples import TargetScaling
 from plus.errors import InputError
 from plus.models import build_encoder
 from plus.models.checkpoint import save_checkpoint
+from plus.settings import FinetuneSettings
 from plus.tasks import BUILTIN_TASKS, LOCALIZATION_CLASSES
 from plus.training.evaluate import load_finetuned, predict_split
 from plus.training.finetune import FinetuneModule, finetuned_state
@@ -30,7 +31,7 @@ AA = "ARNDCQEGHILKMFPSTWYV"
 def save_finetuned(path: Path, task: str, scaling: TargetScaling | None = None) -> None:
     """A fine-tuned model.pt exactly as run_finetune writes it (random weights)."""
     encoder = build_encoder("plus-rnn-tiny")
-    module = FinetuneModule(encoder, BUILTIN_TASKS[task], {}, scaling or TargetScaling(), seed=0)
+    module = FinetuneModule(encoder, BUILTIN_TASKS[task], FinetuneSettings(), scaling or TargetScaling(), seed=0)
     save_checkpoint(path, "finetuned", encoder.config, module.state_dict(), **finetuned_state(module))
 
 

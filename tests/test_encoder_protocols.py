@@ -17,11 +17,10 @@ from plus.errors import InputError
 from plus.io import file_sha256
 from plus.models import build_encoder
 from plus.models.checkpoint import load_checkpoint, save_checkpoint
+from plus.settings import EvaluateJob, FinetuneJob
 from plus.tasks import resolve_task
+from plus.training import evaluate, finetune, probe
 from plus.training.embed_task import run_embed_task
-from plus.training.evaluate import run_evaluation
-from plus.training.finetune import run_finetune
-from plus.training.probe import run_probe
 
 AA = "ARNDCQEGHILKMFPSTWYV"
 TASKS = ("solubility", "transmembrane")
@@ -99,6 +98,22 @@ def _config(task: str, data: Path, encoder: dict[str, Any], **overrides: Any) ->
         "batch_size": 16,
         "training": {"lr": 3e-3, "batch_size": 8, "max_epochs": 2, "patience": 3},
     }
+
+
+def run_finetune(config: dict[str, Any], out: Path, checkpoint_dir: Path) -> dict[str, Any]:
+    """The package's run_finetune for a test config (the typed job and its data directory)."""
+    job = FinetuneJob(**{k: config[k] for k in ("model", "task", "seed", "encoder", "training")})
+    return finetune.run_finetune(job, Path(config["data"]), out, checkpoint_dir)
+
+
+def run_probe(config: dict[str, Any], embeddings: Path, out: Path, checkpoint_dir: Path) -> dict[str, Any]:
+    job = FinetuneJob(**{k: config[k] for k in ("model", "task", "seed", "encoder", "training")})
+    return probe.run_probe(job, embeddings, Path(config["data"]), out, checkpoint_dir)
+
+
+def run_evaluation(config: dict[str, Any], model: Path, out: Path, embeddings: Path | None = None) -> dict[str, Any]:
+    job = EvaluateJob(**{k: config[k] for k in ("model", "task", "seed", "batch_size")})
+    return evaluate.run_evaluation(job, model, Path(config["data"]), out, embeddings)
 
 
 def _check_outputs(out: Path, evaluation: dict[str, Any], record: dict[str, Any], protocol: str) -> None:

@@ -18,6 +18,7 @@ from plus.objectives import (
     ordinal_loss,
     soft_symmetric_alignment,
 )
+from plus.settings import PretrainSettings
 from plus.tokens import MASK, PAD, X
 
 
@@ -156,7 +157,9 @@ def test_loss_is_the_weighted_sum_and_counts_both_sequences(preset):
     _, targets_b = mask_tokens(tokens_b, len_b, torch.Generator().manual_seed(2))
     both = model.losses(tokens_a, no_targets, len_a, tokens_b, targets_b, len_b, same)
     assert both["mlm_loss"] > 0
-    quirk = PretrainingModel(model.encoder, PretrainLossConfig(drop_pair_b_mlm=True)).eval()
+    quirk = PretrainingModel(
+        model.encoder, PretrainLossConfig.from_settings(PretrainSettings(drop_pair_b_mlm=True))
+    ).eval()
     quirk.sfp_head = model.sfp_head
     dropped = quirk.losses(tokens_a, no_targets, len_a, tokens_b, targets_b, len_b, same)
     assert dropped["mlm_loss"] == 0
@@ -166,7 +169,7 @@ def test_loss_is_the_weighted_sum_and_counts_both_sequences(preset):
 def test_authors_weighting_of_sequence_a():
     torch.manual_seed(0)
     encoder = build_encoder("plus-rnn-tiny").eval()
-    quirk = PretrainingModel(encoder, PretrainLossConfig(drop_pair_b_mlm=True)).eval()
+    quirk = PretrainingModel(encoder, PretrainLossConfig.from_settings(PretrainSettings(drop_pair_b_mlm=True))).eval()
     result = quirk(*pair_batch(seed=3), generator=torch.Generator().manual_seed(4))
     torch.testing.assert_close(result["loss"], 1.19 * result["mlm_loss"] + 0.3 * result["sfp_loss"])
 
@@ -178,13 +181,13 @@ def test_sfp_threshold_option_and_mlm_only_objective():
     default = PretrainingModel(encoder).eval()
     logits = default.sfp_logits(*batch[:4])
     assert logits.shape == (4,)
-    authors = PretrainingModel(encoder, PretrainLossConfig(sfp_logit_threshold=0.5))
+    authors = PretrainingModel(encoder, PretrainLossConfig.from_settings(PretrainSettings(sfp_logit_threshold=0.5)))
     logit, same = torch.tensor([0.2, 0.7, -1.0, 0.3]), torch.tensor([1, 1, 0, 1])
     assert default._sfp_terms(logit, same)["sfp_accuracy"] == 1.0
     assert authors._sfp_terms(logit, same)["sfp_accuracy"] == 0.5
     unmasked = default(*batch, sfp_on_unmasked=True)
     torch.testing.assert_close(unmasked["sfp_logit"], logits)
-    mlm_only = PretrainingModel(encoder, PretrainLossConfig(objective="mlm"))
+    mlm_only = PretrainingModel(encoder, PretrainLossConfig.from_settings(objective="mlm"))
     result = mlm_only(*batch[:4])
     assert "sfp_loss" not in result and "sfp_accuracy" not in result
     torch.testing.assert_close(result["loss"], result["mlm_loss"])

@@ -405,7 +405,9 @@ def test_report_settings_errors():
         model = {"name": "a", "label": "A", "objective": objective, **preset}
         return {"models": [model], "runs": [{"model": "a", "task": "solubility", "seed": 0}]}
 
-    with pytest.raises(InputError, match=r"report.models.0.objective: Input should be 'plus', 'mlm', 'none' or 'external'"):
+    with pytest.raises(
+        InputError, match=r"report.models.0.objective: Input should be 'plus', 'mlm', 'none' or 'external'"
+    ):
         parse_settings(ReportJob, settings("bert", preset="p"), "report")
     with pytest.raises(InputError, match="report.models.0.preset: required key missing"):
         parse_settings(ReportJob, settings("plus"), "report")

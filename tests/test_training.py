@@ -25,6 +25,7 @@ from plus.data.corpus.store import CorpusStore, CorpusWriter
 from plus.models import build_encoder
 from plus.models.checkpoint import load_checkpoint
 from plus.random_streams import random_stream
+from plus.settings import EvaluateJob, FinetuneJob, FinetuneSettings, PretrainJob, PretrainSettings
 from plus.tasks import BUILTIN_TASKS, resolve_task
 from plus.tokens import MASK
 from plus.training import finetune
@@ -88,8 +89,47 @@ def pretrain_config(corpus: dict[str, str], objective: str = "plus", **training:
     }
 
 
+def pretrain_job(config: dict) -> PretrainJob:
+    """The typed job of a test's pretraining config dict (name, objective, model, training)."""
+    model = dict(config["model"])
+    preset = model.pop("preset")
+    training = PretrainSettings(**config["training"])
+    return PretrainJob(
+        name=config["name"], objective=config["objective"], preset=preset, encoder=model, training=training
+    )
+
+
+def train_encoder(config: dict, out: Path, checkpoint_dir: Path) -> dict:
+    data = config["data"]
+    return run_pretraining(
+        pretrain_job(config), Path(data["train"]), Path(data["test"]), Path(data["test_pairs"]), out, checkpoint_dir
+    )
+
+
+def finetune_job(config: dict) -> FinetuneJob:
+    """The typed job of a test's fine-tuning config dict (model, task, seed, training)."""
+    return FinetuneJob(
+        model=config["model"],
+        task=config["task"],
+        seed=config["seed"],
+        training=FinetuneSettings(**config["training"]),
+        encoder={"type": "plus", "path": str(config["encoder"])},
+    )
+
+
+def train_task(config: dict, out: Path, checkpoint_dir: Path) -> dict:
+    return run_finetune(finetune_job(config), Path(config["data"]), out, checkpoint_dir)
+
+
+def evaluate_task(config: dict, model: Path, out: Path, **settings: object) -> dict:
+    """`plus evaluate` of a fine-tuning config (EvaluateJob fields of evaluate_config, with `settings`)."""
+    fields = evaluate_config(config, **settings)
+    data = Path(fields.pop("data"))
+    return run_evaluation(EvaluateJob(**fields), model, data, out)
+
+
 def test_pretraining_writes_model_metrics_and_history(corpus: dict[str, str], tmp_path: Path) -> None:
-    metrics = run_pretraining(pretrain_config(corpus), tmp_path / "out", tmp_path / "ckpt")
+    metrics = train_encoder(pretrain_config(corpus), tmp_path / "out", tmp_path / "ckpt")
     assert metrics["steps"] == 12
     assert set(metrics["test"]) >= {"mlm_accuracy", "mlm_loss", "sfp_accuracy", "sfp_loss"}
     on_disk = json.loads((tmp_path / "out" / "metrics.json").read_text())
@@ -103,9 +143,9 @@ def test_pretraining_writes_model_metrics_and_history(corpus: dict[str, str], tm
 
 
 def test_mlm_only_has_no_sfp_and_none_is_untrained(corpus: dict[str, str], tmp_path: Path) -> None:
-    mlm = run_pretraining(pretrain_config(corpus, "mlm"), tmp_path / "mlm", tmp_path / "mlm_ckpt")
+    mlm = train_encoder(pretrain_config(corpus, "mlm"), tmp_path / "mlm", tmp_path / "mlm_ckpt")
     assert "sfp_accuracy" not in mlm["test"] and mlm["steps"] == 12
-    none = run_pretraining(pretrain_config(corpus, "none"), tmp_path / "none", tmp_path / "none_ckpt")
+    none = train_encoder(pretrain_config(corpus, "none"), tmp_path / "none", tmp_path / "none_ckpt")
     assert none["steps"] == 0 and "mlm_accuracy" in none["test"]
 
 
@@ -125,7 +165,7 @@ def _protein_frames(rng: np.random.Generator, n: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def encoder_path(corpus: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("encoder")
-    run_pretraining(pretrain_config(corpus), out, out / "ckpt")
+    train_encoder(pretrain_config(corpus), out, out / "ckpt")
     return out / "model.pt"
 
 
@@ -162,12 +202,12 @@ def test_finetune_and_evaluate_protein_classification(encoder_path: Path, tmp_pa
         {"train": _protein_frames(rng, 64), "valid": _protein_frames(rng, 16), "test": _protein_frames(rng, 20)},
     )
     config = finetune_config("solubility", data, encoder_path)
-    metrics = run_finetune(config, tmp_path / "ft", tmp_path / "ckpt")
+    metrics = train_task(config, tmp_path / "ft", tmp_path / "ckpt")
     assert metrics["epochs"] >= 1 and metrics["best_val_loss"] is not None
     history = pd.read_csv(tmp_path / "ft" / "history.csv")
     assert history["val_loss"].notna().sum() >= 1
     assert_speed_logged(history)
-    result = run_evaluation(evaluate_config(config), tmp_path / "ft" / "model.pt", tmp_path / "eval")
+    result = evaluate_task(config, tmp_path / "ft" / "model.pt", tmp_path / "eval")
     assert result["headline"]["metric"] == "accuracy"
     assert 0.0 <= result["splits"]["test"]["accuracy"] <= 1.0 and result["splits"]["test"]["n"] == 20
     predictions = pd.read_parquet(tmp_path / "eval" / "predictions.parquet")
@@ -194,8 +234,8 @@ def test_transmembrane_evaluation_decodes_topology(encoder_path: Path, tmp_path:
         {"train": _residue_frame(rng, 48), "valid": _residue_frame(rng, 8), "test": _residue_frame(rng, 8)},
     )
     config = finetune_config("transmembrane", data, encoder_path)
-    run_finetune(config, tmp_path / "ft", tmp_path / "ckpt")
-    result = run_evaluation(evaluate_config(config), tmp_path / "ft" / "model.pt", tmp_path / "eval")
+    train_task(config, tmp_path / "ft", tmp_path / "ckpt")
+    result = evaluate_task(config, tmp_path / "ft" / "model.pt", tmp_path / "eval")
     test = result["splits"]["test"]
     assert {"accuracy", "accuracy_protein", "accuracy_protein_authors", "accuracy_protein_segments"} <= set(test)
     on_disk = json.loads((tmp_path / "eval" / "metrics.json").read_text())["splits"]["test"]
@@ -242,7 +282,7 @@ def test_homology_pairs_draw_independent_masks_for_a_and_b() -> None:
     """Sequences A and B of a pair, even identical ones, get different masks (one stream, drawn in turn)."""
     torch.manual_seed(0)
     encoder = build_encoder("plus-rnn-tiny")
-    module = FinetuneModule(encoder, resolve_task("homology"), {}, TargetScaling(), seed=0)
+    module = FinetuneModule(encoder, resolve_task("homology"), FinetuneSettings(), TargetScaling(), seed=0)
     seen: list[torch.Tensor] = []
     encoder.register_forward_hook(lambda _module, args, _out: seen.append(args[0].clone()))
     tokens = torch.randint(1, 21, (3, 40))
@@ -283,16 +323,18 @@ def test_homology_finetune_and_evaluate(encoder_path: Path, tmp_path: Path) -> N
         {"train": train, "valid": pair_frame(40), "test": pair_frame(30), "test_2.07": pair_frame(20)},
     )
     config = finetune_config("homology", data, encoder_path)
-    run_finetune(config, tmp_path / "ft", tmp_path / "ckpt")
-    result = run_evaluation(evaluate_config(config), tmp_path / "ft" / "model.pt", tmp_path / "eval")
+    train_task(config, tmp_path / "ft", tmp_path / "ckpt")
+    result = evaluate_task(config, tmp_path / "ft" / "model.pt", tmp_path / "eval")
     assert set(result["splits"]) == {"test", "test_2.07"}
     assert len(result["homology_thresholds"]) == 4
     assert "average_precision_family" in result["splits"]["test"]
     assert (result["homology_score"], result["homology_thresholds_from"]) == ("exceedance-sum", "dev")
-    authors = run_evaluation(
-        evaluate_config(config, homology_score="authors", homology_thresholds="self"),
+    authors = evaluate_task(
+        config,
         tmp_path / "ft" / "model.pt",
         tmp_path / "eval_authors",
+        homology_score="authors",
+        homology_thresholds="self",
     )
     assert (authors["homology_score"], authors["homology_thresholds_from"]) == ("authors", "self")
     assert "homology_thresholds" not in authors
@@ -326,10 +368,16 @@ def assert_speed_logged(history: pd.DataFrame) -> None:
 
 
 def cli(command: str, config: dict, tmp_path: Path) -> list[str]:
-    """The `plus` command line for `command` with `config` written to a file."""
-    path = tmp_path / f"{command}-config.json"
-    path.write_text(json.dumps(config))
-    return [sys.executable, "-m", "plus", command, "--config", str(path)]
+    """The `plus` command line for `command` with the typed job of `config` written to a settings file."""
+    path = tmp_path / f"{command}-settings.json"
+    if command == "pretrain":
+        path.write_text(pretrain_job(config).model_dump_json())
+        data = config["data"]
+        inputs = ["--train", data["train"], "--test", data["test"], "--test-pairs", data["test_pairs"]]
+    else:
+        path.write_text(finetune_job(config).model_dump_json())
+        inputs = ["--encoder", str(config["encoder"]), "--data", str(config["data"])]
+    return [sys.executable, "-m", "plus", command, "--settings", str(path), *inputs]
 
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -449,7 +497,7 @@ def test_signal_before_a_validation_saves_after_it(
     data = _write_task(tmp_path / "task", {"train": _protein_frames(rng, 32), "valid": _protein_frames(rng, 8)})
     config = finetune_config("solubility", data, encoder_path)
     config["training"].update(max_epochs=8, patience=8)
-    straight = run_finetune(config, tmp_path / "straight", tmp_path / "straight_ckpt")
+    straight = train_task(config, tmp_path / "straight", tmp_path / "straight_ckpt")
 
     def with_signal(*args: object, **kwargs: object) -> L.Trainer:
         trainer = build_trainer(*args, **kwargs)
@@ -458,11 +506,11 @@ def test_signal_before_a_validation_saves_after_it(
 
     monkeypatch.setattr(finetune, "build_trainer", with_signal)
     with pytest.raises(SystemExit) as stopped:
-        run_finetune(config, tmp_path / "killed", tmp_path / "ckpt")
+        train_task(config, tmp_path / "killed", tmp_path / "ckpt")
     assert stopped.value.code == 128 + signal.SIGUSR1
     assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == 12
     monkeypatch.undo()
-    assert run_finetune(config, tmp_path / "killed", tmp_path / "ckpt") == straight
+    assert train_task(config, tmp_path / "killed", tmp_path / "ckpt") == straight
     assert_same_run(tmp_path / "killed", tmp_path / "straight")
 
 
@@ -474,14 +522,14 @@ def test_changed_settings_start_fresh_instead_of_resuming(corpus: dict[str, str]
     """A checkpoint directory left by a finished run with other settings (lr, architecture, preset) is moved aside
     and the run starts fresh."""
     ckpt = tmp_path / "ckpt"
-    first = run_pretraining(pretrain_config(corpus), tmp_path / "first", ckpt)
-    again = run_pretraining(pretrain_config(corpus), tmp_path / "again", ckpt)  # same run: resumes, 0 new steps
+    first = train_encoder(pretrain_config(corpus), tmp_path / "first", ckpt)
+    again = train_encoder(pretrain_config(corpus), tmp_path / "again", ckpt)  # same run: resumes, 0 new steps
     assert again == first and not list(tmp_path.glob("ckpt.stale-*"))
     torch.testing.assert_close(encoder_weights(tmp_path / "again"), encoder_weights(tmp_path / "first"))
 
-    changed = run_pretraining(pretrain_config(corpus, lr=1e-3), tmp_path / "changed", ckpt)
+    changed = train_encoder(pretrain_config(corpus, lr=1e-3), tmp_path / "changed", ckpt)
     assert changed["steps"] == 12 and len(list(tmp_path.glob("ckpt.stale-*"))) == 1
-    fresh = run_pretraining(pretrain_config(corpus, lr=1e-3), tmp_path / "fresh", tmp_path / "fresh_ckpt")
+    fresh = train_encoder(pretrain_config(corpus, lr=1e-3), tmp_path / "fresh", tmp_path / "fresh_ckpt")
     assert changed == fresh and changed["test"] != first["test"]
     a, b, c = (encoder_weights(tmp_path / name) for name in ("first", "changed", "fresh"))
     assert any(not torch.equal(a[name], b[name]) for name in a)
@@ -493,11 +541,11 @@ def test_changed_settings_start_fresh_instead_of_resuming(corpus: dict[str, str]
 
     preset = pretrain_config(corpus, lr=1e-3)
     preset["model"] = {"preset": "plus-rnn-tiny", "hidden": 16}
-    assert run_pretraining(preset, tmp_path / "preset", ckpt)["steps"] == 12
+    assert train_encoder(preset, tmp_path / "preset", ckpt)["steps"] == 12
     assert len(list(tmp_path.glob("ckpt.stale-*"))) == 2
     assert load_checkpoint(tmp_path / "preset" / "model.pt")["model_config"]["hidden"] == 16
     preset["model"] = {"preset": "plus-tfm-tiny"}
-    assert run_pretraining(preset, tmp_path / "tfm", ckpt)["steps"] == 12
+    assert train_encoder(preset, tmp_path / "tfm", ckpt)["steps"] == 12
     assert len(list(tmp_path.glob("ckpt.stale-*"))) == 3
 
 
@@ -505,11 +553,11 @@ def test_changed_finetuning_settings_start_fresh(encoder_path: Path, tmp_path: P
     rng = np.random.default_rng(6)
     data = _write_task(tmp_path / "task", {"train": _protein_frames(rng, 32), "valid": _protein_frames(rng, 8)})
     config = finetune_config("solubility", data, encoder_path)
-    first = run_finetune(config, tmp_path / "first", tmp_path / "ckpt")
+    first = train_task(config, tmp_path / "first", tmp_path / "ckpt")
     config["training"]["lr"] = 1e-3
-    changed = run_finetune(config, tmp_path / "changed", tmp_path / "ckpt")
+    changed = train_task(config, tmp_path / "changed", tmp_path / "ckpt")
     assert changed["steps"] == first["steps"] == 12 and len(list(tmp_path.glob("ckpt.stale-*"))) == 1
-    fresh = run_finetune(config, tmp_path / "fresh", tmp_path / "fresh_ckpt")
+    fresh = train_task(config, tmp_path / "fresh", tmp_path / "fresh_ckpt")
     assert changed == fresh and changed["best_val_loss"] != first["best_val_loss"]
     a, b, c = (encoder_weights(tmp_path / name) for name in ("first", "changed", "fresh"))
     assert any(not torch.equal(a[name], b[name]) for name in a)
@@ -524,16 +572,16 @@ def test_unreadable_last_checkpoint_falls_back_to_an_earlier_one(
     rng = np.random.default_rng(7)
     data = _write_task(tmp_path / "task", {"train": _protein_frames(rng, 32), "valid": _protein_frames(rng, 8)})
     config = finetune_config("solubility", data, encoder_path)
-    config["training"].update(max_epochs=6, patience=6, lr=3e-2)
+    config["training"].update(max_epochs=12, patience=12, lr=3e-2)
     ckpt = tmp_path / "ckpt"
-    first = run_finetune(config, tmp_path / "first", ckpt)
+    first = train_task(config, tmp_path / "first", ckpt)
     best_step = torch.load(ckpt / "best.ckpt", weights_only=True)["global_step"]
-    assert best_step < first["steps"] == 24, "best.ckpt must be older than last.ckpt for this test"
+    assert best_step < first["steps"] == 48, "best.ckpt must be older than last.ckpt for this test"
 
     last = (ckpt / "last.ckpt").read_bytes()
     (ckpt / "last.ckpt").write_bytes(last[: len(last) // 2])
     with caplog.at_level("INFO"):
-        again = run_finetune(config, tmp_path / "again", ckpt)
+        again = train_task(config, tmp_path / "again", ckpt)
     assert f"resuming from {ckpt / 'best.ckpt'} (step {best_step})" in caplog.text
     assert len(list(ckpt.glob("last.ckpt.corrupt-*"))) == 1
     assert again == first
@@ -542,7 +590,7 @@ def test_unreadable_last_checkpoint_falls_back_to_an_earlier_one(
 
     for name in ("last.ckpt", "best.ckpt"):
         (ckpt / name).write_bytes(b"PK\x03\x04 cut short")
-    assert run_finetune(config, tmp_path / "fresh", ckpt) == first
+    assert train_task(config, tmp_path / "fresh", ckpt) == first
     assert len(list(ckpt.glob("*.corrupt-*"))) == 3
     torch.testing.assert_close(encoder_weights(tmp_path / "fresh"), encoder_weights(tmp_path / "first"))
 
@@ -553,10 +601,10 @@ def test_early_stopped_run_stays_stopped_when_run_again(encoder_path: Path, tmp_
     data = _write_task(tmp_path / "task", {"train": _protein_frames(rng, 32), "valid": _protein_frames(rng, 8)})
     config = finetune_config("solubility", data, encoder_path)
     config["training"].update(max_epochs=40, patience=1, lr=3e-2)
-    first = run_finetune(config, tmp_path / "first", tmp_path / "ckpt")
+    first = train_task(config, tmp_path / "first", tmp_path / "ckpt")
     assert first["early_stopped"] and first["steps"] < 160 and first["steps"] == 4 * first["epochs"]
     assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == first["steps"]
-    again = run_finetune(config, tmp_path / "again", tmp_path / "ckpt")
+    again = train_task(config, tmp_path / "again", tmp_path / "ckpt")
     assert again == first
     assert pd.read_csv(tmp_path / "again" / "history.csv").equals(pd.read_csv(tmp_path / "first" / "history.csv"))
 
@@ -576,7 +624,7 @@ def test_builtin_tasks_cover_the_seven_paper_tasks() -> None:
 def test_transformer_pretrains_and_finetunes(corpus: dict[str, str], tmp_path: Path) -> None:
     config = pretrain_config(corpus, max_steps=4, val_every_n_steps=4)
     config["model"] = {"preset": "plus-tfm-tiny"}
-    metrics = run_pretraining(config, tmp_path / "tfm", tmp_path / "tfm_ckpt")
+    metrics = train_encoder(config, tmp_path / "tfm", tmp_path / "tfm_ckpt")
     assert metrics["steps"] == 4 and "sfp_accuracy" in metrics["test"]
     rng = np.random.default_rng(4)
     data = _write_task(
@@ -585,8 +633,8 @@ def test_transformer_pretrains_and_finetunes(corpus: dict[str, str], tmp_path: P
     )
     finetune = finetune_config("solubility", data, tmp_path / "tfm" / "model.pt")
     finetune["training"]["max_epochs"] = 1
-    run_finetune(finetune, tmp_path / "ft", tmp_path / "ft_ckpt")
-    result = run_evaluation(evaluate_config(finetune), tmp_path / "ft" / "model.pt", tmp_path / "eval")
+    train_task(finetune, tmp_path / "ft", tmp_path / "ft_ckpt")
+    result = evaluate_task(finetune, tmp_path / "ft" / "model.pt", tmp_path / "eval")
     assert result["splits"]["test"]["n"] == 8
 
 

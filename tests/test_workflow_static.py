@@ -383,7 +383,10 @@ def test_both_configs_pass_the_schema_and_resolve() -> None:
         validate(config, schema=SCHEMA, set_default=False)
         plan = plan_workflow(config)
         assert plan.import_task("solubility").sources[0].options == {}
-        assert all(plan.task_spec(model, "secstr").head.hidden == 512 for model in plan.models)
+        rnn_models = [model for model in plan.models if model != "plus-tfm"]  # plus-tfm: the authors' Linear heads
+        assert all(plan.task_spec(model, "secstr").head.hidden == 512 for model in rnn_models)
+        if "plus-tfm" in plan.models:
+            assert plan.task_spec("plus-tfm", "secstr").head.hidden is None
 
 
 def test_the_committed_schema_is_generated_from_the_settings(capsys: pytest.CaptureFixture[str]) -> None:

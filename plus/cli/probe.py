@@ -26,8 +26,7 @@ def _probe(args: argparse.Namespace) -> int:
 
     job = load_settings(FinetuneJob, args.settings)
     inputs = {"embeddings": str(args.embeddings), "data": str(args.data)}
-    config = {**job.model_dump(mode="json"), "data": str(args.data)}
-    run_probe(config, args.embeddings, args.out, args.checkpoint_dir or args.out / "checkpoints")
+    run_probe(job, args.embeddings, args.data, args.out, args.checkpoint_dir or args.out / "checkpoints")
     write_run_record(args.out, job.model_dump(mode="json"), inputs)
     return 0
 
@@ -38,8 +37,7 @@ def _evaluate_probe(args: argparse.Namespace) -> int:
 
     job = load_settings(EvaluateJob, args.settings)
     inputs = {"model": str(args.model), "embeddings": str(args.embeddings), "data": str(args.data)}
-    config = {**job.model_dump(mode="json"), "data": str(args.data)}
-    metrics = run_evaluation(config, args.model, args.out, embeddings=args.embeddings)
+    metrics = run_evaluation(job, args.model, args.data, args.out, embeddings=args.embeddings)
     write_run_record(args.out, job.model_dump(mode="json"), inputs)
     headline = metrics["headline"]
     print(f"{metrics['task']} (probe): {headline['metric']} on {headline['split']} = {headline['value']}")

@@ -14,15 +14,8 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     job = load_settings(PretrainJob, args.settings)
     corpus = {"train": str(args.train), "test": str(args.test), "test_pairs": str(args.test_pairs)}
-    config = {
-        "name": job.name,
-        "objective": job.objective,
-        "model": {"preset": job.preset},
-        "data": corpus,
-        "training": job.training.model_dump(mode="json"),
-    }
     checkpoint_dir = args.checkpoint_dir or args.out / "checkpoints"
-    run_pretraining(config, args.out, checkpoint_dir)
+    run_pretraining(job, args.train, args.test, args.test_pairs, args.out, checkpoint_dir)
     write_run_record(args.out, job.model_dump(mode="json"), corpus)
     return 0
 
@@ -33,8 +26,7 @@ def _finetune(args: argparse.Namespace) -> int:
 
     job = load_settings(FinetuneJob, args.settings)
     inputs = {"data": str(args.data)}
-    config = {**job.model_dump(mode="json"), **inputs}
-    run_finetune(config, args.out, args.checkpoint_dir or args.out / "checkpoints")
+    run_finetune(job, args.data, args.out, args.checkpoint_dir or args.out / "checkpoints")
     write_run_record(args.out, job.model_dump(mode="json"), inputs)
     return 0
 
@@ -45,8 +37,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     job = load_settings(EvaluateJob, args.settings)
     inputs = {"model": str(args.model), "data": str(args.data)}
-    config = {**job.model_dump(mode="json"), "data": str(args.data)}
-    metrics = run_evaluation(config, args.model, args.out)
+    metrics = run_evaluation(job, args.model, args.data, args.out)
     write_run_record(args.out, job.model_dump(mode="json"), inputs)
     headline = metrics["headline"]
     print(f"{metrics['task']}: {headline['metric']} on {headline['split']} = {headline['value']}")

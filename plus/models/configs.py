@@ -38,6 +38,7 @@ class TransformerConfig(BaseModel):
     proj_dim: int | None = Field(default=None, ge=1)  # None: z = h (the authors' TFM has no projection)
     dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
     original_layernorm: bool = False  # the authors' LayerNorm dividing by sqrt(std + eps)
+    init: Literal["bert", "pytorch"] = "bert"  # BERT's N(0, 0.02), or PyTorch's default initialisation (the authors')
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> TransformerConfig:

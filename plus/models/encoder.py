@@ -43,6 +43,10 @@ class Encoder(nn.Module, ABC):
         """Token logits [..., VOCAB_SIZE] for masked language modelling; encoders without an MLM head raise."""
         raise NotImplementedError(f"this encoder has no MLM head ({type(self).__name__})")
 
+    def encode_with_cls(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """h [B, L, d_h] and the sequence's [CLS] state [B, d_h], or None for an encoder without one."""
+        return self(tokens, lengths), None
+
     @property
     def max_pair_tokens(self) -> int | None:
         """The most tokens (with any special tokens) the pair of `encode_pair` may have; None: no limit."""

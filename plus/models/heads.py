@@ -12,29 +12,33 @@ from plus.objectives.ssa import soft_symmetric_alignment
 from plus.tensors import padding_mask
 
 
-def _mlp(d_in: int, hidden: int, n_out: int, dropout: float) -> nn.Sequential:
+def _mlp(d_in: int, hidden: int | None, n_out: int, dropout: float) -> nn.Sequential:
+    """Linear -> ReLU -> Dropout -> Linear; with hidden None, Dropout -> Linear (the authors' PLUS-TFM heads)."""
+    if hidden is None:
+        return nn.Sequential(nn.Dropout(dropout), nn.Linear(d_in, n_out))
     return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_out))
 
 
 class ProteinHead(nn.Module):
-    """Pool residues into one vector, then Linear -> ReLU -> Dropout -> Linear.
+    """Pool residues into one vector, then Linear -> ReLU -> Dropout -> Linear (hidden None: Dropout -> Linear).
 
     "attention": weights = softmax over the valid residues of Linear(d_in -> 1), so the head really attends.
     "sum": plain sum over valid residues, which is what the authors' "attention" computes (their softmax runs
     over an axis of size 1 and is identically 1).
+    "cls": no pooling; the head reads the encoder's [CLS] state (`forward(..., cls=...)`).
     """
 
     def __init__(
         self,
         d_in: int,
-        hidden: int,
+        hidden: int | None,
         n_out: int,
-        pooling: Literal["attention", "sum"] = "attention",
+        pooling: Literal["attention", "sum", "cls"] = "attention",
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if pooling not in ("attention", "sum"):
-            raise ValueError(f"pooling must be 'attention' or 'sum', not {pooling!r}")
+        if pooling not in ("attention", "sum", "cls"):
+            raise ValueError(f"pooling must be 'attention', 'sum' or 'cls', not {pooling!r}")
         self.pooling = pooling
         self.attention = nn.Linear(d_in, 1) if pooling == "attention" else None
         self.mlp = _mlp(d_in, hidden, n_out, dropout)
@@ -47,8 +51,12 @@ class ProteinHead(nn.Module):
         scores = self.attention(x)[:, :, 0].masked_fill(~valid, float("-inf"))
         return torch.softmax(scores, dim=1)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """x [B, L, d_in] -> outputs [B, n_out]."""
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, cls: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, L, d_in] (or, for "cls" pooling, the [CLS] state cls [B, d_in]) -> outputs [B, n_out]."""
+        if self.pooling == "cls":
+            if cls is None:
+                raise ValueError("pooling 'cls' needs an encoder with a [CLS] state (a transformer)")
+            return self.mlp(cls)
         pooled = (self.pool_weights(x, lengths)[:, :, None] * x).sum(dim=1)
         return self.mlp(pooled)
 
@@ -56,7 +64,7 @@ class ProteinHead(nn.Module):
 class ResidueHead(nn.Module):
     """Linear -> ReLU -> Dropout -> Linear applied to each residue: [B, L, d_in] -> [B, L, n_out]."""
 
-    def __init__(self, d_in: int, hidden: int, n_out: int, dropout: float = 0.0) -> None:
+    def __init__(self, d_in: int, hidden: int | None, n_out: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.mlp = _mlp(d_in, hidden, n_out, dropout)
 

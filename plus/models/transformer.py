@@ -102,7 +102,8 @@ class PlusTFM(Encoder):
             nn.Linear(config.hidden, config.hidden), nn.GELU(), layer_norm(config.hidden, config.original_layernorm)
         )
         self.mlm_bias = nn.Parameter(torch.zeros(VOCAB_SIZE))
-        self.apply(_bert_init)
+        if config.init == "bert":
+            self.apply(_bert_init)
 
     def encode(self, tokens: torch.Tensor, segments: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Run the blocks over already framed input ([CLS] ... [SEP]) of the given total lengths."""
@@ -117,7 +118,11 @@ class PlusTFM(Encoder):
         return x
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """h [B, L, d_h] for the residues of `[CLS] seq [SEP]`; zero at padded positions.
+        """h [B, L, d_h] for the residues of `[CLS] seq [SEP]`; zero at padded positions (see encode_with_cls)."""
+        return self.encode_with_cls(tokens, lengths)[0]
+
+    def encode_with_cls(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """h [B, L, d_h] of the residues of `[CLS] seq [SEP]` (zero at padding) and the [CLS] state [B, d_h].
 
         A sequence longer than max_len - 2 residues is encoded in consecutive windows of that many residues,
         each framed by its own [CLS]/[SEP], and the windows' states are concatenated. (The authors truncate
@@ -127,20 +132,23 @@ class PlusTFM(Encoder):
         window = self.config.max_len - 2
         if tokens.shape[1] <= window:
             return self._encode_window(tokens, lengths)
-        parts = []
+        parts, cls = [], None
         for start in range(0, tokens.shape[1], window):
             part_lengths = (lengths - start).clamp(min=0, max=window)
-            parts.append(self._encode_window(tokens[:, start : start + window], part_lengths))
-        return torch.cat(parts, dim=1)
+            h, window_cls = self._encode_window(tokens[:, start : start + window], part_lengths)
+            parts.append(h)
+            cls = window_cls if cls is None else cls  # the first window's [CLS]
+        return torch.cat(parts, dim=1), cls
 
-    def _encode_window(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def _encode_window(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch, length = tokens.shape
         framed = tokens.new_full((batch, length + 2), PAD)
         framed[:, 0] = CLS
         framed[:, 1 : length + 1] = tokens
         framed[torch.arange(batch, device=tokens.device), lengths + 1] = SEP
-        h = self.encode(framed, torch.zeros_like(framed), lengths + 2)[:, 1 : length + 1]
-        return h * padding_mask(lengths, length)[:, :, None].to(h.dtype)
+        x = self.encode(framed, torch.zeros_like(framed), lengths + 2)
+        h = x[:, 1 : length + 1]
+        return h * padding_mask(lengths, length)[:, :, None].to(h.dtype), x[:, 0]
 
     @property
     def max_pair_tokens(self) -> int:

@@ -5,10 +5,13 @@ uniformly among the residues that are not X (never PAD, CLS or SEP). Of the chos
 10% a random residue token (1..21, X included, as the authors draw it) and 10% stay unchanged, each decided
 independently per position. Unlike the authors' RNN, which reuses the X token (21, a zero embedding) as the mask,
 every model here uses the dedicated MASK token (22). The authors' TFM splits one cap of 76 per pair between the
-two segments in proportion to their lengths; here each sequence of a pair is capped on its own (max_per_seq).
+two segments in proportion to their lengths; here each sequence of a pair is capped on its own (max_per_seq),
+unless `count="authors"` (floor(rate * length); `pair_caps` shares one cap per pair, see pair_caps).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 
@@ -19,10 +22,29 @@ MASK_FRACTION = 0.8
 RANDOM_FRACTION = 0.1
 
 
-def masked_counts(lengths: torch.Tensor, candidates: torch.Tensor, rate: float, max_per_seq: int) -> torch.Tensor:
-    """How many positions of each sequence are predicted: round-half-up(rate*length), capped."""
-    wanted = torch.floor(lengths.to(torch.float64) * rate + 0.5).long()
-    return torch.minimum(wanted.clamp(max=max_per_seq), candidates)
+MaskCount = Literal["round", "authors"]
+
+
+def masked_counts(
+    lengths: torch.Tensor,
+    candidates: torch.Tensor,
+    rate: float,
+    max_per_seq: int | torch.Tensor,
+    count: MaskCount = "round",
+) -> torch.Tensor:
+    """How many positions of each sequence are predicted: round-half-up(rate*length) ("round") or floor(rate*length)
+    ("authors"), capped by max_per_seq (an int, or one cap per sequence) and by the candidate positions."""
+    offset = 0.5 if count == "round" else 0.0
+    wanted = torch.floor(lengths.to(torch.float64) * rate + offset).long()
+    cap = torch.as_tensor(max_per_seq, device=wanted.device)
+    return torch.minimum(torch.minimum(wanted, cap), candidates)
+
+
+def pair_caps(len_a: torch.Tensor, len_b: torch.Tensor, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The authors' PLUS-TFM: one cap per pair shared between its segments in proportion to their lengths."""
+    total = (len_a + len_b).clamp(min=1).to(torch.float64)
+    cap_a = torch.floor(cap * len_a.to(torch.float64) / total).long()
+    return cap_a, cap - cap_a
 
 
 def mask_tokens(
@@ -30,7 +52,8 @@ def mask_tokens(
     lengths: torch.Tensor,
     generator: torch.Generator | None = None,
     rate: float = 0.15,
-    max_per_seq: int = 50,
+    max_per_seq: int | torch.Tensor = 50,
+    count: MaskCount = "round",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs, targets) for right-padded residue tokens [B, L]: targets hold the original token or -100."""
     if not 0.0 <= rate <= 1.0:
@@ -40,7 +63,7 @@ def mask_tokens(
     lengths = lengths.to(device)
     inside = torch.arange(length, device=device)[None, :] < lengths[:, None]
     candidate = inside & (tokens >= 1) & (tokens < X)  # residues A..V; never X, PAD or specials
-    counts = masked_counts(lengths, candidate.sum(1), rate, max_per_seq)
+    counts = masked_counts(lengths, candidate.sum(1), rate, max_per_seq, count)
 
     priority = torch.rand(batch, length, generator=generator, device=device)
     priority = priority.masked_fill(~candidate, 2.0)  # non-candidates sort last

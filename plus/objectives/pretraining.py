@@ -8,7 +8,8 @@ evaluation does). Both sequences of a pair go through the encoder's `encode_pair
 the pair's joint vector for an encoder with `joint_pairs` (PLUS-TFM: [CLS] of `[CLS] a [SEP] b [SEP]`), and
 otherwise ordinal logistic regression (one logit) on the soft-symmetric-alignment score of the projections z
 (PLUS-RNN). `objective="mlm"` is the MLM-only ablation: the loss is the MLM loss alone and no SFP keys are
-returned.
+returned; `mlm_single` is its single-sequence form (the authors' ablation input). The loss settings come from
+`PretrainSettings` (`PretrainLossConfig.from_settings`), which holds their defaults.
 """
 
 from __future__ import annotations
@@ -21,26 +22,45 @@ from torch import nn
 from torch.nn import functional as F
 
 from plus.models.encoder import Encoder, PairEncoding
-from plus.objectives.masking import IGNORE_INDEX, mask_tokens
+from plus.objectives.masking import IGNORE_INDEX, MaskCount, mask_tokens, pair_caps
 from plus.objectives.ordinal import OrdinalRegression
 from plus.objectives.ssa import soft_symmetric_alignment
+from plus.settings import PretrainSettings
 
 
 @dataclass(frozen=True)
 class PretrainLossConfig:
-    """Weights and options of the pretraining loss (defaults: the authors' run configs)."""
+    """Weights and options of the pretraining loss, taken from PretrainSettings (which holds the defaults)."""
 
-    mlm_weight: float = 0.7
-    sfp_weight: float = 0.3
-    objective: Literal["plus", "mlm"] = "plus"
-    drop_pair_b_mlm: bool = False
-    mask_rate: float = 0.15
-    max_masked_per_seq: int = 50
-    sfp_logit_threshold: float = 0.0  # predict "same family" above this logit; the authors' RNN used 0.5
+    objective: Literal["plus", "mlm"]
+    mlm_weight: float
+    sfp_weight: float
+    drop_pair_b_mlm: bool
+    mask_rate: float
+    max_masked_per_seq: int
+    mask_count: MaskCount
+    sfp_logit_threshold: float  # predict "same family" above this logit; the authors' RNN used 0.5
 
     def __post_init__(self) -> None:
         if self.objective not in ("plus", "mlm"):
             raise ValueError(f"objective must be 'plus' or 'mlm', not {self.objective!r}")
+
+    @classmethod
+    def from_settings(
+        cls, settings: PretrainSettings | None = None, objective: Literal["plus", "mlm"] = "plus"
+    ) -> PretrainLossConfig:
+        """The loss options of `settings` (default: PretrainSettings()) for the objective."""
+        settings = settings or PretrainSettings()
+        return cls(
+            objective=objective,
+            mlm_weight=settings.mlm_weight,
+            sfp_weight=settings.sfp_weight,
+            drop_pair_b_mlm=settings.drop_pair_b_mlm,
+            mask_rate=settings.mask_rate,
+            max_masked_per_seq=settings.max_masked_per_seq,
+            mask_count=settings.mask_count,
+            sfp_logit_threshold=settings.sfp_logit_threshold,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,7 +94,7 @@ class PretrainingModel(nn.Module):
     def __init__(self, encoder: Encoder, config: PretrainLossConfig | None = None) -> None:
         super().__init__()
         self.encoder = encoder
-        self.config = config or PretrainLossConfig()
+        self.config = config or PretrainLossConfig.from_settings()
         self.sfp_head = SFPHead(encoder) if self.config.objective == "plus" else None
 
     def forward(
@@ -88,9 +108,13 @@ class PretrainingModel(nn.Module):
         sfp_on_unmasked: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Mask both sequences of each pair, then compute the losses (see the module docstring)."""
-        rate, cap = self.config.mask_rate, self.config.max_masked_per_seq
-        inputs_a, targets_a = mask_tokens(tokens_a, len_a, generator, rate, cap)
-        inputs_b, targets_b = mask_tokens(tokens_b, len_b, generator, rate, cap)
+        rate, cap, count = self.config.mask_rate, self.config.max_masked_per_seq, self.config.mask_count
+        cap_a: int | torch.Tensor = cap
+        cap_b: int | torch.Tensor = cap
+        if count == "authors" and self.encoder.max_pair_tokens is not None:  # one cap per pair, e.g. int(512*0.15)
+            cap_a, cap_b = pair_caps(len_a, len_b, int(self.encoder.max_pair_tokens * rate))
+        inputs_a, targets_a = mask_tokens(tokens_a, len_a, generator, rate, cap_a, count)
+        inputs_b, targets_b = mask_tokens(tokens_b, len_b, generator, rate, cap_b, count)
         result = self.losses(inputs_a, targets_a, len_a, inputs_b, targets_b, len_b, same_family)
         if sfp_on_unmasked and self.sfp_head is not None:
             sfp_logit = self.sfp_logits(tokens_a, len_a, tokens_b, len_b)
@@ -122,6 +146,22 @@ class PretrainingModel(nn.Module):
         if self.sfp_head is not None:
             result.update(self._sfp_terms(self.sfp_head(pair, len_a, len_b, self.encoder), same_family))
         result["loss"] = self._total(result)
+        return result
+
+    def mlm_single(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The MLM-only objective on single sequences: loss = mlm_loss, mlm_accuracy."""
+        if self.config.objective != "mlm":
+            raise ValueError("single sequences carry no same-family labels: only the MLM-only objective reads them")
+        config = self.config
+        inputs, targets = mask_tokens(
+            tokens, lengths, generator, config.mask_rate, config.max_masked_per_seq, config.mask_count
+        )
+        h = self.encoder(inputs, lengths)
+        keep = targets != IGNORE_INDEX
+        result = self._mlm_terms(self.encoder.mlm_logits(h[keep]), targets[keep])
+        result["loss"] = result["mlm_loss"]
         return result
 
     def sfp_logits(

@@ -11,12 +11,12 @@ import torch
 from plus.data.batching.task_examples import TargetScaling
 from plus.data.task_data.canonical import read_split
 from plus.errors import InputError
-from plus.io import atomic_path, require, write_json
+from plus.io import atomic_path, write_json
 from plus.metrics.task import fit_homology_thresholds, task_metrics
 from plus.models import build_encoder, parse_encoder_config
 from plus.models.checkpoint import load_checkpoint
 from plus.models.registry import architecture
-from plus.settings import EvaluateSettings, parse_settings
+from plus.settings import EvaluateJob, FinetuneSettings, parse_settings
 from plus.tasks import TaskSpec
 from plus.tokens import encode
 from plus.training.finetune import FinetuneModule
@@ -40,7 +40,10 @@ def finetuned_module(checkpoint: dict[str, Any], path: str | Path) -> FinetuneMo
     else:
         encoder = architecture(record["spec"])
     scaling = TargetScaling(**checkpoint["scaling"])
-    module = FinetuneModule(encoder, TaskSpec.from_dict(checkpoint["task"]), {}, scaling, checkpoint["seed"])
+    if "training" not in checkpoint:
+        raise InputError(f"{path}: no fine-tuning settings in the checkpoint (written by an older version); re-run it")
+    training = parse_settings(FinetuneSettings, checkpoint["training"], f"{path}: training")
+    module = FinetuneModule(encoder, TaskSpec.from_dict(checkpoint["task"]), training, scaling, checkpoint["seed"])
     module.load_state_dict(checkpoint["state_dict"])
     return module.eval()
 
@@ -62,7 +65,7 @@ def predict_split(module: FinetuneModule, frame: pd.DataFrame, batch_size: int =
 
 
 def run_evaluation(
-    config: dict[str, Any], model_path: Path, out_dir: Path, embeddings: Path | None = None
+    job: EvaluateJob, model_path: Path, data_dir: Path, out_dir: Path, embeddings: Path | None = None
 ) -> dict[str, Any]:
     """Predict every test split, compute metrics, write predictions.parquet and metrics.json.
 
@@ -77,11 +80,7 @@ def run_evaluation(
     if torch.cuda.is_available():
         module = module.cuda()
     spec = module.spec
-    data_dir = Path(require(config, "data", "finetune config"))
-    batch_size = int(require(config, "batch_size", "evaluate settings"))
-    settings = parse_settings(
-        EvaluateSettings, {key: config[key] for key in EvaluateSettings.model_fields if key in config}, "evaluate"
-    )
+    data_dir, batch_size, settings = Path(data_dir), job.batch_size, job
     thresholds: list[float] | str | None = None
     if spec.shape == "pair":
         if settings.homology_thresholds == "self":
@@ -98,8 +97,8 @@ def run_evaluation(
     headline_split = spec.headline_split if spec.headline_split in splits else spec.test_splits[0]
     metrics = {
         "task": spec.name,
-        "model": config.get("model"),
-        "seed": config.get("seed"),
+        "model": job.model,
+        "seed": job.seed,
         "shape": spec.shape,
         "splits": splits,
         "headline": {

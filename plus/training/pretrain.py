@@ -4,56 +4,64 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, Subset
 
 from plus.data.batching.pfam_pairs import (
     PAIR_SPECIAL_TOKENS,
     PairBatch,
+    SequenceBatch,
     SFPPairDataset,
+    SingleSequenceDataset,
     TestPairDataset,
+    collate_sequences,
     collate_sfp_pairs,
 )
-from plus.data.batching.samplers import EpochItems, LengthBucketBatchSampler, StepIndexedBatches
+from plus.data.batching.samplers import EpochItems, LengthBucketBatchSampler, RankSlices, StepIndexedBatches
 from plus.data.corpus.store import CorpusStore
-from plus.errors import InputError
-from plus.io import atomic_path, file_md5, require, write_json
+from plus.io import atomic_path, file_md5, write_json
 from plus.models import build_encoder, count_parameters
 from plus.models.checkpoint import save_checkpoint
 from plus.objectives.pretraining import PretrainingModel, PretrainLossConfig
 from plus.random_streams import random_stream, stream_seed
+from plus.settings import PretrainJob, PretrainSettings
 from plus.training.history import training_history
+from plus.training.optimizers import BertAdam, clip_per_tensor, warmup_linear
 from plus.training.resume import architecture, claim_checkpoint_dir, fingerprint
 from plus.training.trainer import build_trainer, fit, world_size
 
 log = logging.getLogger(__name__)
-OBJECTIVES = ("plus", "mlm", "none")
 
 
 class PretrainModule(L.LightningModule):
     """The encoder and its pretraining objective; masks and dropout draw from streams named by (seed, step, rank),
     so resumes are exact and each DDP rank draws its own."""
 
-    def __init__(self, objective: PretrainingModel, training: dict[str, Any], seed: int) -> None:
+    def __init__(self, objective: PretrainingModel, training: PretrainSettings, max_steps: int = 1) -> None:
         super().__init__()
         self.objective = objective
-        self.training_config = training
-        self.seed = seed
+        self.training_settings = training
+        self.seed = training.seed
+        self.max_steps = max_steps
 
     @property
     def encoder(self) -> torch.nn.Module:
         return self.objective.encoder
 
-    def training_step(self, batch: PairBatch, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: PairBatch | SequenceBatch, batch_idx: int) -> torch.Tensor:
         step, rank = self.global_step, self.global_rank
         torch.manual_seed(stream_seed(self.seed, step, "dropout", rank))  # dropout: a function of the step
-        generator = random_stream(self.seed, step, "pretrain-mask", batch.tokens_a.device, rank)
-        out = self.objective(*batch, generator=generator)
-        self._log_scalars("train", out, len(batch.same_family))
+        generator = random_stream(self.seed, step, "pretrain-mask", batch[0].device, rank)
+        if isinstance(batch, SequenceBatch):
+            out = self.objective.mlm_single(batch.tokens, batch.lengths, generator=generator)
+        else:
+            out = self.objective(*batch, generator=generator)
+        self._log_scalars("train", out, len(batch[1]))
         return out["loss"]
 
     def validation_step(self, batch: PairBatch, batch_idx: int) -> None:
@@ -73,36 +81,75 @@ class PretrainModule(L.LightningModule):
                     sync_dist=stage == "val",
                 )
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=float(self.training_config.get("lr", 1e-3)))
+    def configure_optimizers(self) -> Any:
+        """adam: AdamW (Adam when weight_decay is 0), constant lr; bert-adam: BertAdam with the warm-up/linear-decay
+        schedule over max_steps, stepped every step."""
+        settings = self.training_settings
+        if settings.optimizer == "adam":
+            return torch.optim.AdamW(
+                self.parameters(), lr=settings.lr, eps=settings.adam_eps, weight_decay=settings.weight_decay
+            )
+        optimizer = BertAdam(
+            self.parameters(), lr=settings.lr, eps=settings.adam_eps, weight_decay=settings.weight_decay
+        )
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear(self.max_steps, settings.warmup_fraction))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def configure_gradient_clipping(
+        self,
+        optimizer: torch.optim.Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: Any = None,
+    ) -> None:
+        """global: one norm over every gradient; per-tensor: each parameter's gradient clipped on its own."""
+        if self.training_settings.grad_clip_scope == "per-tensor":
+            clip_per_tensor(self.parameters(), self.training_settings.grad_clip)
+        else:
+            self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
 
 class PfamDataModule(L.LightningDataModule):
-    """SFP pairs from the training store (length-bucketed, sharded across ranks) and fixed test pairs."""
+    """SFP pairs (or, for the MLM-only ablation, single sequences) from the training store, length-bucketed; each
+    configured batch is the run's global batch, cut into one slice per rank; and the fixed test pairs."""
 
-    def __init__(self, data: dict[str, Any], training: dict[str, Any], seed: int, max_pair_length: int | None):
+    def __init__(
+        self,
+        train: Path,
+        test: Path,
+        test_pairs: Path,
+        training: PretrainSettings,
+        max_pair_length: int | None,
+        single_sequences: bool = False,
+    ) -> None:
         super().__init__()
-        self.train_store = CorpusStore(require(data, "train", "pretrain config data"))
-        self.test_store = CorpusStore(require(data, "test", "pretrain config data"))
-        self.test_pairs = require(data, "test_pairs", "pretrain config data")
+        self.train_store = CorpusStore(train)
+        self.test_store = CorpusStore(test)
+        self.test_pairs = test_pairs
         self.training = training
-        self.seed = seed
+        self.seed = training.seed
         self.max_pair_length = max_pair_length
-        self.dataset = SFPPairDataset(
-            self.train_store,
-            same_family_prob=float(training.get("same_family_prob", 0.5)),
-            seed=seed,
-            max_pair_length=max_pair_length,
-        )
+        self.dataset: Any
+        if single_sequences:
+            max_length = None if max_pair_length is None else max_pair_length - 2
+            self.dataset = SingleSequenceDataset(self.train_store, max_length)
+            self.collate: Any = collate_sequences
+        else:
+            self.dataset = SFPPairDataset(
+                self.train_store,
+                same_family_prob=training.same_family_prob,
+                seed=self.seed,
+                max_pair_length=max_pair_length,
+            )
+            self.collate = collate_sfp_pairs
 
     def _ranks(self) -> dict[str, int]:
         return {"num_replicas": self.trainer.world_size, "rank": self.trainer.global_rank} if self.trainer else {}
 
-    def batch_sampler(self, num_replicas: int = 1, rank: int = 0) -> LengthBucketBatchSampler:
-        batch_pairs = int(self.training.get("batch_pairs", 64))
-        return LengthBucketBatchSampler(
-            self.dataset.lengths, batch_pairs, self.seed, drop_last=True, num_replicas=num_replicas, rank=rank
-        )
+    def batch_sampler(self, num_replicas: int = 1, rank: int = 0) -> RankSlices:
+        """The global batches of batch_pairs items (pairs or sequences), rank `rank`'s slice of each."""
+        batch = self.training.batch_pairs
+        sampler = LengthBucketBatchSampler(self.dataset.lengths, batch, self.seed, drop_last=True)
+        return RankSlices(sampler, batch, num_replicas, rank)
 
     def train_dataloader(self) -> DataLoader:
         """Endless, step-indexed batches (see StepIndexedBatches); training length is counted in steps."""
@@ -110,8 +157,8 @@ class PfamDataModule(L.LightningDataModule):
         return DataLoader(
             EpochItems(self.dataset),
             batch_sampler=batches,
-            collate_fn=collate_sfp_pairs,
-            num_workers=int(self.training.get("num_workers", 0)),
+            collate_fn=self.collate,
+            num_workers=self.training.num_workers,
         )
 
     def test_pair_loader(self, limit: int | None = None) -> DataLoader:
@@ -131,12 +178,12 @@ class PfamDataModule(L.LightningDataModule):
         keep = keep[:limit]
         pairs, lengths = Subset(pairs, keep.tolist()), lengths[keep]
         sampler = LengthBucketBatchSampler(
-            lengths, int(self.training.get("eval_batch_pairs", 64)), self.seed, shuffle=False, **self._ranks()
+            lengths, self.training.eval_batch_pairs, self.seed, shuffle=False, **self._ranks()
         )
         return DataLoader(pairs, batch_sampler=sampler, collate_fn=collate_sfp_pairs)
 
     def val_dataloader(self) -> DataLoader:
-        return self.test_pair_loader(self.training.get("max_val_pairs", 2000))
+        return self.test_pair_loader(self.training.max_val_pairs)
 
 
 def _history_frame(checkpoint_dir: Path, steps_per_epoch: int) -> Any:
@@ -158,9 +205,8 @@ def _history_frame(checkpoint_dir: Path, steps_per_epoch: int) -> Any:
     return history.reindex(columns=columns)
 
 
-def run_fingerprint(config: dict[str, Any], module: PretrainModule, data: PfamDataModule) -> dict[str, Any]:
+def run_fingerprint(job: PretrainJob, module: PretrainModule, data: PfamDataModule) -> dict[str, Any]:
     """What makes a pretraining run: its settings, architecture, corpus stores and test pairs (see resume.py)."""
-    settings = {key: value for key, value in config.items() if key != "data"}
     inputs = {
         "encoder": module.encoder.config,
         "architecture": architecture(module),
@@ -168,56 +214,68 @@ def run_fingerprint(config: dict[str, Any], module: PretrainModule, data: PfamDa
         "test": data.test_store.meta,
         "test_pairs": file_md5(data.test_pairs),
     }
-    return fingerprint(settings, inputs)
+    return fingerprint(job.model_dump(mode="json"), inputs)
 
 
-def run_pretraining(config: dict[str, Any], out_dir: Path, checkpoint_dir: Path) -> dict[str, Any]:
-    """Train (or, for objective 'none', only initialise) an encoder; write model.pt, metrics.json, history.csv."""
-    objective_name = config.get("objective", "plus")
-    if objective_name not in OBJECTIVES:
-        raise InputError(f"pretrain config: objective must be one of {OBJECTIVES}, not {objective_name!r}")
-    training = dict(config.get("training", {}))
-    seed = int(training.get("seed", 2020))
-    L.seed_everything(seed, workers=True)
-    model = dict(require(config, "model", "pretrain config"))
-    encoder = build_encoder(model.pop("preset", "plus-rnn-base"), **model)
-    loss_config = PretrainLossConfig(
-        objective="mlm" if objective_name == "mlm" else "plus",
-        mlm_weight=float(training.get("mlm_weight", 0.7)),
-        sfp_weight=float(training.get("sfp_weight", 0.3)),
-        drop_pair_b_mlm=bool(training.get("drop_pair_b_mlm", False)),
-        mask_rate=float(training.get("mask_rate", 0.15)),
-        max_masked_per_seq=int(training.get("max_masked_per_seq", 50)),
-    )
-    module = PretrainModule(PretrainingModel(encoder, loss_config), training, seed)
-    max_pair_length = encoder.config.max_len if encoder.config.kind == "tfm" else None
-    data = PfamDataModule(require(config, "data", "pretrain config"), training, seed, max_pair_length)
+def build_pretraining(job: PretrainJob, max_steps: int = 1) -> PretrainModule:
+    """The seeded encoder of a job's preset with its pretraining objective, as a LightningModule."""
+    training = job.training
+    encoder = build_encoder(job.preset, **job.architecture)
+    objective: Literal["plus", "mlm"] = "mlm" if job.objective == "mlm" else "plus"
+    loss = PretrainLossConfig.from_settings(training, objective)
+    return PretrainModule(PretrainingModel(encoder, loss), training, max_steps)
+
+
+def run_pretraining(
+    job: PretrainJob, train: Path, test: Path, test_pairs: Path, out_dir: Path, checkpoint_dir: Path
+) -> dict[str, Any]:
+    """Train (or, for objective 'none', only initialise) an encoder; write model.pt, metrics.json, history.csv.
+
+    With `keep: best`, model.pt (and the test metrics) hold the weights of the validation with the lowest loss.
+    """
+    training = job.training
+    L.seed_everything(training.seed, workers=True)
+    module = build_pretraining(job)
+    encoder = module.encoder
+    max_pair_length = encoder.max_pair_tokens
+    single = job.objective == "mlm" and training.mlm_only_inputs == "single-sequences"
+    data = PfamDataModule(Path(train), Path(test), Path(test_pairs), training, max_pair_length, single)
     steps_per_epoch = len(data.batch_sampler(num_replicas=world_size()))
-    max_steps = int(training.get("max_steps") or int(training.get("epochs", 5)) * steps_per_epoch)
-    claim_checkpoint_dir(checkpoint_dir, run_fingerprint(config, module, data))
+    max_steps = training.max_steps or training.epochs * steps_per_epoch
+    module.max_steps = max_steps
+    claim_checkpoint_dir(checkpoint_dir, run_fingerprint(job, module, data))
     trainer = build_trainer(
         checkpoint_dir,
-        precision=training.get("precision", "auto"),
+        precision=training.precision,
         max_steps=max_steps,
-        grad_clip=float(training.get("grad_clip", 1.0)),
-        val_every_n_steps=int(training.get("val_every_n_steps", 20_000)),
-        checkpoint_every_n_steps=int(training.get("checkpoint_every_n_steps", 1000)),
+        grad_clip=training.grad_clip,
+        val_every_n_steps=training.val_every_n_steps,
+        checkpoint_every_n_steps=training.checkpoint_every_n_steps,
     )
-    if objective_name != "none":
+    best = None
+    if training.keep == "best":
+        best = ModelCheckpoint(
+            dirpath=checkpoint_dir, filename="best", monitor="val_loss", save_top_k=1, save_on_train_epoch_end=False
+        )
+        trainer.callbacks.append(best)
+    if job.objective != "none":
         fit(trainer, module, data, checkpoint_dir)
     else:
         log.info("objective 'none': keeping the seeded random initialisation (no-pretraining baseline)")
+    if best is not None and best.best_model_path:
+        module.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"])
     results = trainer.validate(module, dataloaders=data.test_pair_loader(), verbose=False)[0]
-    test = {key.removeprefix("val_"): float(value) for key, value in results.items()}
-    if objective_name == "mlm":
-        test = {k: v for k, v in test.items() if not k.startswith("sfp")}
+    test_metrics = {key.removeprefix("val_"): float(value) for key, value in results.items()}
+    if job.objective == "mlm":
+        test_metrics = {k: v for k, v in test_metrics.items() if not k.startswith("sfp")}
     metrics = {
-        "model": config.get("name"),
-        "objective": objective_name,
-        "preset": config["model"].get("preset"),
+        "model": job.name,
+        "objective": job.objective,
+        "preset": job.preset,
         "parameters": count_parameters(encoder),
         "steps": int(trainer.global_step),
-        "test": test,
+        "kept": training.keep,
+        "test": test_metrics,
     }
     if trainer.is_global_zero:
         out_dir.mkdir(parents=True, exist_ok=True)

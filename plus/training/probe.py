@@ -15,8 +15,8 @@ from typing import Any
 from plus.data.batching.task_examples import TargetScaling
 from plus.data.embedding_store import EmbeddingSplit
 from plus.errors import InputError
-from plus.io import require
 from plus.models.cached import CachedEncoder
+from plus.settings import FinetuneJob, FinetuneSettings, parse_settings
 from plus.tasks import TaskSpec
 from plus.training.embed_task import layout_for, representation_for
 from plus.training.finetune import FinetuneModule, run_finetune
@@ -51,14 +51,16 @@ def cached_encoder(embeddings: str | Path, manifest: dict[str, Any], splits: tup
     return CachedEncoder([EmbeddingSplit(embeddings, split, manifest["layout"]) for split in splits])
 
 
-def run_probe(config: dict[str, Any], embeddings: Path, out_dir: Path, checkpoint_dir: Path) -> dict[str, Any]:
+def run_probe(
+    job: FinetuneJob, embeddings: Path, data_dir: Path, out_dir: Path, checkpoint_dir: Path
+) -> dict[str, Any]:
     """Train the task's head on stored states (train and valid splits); write what `plus finetune` writes."""
-    spec = probe_spec(TaskSpec.from_dict(require(config, "task", "probe settings")))
+    spec = probe_spec(job.task)
     manifest = read_manifest(embeddings)
     check_embeddings(manifest, spec, str(embeddings))
     encoder = cached_encoder(embeddings, manifest, ("train", "valid"))
     provenance = {"encoder": manifest["encoder"], "protocol": "probe"}
-    return run_finetune({**config, "task": spec.to_dict()}, out_dir, checkpoint_dir, encoder, provenance)
+    return run_finetune(job.model_copy(update={"task": spec}), data_dir, out_dir, checkpoint_dir, encoder, provenance)
 
 
 def probe_module(checkpoint: dict[str, Any], path: str | Path, embeddings: str | Path) -> FinetuneModule:
@@ -71,6 +73,7 @@ def probe_module(checkpoint: dict[str, Any], path: str | Path, embeddings: str |
     if manifest["encoder"] != checkpoint["encoder"]:
         raise InputError(f"{embeddings}: computed by another encoder than the one {path} was trained on")
     encoder = cached_encoder(embeddings, manifest, ("valid", *spec.test_splits))
-    module = FinetuneModule(encoder, spec, {}, TargetScaling(**checkpoint["scaling"]), checkpoint["seed"])
+    training = parse_settings(FinetuneSettings, checkpoint.get("training", {}), f"{path}: training")
+    module = FinetuneModule(encoder, spec, training, TargetScaling(**checkpoint["scaling"]), checkpoint["seed"])
     module.load_state_dict(checkpoint["state_dict"])
     return module.eval()

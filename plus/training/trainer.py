@@ -79,6 +79,7 @@ def build_trainer(
         precision=resolve_precision(precision),
         max_epochs=-1,
         max_steps=max_steps,
+        use_distributed_sampler=False,  # the data modules shard (RankSlices) and order (step-indexed) batches
         gradient_clip_val=grad_clip,
         gradient_clip_algorithm="norm",
         val_check_interval=val_every_n_steps,

@@ -154,3 +154,36 @@ def collate_sfp_pairs(batch: Sequence[Pair]) -> PairBatch:
     tokens_b, len_b = pad_tokens([item[1] for item in batch])
     same = torch.tensor([int(item[2]) for item in batch], dtype=torch.long)
     return PairBatch(tokens_a, len_a, tokens_b, len_b, same)
+
+
+class SequenceBatch(NamedTuple):
+    """A padded batch of single sequences (the MLM-only ablation's input): tokens (batch, max_len) and lengths."""
+
+    tokens: torch.Tensor
+    lengths: torch.Tensor
+
+
+class SingleSequenceDataset(Dataset):
+    """Item i: training sequence i alone, no partner (the authors' MLM-only ablation: single sequences per step)."""
+
+    def __init__(self, store: CorpusStore, max_length: int | None = None) -> None:
+        if len(store) == 0:
+            raise InputError(f"{store.path}: the corpus store is empty")
+        self.store = store
+        self.max_length = max_length
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.store.lengths
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        tokens = self.store[index]
+        return tokens if self.max_length is None else tokens[: self.max_length]
+
+
+def collate_sequences(batch: Sequence[np.ndarray]) -> SequenceBatch:
+    tokens, lengths = pad_tokens(list(batch))
+    return SequenceBatch(tokens, lengths)

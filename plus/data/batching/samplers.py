@@ -124,3 +124,57 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         size = self.batch_size
         for batch in batch_order[self.rank : total : self.num_replicas].tolist():
             yield order[batch * size : (batch + 1) * size].tolist()
+
+
+class RankSlices:
+    """Each global batch of `batch_sampler` cut into `num_replicas` equal slices; rank r yields slice r.
+
+    The configured batch is the batch of the whole run whatever the number of processes (as the authors'
+    DataParallel splits it over GPUs): the union of the ranks' batches of a step is the one-process batch. A last,
+    short batch is filled cyclically from its own items so every rank gets the same number of items.
+    """
+
+    def __init__(self, batch_sampler: Any, batch_size: int, num_replicas: int = 1, rank: int = 0) -> None:
+        if batch_size % num_replicas:
+            raise InputError(f"batch size {batch_size} is not divisible by the {num_replicas} training processes")
+        if not 0 <= rank < num_replicas:
+            raise InputError(f"rank {rank} is not in [0, num_replicas={num_replicas})")
+        self.batch_sampler = batch_sampler
+        self.num_replicas = num_replicas
+        self.rank = rank
+
+    def set_epoch(self, epoch: int) -> None:
+        self.batch_sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.batch_sampler)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for batch in self.batch_sampler:
+            per_rank = math.ceil(len(batch) / self.num_replicas)
+            filled = list(itertools.islice(itertools.cycle(batch), per_rank * self.num_replicas))
+            yield filled[self.rank * per_rank : (self.rank + 1) * per_rank]
+
+
+class ShuffledBatchSampler(Sampler[list[int]]):
+    """A uniform shuffle per epoch cut into batches (or, with shuffle=False, the items in file order);
+    deterministic given (seed, epoch)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int = 0, shuffle: bool = True, drop_last: bool = False) -> None:
+        if batch_size < 1:
+            raise InputError(f"batch_size must be >= 1, not {batch_size}")
+        self.n, self.batch_size, self.seed, self.shuffle, self.drop_last = n, batch_size, seed, shuffle, drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = (
+            np.random.default_rng([self.seed, self.epoch]).permutation(self.n) if self.shuffle else np.arange(self.n)
+        )
+        for i in range(len(self)):
+            yield order[i * self.batch_size : (i + 1) * self.batch_size].tolist()
