@@ -190,7 +190,10 @@ def test_commands_embed_probe_and_evaluate(data, tmp_path: Path, capsys: pytest.
 
     task = resolve_task("solubility", {"aux_mlm_weight": 0.0}).to_dict()
     embed = json.dumps({"encoder": {"type": "onehot"}, "task": task})
-    probe = json.dumps({"model": "onehot", "task": task, "seed": 0, "training": {"max_epochs": 1, "batch_size": 8}})
+    training = {"max_epochs": 1, "batch_size": 8}
+    probe = json.dumps(
+        {"model": "onehot", "task": task, "seed": 0, "training": training, "encoder": {"type": "onehot"}}
+    )
     evaluate = json.dumps({"model": "onehot", "task": task, "seed": 0})
     data_dir, emb = str(data["solubility"]), str(tmp_path / "emb")
     assert main(["embed-task", "--settings", embed, "--data", data_dir, "--out", emb]) == 0

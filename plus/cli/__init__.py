@@ -24,7 +24,7 @@ EPILOG = """\
 command groups:
   data          synthetic, download, prepare-pfam, import-task, formats (import formats and options),
                 scope-pairs (homology pair files from SCOPe domains)
-  training      pretrain, finetune, evaluate
+  training      pretrain, finetune, evaluate; frozen probes: embed-task, probe, evaluate-probe
   models        embed (embeddings of a FASTA file), models (the presets), devices (visible GPUs)
   results       report (tables, figures and summary.md)
   planning      plan (residues, hours and SLURM runtimes of every job of a config)

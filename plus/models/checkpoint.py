@@ -28,7 +28,7 @@ ENCODER_PREFIX = "encoder."
 def save_checkpoint(
     path: str | os.PathLike[str],
     kind: str,
-    model_config: RNNConfig | TransformerConfig,
+    model_config: RNNConfig | TransformerConfig | dict[str, Any],
     state_dict: dict[str, torch.Tensor],
     **extra: Any,
 ) -> None:
@@ -42,7 +42,7 @@ def save_checkpoint(
         "format": FORMAT,
         "version": VERSION,
         "kind": kind,
-        "model_config": model_config.model_dump(),
+        "model_config": model_config if isinstance(model_config, dict) else model_config.model_dump(),
         "state_dict": {name: tensor.detach().cpu() for name, tensor in state_dict.items()},
         **extra,
     }
