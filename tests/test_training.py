@@ -95,7 +95,7 @@ def pretrain_job(config: dict) -> PretrainJob:
     preset = model.pop("preset")
     training = PretrainSettings(**config["training"])
     return PretrainJob(
-        name=config["name"], objective=config["objective"], preset=preset, encoder=model, training=training
+        name=config["name"], objective=config["objective"], preset=preset, architecture=model, training=training
     )
 
 
@@ -376,7 +376,7 @@ def cli(command: str, config: dict, tmp_path: Path) -> list[str]:
         inputs = ["--train", data["train"], "--test", data["test"], "--test-pairs", data["test_pairs"]]
     else:
         path.write_text(finetune_job(config).model_dump_json())
-        inputs = ["--encoder", str(config["encoder"]), "--data", str(config["data"])]
+        inputs = ["--data", str(config["data"])]
     return [sys.executable, "-m", "plus", command, "--settings", str(path), *inputs]
 
 
