@@ -253,7 +253,7 @@ class WorkflowPlan:
                 name=name,
                 label=entry.label or name,
                 objective=entry.objective or ("external" if entry.encoder.type in WEIGHTED_TYPES else "none"),
-                preset=entry.preset or entry.encoder.preset or entry.encoder.type,
+                preset=entry.preset or getattr(entry.encoder, "preset", None) or entry.encoder.type,
                 encoder=entry.encoder.type,
                 protocol=entry.protocol,
             )
@@ -296,7 +296,7 @@ def _check_references(config: WorkflowConfig) -> None:
     from plus.models.presets import PRESETS, preset_config
 
     for model, entry in config.models.items():
-        preset = entry.preset or entry.encoder.preset if entry.encoder.type == "plus" else None
+        preset = entry.preset or getattr(entry.encoder, "preset", None)
         if preset is not None and preset not in PRESETS:
             raise SettingsError(f"models.{model}.preset: unknown preset {preset!r}; known: {sorted(PRESETS)}")
         if entry.architecture:

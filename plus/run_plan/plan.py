@@ -100,10 +100,19 @@ class RunPlan:
             JobPlan("import_task", task=task, work=import_work(tasks[task]), note="not timed: imports are not measured")
             for task in w.tasks
         ]
-        plans += [self._pretrain(model, corpus) for model in w.models]
-        runs = [(m, t, s) for m in w.models for t in w.tasks for s in w.seeds]
+        plans += [self._pretrain(model, corpus) for model in w.pretrained_models]
+        runs = [(m, t, s) for m in w.models_with("finetune") for t in w.tasks for s in w.seeds]
         plans += [self._finetune(m, t, s, tasks[t]) for m, t, s in runs]
         plans += [self._evaluate(m, t, s, tasks[t]) for m, t, s in runs]
+        probes = w.models_with("probe")
+        plans += [JobPlan("embed_task", model=m, task=t, note="not planned") for m in probes for t in w.tasks]
+        for rule in ("probe", "evaluate_probe"):
+            plans += [
+                JobPlan(rule, model=m, task=t, seed=s, note="not planned: probes are not measured")
+                for m in probes
+                for t in w.tasks
+                for s in w.seeds
+            ]
         plans.append(JobPlan("report", note="tables and figures; not planned"))
         return plans
 
@@ -125,8 +134,10 @@ class RunPlan:
         paths = [self.workflow.pfam_input, *(p for t in self.workflow.tasks for p in self.workflow.import_inputs(t))]
         return any(path.startswith(SYNTHETIC_DIR) for path in paths)
 
-    def _preset(self, model: str) -> str:
-        return self.workflow.config.models[model].preset
+    def _preset(self, model: str) -> str | None:
+        """The architecture preset of a model's encoder (None for encoders that are not one of ours)."""
+        entry = self.workflow.config.models[model]
+        return entry.preset or getattr(entry.encoder, "preset", None)
 
     def _pretrain(self, model: str, corpus: CorpusSize) -> JobPlan:
         job = self.workflow.pretrain(model)
