@@ -152,6 +152,9 @@ def make_run(root: Path, seeds: tuple[int, ...] = (0, 1, 2), tasks: dict[str, Ta
     return files
 
 
+OFFICIAL = {task: {"kind": "official", "detail": "test fixture"} for task in BUILTIN_TASKS}
+
+
 def _collect(files: dict, **overrides):
     arguments = {**files, "published": PUBLISHED, "models": parse_models(json.dumps(MODELS)), **overrides}
     return collect(**arguments)
@@ -162,7 +165,7 @@ def report(tmp_path_factory):
     """One full report over 3 models x 7 tasks x 3 seeds, built once for the tests that read it."""
     root = tmp_path_factory.mktemp("run")
     files = make_run(root)
-    data = _collect(files)
+    data = _collect(files, provenance=OFFICIAL)
     written = build_report(data, root / "tables", root / "figures", root / "summary.md")
     return {"root": root, "files": files, "data": data, "written": written}
 

@@ -15,9 +15,11 @@ from sklearn.metrics import average_precision_score, confusion_matrix, precision
 from plus.errors import InputError
 from plus.io import atomic_path
 from plus.report.collect import ReportData
+from plus.report.identity import identity_distribution
 from plus.report.tables import (
     AblationComparison,
     ScoreColumn,
+    comparable_tasks,
     evaluated_models,
     main_columns,
     split_label,
@@ -31,7 +33,14 @@ FILLS = ("0.25", "0.55", "0.8", "0.95", "0.4", "0.7", "0.15", "0.9", "0.6")
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<")
 PUBLISHED_MARKERS = ("D", "^", "v", "s", "P", "X", "*", "<", ">", "h")
-FIGURE_NAMES = ("pretraining_curves", "task_scores", "ablation_deltas", "confusion_matrices", "homology_pr_curves")
+FIGURE_NAMES = (
+    "pretraining_curves",
+    "task_scores",
+    "ablation_deltas",
+    "confusion_matrices",
+    "homology_pr_curves",
+    "identity_distribution",
+)
 
 
 def _style(index: int) -> dict:
@@ -107,8 +116,10 @@ def pretraining_curves(data: ReportData) -> Figure:
 
 
 def task_scores(data: ReportData) -> Figure:
-    """One panel per main-table column: bars (mean, sd error bars) per model, published values as markers."""
+    """One panel per main-table column: bars (mean, sd error bars) per model, published values as markers (only
+    for tasks on the official benchmark data)."""
     columns = main_columns(data)
+    comparable = comparable_tasks(data)
     stats = summarize_scores(data.scores)
     models = evaluated_models(data)
     published_models = list(dict.fromkeys(data.published["model"]))
@@ -123,6 +134,7 @@ def task_scores(data: ReportData) -> Figure:
             labels.append(data.models[name].label)
         rows = data.published[
             (data.published["task"] == column.task)
+            & (column.task in comparable)
             & (data.published["metric"] == column.metric)
             & (data.published["split"] == column.split)
         ]
@@ -319,4 +331,5 @@ def build_figures(data: ReportData, comparisons: list[AblationComparison]) -> di
         "ablation_deltas": lambda: ablation_deltas(data, comparisons),
         "confusion_matrices": lambda: confusion_matrices(data),
         "homology_pr_curves": lambda: homology_pr_curves(data),
+        "identity_distribution": lambda: identity_distribution(data),
     }
