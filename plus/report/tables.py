@@ -215,6 +215,14 @@ def main_table(data: ReportData, marks: dict[tuple[str, str], str] | None = None
             + ", ".join(withheld)
             + "."
         )
+    baselines = [data.models[m].label for m in evaluated_models(data) if data.models[m].objective == "alignment"]
+    if baselines:
+        table.notes.append(
+            f"{', '.join(baselines)}: alignment baseline without an encoder (plus alignment-baseline): the label of "
+            "the training sequence with the best Smith-Waterman score (BLOSUM62, gaps 11/1); per-residue tasks copy "
+            "that sequence's labels along the alignment (the most frequent training label elsewhere); homology "
+            "uses the pair's score over the geometric mean of the self-scores."
+        )
     table.notes += provenance_notes(data)
     if marks_note:
         table.notes.append(marks_note)
