@@ -151,7 +151,7 @@ def test_stability_is_learned_beyond_the_mean_predictor(chain: dict) -> None:
     with pytest.warns(Warning):
         control = task_metrics(resolve_task("stability"), mean)["spearman"]
     assert math.isnan(control)  # the mean predictor ranks nothing
-    assert spearman > 0.2  # measured 0.32-0.47 over fine-tuning seeds 0-2
+    assert spearman > 0.2  # measured 0.29-0.32 over fine-tuning seeds 0-2
 
 
 def test_localization_beats_the_majority_class(chain: dict) -> None:
@@ -160,7 +160,7 @@ def test_localization_beats_the_majority_class(chain: dict) -> None:
     train = pd.read_parquet(root / "tasks" / "localization" / "train.parquet")
     test = pd.read_parquet(root / "tasks" / "localization" / "test.parquet")
     majority = float((test["label"] == train["label"].value_counts().idxmax()).mean())
-    assert accuracy > majority + 0.05
+    assert accuracy > majority + 0.05  # measured 0.41-0.43 over seeds 0-2, majority class 0.27
 
 
 def test_report_has_both_models_the_audit_and_no_published_numbers(chain: dict) -> None:

@@ -7,9 +7,8 @@
   alignment (homology transfer); query residues outside the alignment, or aligned to an unlabelled residue, get
   the most frequent training label.
 - pair (homology): the Smith-Waterman score of the pair, normalised by the self-scores
-  (s(a, b) / sqrt(s(a, a) s(b, b)), in [0, 1]), as the similarity predictor; the level thresholds are fitted on
-  the valid pairs exactly as for a model. TAPE's "one-hot + alignment" is the published reference for this kind
-  of baseline.
+  (s(a, b) / sqrt(s(a, a) s(b, b)); 1 for identical sequences), as the similarity predictor; thresholds are fitted on
+  the valid pairs exactly as for a model.
 """
 
 from __future__ import annotations
