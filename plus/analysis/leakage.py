@@ -4,7 +4,7 @@ exact duplicates between any two splits.
 Identity is defined and computed as in plus.analysis.alignment (pyopal Smith-Waterman, BLOSUM62 11/1; identical
 aligned residues / length of the shorter sequence; best of the top-10 score hits, exact copies first). Pair tasks
 (homology): each side of a pair is audited against the training domains and the pair gets the larger identity.
-Speed: see plus.analysis.alignment (about 50 s per 1000 short test sequences against 50,000 training ones, on one
+Speed: see plus.analysis.alignment (about 35 s per 1000 short test sequences against 50,000 training ones, on one
 thread). Identity 1.0 means an exact copy or a sequence contained in a training one; exact copies alone are
 counted in `duplicates` (identical upper-case sequences, any two splits, and repeats within a split).
 """
