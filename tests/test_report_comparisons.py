@@ -172,6 +172,8 @@ def test_alignment_baseline_is_one_more_model_row(report: dict) -> None:
     assert "Alignment NN" not in pretraining  # no encoder, so no pretraining row
     ablation = {row["Compared with"] for row in rows_of(report["root"] / "tables" / "ablation.csv")}
     assert ablation == {"Same as A", "Weak"}
+    summary = (report["root"] / "summary.md").read_text()
+    assert "4 model variants, 2 tasks, 1 seed (0): 6 fine-tuning runs and 2 alignment-baseline runs." in summary
 
 
 def test_significance_against_the_reference(report: dict) -> None:

@@ -34,11 +34,14 @@ def _plural(count: int, word: str) -> str:
 
 
 def what_was_run(data: ReportData) -> list[str]:
-    n_runs = data.scores[["model", "task", "seed"]].drop_duplicates().shape[0]
+    runs = data.scores[["model", "task", "seed"]].drop_duplicates()
+    baseline = runs["model"].map(lambda m: not data.pretrained(m))
+    counts = _plural(int((~baseline).sum()), "fine-tuning run")
+    if baseline.any():
+        counts += f" and {_plural(int(baseline.sum()), 'alignment-baseline run')}"
     lines = [
         f"{_plural(len(data.models), 'model variant')}, {_plural(len(data.tasks), 'task')}, "
-        f"{_plural(len(data.seeds), 'seed')} ({', '.join(map(str, data.seeds))}): "
-        f"{_plural(n_runs, 'fine-tuning run')}.",
+        f"{_plural(len(data.seeds), 'seed')} ({', '.join(map(str, data.seeds))}): {counts}.",
         "",
         "| Model | Config name | Pretraining | Preset | Parameters | Pretraining steps |",
         "|---|---|---|---|---:|---:|",
