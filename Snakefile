@@ -28,11 +28,6 @@ include: "workflow/rules/gpu_smoke.smk"
 localrules:
     all,
     download,
-    synthetic_config,
-    pfam_config,
-    task_config,
-    pretrain_config,
-    finetune_config,
 
 
 rule all:

@@ -67,6 +67,17 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+def write_run_record(directory: str | os.PathLike[str], settings: dict[str, Any], inputs: dict[str, Any]) -> Path:
+    """Write `directory/config.json`: the resolved settings a command ran with, its inputs and the code version.
+
+    It is the record of what ran; Snakemake re-runs a job whose settings changed (they are its params)."""
+    from plus import __version__
+
+    path = Path(directory) / "config.json"
+    write_json(path, {"settings": settings, "inputs": inputs, "plus_version": __version__})
+    return path
+
+
 def read_config(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:
     """Read a JSON or YAML file holding a mapping into a dict, with a clear error naming the file."""
     path = Path(path)

@@ -149,7 +149,7 @@ def test_cli_takes_inline_or_file_specs_and_rejects_bad_ones(
 ) -> None:
     rng = np.random.default_rng(4)
     parents = [random_protein(rng, 40) for _ in range(3)]
-    spec = TaskSpec("toy", "protein_classification", classes=("a", "b"))
+    spec = TaskSpec(name="toy", shape="protein_classification", classes=("a", "b"))
     labels = ["a", "b", "a"]
     data = write_task(
         tmp_path / "toy", {s: family_split(rng, parents, labels, 2, s) for s in ("train", "valid", "test")}
@@ -183,7 +183,7 @@ def test_cli_takes_inline_or_file_specs_and_rejects_bad_ones(
         )
         == 2
     )
-    assert "--task-spec: task:" in capsys.readouterr().err
+    assert "--task-spec.shape: required key missing" in capsys.readouterr().err
     assert (
         cli_main(
             [

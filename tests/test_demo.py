@@ -12,7 +12,7 @@ import yaml
 from PIL import Image
 
 from plus.tasks import BUILTIN_TASKS
-from workflow_helpers import copy_workflow, run_snakemake
+from workflow_helpers import copy_workflow, job_counts, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +58,36 @@ def test_demo_tables_agree_with_the_metrics(demo: Path) -> None:
     )
     accuracy = evaluation["splits"]["test"]["accuracy"]
     assert any(abs(float(v) - accuracy) < 1e-6 for v in main.select_dtypes("number").to_numpy().ravel())
+
+
+@pytest.mark.parametrize(
+    ("model", "stage", "expected"),
+    [
+        ("mlm-rnn-tiny", "finetune", {"finetune": 7, "evaluate": 7, "report": 1, "all": 1}),
+        ("rnn-tiny-nopretrain", "pretrain", {"pretrain": 1, "finetune": 7, "evaluate": 7, "report": 1, "all": 1}),
+    ],
+)
+def test_a_changed_setting_reruns_that_job_and_what_depends_on_it_only(
+    demo: Path, model: str, stage: str, expected: dict[str, int]
+) -> None:
+    config = yaml.safe_load((demo / "config" / "config.yaml").read_text())
+    config["models"][model][stage] = {"lr": 0.0123}
+    (demo / "changed.yaml").write_text(yaml.safe_dump(config))
+    result = run_snakemake(demo, "-n", "--configfile", "changed.yaml")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert job_counts(result.stdout) == expected
+    assert "Params have changed since last execution" in result.stdout
+    unchanged = run_snakemake(demo, "-n")
+    assert "Nothing to be done" in unchanged.stdout + unchanged.stderr
+
+
+def test_every_job_records_the_settings_it_ran_with(demo: Path) -> None:
+    results = demo / "results"
+    record = json.loads((results / "finetune" / "mlm-rnn-tiny" / "stability" / "seed0" / "config.json").read_text())
+    assert record["settings"]["task"]["name"] == "stability" and record["settings"]["model"] == "mlm-rnn-tiny"
+    assert record["inputs"] == {"encoder": "results/pretrain/mlm-rnn-tiny/model.pt", "data": "results/tasks/stability"}
+    for path in ("pfam", "tasks/secstr", "pretrain/plus-rnn-tiny", "evaluate/plus-rnn-tiny/homology/seed0"):
+        assert "settings" in json.loads((results / path / "config.json").read_text()), path
 
 
 def test_a_new_task_from_a_csv_is_finetuned_evaluated_and_tabled(demo: Path) -> None:

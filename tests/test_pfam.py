@@ -14,11 +14,16 @@ from plus.cli import main
 from plus.data.corpus.pfam import PAPER, is_test, parse_header, prepare_pfam
 from plus.data.corpus.store import CorpusStore
 from plus.errors import InputError
+from plus.settings import PfamSettings, parse_settings
 from plus.tokens import decode
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 PFAM_SEEDS = REALDATA / "pfam_seed" / "derived_Pfam-A_fasta_format_from_seeds.fasta"
 CONFIG = {"release": "seeds", "min_length": 20, "min_family_size": 10, "test_fraction": 0.2, "seed": 3}
+
+
+def _pfam(values: dict) -> PfamSettings:
+    return parse_settings(PfamSettings, values, "pfam")
 
 
 def expected_counts(path, config):
@@ -41,7 +46,7 @@ def expected_counts(path, config):
 
 
 def test_real_pfam_seed_file(tmp_path):
-    summary = prepare_pfam(PFAM_SEEDS, tmp_path / "pfam", {**CONFIG, "n_test_pairs": 40}, progress=False)
+    summary = prepare_pfam(PFAM_SEEDS, tmp_path / "pfam", _pfam({**CONFIG, "n_test_pairs": 40}), progress=False)
     expected = expected_counts(PFAM_SEEDS, CONFIG)
     assert expected["read"] == 283 and expected["families_seen"] == 8
     counts = summary["counts"]
@@ -98,12 +103,12 @@ def stored_sequences(directory, split):
 
 def test_split_is_a_function_of_name_and_seed_not_file_order(tmp_path):
     config = {"min_family_size": 1, "n_test_pairs": 10, "seed": 11}
-    prepare_pfam(synthetic_pfam(tmp_path / "a.fa.gz", 600), tmp_path / "a", config, progress=False)
+    prepare_pfam(synthetic_pfam(tmp_path / "a.fa.gz", 600), tmp_path / "a", _pfam(config), progress=False)
     shuffled = synthetic_pfam(tmp_path / "b.fa.gz", 600, order_seed=5)
-    prepare_pfam(shuffled, tmp_path / "b", config, progress=False)
+    prepare_pfam(shuffled, tmp_path / "b", _pfam(config), progress=False)
     assert stored_sequences(tmp_path / "a", "test") == stored_sequences(tmp_path / "b", "test")
     assert stored_sequences(tmp_path / "a", "train") == stored_sequences(tmp_path / "b", "train")
-    summary = prepare_pfam(shuffled, tmp_path / "c", {**config, "seed": 12}, progress=False)
+    summary = prepare_pfam(shuffled, tmp_path / "c", _pfam({**config, "seed": 12}), progress=False)
     assert stored_sequences(tmp_path / "c", "test") != stored_sequences(tmp_path / "a", "test")
     fraction = summary["splits"]["test"]["sequences"] / summary["counts"]["kept"]
     assert 0.15 < fraction < 0.25
@@ -112,9 +117,9 @@ def test_split_is_a_function_of_name_and_seed_not_file_order(tmp_path):
 def test_small_blocks_give_identical_stores(tmp_path, monkeypatch):
     path = synthetic_pfam(tmp_path / "p.fa.gz", 300, n_families=4)
     config = {"min_family_size": 1, "n_test_pairs": 20}
-    whole = prepare_pfam(path, tmp_path / "whole", config, progress=False)
+    whole = prepare_pfam(path, tmp_path / "whole", _pfam(config), progress=False)
     monkeypatch.setattr(pfam_module, "BLOCK_BYTES", 97)  # records straddle many block boundaries
-    pieces = prepare_pfam(path, tmp_path / "pieces", config, progress=False)
+    pieces = prepare_pfam(path, tmp_path / "pieces", _pfam(config), progress=False)
     assert whole["counts"] == pieces["counts"] and whole["splits"] == pieces["splits"]
     for name in ("tokens.bin", "offsets.npy", "families.npy", "family_members.npy", "families.json"):
         for split in ("train", "test"):
@@ -122,13 +127,13 @@ def test_small_blocks_give_identical_stores(tmp_path, monkeypatch):
     bad = tmp_path / "bad.fa"
     bad.write_text("\n\n" + "".join(f">S{i}/1-30 S.1 PF1.1;F1;\n{'A' * 30}\n" for i in range(20)) + ">T/1-3 T.1\nAAA\n")
     with pytest.raises(InputError, match=rf"{bad}: line 43: malformed Pfam header"):
-        prepare_pfam(bad, tmp_path / "bad_out", config, progress=False)
+        prepare_pfam(bad, tmp_path / "bad_out", _pfam(config), progress=False)
 
 
 def test_max_length_and_family_filter(tmp_path):
     path = synthetic_pfam(tmp_path / "p.fa.gz", 500, n_families=5)
     config = {"min_family_size": 1, "max_length": 60, "n_test_pairs": 0}
-    summary = prepare_pfam(path, tmp_path / "out", config, progress=False)
+    summary = prepare_pfam(path, tmp_path / "out", _pfam(config), progress=False)
     lengths = np.concatenate([CorpusStore(tmp_path / "out" / s).lengths for s in ("train", "test")])
     assert lengths.max() <= 60 and lengths.min() >= 20
     assert summary["counts"]["too_long"] > 0
@@ -138,14 +143,14 @@ def test_max_length_and_family_filter(tmp_path):
         == sum(summary["counts"][k] for k in ("too_short", "too_long", "dropped_small_family", "kept"))
     )
     with pytest.raises(InputError, match="no family has min_family_size=1000 .* 'min_family_size'"):
-        prepare_pfam(path, tmp_path / "none", {"min_family_size": 1000}, progress=False)
+        prepare_pfam(path, tmp_path / "none", _pfam({"min_family_size": 1000}), progress=False)
     assert not (tmp_path / "none").exists()
 
 
 def test_unknown_residues_are_counted(tmp_path):
     path = tmp_path / "x.fa"
     path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "ACDE" * 5 + "BZJX\n>B/1-25 B.1 PF2.1;F2;\n" + "K" * 25 + "\n")
-    summary = prepare_pfam(path, tmp_path / "out", {"min_family_size": 0, "n_test_pairs": 0}, progress=False)
+    summary = prepare_pfam(path, tmp_path / "out", _pfam({"min_family_size": 0, "n_test_pairs": 0}), progress=False)
     assert summary["counts"]["unknown_residues"] == 1  # J; B and Z are ambiguity codes mapped to X
     assert summary["counts"]["sequences_with_unknown_residues"] == 1
 
@@ -154,13 +159,13 @@ def test_malformed_header_names_file_and_line_and_leaves_nothing(tmp_path):
     path = tmp_path / "bad.fa"
     path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "A" * 30 + "\n>B/1-30 B.1\n" + "C" * 30 + "\n")
     with pytest.raises(InputError, match=rf"{path}: line 3: malformed Pfam header"):
-        prepare_pfam(path, tmp_path / "out", {"min_family_size": 0}, progress=False)
+        prepare_pfam(path, tmp_path / "out", _pfam({"min_family_size": 0}), progress=False)
     path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "A" * 30 + "\n>B/1-30 B.1 F2\n" + "C" * 30 + "\n")
     with pytest.raises(InputError, match=rf"{path}: line 3: malformed Pfam family field"):
-        prepare_pfam(path, tmp_path / "out", {"min_family_size": 0}, progress=False)
+        prepare_pfam(path, tmp_path / "out", _pfam({"min_family_size": 0}), progress=False)
     path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "A" * 30 + "\n>B/1-30 B.1 PF1.1;F9;\n" + "A" * 30 + "\n")
     with pytest.raises(InputError, match=rf"{path}: line 3: family PF1.1 is named 'F9' here but 'F1'"):
-        prepare_pfam(path, tmp_path / "out", {"min_family_size": 0}, progress=False)
+        prepare_pfam(path, tmp_path / "out", _pfam({"min_family_size": 0}), progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.fa"]
 
 
@@ -168,17 +173,17 @@ def test_bad_residue_names_line(tmp_path):
     path = tmp_path / "bad.fa"
     path.write_text(">A/1-30 A.1 PF1.1;F1;\n" + "A" * 30 + "\n>B/1-30 B.1 PF1.1;F1;\n" + "AC*" * 10 + "\n")
     with pytest.raises(InputError, match=rf"{path}: line 4: record 'B/1-30': '\*' is not a residue letter"):
-        prepare_pfam(path, tmp_path / "out", {"min_family_size": 0}, progress=False)
+        prepare_pfam(path, tmp_path / "out", _pfam({"min_family_size": 0}), progress=False)
 
 
 def test_failure_keeps_a_previous_output(tmp_path):
     good = synthetic_pfam(tmp_path / "good.fa.gz", 200, n_families=3)
-    prepare_pfam(good, tmp_path / "out", {"min_family_size": 1, "n_test_pairs": 4}, progress=False)
+    prepare_pfam(good, tmp_path / "out", _pfam({"min_family_size": 1, "n_test_pairs": 4}), progress=False)
     before = sorted(p.name for p in (tmp_path / "out").iterdir())
     data = good.read_bytes()
     (tmp_path / "cut.fa.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match="cut.fa.gz: truncated compressed file"):
-        prepare_pfam(tmp_path / "cut.fa.gz", tmp_path / "out", {"min_family_size": 1}, progress=False)
+        prepare_pfam(tmp_path / "cut.fa.gz", tmp_path / "out", _pfam({"min_family_size": 1}), progress=False)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.fa.gz", "good.fa.gz", "out"]
 
@@ -190,19 +195,19 @@ def test_html_page_instead_of_pfam(tmp_path):
     ):
         (tmp_path / name).write_bytes(data)
         with pytest.raises(InputError, match=rf"{name}: .*HTML page"):
-            prepare_pfam(tmp_path / name, tmp_path / "out", {}, progress=False)
+            prepare_pfam(tmp_path / name, tmp_path / "out", _pfam({}), progress=False)
     assert not (tmp_path / "out").exists()
 
 
 def test_config_validation(tmp_path):
-    with pytest.raises(InputError, match="unknown key.*min_len\\b"):
-        prepare_pfam(PFAM_SEEDS, tmp_path / "o", {"min_len": 5}, progress=False)
-    with pytest.raises(InputError, match="'test_fraction' must be in"):
-        prepare_pfam(PFAM_SEEDS, tmp_path / "o", {"test_fraction": 1.5}, progress=False)
-    with pytest.raises(InputError, match="'max_length' must be null"):
-        prepare_pfam(PFAM_SEEDS, tmp_path / "o", {"max_length": 0}, progress=False)
+    with pytest.raises(InputError, match="pfam.min_len: unknown key"):
+        prepare_pfam(PFAM_SEEDS, tmp_path / "o", _pfam({"min_len": 5}), progress=False)
+    with pytest.raises(InputError, match="pfam.test_fraction: Input should be less than 1"):
+        prepare_pfam(PFAM_SEEDS, tmp_path / "o", _pfam({"test_fraction": 1.5}), progress=False)
+    with pytest.raises(InputError, match="pfam.max_length: Input should be greater than or equal to 1"):
+        prepare_pfam(PFAM_SEEDS, tmp_path / "o", _pfam({"max_length": 0}), progress=False)
     with pytest.raises(InputError, match="Pfam input file not found"):
-        prepare_pfam(tmp_path / "absent.fa.gz", tmp_path / "o", {}, progress=False)
+        prepare_pfam(tmp_path / "absent.fa.gz", tmp_path / "o", _pfam({}), progress=False)
     assert not (tmp_path / "o").exists()
 
 
@@ -211,13 +216,15 @@ def test_parse_header():
     assert (header.name, header.accession, header.family_id) == ("F0S5U5_PSESL/156-195", "PF10417.8", "1-cysPrx_C")
 
 
-def test_cli_with_nested_yaml_config(tmp_path, capsys):
+def test_cli_with_yaml_settings(tmp_path, capsys):
     config = tmp_path / "c.yaml"
-    config.write_text("pfam:\n  min_family_size: 10\n  seed: 3\n  n_test_pairs: 8\n  release: '27.0'\n")
-    code = main(["prepare-pfam", "--config", str(config), "--input", str(PFAM_SEEDS), "--out", str(tmp_path / "o")])
+    config.write_text("min_family_size: 10\nseed: 3\nn_test_pairs: 8\nrelease: '27.0'\n")
+    code = main(["prepare-pfam", "--settings", str(config), "--input", str(PFAM_SEEDS), "--out", str(tmp_path / "o")])
     assert code == 0
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["release"] == "27.0" and summary["config"]["min_family_size"] == 10
-    config.write_text("pfam:\n  min_family_siz: 10\n")
-    code = main(["prepare-pfam", "--config", str(config), "--input", str(PFAM_SEEDS), "--out", str(tmp_path / "p")])
+    record = json.loads((tmp_path / "o" / "config.json").read_text())
+    assert record["settings"]["min_family_size"] == 10 and record["inputs"]["input"] == str(PFAM_SEEDS)
+    config.write_text("min_family_siz: 10\n")
+    code = main(["prepare-pfam", "--settings", str(config), "--input", str(PFAM_SEEDS), "--out", str(tmp_path / "p")])
     assert code == 2 and "min_family_siz" in capsys.readouterr().err

@@ -21,8 +21,9 @@ from plus.metrics.task import task_metrics
 from plus.models import build_encoder
 from plus.models.checkpoint import save_checkpoint
 from plus.models.presets import PRESETS
-from plus.report import build_report, collect
-from plus.report.collect import parse_models
+from plus.report.build import build_report
+from plus.report.collect import collect, models_from_settings
+from plus.settings import ReportJob, parse_settings
 from plus.tasks import resolve_task
 from plus.training.evaluate import run_evaluation
 from plus.training.finetune import run_finetune
@@ -47,6 +48,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def report_models() -> dict:
+    """MODELS through the report's settings, as `plus report --settings` reads them."""
+    models = [{"name": name, **model} for name, model in MODELS.items()]
+    runs = [{"model": name, "task": "stability", "seed": 0} for name in MODELS]
+    return models_from_settings(parse_settings(ReportJob, {"models": models, "runs": runs}, "report"))
 
 
 def stability_config(root: Path) -> dict:
@@ -111,6 +119,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> dict:
             "seed": 0,
             "data": str(data),
             "encoder": str(root / "pretrain" / "model.pt"),
+            "batch_size": 64,  # evaluation
             "training": {"lr": 3e-3, "batch_size": 32, "max_epochs": 4, "patience": 4, "precision": "32"},
         }
         run_finetune(finetune, root / "finetune" / task, root / "checkpoints" / task)
@@ -129,7 +138,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> dict:
         pretraining=[root / "pretrain" / "metrics.json"],
         histories=[root / "pretrain" / "history.csv"],
         published=REPO / "config" / "published_results.tsv",
-        models=parse_models(json.dumps(MODELS)),
+        models=report_models(),
         audits=files["audits"],
         task_summaries=summaries,
         reference_model=MODEL,

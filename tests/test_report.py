@@ -17,11 +17,13 @@ from matplotlib import image as mpimg
 
 from plus.cli import main as cli_main
 from plus.errors import InputError
-from plus.report import build_report, collect, expected_outputs
-from plus.report.collect import RunKey, load_published, parse_expected, parse_models
+from plus.report.build import build_report
+from plus.report.collect import RunKey, collect, load_published, models_from_settings, runs_from_settings
+from plus.report.outputs import report_files
 from plus.report.summary import summary_markdown
 from plus.report.tables import ablation_comparisons, build_tables, main_columns
 from plus.report.writers import Stat, Table, latex_escape, to_latex, to_markdown, write_table
+from plus.settings import ReportJob, as_json, parse_settings
 from plus.tasks import BUILTIN_TASKS, SCOP_LEVELS, TaskSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +33,7 @@ MODELS = {
     "mlm-rnn-tiny": {"label": "RNN tiny (MLM only)", "objective": "mlm", "preset": "plus-rnn-tiny"},
     "rnn-tiny-nopretrain": {"label": "RNN tiny (no pretraining)", "objective": "none", "preset": "plus-rnn-tiny"},
 }
+TWO_TASKS = ("solubility", "secstr")
 QUALITY = {"plus": 0.12, "mlm": 0.06, "none": 0.0}  # how much better than chance each variant is made to be
 
 
@@ -155,8 +158,14 @@ def make_run(root: Path, seeds: tuple[int, ...] = (0, 1, 2), tasks: dict[str, Ta
 OFFICIAL = {task: {"kind": "official", "detail": "test fixture"} for task in BUILTIN_TASKS}
 
 
+def report_job(runs: list[dict] | None = None) -> ReportJob:
+    runs = runs or [{"model": m, "task": "solubility", "seed": 0} for m in MODELS]
+    models = [{"name": name, **model} for name, model in MODELS.items()]
+    return parse_settings(ReportJob, {"models": models, "runs": runs}, "report")
+
+
 def _collect(files: dict, **overrides):
-    arguments = {**files, "published": PUBLISHED, "models": parse_models(json.dumps(MODELS)), **overrides}
+    arguments = {**files, "published": PUBLISHED, "models": models_from_settings(report_job()), **overrides}
     return collect(**arguments)
 
 
@@ -264,7 +273,7 @@ def test_summary_findings_are_computed(report):
 
 
 def test_every_expected_output_written(report):
-    expected = set(expected_outputs(list(BUILTIN_TASKS), report["root"] / "tables", report["root"] / "figures"))
+    expected = set(report_files(list(BUILTIN_TASKS), report["root"] / "tables", report["root"] / "figures"))
     assert expected <= set(report["written"])
     assert all(path.stat().st_size > 0 for path in report["written"])
     assert not list(report["root"].glob("**/*.tmp"))
@@ -304,8 +313,8 @@ def test_missing_run_names_it(small_run):
 
 
 def test_missing_run_against_explicit_expected_list(small_run):
-    expected = parse_expected(
-        json.dumps(
+    expected = runs_from_settings(
+        report_job(
             [{"model": m, "task": t, "seed": s} for m in MODELS for t in ("solubility", "secstr") for s in (0, 1, 2)]
         )
     )
@@ -383,11 +392,17 @@ def test_published_file_errors_name_the_line(tmp_path):
     assert len(load_published(PUBLISHED)) == 22
 
 
-def test_models_json_errors():
-    with pytest.raises(InputError, match="objective must be one of"):
-        parse_models('{"a": {"label": "A", "objective": "bert", "preset": "p"}}')
-    with pytest.raises(InputError, match="missing key 'preset'"):
-        parse_models('{"a": {"label": "A", "objective": "plus"}}')
+def test_report_settings_errors():
+    def settings(objective: str, **preset: str) -> dict:
+        model = {"name": "a", "label": "A", "objective": objective, **preset}
+        return {"models": [model], "runs": [{"model": "a", "task": "solubility", "seed": 0}]}
+
+    with pytest.raises(
+        InputError, match=r"report.models.0.objective: Input should be 'plus', 'mlm', 'none' or 'alignment'"
+    ):
+        parse_settings(ReportJob, settings("bert", preset="p"), "report")
+    with pytest.raises(InputError, match="report.models.0.preset: required key missing"):
+        parse_settings(ReportJob, settings("plus"), "report")
 
 
 def test_cli_reports_missing_run_and_exits_2(small_run, tmp_path, capsys):
@@ -405,8 +420,17 @@ def test_cli_reports_missing_run_and_exits_2(small_run, tmp_path, capsys):
             *map(str, small_run["histories"]),
             "--published",
             str(PUBLISHED),
-            "--models-json",
-            json.dumps(MODELS),
+            "--settings",
+            as_json(
+                report_job(
+                    [
+                        {"model": m, "task": t, "seed": s}
+                        for m in MODELS
+                        for t in ("solubility", "secstr")
+                        for s in (0, 1)
+                    ]
+                )
+            ),
             "--tables",
             str(tmp_path / "tables"),
             "--figures",
@@ -426,7 +450,7 @@ def test_cli_reports_missing_run_and_exits_2(small_run, tmp_path, capsys):
 def test_task_added_by_config_gets_a_column(tmp_path):
     tasks = {
         "solubility": BUILTIN_TASKS["solubility"],
-        "thermostability": TaskSpec("thermostability", "protein_regression", headline_metric="spearman"),
+        "thermostability": TaskSpec(name="thermostability", shape="protein_regression", headline_metric="spearman"),
     }
     files = make_run(tmp_path, seeds=(0,), tasks=tasks)
     data = _collect(files)
@@ -480,13 +504,14 @@ def test_report_rule_runs_and_builds_html_report(tmp_path):
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
     runs = [{"model": m, "task": t, "seed": s} for m in MODELS for t in tasks for s in (0, 1)]
+    settings = json.dumps({"models": [{"name": name, **model} for name, model in MODELS.items()], "runs": runs})
     (tmp_path / "Snakefile").write_text(
-        "import json\n\n"
+        "import os\n\n"
+        "from plus.report.outputs import FIGURE_FORMATS, FIGURES, TABLE_FORMATS, table_caption, table_sections\n\n"
         'configfile: "config.json"\n\n'
-        "def as_json(value):\n    return json.dumps(value, sort_keys=True)\n\n"
+        f"TASKS = {list(tasks)!r}\n\n"
         f"def report_inputs():\n    return {relative!r}\n\n"
-        f"def model_labels():\n    return {MODELS!r}\n\n"
-        f"def expected_runs():\n    return {runs!r}\n\n"
+        f"def report_settings(wildcards):\n    return {settings!r}\n\n"
         f'include: "{REPO / "workflow" / "rules" / "report.smk"}"\n\n'
         'rule all:\n    input:\n        "results/summary.md",\n    default_target: True\n'
     )

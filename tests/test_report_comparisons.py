@@ -15,9 +15,11 @@ from scipy import stats
 
 from plus.errors import InputError
 from plus.metrics.task import task_metrics
-from plus.report import build_report, collect, expected_outputs
-from plus.report.collect import parse_models
+from plus.report.build import build_report
+from plus.report.collect import collect, models_from_settings
+from plus.report.outputs import report_files
 from plus.report.provenance import infer_provenance
+from plus.settings import ReportJob, parse_settings
 from plus.tasks import BUILTIN_TASKS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +52,13 @@ def _predictions(task: str, model: str, seed: int) -> pd.DataFrame:
     return pd.DataFrame(
         {"split": "test", "id": ids, "target": target, "prediction": prediction, "probabilities": probabilities}
     )
+
+
+def report_models() -> dict:
+    """MODELS through the report's settings, as `plus report --settings` reads them."""
+    models = [{"name": name, **model} for name, model in MODELS.items()]
+    runs = [{"model": name, "task": TASKS[0], "seed": 0} for name in MODELS]
+    return models_from_settings(parse_settings(ReportJob, {"models": models, "runs": runs}, "report"))
 
 
 def make_run(root: Path, seeds: tuple[int, ...]) -> dict:
@@ -146,7 +155,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     data = collect(
         **files,
         published=PUBLISHED,
-        models=parse_models(json.dumps(MODELS)),
+        models=report_models(),
         audits=write_audits(root),
         benchmarks=write_benchmarks(root),
         gpus_per_rule={"pretrain": 4, "finetune": 1},
@@ -249,7 +258,7 @@ def test_cost_table_sums_jobs_per_model_and_task(report: dict) -> None:
 
 
 def test_every_new_output_is_listed(report: dict) -> None:
-    expected = set(expected_outputs(list(TASKS), report["root"] / "tables", report["root"] / "figures"))
+    expected = set(report_files(list(TASKS), report["root"] / "tables", report["root"] / "figures"))
     assert expected <= set(report["written"])
     names = {p.name for p in expected}
     assert {"statistics.csv", "identity_bins.md", "cost.tex", "identity_distribution.pdf"} <= names
@@ -257,7 +266,7 @@ def test_every_new_output_is_listed(report: dict) -> None:
 
 def test_paired_t_test_over_seeds_when_there_are_several(tmp_path: Path) -> None:
     files = make_run(tmp_path, seeds=(0, 1, 2))
-    data = collect(**files, published=PUBLISHED, models=parse_models(json.dumps(MODELS)), reference_model="weak")
+    data = collect(**files, published=PUBLISHED, models=report_models(), reference_model="weak")
     build_report(data, tmp_path / "tables", tmp_path / "figures", tmp_path / "summary.md", bootstrap_resamples=50)
     rows = {(r["Model"], r["Task metric"]): r for r in rows_of(tmp_path / "tables" / "statistics.csv")}
     plus = rows[("PLUS A", "Stability ρ")]
@@ -281,7 +290,7 @@ def test_paired_t_test_over_seeds_when_there_are_several(tmp_path: Path) -> None
 def test_unknown_reference_model_is_an_error(tmp_path: Path) -> None:
     files = make_run(tmp_path, seeds=(0,))
     with pytest.raises(InputError, match="reference model 'nope'"):
-        collect(**files, published=PUBLISHED, models=parse_models(json.dumps(MODELS)), reference_model="nope")
+        collect(**files, published=PUBLISHED, models=report_models(), reference_model="nope")
 
 
 def test_provenance_is_inferred_from_the_synthetic_manifest(tmp_path: Path) -> None:

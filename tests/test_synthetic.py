@@ -18,9 +18,10 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import BernoulliNB
 
 from plus.cli import main
-from plus.data.synthetic import DEFAULTS, FILES, TASK_SPLITS, generate, resolve_config
+from plus.data.synthetic import FILES, TASK_SPLITS, generate
 from plus.data.synthetic.hmms import real_pfam_hmms
 from plus.errors import InputError
+from plus.settings import SyntheticSettings, parse_settings
 from plus.tasks import LOCALIZATION_CLASSES, SECSTR3_OF_8, SECSTR8
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     """The benchmark at the default demo sizes, and how long it took."""
     out = tmp_path_factory.mktemp("synthetic") / "demo"
     started = time.perf_counter()
-    generate({}, out)
+    generate(SyntheticSettings(), out)
     return out, time.perf_counter() - started
 
 
@@ -85,9 +86,9 @@ def windows(sequence: str, width: int) -> np.ndarray:
 
 
 def test_same_seed_gives_identical_files_and_another_seed_differs(tmp_path: Path) -> None:
-    generate(SMALL, tmp_path / "a")
-    generate(SMALL, tmp_path / "b")
-    generate({**SMALL, "seed": 8}, tmp_path / "c")
+    generate(SyntheticSettings(**SMALL), tmp_path / "a")
+    generate(SyntheticSettings(**SMALL), tmp_path / "b")
+    generate(SyntheticSettings(**{**SMALL, "seed": 8}), tmp_path / "c")
     first, second, other = md5s(tmp_path / "a"), md5s(tmp_path / "b"), md5s(tmp_path / "c")
     assert first == second
     assert len(first) == 27  # 26 data files + manifest.json
@@ -105,14 +106,14 @@ def test_manifest_lists_every_file_with_its_md5(demo: tuple[Path, float]) -> Non
     on_disk = {k: v for k, v in md5s(out).items() if k != "manifest.json"}
     assert manifest["files"] == on_disk
     assert set(on_disk) == set(FILES)  # the list the workflow declares as rule synthetic's outputs
-    assert manifest["seed"] == DEFAULTS["seed"]
+    assert manifest["seed"] == SyntheticSettings().seed
     assert set(manifest["label_rules"]) >= {"homology", "secstr", "transmembrane", "stability"}
     assert manifest["real_pfam_hmms"] == [f"{h.accession} {h.name}" for h in real_pfam_hmms()]
 
 
 def test_pfam_headers_follow_pfam_a_fasta(demo: tuple[Path, float]) -> None:
     records = fasta(demo[0] / "Pfam-A.fasta.gz")
-    assert len(records) == DEFAULTS["n_families"] * DEFAULTS["sequences_per_family"]
+    assert len(records) == SyntheticSettings().n_families * SyntheticSettings().sequences_per_family
     families = {}
     for header, sequence in records:
         match = PFAM_HEADER.fullmatch(header)
@@ -120,7 +121,7 @@ def test_pfam_headers_follow_pfam_a_fasta(demo: tuple[Path, float]) -> None:
         assert int(match[3]) - int(match[2]) + 1 == len(sequence)
         assert set(sequence) <= set(AA)
         families[match[5]] = match[6]
-    assert len(families) == DEFAULTS["n_families"] == len(set(families.values()))
+    assert len(families) == SyntheticSettings().n_families == len(set(families.values()))
     lengths = [len(s) for _, s in records]
     assert 40 <= np.median(lengths) <= 200
 
@@ -301,17 +302,17 @@ def test_transmembrane_3line_topologies(demo: tuple[Path, float]) -> None:
 )
 def test_bad_config_names_the_key(config: dict, key: str) -> None:
     with pytest.raises(InputError, match=re.escape(key)):
-        resolve_config(config, "c.yaml")
+        parse_settings(SyntheticSettings, config.get("synthetic", config), "synthetic")
 
 
 def test_cli_writes_the_benchmark(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({"synthetic": SMALL}))
-    assert main(["synthetic", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
+    config.write_text(yaml.safe_dump(SMALL))
+    assert main(["synthetic", "--settings", str(config), "--out", str(tmp_path / "out")]) == 0
     manifest = json.loads((tmp_path / "out/manifest.json").read_text())
     assert manifest["config"]["seed"] == 7 and len(manifest["files"]) == 26
-    (tmp_path / "bad.yaml").write_text("synthetic: {seed: -3}\n")
-    assert main(["synthetic", "--config", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "x")]) == 2
+    (tmp_path / "bad.yaml").write_text("seed: -3\n")
+    assert main(["synthetic", "--settings", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
 
 

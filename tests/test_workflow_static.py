@@ -6,7 +6,6 @@ change the job counts.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
 import re
@@ -20,8 +19,11 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from plus.cli import main as cli_main
+from plus.jobs import plan_workflow
+from plus.settings import PfamSettings, PretrainSettings, workflow_schema
 from plus.tasks import BUILTIN_TASKS, TaskSpec
-from workflow_helpers import ROOT, copy_workflow, run_snakemake
+from workflow_helpers import ROOT, copy_workflow, job_counts, run_snakemake
 
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
@@ -49,27 +51,15 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_workflow(tmp_path_factory.mktemp("workflow"))
 
 
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run as {rule: count}."""
-    table = output.split("Job stats:", 1)[1]
-    counts = {}
-    for line in table.splitlines()[3:]:
-        fields = line.split()
-        if len(fields) != 2 or fields[0] == "total":
-            break
-        counts[fields[0]] = int(fields[1])
-    return counts
-
-
-def written_configs(output: str) -> dict[str, dict]:
-    """The resolved configs a dry run's `plus write-config` commands would write, by output path."""
-    configs = {}
+def job_settings(output: str) -> dict[str, dict]:
+    """The settings each `plus` command of a dry run receives (`--settings`), by its `--out` (else its command)."""
+    settings = {}
     for line in output.splitlines():
-        if "plus write-config --out " in line:
-            words = shlex.split(line.split("Shell command:", 1)[-1])
-            at = words.index("write-config")
-            configs[words[at + 2]] = json.loads(words[at + 3])
-    return configs
+        if " plus " in f" {line}" and "--settings " in line:
+            words = shlex.split(line.split("Shell command:", 1)[-1].split(" > ")[0])
+            key = words[words.index("--out") + 1] if "--out" in words else words[words.index("plus") + 1]
+            settings[key] = json.loads(words[words.index("--settings") + 1])
+    return settings
 
 
 def load_config(name: str) -> dict:
@@ -79,13 +69,9 @@ def load_config(name: str) -> dict:
 def expected_counts(config: dict) -> dict[str, int]:
     models, tasks, seeds = len(config["models"]), len(config["tasks"]), len(config["seeds"])
     return {
-        "pfam_config": 1,
         "prepare_pfam": 1,
-        "task_config": tasks,
         "import_task": tasks,
-        "pretrain_config": models,
         "pretrain": models,
-        "finetune_config": models * tasks * seeds,
         "finetune": models * tasks * seeds,
         "evaluate": models * tasks * seeds,
         "report": 1,
@@ -129,31 +115,28 @@ def test_demo_dry_run_lists_every_rule(demo_dry_run: str) -> None:
     config = load_config("config.yaml")
     assert len(config["models"]) == 3 and len(config["tasks"]) == 7 and config["seeds"] == [0]
     assert {model["objective"] for model in config["models"].values()} == {"plus", "mlm", "none"}
-    expected = {**expected_counts(config), "synthetic_config": 1, "synthetic": 1}
+    expected = {**expected_counts(config), "synthetic": 1}
     assert job_counts(demo_dry_run) == expected  # no download: the demo is offline
 
 
-def test_demo_resolved_configs_follow_the_design(demo_dry_run: str) -> None:
-    configs = written_configs(demo_dry_run)
-    pretrain = configs["results/pretrain/plus-rnn-tiny/config.json"]
-    assert pretrain["objective"] == "plus" and pretrain["model"] == {"preset": "plus-rnn-tiny"}
-    assert pretrain["data"] == {
-        "train": "results/pfam/train",
-        "test": "results/pfam/test",
-        "test_pairs": "results/pfam/test_pairs.parquet",
-    }
+def test_demo_jobs_receive_their_resolved_settings(demo_dry_run: str) -> None:
+    settings = job_settings(demo_dry_run)
+    pretrain = settings["results/pretrain/plus-rnn-tiny"]
+    assert (pretrain["name"], pretrain["objective"], pretrain["preset"]) == ("plus-rnn-tiny", "plus", "plus-rnn-tiny")
     demo = load_config("config.yaml")["pretrain"]
     assert pretrain["training"]["batch_pairs"] == demo["batch_pairs"] and pretrain["training"]["max_steps"] == 1500
-    assert configs["results/pretrain/mlm-rnn-tiny/config.json"]["objective"] == "mlm"
+    assert pretrain["training"]["max_val_pairs"] == demo["max_val_pairs"]
+    assert pretrain["training"]["eval_batch_pairs"] == PretrainSettings().eval_batch_pairs  # a default, now visible
+    assert settings["results/pretrain/mlm-rnn-tiny"]["objective"] == "mlm"
 
-    finetune = configs["results/finetune/plus-rnn-tiny/secstr/seed0/config.json"]
-    assert finetune["seed"] == 0 and finetune["data"] == "results/tasks/secstr"
-    assert finetune["encoder"] == "results/pretrain/plus-rnn-tiny/model.pt"
-    spec = TaskSpec.from_dict(finetune["task"])
-    assert spec == BUILTIN_TASKS["secstr"]
+    finetune = settings["results/finetune/plus-rnn-tiny/secstr/seed0"]
+    assert finetune["seed"] == 0 and finetune["model"] == "plus-rnn-tiny"
+    assert TaskSpec.from_dict(finetune["task"]) == BUILTIN_TASKS["secstr"]
     assert finetune["training"]["homology_pairs_per_epoch"] == 2000
+    evaluate = settings["results/evaluate/plus-rnn-tiny/secstr/seed0"]
+    assert evaluate["batch_size"] == finetune["training"]["eval_batch_size"]  # one default for both
 
-    localization = configs["results/configs/tasks/localization.json"]
+    localization = settings["results/tasks/localization"]
     assert TaskSpec.from_dict(localization["task"]) == BUILTIN_TASKS["localization"]
     assert localization["valid_from_train"] == {"fraction": 0.1, "seed": 0}
     assert localization["max_length"] == {"keep_ends": 1000}
@@ -164,17 +147,18 @@ def test_demo_resolved_configs_follow_the_design(demo_dry_run: str) -> None:
             "options": {},
         }
     ]
-    secstr = configs["results/configs/tasks/secstr.json"]
+    secstr = settings["results/tasks/secstr"]
     assert [source["format"] for source in secstr["sources"]] == ["tape_json", "netsurfp_csv"]
-    assert set(configs["results/configs/pfam.json"]["pfam"]) == {
-        "release",
-        "min_length",
-        "min_family_size",
-        "test_fraction",
-        "seed",
-        "n_test_pairs",
-        "max_length",
-    }
+    assert set(settings["results/pfam"]) == set(PfamSettings.model_fields)
+    report = settings["report"]
+    assert [model["name"] for model in report["models"]] == ["plus-rnn-tiny", "mlm-rnn-tiny", "rnn-tiny-nopretrain"]
+    assert len(report["runs"]) == 3 * 7
+
+
+def test_no_rule_only_writes_a_config_file(demo_dry_run: str) -> None:
+    assert "write-config" not in demo_dry_run and not re.search(r"rule \w+_config:", demo_dry_run)
+    outputs_config = [block for block in demo_dry_run.split("\nrule ") if "config.json" in block.split("log:")[0]]
+    assert {block.split(":", 1)[0] for block in outputs_config} >= {"pretrain", "finetune", "evaluate", "prepare_pfam"}
 
 
 def test_training_keeps_checkpoints_outside_outputs(demo_dry_run: str) -> None:
@@ -201,14 +185,14 @@ def test_slurm_profile_dry_run_lists_the_paper_dag(workdir: Path) -> None:
     assert counts == expected
     assert counts["finetune"] == 6 * 7 * 3
 
-    configs = written_configs(result.stdout)
-    large = configs["results/finetune/plus-rnn-large/solubility/seed2/config.json"]
+    configs = job_settings(result.stdout)
+    large = configs["results/finetune/plus-rnn-large/solubility/seed2"]
     assert large["task"]["head"] == {"input": "z", "hidden": 512, "pooling": "attention"}
-    base = configs["results/finetune/plus-rnn-base/solubility/seed2/config.json"]
+    base = configs["results/finetune/plus-rnn-base/solubility/seed2"]
     assert base["task"]["head"] == {"input": "h", "hidden": 512, "pooling": "attention"}
-    tfm = configs["results/pretrain/plus-tfm/config.json"]["training"]
+    tfm = configs["results/pretrain/plus-tfm"]["training"]
     assert (tfm["batch_pairs"], tfm["lr"], tfm["epochs"]) == (128, 0.0001, 10)
-    rnn = configs["results/pretrain/plus-rnn-base/config.json"]["training"]
+    rnn = configs["results/pretrain/plus-rnn-base"]["training"]
     assert (rnn["batch_pairs"], rnn["lr"], rnn["epochs"], rnn["mlm_weight"], rnn["sfp_weight"]) == (
         64,
         0.001,
@@ -216,7 +200,7 @@ def test_slurm_profile_dry_run_lists_the_paper_dag(workdir: Path) -> None:
         0.7,
         0.3,
     )
-    stability = configs["results/configs/tasks/stability.json"]
+    stability = configs["results/tasks/stability"]
     assert stability["sources"][0]["files"]["train"] == {
         "path": "resources/downloads/stability/stability.tar.gz",
         "member": "stability/stability_train.lmdb",
@@ -297,7 +281,7 @@ def test_a_task_added_by_config_alone_runs_through_the_workflow(tmp_path: Path) 
     assert result.returncode == 0, result.stdout + result.stderr
     counts = job_counts(result.stdout)
     assert counts["import_task"] == 8 and counts["finetune"] == 3 * 8
-    written = written_configs(result.stdout)["results/configs/tasks/thermo.json"]
+    written = job_settings(result.stdout)["results/tasks/thermo"]
     assert written["task"]["shape"] == "protein_regression" and written["task"]["name"] == "thermo"
 
 
@@ -307,28 +291,28 @@ def test_unconfigured_wildcards_are_rejected(workdir: Path) -> None:
     assert "MissingRuleException" in result.stdout + result.stderr
 
 
-def test_a_changed_hyperparameter_reruns_its_config_and_training(tmp_path: Path) -> None:
+def test_a_changed_setting_reruns_that_job_only(tmp_path: Path) -> None:
     workdir = copy_workflow(tmp_path)
-    target = "results/pretrain/plus-rnn-tiny/config.json"
-    made = snakemake(workdir, "--cores", "1", target)
+    targets = ["results/tasks/solubility", "results/tasks/stability"]
+    made = snakemake(workdir, "--cores", "1", *targets)
     assert made.returncode == 0, made.stdout + made.stderr
-    written = json.loads((workdir / target).read_text())
-    assert written["training"]["lr"] == load_config("config.yaml")["pretrain"]["lr"]
-    assert written["name"] == "plus-rnn-tiny"
+    record = json.loads((workdir / "results/tasks/solubility/config.json").read_text())
+    assert record["settings"]["task"]["name"] == "solubility" and record["settings"]["expected_sizes"] == {}
 
-    (workdir / "lr.yaml").write_text("pretrain: {lr: 0.01}\n")  # merged into config/config.yaml, given first
-    changed = snakemake(
-        workdir, "-n", "--configfile", "config/config.yaml", "lr.yaml", "--", "results/pretrain/plus-rnn-tiny/model.pt"
-    )
+    config = load_config("config.yaml")
+    config["tasks"]["solubility"]["expected_sizes"] = {"test": 150}
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(config))
+    changed = snakemake(workdir, "-n", "--configfile", "changed.yaml", "--", *targets)
     assert changed.returncode == 0, changed.stdout + changed.stderr
-    block = changed.stdout.split("\nrule pretrain_config:", 1)[1].split("\n\n", 1)[0]
-    assert "Params have changed since last execution" in block
+    assert job_counts(changed.stdout) == {"import_task": 1}
+    block = changed.stdout.split("\nrule import_task:", 1)[1].split("\n\n", 1)[0]
+    assert "results/tasks/solubility" in block and "Params have changed since last execution" in block
 
 
 # ---------------------------------------------------------------- config schema
 
 
-SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.json")
 
 
 @pytest.mark.parametrize(
@@ -350,7 +334,7 @@ def test_the_schema_rejects_a_bad_config(edit, message: str) -> None:
     config = load_config("config.yaml")
     edit(config)
     with pytest.raises(WorkflowError, match=re.escape(message)):
-        validate(config, schema=SCHEMA, set_default=True)
+        validate(config, schema=SCHEMA, set_default=False)
 
 
 @pytest.mark.parametrize(
@@ -358,14 +342,22 @@ def test_the_schema_rejects_a_bad_config(edit, message: str) -> None:
     [
         (
             lambda c: c["tasks"].__setitem__("solubilty", c["tasks"].pop("solubility")),
-            "config tasks.solubilty: not a built-in task",
+            "config: tasks.solubilty: not a built-in task",
         ),
         (
             lambda c: c["models"]["plus-rnn-tiny"].__setitem__("heads", {"solubilty": {"input": "z"}}),
-            "config models.plus-rnn-tiny.heads.solubilty: no task 'solubilty'",
+            "config: models.plus-rnn-tiny.heads.solubilty: no task 'solubilty'",
+        ),
+        (
+            lambda c: c["models"]["plus-rnn-tiny"].__setitem__("pretrain", {"lrr": 0.1}),
+            "config: models.plus-rnn-tiny.pretrain.lrr: unknown key",
+        ),
+        (
+            lambda c: c["tasks"]["secstr"].__setitem__("headline_metric", "accuracy_3clas"),
+            "config: tasks.secstr: headline_metric 'accuracy_3clas' is not reported for this task",
         ),
     ],
-    ids=["task-name-typo", "head-of-unknown-task"],
+    ids=["task-name-typo", "head-of-unknown-task", "hyperparameter-typo", "headline-metric-typo"],
 )
 def test_the_workflow_names_the_bad_config_key(tmp_path: Path, edit, message: str) -> None:
     workdir = copy_workflow(tmp_path)
@@ -377,14 +369,23 @@ def test_the_workflow_names_the_bad_config_key(tmp_path: Path, edit, message: st
     assert message in result.stdout + result.stderr, result.stdout + result.stderr
 
 
-def test_both_configs_pass_the_schema_with_defaults_filled() -> None:
+def test_both_configs_pass_the_schema_and_resolve() -> None:
     from snakemake.utils import validate
 
     for name in ("config.yaml", "paper.yaml"):
         config = load_config(name)
-        validate(config, schema=SCHEMA, set_default=True)
-        assert config["tasks"]["solubility"]["sources"][0]["options"] == {}
-        assert all(model["heads"] is not None for model in config["models"].values())
+        validate(config, schema=SCHEMA, set_default=False)
+        plan = plan_workflow(config)
+        assert plan.import_task("solubility").sources[0].options == {}
+        assert all(plan.task_spec(model, "secstr").head.hidden == 512 for model in plan.models)
+
+
+def test_the_committed_schema_is_generated_from_the_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    committed = json.loads(Path(SCHEMA).read_text())
+    assert committed == json.loads(json.dumps(workflow_schema())), "run `plus settings-schema --out " + SCHEMA + "`"
+    assert cli_main(["settings-schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == committed
+    assert committed["additionalProperties"] is False and "models" in committed["required"]
 
 
 # ---------------------------------------------------------------- conda envs
@@ -478,29 +479,3 @@ def test_gpu_env_forces_a_cuda_build_and_cpu_env_a_cpu_build() -> None:
     assert gpu["pytorch"].endswith("=cuda*") and "cuda-version" in gpu
     assert cpu["pytorch"].endswith("=cpu*") and "cuda-version" not in cpu
     assert "CONDA_OVERRIDE_CUDA" in (ROOT / "envs" / "plus-gpu.yaml").read_text()
-
-
-# ---------------------------------------------------------------- plus write-config
-
-
-def test_write_config_writes_a_json_object_pretty_printed(tmp_path: Path) -> None:
-    from plus.cli.config import write_config
-
-    out = tmp_path / "sub" / "config.json"
-    assert write_config(argparse.Namespace(out=out, json='{"b": [1, 2], "a": {"c": null}}')) == 0
-    assert json.loads(out.read_text()) == {"b": [1, 2], "a": {"c": None}}
-    assert out.read_text().startswith('{\n  "b": [')
-    assert [p.name for p in out.parent.iterdir()] == ["config.json"]  # no temporary file left behind
-
-
-@pytest.mark.parametrize(
-    ("text", "message"), [("[1, 2]", "not list"), ("{not json", "not valid JSON"), ("3", "not int")]
-)
-def test_write_config_rejects_what_is_not_a_json_object(tmp_path: Path, text: str, message: str) -> None:
-    from plus.cli.config import write_config
-    from plus.errors import InputError
-
-    out = tmp_path / "config.json"
-    with pytest.raises(InputError, match=message):
-        write_config(argparse.Namespace(out=out, json=text))
-    assert not out.exists()

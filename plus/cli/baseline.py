@@ -14,9 +14,10 @@ log = logging.getLogger(__name__)
 
 def load_task_spec(text: str) -> TaskSpec:
     """A TaskSpec from inline JSON or a JSON/YAML file (TaskSpec.to_dict() or a config's `task`), or a task name."""
-    from plus.data.task_data.importing import task_spec
     from plus.errors import InputError
     from plus.io import read_config
+    from plus.settings import parse_settings
+    from plus.tasks import resolve_task
 
     stripped = text.strip()
     if stripped.startswith("{"):
@@ -24,14 +25,15 @@ def load_task_spec(text: str) -> TaskSpec:
             value = json.loads(stripped)
         except json.JSONDecodeError as error:
             raise InputError(f"--task-spec: not valid JSON: {error}") from error
-        where = "--task-spec"
     elif Path(text).is_file():
-        value, where = read_config(text, "task spec"), text
+        value = read_config(text, "task spec")
     else:
-        value, where = stripped, "--task-spec"
+        return resolve_task(stripped, where="--task-spec")
     if isinstance(value, dict) and "shape" not in value and "task" in value:
         value = value["task"]
-    return task_spec(value, where)
+    if isinstance(value, str):
+        return resolve_task(value, where="--task-spec")
+    return parse_settings(TaskSpec, value, "--task-spec")
 
 
 def run_baseline(args: argparse.Namespace) -> int:

@@ -10,10 +10,13 @@ log = logging.getLogger(__name__)
 
 def run_import_task(args: argparse.Namespace) -> int:
     from plus.data.task_data.importing import import_task
-    from plus.io import read_config
+    from plus.io import write_run_record
+    from plus.settings import ImportJob, load_settings
 
-    config = read_config(args.config)
-    summary = import_task(config, args.out, str(args.config))
+    job = load_settings(ImportJob, args.settings)
+    record = job.model_dump(mode="json", exclude_none=True)
+    summary = import_task(record, args.out, f"task {job.task.name}")
+    write_run_record(args.out, record, {})
     sizes = ", ".join(f"{split} {stats['n']}" for split, stats in summary["splits"].items())
     log.info("%s: wrote %s (%s)", summary["task"], args.out, sizes)
     return 0
@@ -25,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="import a task's files (official formats) into canonical Parquet tables + summary.json",
         description=__doc__,
     )
-    parser.add_argument("--config", required=True, help="resolved task config (JSON/YAML)")
+    parser.add_argument(
+        "--settings", required=True, help="ImportJob (task spec + sources) as inline JSON or a JSON/YAML file"
+    )
     parser.add_argument("--out", required=True, help="output directory (written atomically)")
     parser.set_defaults(handler=run_import_task)

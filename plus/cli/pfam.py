@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-from plus.io import read_config
-
 log = logging.getLogger(__name__)
 
 
@@ -16,7 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="tokenize and split Pfam-A.fasta into memory-mapped corpus stores",
         description=__doc__,
     )
-    parser.add_argument("--config", required=True, help="JSON/YAML with the Pfam keys (top level or under 'pfam')")
+    parser.add_argument(
+        "--settings", help="PfamSettings as inline JSON or a JSON/YAML file (default: the paper's settings)"
+    )
     parser.add_argument("--input", required=True, help="Pfam-A.fasta or Pfam-A.fasta.gz")
     parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -25,9 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_prepare_pfam(args: argparse.Namespace) -> int:
     from plus.data.corpus.pfam import prepare_pfam
+    from plus.io import write_run_record
+    from plus.settings import PfamSettings, load_settings
 
-    config = read_config(args.config)
-    summary = prepare_pfam(args.input, args.out, config, progress=not args.no_progress, config_source=str(args.config))
+    settings = load_settings(PfamSettings, args.settings) if args.settings else PfamSettings()
+    summary = prepare_pfam(args.input, args.out, settings, progress=not args.no_progress)
+    write_run_record(args.out, settings.model_dump(mode="json"), {"input": str(args.input)})
     log.info(
         "%s: %d train / %d test sequences in %d families (%d read)",
         args.out,

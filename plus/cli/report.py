@@ -22,11 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pretraining", nargs="+", type=Path, required=True, help="pretraining metrics.json files")
     parser.add_argument("--histories", nargs="+", type=Path, required=True, help="pretraining history.csv files")
     parser.add_argument("--published", type=Path, required=True, help="published results TSV")
-    parser.add_argument("--models-json", required=True, help="JSON object: model name -> {label, objective, preset}")
     parser.add_argument(
-        "--expected-json",
-        help="JSON list of [model, task, seed] runs that must all be present "
-        "(default: every model x every task x every seed found)",
+        "--settings",
+        required=True,
+        help="ReportJob (models in table order, every run that must be present) as inline JSON or a JSON/YAML file",
     )
     parser.add_argument("--tables", type=Path, required=True, help="output directory for tables")
     parser.add_argument("--figures", type=Path, required=True, help="output directory for figures")
@@ -35,17 +34,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from plus.report import build_report, collect
-    from plus.report.collect import parse_expected, parse_models
+    from plus.report.build import build_report
+    from plus.report.collect import collect, models_from_settings, runs_from_settings
+    from plus.settings import ReportJob, load_settings
 
+    job = load_settings(ReportJob, args.settings)
     data = collect(
         evaluations=args.evaluations,
         predictions=args.predictions,
         pretraining=args.pretraining,
         histories=args.histories,
         published=args.published,
-        models=parse_models(args.models_json),
-        expected=parse_expected(args.expected_json) if args.expected_json else None,
+        models=models_from_settings(job),
+        expected=runs_from_settings(job),
     )
     written = build_report(data, args.tables, args.figures, args.summary)
     log.info("wrote %d report files; summary at %s", len(written), args.summary)

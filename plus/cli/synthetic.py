@@ -6,8 +6,6 @@ import argparse
 import logging
 import time
 
-from plus.io import read_config
-
 log = logging.getLogger(__name__)
 
 
@@ -18,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
     )
     parser.add_argument(
-        "--config", help="YAML/JSON with sizes under 'synthetic:' or at top level (defaults: the demo sizes)"
+        "--settings", help="SyntheticSettings as inline JSON or a JSON/YAML file (default: the demo sizes)"
     )
     parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
     parser.set_defaults(handler=run_synthetic)
@@ -26,9 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_synthetic(args: argparse.Namespace) -> int:
     from plus.data.synthetic import generate
+    from plus.io import write_run_record
+    from plus.settings import SyntheticSettings, load_settings
 
-    config = read_config(args.config) if args.config else {}
+    settings = load_settings(SyntheticSettings, args.settings) if args.settings else SyntheticSettings()
     started = time.perf_counter()
-    manifest = generate(config, args.out, source=str(args.config or "defaults"))
+    manifest = generate(settings, args.out)
+    write_run_record(args.out, settings.model_dump(mode="json"), {})
     log.info("wrote %d files to %s in %.1f s", len(manifest["files"]), args.out, time.perf_counter() - started)
     return 0

@@ -5,27 +5,49 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from plus.io import read_config
+from plus.io import write_run_record
 
 
 def _pretrain(args: argparse.Namespace) -> int:
+    from plus.settings import PretrainJob, load_settings
     from plus.training.pretrain import run_pretraining
 
-    run_pretraining(read_config(args.config), args.out, args.checkpoint_dir or args.out / "checkpoints")
+    job = load_settings(PretrainJob, args.settings)
+    corpus = {"train": str(args.train), "test": str(args.test), "test_pairs": str(args.test_pairs)}
+    config = {
+        "name": job.name,
+        "objective": job.objective,
+        "model": {"preset": job.preset},
+        "data": corpus,
+        "training": job.training.model_dump(mode="json"),
+    }
+    checkpoint_dir = args.checkpoint_dir or args.out / "checkpoints"
+    run_pretraining(config, args.out, checkpoint_dir)
+    write_run_record(args.out, job.model_dump(mode="json"), corpus)
     return 0
 
 
 def _finetune(args: argparse.Namespace) -> int:
+    from plus.settings import FinetuneJob, load_settings
     from plus.training.finetune import run_finetune
 
-    run_finetune(read_config(args.config), args.out, args.checkpoint_dir or args.out / "checkpoints")
+    job = load_settings(FinetuneJob, args.settings)
+    inputs = {"encoder": str(args.encoder), "data": str(args.data)}
+    config = {**job.model_dump(mode="json"), **inputs}
+    run_finetune(config, args.out, args.checkpoint_dir or args.out / "checkpoints")
+    write_run_record(args.out, job.model_dump(mode="json"), inputs)
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from plus.settings import EvaluateJob, load_settings
     from plus.training.evaluate import run_evaluation
 
-    metrics = run_evaluation(read_config(args.config), args.model, args.out)
+    job = load_settings(EvaluateJob, args.settings)
+    inputs = {"model": str(args.model), "data": str(args.data)}
+    config = {**job.model_dump(mode="json"), "data": str(args.data)}
+    metrics = run_evaluation(config, args.model, args.out)
+    write_run_record(args.out, job.model_dump(mode="json"), inputs)
     headline = metrics["headline"]
     print(f"{metrics['task']}: {headline['metric']} on {headline['split']} = {headline['value']}")
     return 0
@@ -39,24 +61,45 @@ def _embed(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    for name, handler, text in (
-        ("pretrain", _pretrain, "pretrain an encoder on the prepared Pfam corpus (MLM + SFP, MLM only, or none)"),
-        ("finetune", _finetune, "fine-tune a pretrained encoder on one task"),
-    ):
-        parser = subparsers.add_parser(name, help=text, description=text)
-        parser.add_argument("--config", type=Path, required=True, help="resolved config file (JSON or YAML)")
-        parser.add_argument("--out", type=Path, required=True, help="output directory")
-        parser.add_argument(
-            "--checkpoint-dir",
-            type=Path,
-            help="where resume checkpoints live (default OUT/checkpoints); a re-run continues from here",
-        )
-        parser.set_defaults(handler=handler)
+def _settings_argument(parser: argparse.ArgumentParser, kind: str) -> None:
+    parser.add_argument(
+        "--settings", required=True, help=f"{kind} as inline JSON or a JSON/YAML file (what the workflow passes)"
+    )
 
-    parser = subparsers.add_parser("evaluate", help="evaluate a fine-tuned model on the task's test splits")
-    parser.add_argument("--config", type=Path, required=True, help="the fine-tuning config of the model")
+
+def _checkpoint_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        help="where resume checkpoints live (default OUT/checkpoints); a re-run continues from here",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    text = "pretrain an encoder on the prepared Pfam corpus (MLM + SFP, MLM only, or none)"
+    parser = subparsers.add_parser("pretrain", help=text, description=text)
+    _settings_argument(parser, "PretrainJob")
+    parser.add_argument("--train", type=Path, required=True, help="training corpus store (plus prepare-pfam)")
+    parser.add_argument("--test", type=Path, required=True, help="test corpus store")
+    parser.add_argument("--test-pairs", type=Path, required=True, help="test_pairs.parquet of the test store")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    _checkpoint_argument(parser)
+    parser.set_defaults(handler=_pretrain)
+
+    text = "fine-tune a pretrained encoder on one task"
+    parser = subparsers.add_parser("finetune", help=text, description=text)
+    _settings_argument(parser, "FinetuneJob")
+    parser.add_argument("--encoder", type=Path, required=True, help="pretrained model.pt")
+    parser.add_argument("--data", type=Path, required=True, help="the task's canonical directory (plus import-task)")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    _checkpoint_argument(parser)
+    parser.set_defaults(handler=_finetune)
+
+    text = "evaluate a fine-tuned model on the task's test splits"
+    parser = subparsers.add_parser("evaluate", help=text, description=text)
+    _settings_argument(parser, "EvaluateJob")
     parser.add_argument("--model", type=Path, required=True, help="fine-tuned model.pt")
+    parser.add_argument("--data", type=Path, required=True, help="the task's canonical directory")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.set_defaults(handler=_evaluate)
 

@@ -1,27 +1,38 @@
-"""PLUS encoders (biLSTM and Transformer), their presets, task heads and checkpoints."""
+"""PLUS encoders (biLSTM and Transformer), their presets, task heads and checkpoints.
+
+Importing this package is cheap (no torch): `build_encoder` and the encoder classes load on first use, so the
+workflow can read the presets at `snakemake -n` time.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from torch import nn
-
 from plus.models.presets import PRESETS, ModelConfig, resolve_config
-from plus.models.rnn import PlusRNN
-from plus.models.transformer import PlusTFM
 
-Encoder = PlusRNN | PlusTFM
-
-
-def build_encoder(preset: str | ModelConfig, **overrides: Any) -> Encoder:
-    """A freshly initialised encoder for a preset name or config, with config fields replaced by `overrides`."""
-    config = resolve_config(preset, **overrides)
-    return PlusRNN(config) if config.kind == "rnn" else PlusTFM(config)
+_LAZY = {
+    "PlusRNN": "plus.models.rnn",
+    "PlusTFM": "plus.models.transformer",
+    "build_encoder": "plus.models.build",
+    "count_parameters": "plus.models.build",
+    "Encoder": "plus.models.build",
+}
 
 
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters (tied weights counted once)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["PRESETS", "Encoder", "ModelConfig", "PlusRNN", "PlusTFM", "build_encoder", "count_parameters"]
+__all__ = [
+    "PRESETS",
+    "Encoder",
+    "ModelConfig",
+    "PlusRNN",
+    "PlusTFM",
+    "build_encoder",
+    "count_parameters",
+    "resolve_config",
+]

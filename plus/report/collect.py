@@ -15,11 +15,11 @@ import pandas as pd
 from plus.errors import InputError
 from plus.report.cost import collect_costs, empty_costs
 from plus.report.provenance import Provenance, task_provenance
+from plus.settings import ReportJob
 from plus.tasks import BUILTIN_TASKS
 
 log = logging.getLogger(__name__)
 
-OBJECTIVES = ("plus", "mlm", "none", "alignment")  # alignment: a baseline with no encoder and no pretraining
 PUBLISHED_COLUMNS = ("task", "metric", "split", "model", "value", "source")
 HISTORY_COLUMNS = ("step", "train_loss", "train_mlm_accuracy", "val_loss", "val_mlm_accuracy")
 
@@ -102,42 +102,14 @@ def _metric_value(value: Any, source: str) -> float:
     return float(value)
 
 
-def parse_models(text: str) -> dict[str, ModelInfo]:
-    """The `--models-json` object: name -> {label, objective, preset}, in the order given."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(f"--models-json: not valid JSON: {error}") from error
-    if not isinstance(value, dict) or not value:
-        raise InputError("--models-json: expected a non-empty JSON object name -> {label, objective, preset}")
-    models = {}
-    for name, entry in value.items():
-        source = f"--models-json: model {name!r}"
-        if not isinstance(entry, dict):
-            raise InputError(f"{source}: expected an object with label, objective, preset")
-        objective = _key(entry, "objective", source)
-        if objective not in OBJECTIVES:
-            raise InputError(f"{source}: objective must be one of {OBJECTIVES}, found {objective!r}")
-        models[name] = ModelInfo(name, str(entry.get("label") or name), objective, str(_key(entry, "preset", source)))
-    return models
+def models_from_settings(job: ReportJob) -> dict[str, ModelInfo]:
+    """The report's models, in table order, from its settings."""
+    return {model.name: ModelInfo(model.name, model.label, model.objective, model.preset) for model in job.models}
 
 
-def parse_expected(text: str) -> list[RunKey]:
-    """The `--expected-json` list of runs: items [model, task, seed] or {model, task, seed}."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(f"--expected-json: not valid JSON: {error}") from error
-    if not isinstance(value, list):
-        raise InputError("--expected-json: expected a JSON list of [model, task, seed] items")
-    runs = []
-    for index, item in enumerate(value):
-        if isinstance(item, dict) and {"model", "task", "seed"} <= set(item):
-            item = [item["model"], item["task"], item["seed"]]
-        if not isinstance(item, list) or len(item) != 3 or not isinstance(item[2], int):
-            raise InputError(f"--expected-json: item {index} is not [model, task, seed]: {item!r}")
-        runs.append(RunKey(str(item[0]), str(item[1]), item[2]))
-    return runs
+def runs_from_settings(job: ReportJob) -> list[RunKey]:
+    """Every run the report must find, from its settings."""
+    return [RunKey(run.model, run.task, run.seed) for run in job.runs]
 
 
 def load_evaluation(path: Path) -> tuple[RunKey, TaskInfo, list[dict[str, Any]]]:

@@ -33,14 +33,6 @@ FILLS = ("0.25", "0.55", "0.8", "0.95", "0.4", "0.7", "0.15", "0.9", "0.6")
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<")
 PUBLISHED_MARKERS = ("D", "^", "v", "s", "P", "X", "*", "<", ">", "h")
-FIGURE_NAMES = (
-    "pretraining_curves",
-    "task_scores",
-    "ablation_deltas",
-    "confusion_matrices",
-    "homology_pr_curves",
-    "identity_distribution",
-)
 
 
 def _style(index: int) -> dict:

@@ -60,10 +60,12 @@ def report_task_spec(task: TaskInfo, frames: list[pd.DataFrame]) -> TaskSpec:
         for frame in frames:
             seen |= set("".join(frame["target"].astype(str))) | set("".join(frame["prediction"].astype(str)))
         classes = tuple(sorted(seen - {UNLABELLED}))
-    return TaskSpec(
-        task.name,
-        task.shape,  # type: ignore[arg-type]
-        classes=classes,
-        headline_metric=task.headline_metric,
-        headline_split=task.headline_split,
-    )
+    values = {
+        "name": task.name,
+        "shape": task.shape,
+        "classes": list(classes),
+        "test_splits": [task.headline_split],
+        "headline_metric": task.headline_metric,
+        "headline_split": task.headline_split,
+    }
+    return TaskSpec.from_dict(values, f"task {task.name!r} as its evaluations describe it")

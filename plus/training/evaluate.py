@@ -93,7 +93,7 @@ def run_evaluation(config: dict[str, Any], model_path: Path, out_dir: Path) -> d
         module = module.cuda()
     spec = module.spec
     data_dir = Path(require(config, "data", "finetune config"))
-    batch_size = int(config.get("training", {}).get("eval_batch_size", 64))
+    batch_size = int(require(config, "batch_size", "evaluate settings"))
     thresholds = None
     if spec.shape == "pair":
         thresholds = fit_homology_thresholds(predict_split(module, read_split(data_dir, "valid"), batch_size))

@@ -146,7 +146,7 @@ class FinetuneModule(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         lr = self.training_config.get("lr", 5e-4)
-        head_lr = self.training_config.get("head_lr", lr)
+        head_lr = self.training_config.get("head_lr") or lr
         return torch.optim.Adam(
             [
                 {"params": self.encoder.parameters(), "lr": lr},

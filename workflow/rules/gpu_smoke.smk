@@ -19,4 +19,4 @@ rule gpu_smoke:
         mem_mb=2000,
         runtime=10,
     shell:
-        "plus devices --out {output} > {log} 2>&1"
+        "plus devices --out {output:q} > {log:q} 2>&1"

@@ -1,28 +1,8 @@
 # Pretraining of every model variant on the Pfam corpus (objective none = seeded random initialisation).
 
 
-rule pretrain_config:
-    output:
-        "results/pretrain/{model}/config.json",
-    log:
-        "logs/pretrain_config/{model}.log",
-    benchmark:
-        "results/benchmarks/pretrain_config/{model}.tsv"
-    conda:
-        "../../envs/plus-cpu.yaml"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=5,
-    params:
-        config=pretrain_config_json,
-    shell:
-        "plus write-config --out {output} {params.config:q} > {log} 2>&1"
-
-
 rule pretrain:
     input:
-        config="results/pretrain/{model}/config.json",
         train=f"{PFAM_DIR}/train",
         test=f"{PFAM_DIR}/test",
         test_pairs=f"{PFAM_DIR}/test_pairs.parquet",
@@ -30,6 +10,7 @@ rule pretrain:
         model="results/pretrain/{model}/model.pt",
         metrics="results/pretrain/{model}/metrics.json",
         history="results/pretrain/{model}/history.csv",
+        config="results/pretrain/{model}/config.json",
     log:
         "logs/pretrain/{model}.log",
     benchmark:
@@ -43,8 +24,10 @@ rule pretrain:
         mem_mb=memory_mb(32000),
         runtime=runtime_minutes(48 * 60),
     params:
+        settings=pretrain_settings,
         out=output_dir,
         checkpoint_dir="results/checkpoints/pretrain/{model}",
     shell:
-        "OMP_NUM_THREADS={threads} plus pretrain --config {input.config} --out {params.out}"
-        " --checkpoint-dir {params.checkpoint_dir} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} plus pretrain --settings {params.settings:q}"
+        " --train {input.train:q} --test {input.test:q} --test-pairs {input.test_pairs:q}"
+        " --out {params.out:q} --checkpoint-dir {params.checkpoint_dir:q} > {log:q} 2>&1"

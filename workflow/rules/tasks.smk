@@ -19,32 +19,12 @@ rule download:
     params:
         args=download_args,
     shell:
-        "plus download {params.args} --out {output} > {log} 2>&1"
-
-
-rule task_config:
-    output:
-        "results/configs/tasks/{task}.json",
-    log:
-        "logs/task_config/{task}.log",
-    benchmark:
-        "results/benchmarks/task_config/{task}.tsv"
-    conda:
-        "../../envs/plus-cpu.yaml"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=5,
-    params:
-        config=import_config_json,
-    shell:
-        "plus write-config --out {output} {params.config:q} > {log} 2>&1"
+        "plus download {params.args:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule import_task:
     input:
-        config="results/configs/tasks/{task}.json",
-        files=import_inputs,
+        import_inputs,
     output:
         directory("results/tasks/{task}"),
     log:
@@ -57,5 +37,7 @@ rule import_task:
     resources:
         mem_mb=memory_mb(8000),
         runtime=runtime_minutes(60),
+    params:
+        settings=import_settings,
     shell:
-        "plus import-task --config {input.config} --out {output} > {log} 2>&1"
+        "plus import-task --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"

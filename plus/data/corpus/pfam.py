@@ -30,20 +30,10 @@ from plus.data.corpus.store import CorpusStore, CorpusWriter, current_umask, wri
 from plus.data.fasta import GZIP_MAGIC, looks_like_html
 from plus.errors import InputError
 from plus.io import atomic_path, write_json
+from plus.settings import PfamSettings
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "release": None,
-    "min_length": 20,
-    "min_family_size": 1000,
-    "test_fraction": 0.2,
-    "seed": 2020,
-    "n_test_pairs": 100000,
-    "max_length": None,
-}
-# Keys naming the input (config.yaml `pfam.source`, a download spec) that may sit in the same section; unused here.
-IGNORED_KEYS = frozenset({"source", "url", "md5", "md5_list", "path"})
 PAPER = {
     "release": "27.0",
     "sequences": 14670860,
@@ -87,29 +77,6 @@ def split_positions(names: list[bytes], seed: int) -> np.ndarray:
     x *= np.uint64(0x94D049BB133111EB)
     x ^= x >> np.uint64(31)
     return (x >> np.uint64(11)).astype(np.float64) / 2.0**53
-
-
-def resolve_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
-    """The Pfam settings from `config` (or its "pfam" section) with defaults, validated."""
-    if isinstance(config.get("pfam"), dict):
-        config = config["pfam"]
-        source = f"{source}: pfam"
-    unknown = sorted(set(config) - set(DEFAULTS) - IGNORED_KEYS)
-    if unknown:
-        raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
-    resolved = {**DEFAULTS, **{key: value for key, value in config.items() if key in DEFAULTS}}
-    for key in ("min_length", "min_family_size", "seed", "n_test_pairs"):
-        if not isinstance(resolved[key], int) or isinstance(resolved[key], bool) or resolved[key] < 0:
-            raise InputError(f"{source}: key {key!r} must be a non-negative integer, not {resolved[key]!r}")
-    max_length = resolved["max_length"]
-    if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
-        raise InputError(f"{source}: key 'max_length' must be null or a positive integer, not {max_length!r}")
-    fraction = resolved["test_fraction"]
-    if not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
-        raise InputError(f"{source}: key 'test_fraction' must be in (0, 1), not {fraction!r}")
-    if resolved["release"] is not None:
-        resolved["release"] = str(resolved["release"])
-    return resolved
 
 
 class _CountingReader(io.RawIOBase):
@@ -300,13 +267,11 @@ class _Families:
 def prepare_pfam(
     input_path: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
-    config: dict[str, Any],
+    settings: PfamSettings,
     *,
     progress: bool = True,
-    config_source: str = "config",
 ) -> dict[str, Any]:
     """Build `out_dir/{train,test}` stores, `test_pairs.parquet` and `summary.json`; returns the summary."""
-    settings = resolve_config(config, config_source)
     input_path = Path(input_path)
     label = str(input_path)
     with atomic_path(out_dir, directory=True) as tmp:
@@ -316,13 +281,13 @@ def prepare_pfam(
     return summary
 
 
-def _prepare(input_path: Path, label: str, tmp: Path, settings: dict[str, Any], progress: bool) -> dict[str, Any]:
+def _prepare(input_path: Path, label: str, tmp: Path, settings: PfamSettings, progress: bool) -> dict[str, Any]:
     binary, counter = _open_input(input_path)
     counts = _Counts()
     families_seen = _Families(label)
     train_per_family = np.zeros(0, dtype=np.int64)
-    min_length, max_length = settings["min_length"], settings["max_length"]
-    seed, fraction = settings["seed"], settings["test_fraction"]
+    min_length, max_length = settings.min_length, settings.max_length
+    seed, fraction = settings.seed, settings.test_fraction
     bar = tqdm(total=input_path.stat().st_size, unit="B", unit_scale=True, desc="pfam", disable=not progress)
     with binary, bar, CorpusWriter(tmp / "_all_train") as raw_train, CorpusWriter(tmp / "_all_test") as raw_test:
         for data, line in _read_blocks(binary, label):
@@ -358,23 +323,23 @@ def _prepare(input_path: Path, label: str, tmp: Path, settings: dict[str, Any], 
 def _finish(
     tmp: Path,
     label: str,
-    settings: dict[str, Any],
+    settings: PfamSettings,
     counts: _Counts,
     provisional: list[dict[str, str]],
     train_per_family: np.ndarray,
     input_md5: str,
 ) -> dict[str, Any]:
-    kept = np.flatnonzero(train_per_family >= settings["min_family_size"])
+    kept = np.flatnonzero(train_per_family >= settings.min_family_size)
     if len(kept) == 0:
         raise InputError(
-            f"{label}: no family has min_family_size={settings['min_family_size']} training sequences "
+            f"{label}: no family has min_family_size={settings.min_family_size} training sequences "
             f"(largest has {int(train_per_family.max(initial=0))}); lower 'min_family_size' in the config"
         )
     kept = kept[np.argsort([provisional[i]["accession"] for i in kept], kind="stable")]
     family_map = np.full(len(provisional), -1, dtype=np.int64)
     family_map[kept] = np.arange(len(kept))
     family_names = [provisional[i] for i in kept]
-    meta = {"release": settings["release"], "source": label}
+    meta = {"release": settings.release, "source": label}
     splits: dict[str, dict[str, int]] = {}
     for split in ("train", "test"):
         raw = CorpusStore(tmp / f"_all_{split}")
@@ -390,14 +355,14 @@ def _finish(
         del raw
         shutil.rmtree(tmp / f"_all_{split}")
     test_store = CorpusStore(tmp / "test")
-    pairs = sample_test_pairs(test_store, settings["n_test_pairs"], settings["seed"])
+    pairs = sample_test_pairs(test_store, settings.n_test_pairs, settings.seed)
     pairs.to_parquet(tmp / "test_pairs.parquet", index=False)
     kept_total = splits["train"]["sequences"] + splits["test"]["sequences"]
     return {
-        "release": settings["release"],
+        "release": settings.release,
         "input": label,
         "input_md5": input_md5,
-        "config": settings,
+        "config": settings.model_dump(mode="json"),
         "counts": {
             "read": counts.read,
             "too_short": counts.too_short,

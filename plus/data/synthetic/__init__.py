@@ -3,7 +3,6 @@ official formats, generated with pyhmmer from a seed in seconds, without the net
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from pathlib import Path
@@ -13,34 +12,13 @@ import pyhmmer
 
 from plus.data.synthetic import formats, task_files
 from plus.data.synthetic.hmms import Family, build_hierarchy, emit, real_pfam_hmms, rng_for
-from plus.errors import InputError
 from plus.io import atomic_path, file_md5
+from plus.settings import SYNTHETIC_TASK_SPLITS, SyntheticSettings
 
 log = logging.getLogger(__name__)
 
 GENERATOR_VERSION = 1
-TASK_SPLITS: dict[str, tuple[str, ...]] = {
-    "homology": ("train", "valid", "test", "test_2.07"),
-    "solubility": ("train", "valid", "test"),
-    "localization": ("train", "valid", "test"),
-    "stability": ("train", "valid", "test"),
-    "fluorescence": ("train", "valid", "test"),
-    "secstr": ("train", "valid", "test_casp12", "test_cb513", "test_ts115"),
-    "transmembrane": ("train", "valid", "test"),
-}
-DEFAULTS: dict[str, Any] = {
-    "seed": 2020,
-    "n_classes": 4,
-    "n_families": 40,
-    "sequences_per_family": 150,
-    "hmm_length": [60, 140],
-    "tasks": {
-        name: {split: 400 if split == "train" else 100 if split == "valid" else 150 for split in splits}
-        for name, splits in TASK_SPLITS.items()
-    },
-    "stability_families": 6,
-    "fluorescence_test_mutations": [4, 6],
-}
+TASK_SPLITS = SYNTHETIC_TASK_SPLITS
 
 
 FILES: tuple[str, ...] = (
@@ -61,60 +39,6 @@ FILES: tuple[str, ...] = (
 """Every data file `generate` writes, relative to its output directory (besides manifest.json)."""
 
 
-def resolve_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
-    """Defaults overlaid with `config` (keys nested under `synthetic:` or at top level), checked."""
-    values = config.get("synthetic", config) if isinstance(config, dict) else config
-    if not isinstance(values, dict):
-        raise InputError(f"{source}: 'synthetic' must be a mapping")
-    resolved = copy.deepcopy(DEFAULTS)
-    for key, value in values.items():
-        if key not in DEFAULTS:
-            raise InputError(f"{source}: unknown config key 'synthetic.{key}' (known: {sorted(DEFAULTS)})")
-        if key == "tasks":
-            if not isinstance(value, dict):
-                raise InputError(f"{source}: 'synthetic.tasks' must be a mapping of task -> split sizes")
-            for task, sizes in value.items():
-                if task not in TASK_SPLITS:
-                    raise InputError(f"{source}: unknown task 'synthetic.tasks.{task}'")
-                if not isinstance(sizes, dict):
-                    raise InputError(f"{source}: 'synthetic.tasks.{task}' must map split -> size")
-                for split, size in sizes.items():
-                    if split not in TASK_SPLITS[task]:
-                        raise InputError(f"{source}: unknown split 'synthetic.tasks.{task}.{split}'")
-                    resolved["tasks"][task][split] = _count(size, f"synthetic.tasks.{task}.{split}", source)
-        else:
-            resolved[key] = value
-    for key in ("seed", "n_classes", "n_families", "sequences_per_family", "stability_families"):
-        resolved[key] = _count(resolved[key], f"synthetic.{key}", source)
-    for key in ("hmm_length", "fluorescence_test_mutations"):
-        pair = resolved[key]
-        if not (isinstance(pair, list | tuple) and len(pair) == 2 and all(isinstance(v, int) for v in pair)):
-            raise InputError(f"{source}: 'synthetic.{key}' must be [low, high] integers")
-        if not 1 <= pair[0] <= pair[1]:
-            raise InputError(f"{source}: 'synthetic.{key}' needs 1 <= low <= high, got {pair}")
-        resolved[key] = list(pair)
-    if not 2 <= resolved["n_classes"] <= 26:
-        raise InputError(f"{source}: 'synthetic.n_classes' must be 2..26 (pairs of similarity 0 need 2)")
-    if resolved["stability_families"] < 1:
-        raise InputError(f"{source}: 'synthetic.stability_families' must be at least 1")
-    if resolved["n_families"] < 8 * resolved["n_classes"]:
-        raise InputError(
-            f"{source}: 'synthetic.n_families' must be at least 8 x n_classes (2 per superfamily, "
-            "so every similarity level 0..4 has pairs)"
-        )
-    if resolved["hmm_length"][0] < 20:
-        raise InputError(f"{source}: 'synthetic.hmm_length' must start at 20 or more")
-    if resolved["fluorescence_test_mutations"][1] > resolved["hmm_length"][0]:
-        raise InputError(f"{source}: 'synthetic.fluorescence_test_mutations' exceeds the shortest HMM")
-    return resolved
-
-
-def _count(value: Any, key: str, source: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError(f"{source}: '{key}' must be a non-negative integer, got {value!r}")
-    return value
-
-
 def pfam_lines(families: list[Family], per_family: int, seed: int) -> list[str]:
     """Pfam-A.fasta records: >NAME/start-end ACC PFxxxxx.v;FamilyID; for every family in Pfam."""
     rng = rng_for(seed, "pfam")
@@ -131,21 +55,18 @@ def pfam_lines(families: list[Family], per_family: int, seed: int) -> list[str]:
     return list(formats.fasta_lines(records))
 
 
-def generate(config: dict[str, Any], out: str | Path, source: str = "config") -> dict[str, Any]:
+def generate(settings: SyntheticSettings, out: str | Path) -> dict[str, Any]:
     """Write the benchmark into `out` (replaced atomically) and return its manifest."""
-    settings = resolve_config(config, source)
-    seed = settings["seed"]
-    families = build_hierarchy(seed, settings["n_classes"], settings["n_families"], tuple(settings["hmm_length"]))
-    sizes = settings["tasks"]
+    seed = settings.seed
+    families = build_hierarchy(seed, settings.n_classes, settings.n_families, tuple(settings.hmm_length))
+    sizes = settings.tasks.model_dump()
     with atomic_path(out, directory=True) as tmp:
-        formats.write_gzip_text(tmp / "Pfam-A.fasta.gz", pfam_lines(families, settings["sequences_per_family"], seed))
+        formats.write_gzip_text(tmp / "Pfam-A.fasta.gz", pfam_lines(families, settings.sequences_per_family, seed))
         task_files.homology(families, sizes["homology"], seed, tmp)
         task_files.solubility(families, sizes["solubility"], seed, tmp)
         task_files.localization(families, sizes["localization"], seed, tmp)
-        task_files.stability(families, sizes["stability"], seed, tmp, settings["stability_families"])
-        task_files.fluorescence(
-            families, sizes["fluorescence"], seed, tmp, tuple(settings["fluorescence_test_mutations"])
-        )
+        task_files.stability(families, sizes["stability"], seed, tmp, settings.stability_families)
+        task_files.fluorescence(families, sizes["fluorescence"], seed, tmp, tuple(settings.fluorescence_test_mutations))
         task_files.secstr(families, sizes["secstr"], seed, tmp)
         task_files.transmembrane(families, sizes["transmembrane"], seed, tmp)
         manifest = {
@@ -154,10 +75,10 @@ def generate(config: dict[str, Any], out: str | Path, source: str = "config") ->
             "pyhmmer_version": pyhmmer.__version__,
             "seed": seed,
             "sizes": {
-                "pfam": {"families": settings["n_families"], "sequences_per_family": settings["sequences_per_family"]},
+                "pfam": {"families": settings.n_families, "sequences_per_family": settings.sequences_per_family},
                 **sizes,
             },
-            "config": settings,
+            "config": settings.model_dump(mode="json"),
             "real_pfam_hmms": [f"{h.accession} {h.name}" for h in real_pfam_hmms()],
             "families": [f.to_dict() for f in families],
             "label_rules": task_files.LABEL_RULES,

@@ -1,0 +1,254 @@
+"""One workflow config -> the settings of every job: Pfam preparation, downloads, pretraining per model, import
+per task, fine-tuning and evaluation per (model, task, seed), and the report.
+
+The Snakemake rules call `plan_workflow(config)` once and pass each job its settings (as canonical JSON) on the
+command line; a job writes them into its own output directory as config.json. Paths of inputs and outputs are
+not settings: the rules give them to the commands.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from plus.errors import InputError
+from plus.settings import (
+    EvaluateJob,
+    FinetuneJob,
+    FinetuneSettings,
+    ImportJob,
+    PathSource,
+    PfamSettings,
+    PretrainJob,
+    PretrainSettings,
+    ReportJob,
+    ReportModel,
+    ReportRun,
+    SettingsError,
+    SyntheticSettings,
+    TaskEntry,
+    TaskSpec,
+    UrlSource,
+    WorkflowConfig,
+    parse_settings,
+)
+from plus.tasks import resolve_task
+
+DOWNLOAD_DIR = "resources/downloads"
+IMPORT_KEYS = ("sources", "expected_sizes", "valid_from_train", "max_length", "label_map")
+
+
+@dataclass(frozen=True)
+class Download:
+    """One file the download step fetches (url) or stages (path), and where it lands."""
+
+    group: str
+    name: str
+    source: UrlSource | PathSource
+
+    @property
+    def key(self) -> str:
+        return f"{self.group}/{self.name}"
+
+    @property
+    def target(self) -> str:
+        return f"{DOWNLOAD_DIR}/{self.key}"
+
+    def arguments(self) -> list[str]:
+        """`plus download` arguments (each a separate word; the rule quotes them)."""
+        words = ["--url", self.source.url] if isinstance(self.source, UrlSource) else ["--path", self.source.path]
+        if self.source.md5:
+            words += ["--md5", self.source.md5]
+        if isinstance(self.source, UrlSource) and self.source.md5_list:
+            words += ["--md5-list", self.source.md5_list]
+        return words
+
+
+def _local_name(source: UrlSource | PathSource) -> str:
+    """File name of a downloaded or staged source: `name`, else the last part of its url or path."""
+    if source.name:
+        return source.name
+    where = source.url if isinstance(source, UrlSource) else source.path
+    name = os.path.basename(where.split("?")[0].rstrip("/"))
+    if not name:
+        raise InputError(f"config source {where!r}: cannot tell a file name from it; give a `name`")
+    return name
+
+
+def local_path(group: str, spec: Any) -> str:
+    """The file on disk that a config file spec stands for (the download target for url/path specs)."""
+    if isinstance(spec, str):
+        return spec
+    return f"{DOWNLOAD_DIR}/{group}/{_local_name(spec)}"
+
+
+def _local_file(group: str, spec: Any) -> str | dict[str, str]:
+    """A file value for the import settings: a path, or {path, member} for a file inside an archive."""
+    path = local_path(group, spec)
+    if not isinstance(spec, str) and spec.member:
+        return {"path": path, "member": spec.member}
+    return path
+
+
+@dataclass(frozen=True)
+class WorkflowPlan:
+    """The per-job settings of a whole workflow config (see the module docstring)."""
+
+    config: WorkflowConfig
+    task_specs: dict[str, TaskSpec]
+    downloads: dict[str, Download]
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.config.models)
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.config.tasks)
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.config.seeds)
+
+    @property
+    def synthetic(self) -> SyntheticSettings:
+        return self.config.synthetic
+
+    @property
+    def pfam(self) -> PfamSettings:
+        return PfamSettings(**self.config.pfam.model_dump(exclude={"source"}))
+
+    @property
+    def pfam_input(self) -> str:
+        source = self.config.pfam.source
+        if not isinstance(source, str) and source.member:
+            raise InputError("config pfam.source: `member` is not supported; give the Pfam-A.fasta(.gz) itself")
+        return local_path("pfam", source)
+
+    def pretrain(self, model: str) -> PretrainJob:
+        entry = self.config.models[model]
+        training = PretrainSettings(
+            **{**self.config.pretrain.model_dump(), **entry.pretrain.model_dump(exclude_unset=True)}
+        )
+        return PretrainJob(name=model, objective=entry.objective, preset=entry.preset, training=training)
+
+    def import_task(self, task: str) -> ImportJob:
+        entry = self.config.tasks[task]
+        sources = [
+            {
+                "format": source.format,
+                "files": {key: _local_file(task, spec) for key, spec in source.files.items()},
+                "options": source.options,
+            }
+            for source in entry.sources
+        ]
+        settings = entry.model_dump(include=set(IMPORT_KEYS) - {"sources"})
+        return parse_settings(ImportJob, {**settings, "sources": sources, "task": self.task_specs[task]})
+
+    def import_inputs(self, task: str) -> list[str]:
+        """Every local file the import of one task reads."""
+        entry = self.config.tasks[task]
+        paths = {local_path(task, spec) for source in entry.sources for spec in source.files.values()}
+        return sorted(paths)
+
+    def task_spec(self, model: str, task: str) -> TaskSpec:
+        """The task as a model fine-tunes it: the model's head override applied."""
+        spec = self.task_specs[task]
+        override = self.config.models[model].heads.get(task)
+        if override is None:
+            return spec
+        head = {**spec.head.model_dump(), **override.model_dump(exclude_none=True)}
+        return parse_settings(TaskSpec, {**spec.to_dict(), "head": head}, f"models.{model}.heads.{task}")
+
+    def finetune_settings(self, model: str) -> FinetuneSettings:
+        entry = self.config.models[model]
+        return FinetuneSettings(
+            **{**self.config.finetune.model_dump(), **entry.finetune.model_dump(exclude_unset=True)}
+        )
+
+    def finetune(self, model: str, task: str, seed: int) -> FinetuneJob:
+        return FinetuneJob(
+            model=model, task=self.task_spec(model, task), seed=int(seed), training=self.finetune_settings(model)
+        )
+
+    def evaluate(self, model: str, task: str, seed: int) -> EvaluateJob:
+        return EvaluateJob(
+            model=model,
+            task=self.task_spec(model, task),
+            seed=int(seed),
+            batch_size=self.finetune_settings(model).eval_batch_size,
+        )
+
+    def runs(self) -> list[ReportRun]:
+        """Every (model, task, seed) fine-tuning run the config asks for, in table order."""
+        return [ReportRun(model=m, task=t, seed=s) for m in self.models for t in self.tasks for s in self.seeds]
+
+    def report(self) -> ReportJob:
+        models = [
+            ReportModel(name=name, label=entry.label or name, objective=entry.objective, preset=entry.preset)
+            for name, entry in self.config.models.items()
+        ]
+        return ReportJob(models=models, runs=self.runs())
+
+
+def _task_specs(config: WorkflowConfig) -> dict[str, TaskSpec]:
+    specs = {}
+    for task, entry in config.tasks.items():
+        overrides = entry.model_dump(exclude=set(IMPORT_KEYS), exclude_none=True)
+        specs[task] = resolve_task(task, overrides, where=f"tasks.{task}")
+    return specs
+
+
+def _downloads(config: WorkflowConfig) -> dict[str, Download]:
+    """Every file fetched or staged by the download step, keyed 'group/name'; one file name, one source."""
+    found: dict[str, Download] = {}
+    specs = [("pfam", config.pfam.source)]
+    for task, entry in config.tasks.items():
+        specs += [(task, spec) for source in entry.sources for spec in source.files.values()]
+    for group, spec in specs:
+        if isinstance(spec, str):
+            continue
+        fetched = spec.model_copy(update={"member": None})
+        download = Download(group, _local_name(spec), fetched)
+        known = found.setdefault(download.key, download)
+        if known.source != fetched:
+            raise InputError(
+                f"config: two different sources would both be saved as {download.target}; "
+                "give one of them a distinct `name`"
+            )
+    return found
+
+
+def _check_references(config: WorkflowConfig) -> None:
+    from plus.models.presets import PRESETS
+
+    for model, entry in config.models.items():
+        if entry.preset not in PRESETS:
+            raise SettingsError(f"models.{model}.preset: unknown preset {entry.preset!r}; known: {sorted(PRESETS)}")
+        for task in entry.heads:
+            if task not in config.tasks:
+                raise SettingsError(
+                    f"models.{model}.heads.{task}: no task {task!r} under config tasks "
+                    f"(configured: {', '.join(config.tasks)})"
+                )
+
+
+def _check_sources(tasks: Mapping[str, TaskEntry]) -> None:
+    from plus.data.task_data.importers import get_importer
+
+    for task, entry in tasks.items():
+        for index, source in enumerate(entry.sources):
+            try:
+                get_importer(source.format, source.options)
+            except InputError as error:
+                raise SettingsError(f"tasks.{task}.sources.{index}.format: {error}") from None
+
+
+def plan_workflow(config: Mapping[str, Any]) -> WorkflowPlan:
+    """Validate a whole workflow config and resolve every job's settings; a SettingsError names the bad key."""
+    settings = parse_settings(WorkflowConfig, dict(config))
+    _check_references(settings)
+    _check_sources(settings.tasks)
+    return WorkflowPlan(settings, _task_specs(settings), _downloads(settings))

@@ -1,0 +1,60 @@
+"""The files `plus report` writes: table and figure names, with their sections in the HTML report.
+
+Kept free of heavy imports so the workflow reads its output lists from here at `snakemake -n` time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+TABLE_FORMATS = ("csv", "md", "tex")
+FIGURE_FORMATS = ("png", "pdf")
+TABLES: dict[str, str] = {
+    "pretraining": "Pretraining",
+    "main": "Main results",
+    "ablation": "Ablation",
+    "published": "Published results",
+}
+"""Tables of every report (file stem -> section of the HTML report); each task adds `detail_<task>`."""
+FIGURES: dict[str, str] = {
+    "pretraining_curves": "Pretraining curves",
+    "task_scores": "Scores per task",
+    "ablation_deltas": "Ablation",
+    "confusion_matrices": "Confusion matrices",
+    "homology_pr_curves": "Homology precision-recall",
+}
+"""Figures of every report (file stem -> section of the HTML report)."""
+COMPARISON_TABLES: dict[str, str] = {
+    "statistics": "Statistics",
+    "identity_bins": "Identity to training",
+    "cost": "Cost",
+}
+"""Tables every report also writes (significance, identity bins, cost); not yet marked for the HTML report,
+which needs a caption workflow/report/table_<stem>.rst for each before they join TABLES."""
+COMPARISON_FIGURES: dict[str, str] = {"identity_distribution": "Identity to training"}
+"""Figures every report also writes; like COMPARISON_TABLES, waiting for workflow/report/figure_<stem>.rst."""
+
+
+def detail_table(task: str) -> str:
+    return f"detail_{task}"
+
+
+def table_caption(table: str) -> str:
+    """Stem of the caption file (workflow/report/<stem>.rst) of a table: one caption for every detail table."""
+    return "table_detail" if table.startswith("detail_") else f"table_{table}"
+
+
+def table_sections(tasks: Iterable[str]) -> dict[str, str]:
+    """Every table stem of a report on these tasks -> its section."""
+    return {**TABLES, **{detail_table(task): f"Detail: {task}" for task in tasks}}
+
+
+def report_files(tasks: Iterable[str], tables_dir: Path, figures_dir: Path) -> list[Path]:
+    """Every table and figure file a report on these tasks writes (the summary aside)."""
+    stems = [*table_sections(tasks), *COMPARISON_TABLES]
+    tables = [tables_dir / f"{stem}.{suffix}" for stem in stems for suffix in TABLE_FORMATS]
+    figures = [
+        figures_dir / f"{stem}.{suffix}" for stem in (*FIGURES, *COMPARISON_FIGURES) for suffix in FIGURE_FORMATS
+    ]
+    return tables + figures

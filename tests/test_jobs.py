@@ -1,0 +1,215 @@
+"""The per-job settings a workflow config resolves into (plus.jobs), and the settings' validation (plus.settings)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from plus.errors import InputError
+from plus.jobs import plan_workflow
+from plus.settings import (
+    FinetuneSettings,
+    PretrainSettings,
+    SettingsError,
+    TaskSpec,
+    WorkflowConfig,
+    as_json,
+    load_settings,
+    parse_settings,
+)
+from plus.tasks import BUILTIN_TASKS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def config(name: str = "config.yaml") -> dict:
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def paper() -> dict:
+    return config("paper.yaml")
+
+
+def test_model_overrides_merge_over_the_shared_settings_key_by_key(paper: dict) -> None:
+    plan = plan_workflow(paper)
+    tfm = plan.pretrain("plus-tfm")
+    assert (tfm.training.batch_pairs, tfm.training.epochs, tfm.training.lr) == (128, 10, 1e-4)
+    assert tfm.training.mlm_weight == paper["pretrain"]["mlm_weight"]  # not overridden: the shared value
+    base = plan.pretrain("plus-rnn-base")
+    assert (base.training.batch_pairs, base.training.lr, base.preset, base.objective) == (
+        64,
+        1e-3,
+        "plus-rnn-base",
+        "plus",
+    )
+    assert plan.finetune("plus-tfm", "stability", 1).training.lr == 5e-5
+    assert plan.finetune("plus-rnn-base", "stability", 1).training.lr == 5e-4
+
+
+def test_an_override_of_null_replaces_the_shared_value() -> None:
+    values = config()
+    values["models"]["plus-rnn-tiny"]["pretrain"] = {"max_steps": None}
+    plan = plan_workflow(values)
+    assert plan.pretrain("plus-rnn-tiny").training.max_steps is None
+    assert plan.pretrain("mlm-rnn-tiny").training.max_steps == values["pretrain"]["max_steps"]
+
+
+def test_defaults_come_from_the_settings_when_a_config_leaves_them_out() -> None:
+    values = config()
+    del values["pretrain"]["max_val_pairs"], values["finetune"]["patience"]
+    plan = plan_workflow(values)
+    assert plan.pretrain("plus-rnn-tiny").training.max_val_pairs == PretrainSettings().max_val_pairs == 2000
+    assert plan.finetune("plus-rnn-tiny", "solubility", 0).training.patience == FinetuneSettings().patience
+
+
+def test_heads_of_a_model_replace_the_task_head_key_by_key(paper: dict) -> None:
+    plan = plan_workflow(paper)
+    assert plan.finetune("plus-rnn-large", "solubility", 0).task.head.model_dump() == {
+        "input": "z",
+        "hidden": 512,
+        "pooling": "attention",
+    }
+    assert plan.finetune("plus-rnn-base", "solubility", 0).task == BUILTIN_TASKS["solubility"]
+    assert (
+        plan.evaluate("plus-rnn-large", "solubility", 2).task == plan.finetune("plus-rnn-large", "solubility", 2).task
+    )
+
+
+def test_evaluation_uses_the_one_eval_batch_size(paper: dict) -> None:
+    plan = plan_workflow(paper)
+    assert plan.evaluate("plus-rnn-base", "secstr", 0).batch_size == paper["finetune"]["eval_batch_size"]
+    values = config()
+    assert plan_workflow(values).evaluate("plus-rnn-tiny", "secstr", 0).batch_size == 256  # the default, once
+
+
+def test_downloads_import_files_and_the_pfam_input(paper: dict) -> None:
+    plan = plan_workflow(paper)
+    assert len(plan.downloads) == 13  # Pfam, SCOPe, 6 DeepSol, DeepLoc, 3 TAPE archives, TOPCONS2
+    pfam = plan.downloads["pfam/Pfam-A.fasta.gz"]
+    assert pfam.arguments()[:2] == ["--url", paper["pfam"]["source"]["url"]] and "--md5-list" in pfam.arguments()
+    assert plan.pfam_input == "resources/downloads/pfam/Pfam-A.fasta.gz"
+    stability = plan.import_task("stability")
+    assert stability.sources[0].files["test"].model_dump() == {
+        "path": "resources/downloads/stability/stability.tar.gz",
+        "member": "stability/stability_test.lmdb",
+    }
+    assert plan.import_inputs("stability") == ["resources/downloads/stability/stability.tar.gz"]
+    assert stability.expected_sizes == {"train": 53614, "valid": 2512, "test": 12851}
+
+
+def test_two_sources_saved_under_one_name_are_refused(paper: dict) -> None:
+    values = copy.deepcopy(paper)
+    values["tasks"]["solubility"]["sources"][0]["files"]["val_src"] = {"url": "https://elsewhere.org/data/train_src"}
+    with pytest.raises(InputError, match="would both be saved as resources/downloads/solubility/train_src"):
+        plan_workflow(values)
+
+
+def test_the_report_lists_models_in_config_order_and_every_run() -> None:
+    report = plan_workflow(config()).report()
+    assert [model.name for model in report.models] == ["plus-rnn-tiny", "mlm-rnn-tiny", "rnn-tiny-nopretrain"]
+    assert report.models[1].label == "RNN tiny (MLM only)" and report.models[1].objective == "mlm"
+    assert len(report.runs) == 3 * 7 and report.runs[0].model == "plus-rnn-tiny"
+    assert json.loads(as_json(report))["models"][0]["name"] == "plus-rnn-tiny"  # sorting keys keeps list order
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda c: c["models"]["plus-rnn-tiny"].__setitem__("pretrain", {"lrr": 1}),
+            "models.plus-rnn-tiny.pretrain.lrr: unknown key",
+        ),
+        (
+            lambda c: c["pretrain"].__setitem__("batch_pairs", 0),
+            "pretrain.batch_pairs: Input should be greater than or equal to 1",
+        ),
+        (lambda c: c["finetune"].__setitem__("lr", -0.1), "finetune.lr: Input should be greater than 0"),
+        (
+            lambda c: c["finetune"].__setitem__("max_epochs", 0),
+            "finetune.max_epochs: Input should be greater than or equal to 1",
+        ),
+        (lambda c: c["pretrain"].__setitem__("precision", "bf16"), "pretrain.precision: Input should be 'auto'"),
+        (
+            lambda c: c["models"]["plus-rnn-tiny"].__setitem__("preset", "plus-rnn-tinny"),
+            "models.plus-rnn-tiny.preset: unknown preset 'plus-rnn-tinny'",
+        ),
+        (
+            lambda c: c["tasks"]["secstr"].__setitem__("headline_split", "test_cb512"),
+            "tasks.secstr: headline_split 'test_cb512' is not one of the test splits",
+        ),
+        (
+            lambda c: c["tasks"]["stability"].__setitem__("headline_metric", "spearmann"),
+            "tasks.stability: headline_metric 'spearmann' is not reported",
+        ),
+        (
+            lambda c: c["tasks"]["solubility"].__setitem__("classes", ["1"]),
+            "tasks.solubility: a classification task needs at least two classes",
+        ),
+        (
+            lambda c: c["tasks"]["solubility"]["sources"][0].__setitem__("format", "deepsoll"),
+            "tasks.solubility.sources.0.format: unknown import format 'deepsoll'",
+        ),
+        (
+            lambda c: c["tasks"].__setitem__("thermo", {"sources": c["tasks"]["stability"]["sources"]}),
+            "tasks.thermo: not a built-in task",
+        ),
+        (lambda c: c.__setitem__("seeds", [0, 0]), "seeds: seeds must be distinct"),
+        (
+            lambda c: c["pfam"].__setitem__("source", {"url": "https://x/Pfam-A.fasta.gz", "md5": "xyz"}),
+            "pfam.source.md5: String should match pattern",
+        ),
+    ],
+    ids=[
+        "override-typo",
+        "batch-size-0",
+        "negative-lr",
+        "zero-epochs",
+        "unknown-precision",
+        "unknown-preset",
+        "headline-split-typo",
+        "headline-metric-typo",
+        "one-class",
+        "unknown-format",
+        "new-task-without-shape",
+        "repeated-seed",
+        "bad-md5",
+    ],
+)
+def test_a_bad_config_names_the_key(edit, message: str) -> None:
+    values = config()
+    edit(values)
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        plan_workflow(values)
+
+
+def test_every_problem_is_named_in_one_line() -> None:
+    values = config()
+    values["pretrain"]["lr"] = 0
+    values["finetune"]["batch_size"] = 0
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(WorkflowConfig, values)
+    text = str(caught.value)
+    assert "\n" not in text and "pretrain.lr" in text and "finetune.batch_size" in text
+
+
+def test_job_settings_round_trip_through_the_command_line_form(tmp_path: Path) -> None:
+    plan = plan_workflow(config())
+    job = plan.finetune("plus-rnn-tiny", "transmembrane", 0)
+    from plus.settings import FinetuneJob
+
+    assert load_settings(FinetuneJob, as_json(job)) == job
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(json.loads(as_json(job))))
+    assert load_settings(FinetuneJob, tmp_path / "job.yaml") == job
+    with pytest.raises(InputError, match="--settings: not valid JSON"):
+        load_settings(FinetuneJob, "{not json")
+
+
+def test_task_spec_round_trip_and_equality() -> None:
+    spec = BUILTIN_TASKS["secstr"]
+    assert TaskSpec.from_dict(spec.to_dict()) == spec
+    assert spec.n_outputs == 8 and BUILTIN_TASKS["homology"].n_outputs == 4
