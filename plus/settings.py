@@ -33,6 +33,7 @@ from plus.run_plan.settings import PlanSettings
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")]
 Shape = Literal["pair", "protein_classification", "protein_regression", "residue_classification"]
 Objective = Literal["plus", "mlm", "none"]
+ReportObjective = Literal["plus", "mlm", "none", "external", "alignment"]  # alignment: a baseline, no encoder
 Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true"]
 Md5 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 Positive = Annotated[int, Field(ge=1)]
@@ -755,8 +756,9 @@ class ReportModel(Settings):
 
     name: str
     label: str
-    objective: Literal["plus", "mlm", "none", "external"] = Field(
-        description="how the encoder was pretrained: here (plus/mlm), not at all (none), elsewhere (external)"
+    objective: ReportObjective = Field(
+        description="how the encoder was pretrained: here (plus/mlm), not at all (none), elsewhere (external); "
+        "alignment: a baseline without an encoder"
     )
     preset: str = Field(description="the architecture: a preset, or the encoder type")
     encoder: str = Field("plus", description="encoder type")

@@ -155,6 +155,9 @@ def make_run(root: Path, seeds: tuple[int, ...] = (0, 1, 2), tasks: dict[str, Ta
     return files
 
 
+OFFICIAL = {task: {"kind": "official", "detail": "test fixture"} for task in BUILTIN_TASKS}
+
+
 def report_job(runs: list[dict] | None = None) -> ReportJob:
     runs = runs or [{"model": m, "task": "solubility", "seed": 0} for m in MODELS]
     models = [{"name": name, **model} for name, model in MODELS.items()]
@@ -171,7 +174,7 @@ def report(tmp_path_factory):
     """One full report over 3 models x 7 tasks x 3 seeds, built once for the tests that read it."""
     root = tmp_path_factory.mktemp("run")
     files = make_run(root)
-    data = _collect(files)
+    data = _collect(files, provenance=OFFICIAL)
     written = build_report(data, root / "tables", root / "figures", root / "summary.md")
     return {"root": root, "files": files, "data": data, "written": written}
 
@@ -406,7 +409,7 @@ def test_report_settings_errors():
         return {"models": [model], "runs": [{"model": "a", "task": "solubility", "seed": 0}]}
 
     with pytest.raises(
-        InputError, match=r"report.models.0.objective: Input should be 'plus', 'mlm', 'none' or 'external'"
+        InputError, match=r"report.models.0.objective: Input should be 'plus', 'mlm', 'none', 'external' or 'alignment'"
     ):
         parse_settings(ReportJob, settings("bert", preset="p"), "report")
     with pytest.raises(InputError, match="report.models.0.preset: required key missing"):

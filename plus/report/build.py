@@ -6,22 +6,47 @@ from pathlib import Path
 
 from plus.io import atomic_path
 from plus.report.collect import ReportData
+from plus.report.cost_table import cost_table
 from plus.report.figures import build_figures, write_figure
+from plus.report.identity import identity_bin_table
+from plus.report.statistics import (
+    N_RESAMPLES,
+    compare_to_reference,
+    significance_marks,
+    statistics_note,
+    statistics_table,
+)
 from plus.report.summary import summary_markdown
 from plus.report.tables import ablation_comparisons, build_tables
 from plus.report.writers import write_table
 
 
-def build_report(data: ReportData, tables_dir: Path, figures_dir: Path, summary_path: Path) -> list[Path]:
-    """Write every table (CSV, Markdown, LaTeX), every figure (PNG, PDF) and the summary; return the paths."""
-    tables = build_tables(data)
+def build_report(
+    data: ReportData,
+    tables_dir: Path,
+    figures_dir: Path,
+    summary_path: Path,
+    *,
+    bootstrap_resamples: int = N_RESAMPLES,
+    bootstrap_seed: int = 0,
+) -> list[Path]:
+    """Write every table (CSV, Markdown, LaTeX), every figure (PNG, PDF) and the summary; return the paths.
+
+    Significance against the reference model (data.reference_model) uses a paired bootstrap of
+    `bootstrap_resamples` resamples (seeded with `bootstrap_seed`) where fewer than two seeds are in common.
+    """
+    statistics = compare_to_reference(data, n_resamples=bootstrap_resamples, seed=bootstrap_seed)
+    tables = build_tables(data, significance_marks(statistics), statistics_note(statistics, data))
+    tables["statistics"] = statistics_table(data, statistics)
+    tables["identity_bins"] = identity_bin_table(data)
+    tables["cost"] = cost_table(data)
     written: list[Path] = []
     for table in tables.values():
         written += write_table(table, Path(tables_dir))
     comparisons = ablation_comparisons(data)
     for name, draw in build_figures(data, comparisons).items():
         written += write_figure(draw(), Path(figures_dir), name)
-    text = summary_markdown(data, tables, comparisons, written, Path(summary_path))
+    text = summary_markdown(data, tables, comparisons, written, Path(summary_path), statistics)
     with atomic_path(summary_path) as tmp:
         tmp.write_text(text)
     return [*written, Path(summary_path)]

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from plus.errors import InputError
+from plus.report.cost import collect_costs, empty_costs
+from plus.report.provenance import Provenance, task_provenance
 from plus.settings import ReportJob
 from plus.tasks import BUILTIN_TASKS
+
+log = logging.getLogger(__name__)
 
 PUBLISHED_COLUMNS = ("task", "metric", "split", "model", "value", "source")
 HISTORY_COLUMNS = ("step", "train_loss", "train_mlm_accuracy", "val_loss", "val_mlm_accuracy")
@@ -66,6 +71,18 @@ class ReportData:
     pretraining: dict[str, dict[str, Any]]
     histories: dict[str, pd.DataFrame]
     published: pd.DataFrame  # PUBLISHED_COLUMNS plus value_text (the value as written, for its precision)
+    homology_thresholds: dict[RunKey, list[float]] = field(default_factory=dict)  # pair tasks, from metrics.json
+    audits: dict[str, pd.DataFrame] = field(default_factory=dict)  # task -> identity.parquet rows
+    audit_summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> the audit's summary.json
+    costs: pd.DataFrame = field(default_factory=empty_costs)  # one row per benchmark file (plus.report.cost)
+    gpus_per_rule: dict[str, float] = field(default_factory=dict)
+    provenance: dict[str, Provenance] = field(default_factory=dict)  # task -> where its data came from
+    reference_model: str | None = None  # the model every other is tested against (None: statistics' default)
+
+    def pretrained(self, model: str) -> bool:
+        """Whether the run pretrained (or initialised) a model's encoder: not an alignment baseline, not an encoder
+        trained elsewhere, not a control."""
+        return self.models[model].pretrained_here
 
 
 def read_json_file(path: Path) -> dict[str, Any]:
@@ -212,17 +229,32 @@ def collect(
     published: Path,
     models: dict[str, ModelInfo],
     expected: Sequence[RunKey] | None = None,
+    audits: Sequence[Path] = (),
+    benchmarks: Sequence[Path] = (),
+    gpus_per_rule: Mapping[str, float] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    task_summaries: Sequence[Path] = (),
+    reference_model: str | None = None,
 ) -> ReportData:
-    """Load every input; fail on a missing, duplicated or unexpected run instead of leaving holes."""
+    """Load every input; fail on a missing, duplicated or unexpected run instead of leaving holes.
+
+    Optional: `audits` (identity.parquet of `plus audit-leakage`, summary.json beside it), `benchmarks`
+    (Snakemake benchmark TSVs) with `gpus_per_rule` (rule -> GPUs requested), `provenance`
+    ({task: {kind, detail}}, overriding what `task_summaries` (results/tasks/{task}/summary.json) imply) and
+    `reference_model` (default: the first model pretrained with MLM + SFP, else the first model).
+    """
     if not evaluations:
         raise InputError("--evaluations: no evaluation metrics.json files given")
     tasks: dict[str, TaskInfo] = {}
     task_sources: dict[str, Path] = {}
     run_files: dict[RunKey, Path] = {}
     runs_by_dir: dict[Path, RunKey] = {}
+    thresholds: dict[RunKey, list[float]] = {}
     rows = []
     for path in map(Path, evaluations):
         key, task, records = load_evaluation(path)
+        if task.shape == "pair":
+            thresholds[key] = _thresholds(path)
         if key.model not in models:
             raise InputError(f"{path}: model {key.model!r} is not in --models-json ({sorted(models)})")
         if key in run_files:
@@ -241,7 +273,7 @@ def collect(
     seeds = sorted({key.seed for key in run_files})
     task_names = _task_order(tasks)
     if expected is None:
-        expected = [RunKey(m, t, s) for m in models for t in task_names for s in seeds]
+        expected = _default_expected(models, task_names, seeds, run_files)
     missing = [key for key in expected if key not in run_files]
     if missing:
         listed = ", ".join(f"(model={k.model}, task={k.task}, seed={k.seed})" for k in missing[:10])
@@ -286,6 +318,9 @@ def collect(
         if model not in history_tables:
             raise InputError(f"missing pretraining history.csv for model {model!r}")
 
+    if reference_model is not None and reference_model not in models:
+        raise InputError(f"reference model {reference_model!r} is not among the models ({sorted(models)})")
+    audit_tables, audit_summaries = load_audits(audits, task_names)
     return ReportData(
         models=dict(models),
         tasks={name: tasks[name] for name in task_names},
@@ -295,4 +330,68 @@ def collect(
         pretraining=pretraining_metrics,
         histories=history_tables,
         published=load_published(Path(published)),
+        homology_thresholds=thresholds,
+        audits=audit_tables,
+        audit_summaries=audit_summaries,
+        costs=collect_costs(benchmarks, models, task_names, gpus_per_rule),
+        gpus_per_rule=dict(gpus_per_rule or {}),
+        provenance=task_provenance(task_names, task_summaries, provenance),
+        reference_model=reference_model,
     )
+
+
+def _default_expected(
+    models: Mapping[str, ModelInfo], tasks: list[str], seeds: list[int], runs: Mapping[RunKey, Path]
+) -> list[RunKey]:
+    """Every model x task x seed; an alignment baseline (deterministic) once per task, at the seeds it has."""
+    expected = []
+    for model, info in models.items():
+        for task in tasks:
+            if info.objective == "alignment":
+                found = sorted(k.seed for k in runs if k.model == model and k.task == task)
+                expected += [RunKey(model, task, seed) for seed in found or seeds[:1]]
+            else:
+                expected += [RunKey(model, task, seed) for seed in seeds]
+    return expected
+
+
+def _thresholds(path: Path) -> list[float]:
+    """The level thresholds a homology evaluation fitted on its valid split."""
+    value = read_json_file(path).get("homology_thresholds")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, (int, float)) for v in value):
+        raise InputError(f"{path}: 'homology_thresholds' must be a list of numbers")
+    return [float(v) for v in value]
+
+
+AUDIT_COLUMNS = ("split", "id", "max_identity")
+
+
+def load_audits(paths: Sequence[Path], tasks: Sequence[str]) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Identity tables of `plus audit-leakage` by task (the summary.json beside each names the task, else the
+    directory does); audits of tasks not in the run are skipped."""
+    tables: dict[str, pd.DataFrame] = {}
+    summaries: dict[str, Any] = {}
+    for path in map(Path, paths):
+        summary_path = path.parent / "summary.json"
+        summary = read_json_file(summary_path) if summary_path.is_file() else {}
+        task = str(summary.get("task") or path.parent.name)
+        if task not in tasks:
+            log.warning("%s: audit of task %r, which this report does not have; skipped", path, task)
+            continue
+        if task in tables:
+            raise InputError(f"{path}: a second leakage audit of task {task!r}")
+        try:
+            table = pd.read_parquet(path)
+        except Exception as error:
+            raise InputError(f"{path}: cannot read identity table: {error}") from error
+        missing = [c for c in AUDIT_COLUMNS if c not in table.columns]
+        if missing:
+            raise InputError(f"{path}: identity table lacks columns {missing}")
+        identity = pd.to_numeric(table["max_identity"], errors="coerce")
+        if identity.isna().any() or (identity < 0).any() or (identity > 1).any():
+            raise InputError(f"{path}: max_identity must be numbers in [0, 1]")
+        tables[task] = table.assign(max_identity=identity.astype(float))
+        summaries[task] = summary
+    return tables, summaries

@@ -15,9 +15,11 @@ from sklearn.metrics import average_precision_score, confusion_matrix, precision
 from plus.errors import InputError
 from plus.io import atomic_path
 from plus.report.collect import ReportData
+from plus.report.identity import identity_distribution
 from plus.report.tables import (
     AblationComparison,
     ScoreColumn,
+    comparable_tasks,
     evaluated_models,
     main_columns,
     split_label,
@@ -106,8 +108,10 @@ def pretraining_curves(data: ReportData) -> Figure:
 
 
 def task_scores(data: ReportData) -> Figure:
-    """One panel per main-table column: bars (mean, sd error bars) per model, published values as markers."""
+    """One panel per main-table column: bars (mean, sd error bars) per model, published values as markers (only
+    for tasks on the official benchmark data)."""
     columns = main_columns(data)
+    comparable = comparable_tasks(data)
     stats = summarize_scores(data.scores)
     models = evaluated_models(data)
     published_models = list(dict.fromkeys(data.published["model"]))
@@ -122,6 +126,7 @@ def task_scores(data: ReportData) -> Figure:
             labels.append(data.models[name].label)
         rows = data.published[
             (data.published["task"] == column.task)
+            & (column.task in comparable)
             & (data.published["metric"] == column.metric)
             & (data.published["split"] == column.split)
         ]
@@ -318,4 +323,5 @@ def build_figures(data: ReportData, comparisons: list[AblationComparison]) -> di
         "ablation_deltas": lambda: ablation_deltas(data, comparisons),
         "confusion_matrices": lambda: confusion_matrices(data),
         "homology_pr_curves": lambda: homology_pr_curves(data),
+        "identity_distribution": lambda: identity_distribution(data),
     }

@@ -6,7 +6,12 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from plus.report.collect import ReportData
+from plus.report.cost_table import cost_paragraph
+from plus.report.statistics import ALPHA
 from plus.report.tables import (
     OBJECTIVE_LABELS,
     AblationComparison,
@@ -29,11 +34,14 @@ def _plural(count: int, word: str) -> str:
 
 
 def what_was_run(data: ReportData) -> list[str]:
-    n_runs = data.scores[["model", "task", "seed"]].drop_duplicates().shape[0]
+    runs = data.scores[["model", "task", "seed"]].drop_duplicates()
+    baseline = runs["model"].map(lambda m: not data.pretrained(m))
+    counts = _plural(int((~baseline).sum()), "fine-tuning run")
+    if baseline.any():
+        counts += f" and {_plural(int(baseline.sum()), 'alignment-baseline run')}"
     lines = [
         f"{_plural(len(data.models), 'model variant')}, {_plural(len(data.tasks), 'task')}, "
-        f"{_plural(len(data.seeds), 'seed')} ({', '.join(map(str, data.seeds))}): "
-        f"{_plural(n_runs, 'fine-tuning run')}.",
+        f"{_plural(len(data.seeds), 'seed')} ({', '.join(map(str, data.seeds))}): {counts}.",
         "",
         "| Model | Config name | Pretraining | Preset | Encoder | Protocol | Parameters | Pretraining steps |",
         "|---|---|---|---|---|---|---:|---:|",
@@ -114,6 +122,10 @@ def best_findings(data: ReportData) -> list[str]:
 def _published_comparison(
     data: ReportData, column: ScoreColumn, value: float, better: Callable[..., tuple[float, str]]
 ) -> str:
+    provenance = data.provenance.get(column.task)
+    if provenance is None or not provenance.comparable_to_published:
+        kind = provenance.kind if provenance else "unknown"
+        return f"; not set beside published numbers ({kind} data, not the official benchmark)"
     published = data.published[
         (data.published["task"] == column.task)
         & (data.published["metric"] == column.metric)
@@ -144,12 +156,64 @@ def pretraining_findings(data: ReportData) -> list[str]:
     return lines
 
 
+def significance_findings(data: ReportData, statistics: pd.DataFrame | None) -> list[str]:
+    """Per model: the tasks where it is significantly better or worse than the reference, in words."""
+    if statistics is None or statistics.empty:
+        return []
+    reference = statistics["reference"].iloc[0]
+    lines = []
+    for model, rows in statistics[statistics["model"] != reference].groupby("model", sort=False):
+        tested = rows[rows["p"].notna()]
+        if tested.empty:
+            continue
+        better, worse = [], []
+        for row in tested[tested["significant"]].itertuples():
+            sign = 1.0 if higher_is_better(row.metric) else -1.0
+            (better if sign * row.delta > 0 else worse).append(task_label(row.task))
+        lines.append(
+            f"- {data.models[model].label} against {data.models[reference].label}: significantly better on "
+            f"{len(better)} ({', '.join(better) or 'none'}), significantly worse on {len(worse)} "
+            f"({', '.join(worse) or 'none'}), no significant difference on {len(tested) - len(better) - len(worse)} "
+            f"of {len(tested)} tasks (Benjamini-Hochberg q < {ALPHA}; {_tests_used(tested)})."
+        )
+    return lines
+
+
+def _tests_used(rows: pd.DataFrame) -> str:
+    kinds = ["paired t-test over seeds" if t.startswith("paired t") else "paired bootstrap" for t in rows["test"]]
+    return ", ".join(f"{kind} on {kinds.count(kind)}" for kind in dict.fromkeys(kinds))
+
+
+def leakage_findings(data: ReportData) -> list[str]:
+    """Per audited task and test split: how many test examples are close to training, and exact duplicates."""
+    lines = []
+    for task, audit in data.audits.items():
+        if task not in data.tasks:
+            continue
+        parts = []
+        for split, group in audit.groupby("split", sort=False):
+            values = group["max_identity"].to_numpy(dtype=float)
+            parts.append(
+                f"{split_label(split)}: n={len(values)}, median identity {np.median(values):.2f}, "
+                f"{np.mean(values >= 0.9):.1%} at >= 90%, {np.mean(values < 0.3):.1%} below 30%"
+            )
+        duplicates = data.audit_summaries.get(task, {}).get("duplicates", {}).get("across_splits", [])
+        shared = [f"{'/'.join(d['splits'])} {d['sequences']}" for d in duplicates if d.get("sequences")]
+        text = f"- {task_label(task)} — " + "; ".join(parts)
+        text += f". Identical sequences shared between splits: {', '.join(shared)}." if shared else "."
+        lines.append(text)
+    if not lines:
+        lines.append("- No leakage audit was given.")
+    return lines
+
+
 def summary_markdown(
     data: ReportData,
     tables: dict[str, Table],
     comparisons: list[AblationComparison],
     files: list[Path],
     summary_path: Path,
+    statistics: pd.DataFrame | None = None,
 ) -> str:
     """The whole summary.md text."""
     lines = ["# PLUS reproduction: summary of results", "", "## What was run", ""]
@@ -157,7 +221,14 @@ def summary_markdown(
     lines += ["", "## Main results", "", to_markdown(tables["main"], title=False).rstrip("\n"), ""]
     lines += ["## Findings", "", *ablation_findings(data, comparisons), *best_findings(data)]
     lines += pretraining_findings(data)
-    lines += ["", "## Pretraining", "", to_markdown(tables["pretraining"], title=False).rstrip("\n"), ""]
+    if statistics is not None and not statistics.empty:
+        lines += ["", "## Significance", "", *significance_findings(data, statistics)]
+    lines += ["", "## Leakage: identity of test to training sequences", "", *leakage_findings(data)]
+    lines += ["", "## Cost", "", *cost_paragraph(data)]
+    if "pretraining" in tables and tables["pretraining"].rows:
+        lines += ["", "## Pretraining", "", to_markdown(tables["pretraining"], title=False).rstrip("\n"), ""]
+    else:
+        lines += [""]
     lines += ["## Files", ""]
     base = summary_path.resolve().parent
     for path in files:

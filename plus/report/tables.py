@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -36,7 +36,13 @@ METRIC_LABELS = {
     "average_precision_superfamily": "AP superfamily",
     "average_precision_family": "AP family",
 }
-OBJECTIVE_LABELS = {"plus": "MLM + SFP", "mlm": "MLM only", "none": "none", "external": "elsewhere"}
+OBJECTIVE_LABELS = {
+    "plus": "MLM + SFP",
+    "mlm": "MLM only",
+    "none": "none",
+    "external": "elsewhere",
+    "alignment": "none (alignment baseline)",
+}
 # Shown beside a task's headline metric whenever a run reports it: both forms of the TM protein-level accuracy.
 SECONDARY_METRICS = ("accuracy_protein_authors", "accuracy_protein")
 PROTEIN_ACC_NOTE = (
@@ -133,8 +139,8 @@ def pretraining_table(data: ReportData) -> Table:
         },
     )
     for name, info in data.models.items():
-        if name not in data.pretraining:
-            continue  # an encoder pretrained elsewhere, or a control: no pretraining in this run
+        if not data.pretrained(name):
+            continue  # an encoder pretrained elsewhere, a control or a baseline: no pretraining in this run
         record = data.pretraining[name]
         test = record["test"]
         row: dict = {
@@ -163,15 +169,31 @@ def published_stat(value: float, text: str) -> Stat:
     return Stat(value, digits=decimals)
 
 
-def main_table(data: ReportData) -> Table:
-    """Rows: this run's models then published baselines; columns: every task's headline metric."""
+def comparable_tasks(data: ReportData) -> set[str]:
+    """Tasks whose data is the official benchmark, so that published numbers may be set beside this run's."""
+    return {task for task in data.tasks if task in data.provenance and data.provenance[task].comparable_to_published}
+
+
+def provenance_notes(data: ReportData, tasks: list[str] | None = None) -> list[str]:
+    """One note naming where each task's data came from."""
+    tasks = list(data.tasks) if tasks is None else tasks
+    parts = [f"{task_label(t)}: {data.provenance[t].text()}" for t in tasks if t in data.provenance]
+    return [f"Data provenance — {'; '.join(parts)}."] if parts else []
+
+
+def main_table(data: ReportData, marks: dict[tuple[str, str], str] | None = None, marks_note: str = "") -> Table:
+    """Rows: this run's models then published baselines; columns: every task's headline metric.
+
+    Published numbers appear only in the columns of tasks whose data is the official benchmark (`provenance`);
+    `marks` (model, task) -> marker is appended to that model's headline cell.
+    """
+    marks = marks or {}
     columns = main_columns(data)
     stats = summarize_scores(data.scores)
     kinds: dict = {"Model": "text", "Pretraining": "text", "Encoder": "text", "Protocol": "text"}
     kinds.update({column.header: "stat" for column in columns})
     kinds["Source"] = "text"
     table = Table("main", "Downstream tasks: headline metric per task, mean ± sd over seeds", kinds)
-    n_seeds = len(data.seeds)
     for name in evaluated_models(data):
         info = data.models[name]
         row: dict = {
@@ -181,12 +203,21 @@ def main_table(data: ReportData) -> Table:
             "Protocol": info.protocol,
         }
         for column in columns:
-            row[column.header] = stats.get((name, column.task, column.split, column.metric))
-        row["Source"] = f"this run ({n_seeds} seed{'s' if n_seeds != 1 else ''})"
+            stat = stats.get((name, column.task, column.split, column.metric))
+            if (
+                stat is not None
+                and (name, column.task) in marks
+                and column.metric == data.tasks[column.task].headline_metric
+            ):
+                stat = replace(stat, marker=marks[(name, column.task)])
+            row[column.header] = stat
+        seeds = len(set(data.scores.loc[data.scores["model"] == name, "seed"]))
+        row["Source"] = f"this run ({seeds} seed{'s' if seeds != 1 else ''})"
         table.rows.append(row)
 
     published = data.published
-    keys = {(c.task, c.metric, c.split): c.header for c in columns}
+    comparable = comparable_tasks(data)
+    keys = {(c.task, c.metric, c.split): c.header for c in columns if c.task in comparable}
     matching = published[[k in keys for k in zip(published.task, published.metric, published.split, strict=True)]]
     sources = list(dict.fromkeys(matching["source"]))
     for model, entries in matching.groupby("model", sort=False):
@@ -203,6 +234,24 @@ def main_table(data: ReportData) -> Table:
     )
     if any(column.metric in SECONDARY_METRICS for column in columns):
         table.notes.append(PROTEIN_ACC_NOTE)
+    withheld = [task_label(t) for t in data.tasks if t not in comparable]
+    if withheld:
+        table.notes.append(
+            "Published numbers are shown only for tasks evaluated on the official benchmark data; not for: "
+            + ", ".join(withheld)
+            + "."
+        )
+    baselines = [data.models[m].label for m in evaluated_models(data) if data.models[m].objective == "alignment"]
+    if baselines:
+        table.notes.append(
+            f"{', '.join(baselines)}: alignment baseline without an encoder (plus alignment-baseline): the label of "
+            "the training sequence with the best Smith-Waterman score (BLOSUM62, gaps 11/1); per-residue tasks copy "
+            "that sequence's labels along the alignment (the most frequent training label elsewhere); homology "
+            "uses the pair's score over the geometric mean of the self-scores."
+        )
+    table.notes += provenance_notes(data)
+    if marks_note:
+        table.notes.append(marks_note)
     for column in columns:
         table.mark_best([column.header], higher_is_better=higher_is_better(column.metric))
     return table
@@ -229,7 +278,10 @@ def detail_table(data: ReportData, task: str) -> Table:
             table.rows.append(row)
     for metric in metrics:
         table.mark_best([metric_label(metric)], group_by="Test set", higher_is_better=higher_is_better(metric))
-    table.notes = ["Bold: best value per test set. —: metric not reported for this split."]
+    table.notes = [
+        "Bold: best value per test set. —: metric not reported for this split.",
+        *provenance_notes(data, [task]),
+    ]
     if "accuracy_protein_authors" in metrics or "accuracy_protein" in metrics:
         table.notes.append(PROTEIN_ACC_NOTE)
     return table
@@ -279,7 +331,7 @@ def ablation_comparisons(data: ReportData) -> list[AblationComparison]:
             continue
         for other_name in models:
             other = data.models[other_name]
-            if other.objective == "plus" or other.preset != plus_info.preset:
+            if other.objective in ("plus", "alignment") or other.preset != plus_info.preset:
                 continue
             for column in main_columns(data):
                 key = (column.task, column.split, column.metric)
@@ -347,8 +399,17 @@ def published_table(data: ReportData) -> Table:
     table = Table(
         "published",
         "Published results used for comparison, one source per value",
-        {"Task": "text", "Metric": "text", "Test set": "text", "Model": "text", "Value": "scalar", "Source": "text"},
+        {
+            "Task": "text",
+            "Metric": "text",
+            "Test set": "text",
+            "Model": "text",
+            "Value": "scalar",
+            "Source": "text",
+            "Beside this run": "text",
+        },
     )
+    comparable = comparable_tasks(data)
     for entry in data.published.itertuples():
         table.rows.append(
             {
@@ -358,17 +419,33 @@ def published_table(data: ReportData) -> Table:
                 "Model": entry.model,
                 "Value": published_stat(entry.value, entry.value_text),
                 "Source": entry.source,
+                "Beside this run": _beside_text(data, entry.task, comparable),
             }
         )
+    table.notes = [
+        "Beside this run: whether the main table and figures set this number beside this run's, which needs the "
+        "task's data to be the official benchmark it was published on."
+    ]
     return table
 
 
-def build_tables(data: ReportData) -> dict[str, Table]:
+def _beside_text(data: ReportData, task: str, comparable: set[str]) -> str:
+    if task not in data.tasks:
+        return "no (task not in this run)"
+    if task in comparable:
+        return "yes"
+    provenance = data.provenance.get(task)
+    return f"no ({provenance.kind} data)" if provenance else "no (provenance unknown)"
+
+
+def build_tables(
+    data: ReportData, marks: dict[tuple[str, str], str] | None = None, marks_note: str = ""
+) -> dict[str, Table]:
     """Every table of the report by name (the file stem it is written under)."""
     comparisons = ablation_comparisons(data)
     tables = [
         pretraining_table(data),
-        main_table(data),
+        main_table(data, marks, marks_note),
         ablation_table(data, comparisons),
         published_table(data),
         *(detail_table(data, task) for task in data.tasks),

@@ -23,14 +23,15 @@ class Stat:
     sd: float | None = None
     n: int | None = None
     digits: int | None = None  # shown precision, when it differs from the table's (published values)
+    marker: str = ""  # appended to the text (e.g. a significance dagger explained in the table's notes)
 
     def text(self, digits: int = 3) -> str:
         digits = self.digits if self.digits is not None else digits
         if math.isnan(self.mean):
-            return "n/a"
+            return "n/a" + self.marker
         if self.sd is None or math.isnan(self.sd):
-            return f"{self.mean:.{digits}f}"
-        return f"{self.mean:.{digits}f} ± {self.sd:.{digits}f}"
+            return f"{self.mean:.{digits}f}{self.marker}"
+        return f"{self.mean:.{digits}f} ± {self.sd:.{digits}f}{self.marker}"
 
 
 Cell = Stat | str | None
@@ -149,6 +150,7 @@ _LATEX_SPECIAL = {
     "—": "--",
     "–": "--",
     "≥": r"$\geq$",
+    "†": r"$^\dagger$",
 }
 
 
