@@ -21,6 +21,7 @@ include: "workflow/rules/pfam.smk"
 include: "workflow/rules/tasks.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/finetune.smk"
+include: "workflow/rules/compare.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/gpu_smoke.smk"
 

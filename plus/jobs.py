@@ -43,6 +43,7 @@ from plus.tasks import resolve_task
 
 DOWNLOAD_DIR = "resources/downloads"
 DEFAULT_CORPUS = "pfam"
+BASELINE = "alignment-nn"  # the report's nearest-neighbour alignment baseline
 WEIGHTED_TYPES = ("plus", "plus-authors", "huggingface")  # encoders with weights trained elsewhere
 IMPORT_KEYS = ("sources", "expected_sizes", "valid_from_train", "max_length", "label_map")
 
@@ -244,8 +245,20 @@ class WorkflowPlan:
         )
 
     def runs(self) -> list[ReportRun]:
-        """Every (model, task, seed) fine-tuning run the config asks for, in table order."""
-        return [ReportRun(model=m, task=t, seed=s) for m in self.models for t in self.tasks for s in self.seeds]
+        """Every (model, task, seed) evaluation the report must find, in table order (the baseline: seed 0)."""
+        runs = [ReportRun(model=m, task=t, seed=s) for m in self.models for t in self.tasks for s in self.seeds]
+        if self.config.report.alignment_baseline:
+            runs += [ReportRun(model=BASELINE, task=t, seed=0) for t in self.tasks]
+        return runs
+
+    def task_provenance(self, task: str) -> dict[str, str]:
+        """Where a task's data comes from: downloaded (official sources), or local files (the report infers
+        synthetic data from the generator's manifest)."""
+        specs = [spec for source in self.config.tasks[task].sources for spec in source.files.values()]
+        if specs and all(isinstance(spec, UrlSource) for spec in specs):
+            hosts = sorted({spec.url.split("/")[2] for spec in specs if "://" in spec.url})
+            return {"kind": "official", "detail": f"downloaded from {', '.join(hosts)}"}
+        return {}
 
     def report(self) -> ReportJob:
         models = [
@@ -259,7 +272,20 @@ class WorkflowPlan:
             )
             for name, entry in self.config.models.items()
         ]
-        return ReportJob(models=models, runs=self.runs())
+        if self.config.report.alignment_baseline:
+            models.append(
+                ReportModel(
+                    name=BASELINE, label="Alignment NN", objective="alignment", preset="alignment", encoder="none"
+                )
+            )
+        provenance = {task: found for task in self.tasks if (found := self.task_provenance(task))}
+        return ReportJob(
+            models=models,
+            runs=self.runs(),
+            reference_model=self.config.report.reference_model,
+            provenance=provenance,
+            bootstrap_resamples=self.config.report.bootstrap_resamples,
+        )
 
 
 def _task_specs(config: WorkflowConfig) -> dict[str, TaskSpec]:

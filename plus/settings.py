@@ -686,6 +686,17 @@ class ModelEntry(Settings):
         return self
 
 
+class ReportSettings(Settings):
+    """What the comparison report adds beside the models' results (docs/comparisons.md)."""
+
+    leakage_audit: bool = Field(
+        True, description="audit each test sequence's identity to training (plus audit-leakage)"
+    )
+    alignment_baseline: bool = Field(True, description="add the nearest-neighbour alignment baseline as a model row")
+    reference_model: str | None = Field(None, description="model every other is tested against (default: first PLUS)")
+    bootstrap_resamples: Positive = Field(1000, description="paired bootstrap resamples when fewer than 2 seeds")
+
+
 # ------------------------------------------------------------------------------------------------ the workflow
 
 
@@ -699,6 +710,7 @@ class WorkflowConfig(Settings):
     finetune: FinetuneSettings = FinetuneSettings()
     evaluate: EvaluateSettings = EvaluateSettings()
     plan: PlanSettings = Field(default_factory=PlanSettings, description="run plan: device class and time limit")
+    report: ReportSettings = ReportSettings()
     models: dict[Name, ModelEntry] = Field(min_length=1)
     tasks: dict[Name, TaskEntry] = Field(min_length=1)
 
@@ -778,6 +790,10 @@ class ReportJob(Settings):
 
     models: list[ReportModel] = Field(min_length=1, description="in table order")
     runs: list[ReportRun] = Field(min_length=1)
+    reference_model: str | None = None
+    provenance: dict[str, dict[str, str]] = Field({}, description="task -> {kind, detail} of its data")
+    gpus_per_rule: dict[str, float] = Field({}, description="GPUs each rule's jobs ask for (for GPU hours)")
+    bootstrap_resamples: Positive = ReportSettings.model_fields["bootstrap_resamples"].default
 
 
 def workflow_schema() -> dict[str, Any]:

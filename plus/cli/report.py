@@ -27,6 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="ReportJob (models in table order, every run that must be present) as inline JSON or a JSON/YAML file",
     )
+    parser.add_argument("--audits", nargs="*", type=Path, default=[], help="identity.parquet of plus audit-leakage")
+    parser.add_argument(
+        "--task-summaries", nargs="*", type=Path, default=[], help="results/tasks/<task>/summary.json (provenance)"
+    )
+    parser.add_argument(
+        "--benchmarks-dir", type=Path, help="Snakemake's benchmark files (results/benchmarks): the cost table"
+    )
     parser.add_argument("--tables", type=Path, required=True, help="output directory for tables")
     parser.add_argument("--figures", type=Path, required=True, help="output directory for figures")
     parser.add_argument("--summary", type=Path, required=True, help="output Markdown summary")
@@ -47,7 +54,13 @@ def run_report(args: argparse.Namespace) -> int:
         published=args.published,
         models=models_from_settings(job),
         expected=runs_from_settings(job),
+        audits=args.audits,
+        task_summaries=args.task_summaries,
+        benchmarks=sorted(args.benchmarks_dir.rglob("*.tsv")) if args.benchmarks_dir else (),
+        gpus_per_rule=job.gpus_per_rule,
+        provenance=job.provenance,
+        reference_model=job.reference_model,
     )
-    written = build_report(data, args.tables, args.figures, args.summary)
+    written = build_report(data, args.tables, args.figures, args.summary, bootstrap_resamples=job.bootstrap_resamples)
     log.info("wrote %d report files; summary at %s", len(written), args.summary)
     return 0

@@ -15,6 +15,9 @@ TABLES: dict[str, str] = {
     "main": "Main results",
     "ablation": "Ablation",
     "published": "Published results",
+    "statistics": "Statistics",
+    "identity_bins": "Identity to training",
+    "cost": "Cost",
 }
 """Tables of every report (file stem -> section of the HTML report); each task adds `detail_<task>`."""
 FIGURES: dict[str, str] = {
@@ -23,17 +26,9 @@ FIGURES: dict[str, str] = {
     "ablation_deltas": "Ablation",
     "confusion_matrices": "Confusion matrices",
     "homology_pr_curves": "Homology precision-recall",
+    "identity_distribution": "Identity to training",
 }
 """Figures of every report (file stem -> section of the HTML report)."""
-COMPARISON_TABLES: dict[str, str] = {
-    "statistics": "Statistics",
-    "identity_bins": "Identity to training",
-    "cost": "Cost",
-}
-"""Tables every report also writes (significance, identity bins, cost); not yet marked for the HTML report,
-which needs a caption workflow/report/table_<stem>.rst for each before they join TABLES."""
-COMPARISON_FIGURES: dict[str, str] = {"identity_distribution": "Identity to training"}
-"""Figures every report also writes; like COMPARISON_TABLES, waiting for workflow/report/figure_<stem>.rst."""
 
 
 def detail_table(task: str) -> str:
@@ -52,9 +47,7 @@ def table_sections(tasks: Iterable[str]) -> dict[str, str]:
 
 def report_files(tasks: Iterable[str], tables_dir: Path, figures_dir: Path) -> list[Path]:
     """Every table and figure file a report on these tasks writes (the summary aside)."""
-    stems = [*table_sections(tasks), *COMPARISON_TABLES]
+    stems = list(table_sections(tasks))
     tables = [tables_dir / f"{stem}.{suffix}" for stem in stems for suffix in TABLE_FORMATS]
-    figures = [
-        figures_dir / f"{stem}.{suffix}" for stem in (*FIGURES, *COMPARISON_FIGURES) for suffix in FIGURE_FORMATS
-    ]
+    figures = [figures_dir / f"{stem}.{suffix}" for stem in FIGURES for suffix in FIGURE_FORMATS]
     return tables + figures

@@ -9,7 +9,7 @@ from snakemake.utils import validate
 try:
     from plus.data.synthetic import FILES as SYNTHETIC_DATA_FILES
     from plus.errors import InputError
-    from plus.jobs import DOWNLOAD_DIR, plan_workflow
+    from plus.jobs import BASELINE, DOWNLOAD_DIR, plan_workflow
     from plus.run_plan.plan import build_run_plan
     from plus.report.outputs import (
         FIGURE_FORMATS,
@@ -71,6 +71,10 @@ def evaluate_settings(wildcards):
 
 def report_settings(wildcards):
     return as_json(PLAN.report())
+
+
+def task_spec_json(wildcards):
+    return as_json(PLAN.task_specs[wildcards.task])
 
 
 def embed_task_settings(wildcards):
@@ -157,14 +161,13 @@ def memory_mb(base):
 
 def report_inputs():
     """The files the report reads, as lists by kind."""
-    runs = "results/evaluate/{model}/{task}/seed{seed}"
+    runs = [f"results/evaluate/{r.model}/{r.task}/seed{r.seed}" for r in PLAN.runs()]
+    audited = TASKS if PLAN.config.report.leakage_audit else []
     return {
-        "evaluations": expand(
-            f"{runs}/metrics.json", model=MODELS, task=TASKS, seed=SEEDS
-        ),
-        "predictions": expand(
-            f"{runs}/predictions.parquet", model=MODELS, task=TASKS, seed=SEEDS
-        ),
+        "evaluations": [f"{run}/metrics.json" for run in runs],
+        "predictions": [f"{run}/predictions.parquet" for run in runs],
+        "audits": expand("results/audit/{task}/identity.parquet", task=audited),
+        "tasks": expand("results/tasks/{task}", task=TASKS),
         "pretraining": expand(
             "results/pretrain/{model}/metrics.json", model=PLAN.pretrained_models
         ),

@@ -57,10 +57,16 @@ rule report:
         runtime=30,
     params:
         settings=report_settings,
+        task_summaries=lambda wildcards, input: [
+            f"{task}/summary.json" for task in input.tasks
+        ],
+        benchmarks="results/benchmarks",
         tables=lambda wildcards, output: os.path.dirname(output.tables[0]),
         figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
     shell:
         "plus report --settings {params.settings:q} --evaluations {input.evaluations:q}"
         " --predictions {input.predictions:q} --pretraining {input.pretraining:q}"
         " --histories {input.histories:q} --published {input.published:q}"
+        " --audits {input.audits:q} --task-summaries {params.task_summaries:q}"
+        " --benchmarks-dir {params.benchmarks:q}"
         " --tables {params.tables:q} --figures {params.figures:q} --summary {output.summary:q} > {log:q} 2>&1"
