@@ -112,9 +112,10 @@ def test_two_sources_saved_under_one_name_are_refused(paper: dict) -> None:
 
 def test_the_report_lists_models_in_config_order_and_every_run() -> None:
     report = plan_workflow(config()).report()
-    assert [model.name for model in report.models] == ["plus-rnn-tiny", "mlm-rnn-tiny", "rnn-tiny-nopretrain"]
+    names = [model.name for model in report.models]
+    assert names == ["plus-rnn-tiny", "mlm-rnn-tiny", "rnn-tiny-nopretrain", "alignment-nn"]
     assert report.models[1].label == "RNN tiny (MLM only)" and report.models[1].objective == "mlm"
-    assert len(report.runs) == 3 * 7 and report.runs[0].model == "plus-rnn-tiny"
+    assert len(report.runs) == 3 * 7 + 7 and report.runs[0].model == "plus-rnn-tiny"
     assert json.loads(as_json(report))["models"][0]["name"] == "plus-rnn-tiny"  # sorting keys keeps list order
 
 
@@ -239,3 +240,12 @@ def test_a_model_can_pretrain_on_a_length_limited_corpus(paper: dict) -> None:
     assert plan.corpus_of("plus-tfm") == "pfam-max256" and plan.corpus_of("plus-rnn-base") == "pfam"
     assert plan.pfam("pfam-max256").max_length == 256 and plan.pfam("pfam").max_length is None
     assert plan.pfam("pfam-max256").min_family_size == plan.pfam().min_family_size == 1000
+
+
+def test_official_sources_are_the_provenance_the_report_compares_published_numbers_on(paper: dict) -> None:
+    report = plan_workflow(paper).report()
+    assert report.provenance["stability"]["kind"] == "official"
+    assert "s3.amazonaws.com" in report.provenance["stability"]["detail"]
+    values = config()
+    values["report"] = {"alignment_baseline": False}
+    assert [model.name for model in plan_workflow(values).report().models][-1] == "rnn-tiny-nopretrain"

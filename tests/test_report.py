@@ -504,6 +504,7 @@ def test_report_rule_runs_and_builds_html_report(tmp_path):
     tasks = {name: BUILTIN_TASKS[name] for name in ("homology", "secstr")}
     files = make_run(tmp_path, seeds=(0, 1), tasks=tasks)
     relative = {kind: [str(p.relative_to(tmp_path)) for p in paths] for kind, paths in files.items()}
+    relative.update({"audits": [], "tasks": []})  # no leakage audit, no task summaries in this minimal workflow
     (tmp_path / "config").mkdir()
     shutil.copy(PUBLISHED, tmp_path / "config" / "published_results.tsv")
     config = {

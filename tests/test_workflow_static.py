@@ -75,6 +75,8 @@ def expected_counts(config: dict) -> dict[str, int]:
         "import_task": tasks,
         "pretrain": models,
         "finetune": models * tasks * seeds,
+        "audit_leakage": tasks,
+        "alignment_baseline": tasks,
         "evaluate": models * tasks * seeds,
         "report": 1,
         "all": 1,
@@ -153,8 +155,10 @@ def test_demo_jobs_receive_their_resolved_settings(demo_dry_run: str) -> None:
     assert [source["format"] for source in secstr["sources"]] == ["tape_json", "netsurfp_csv"]
     assert set(settings["results/pfam"]) == set(PfamSettings.model_fields)
     report = settings["report"]
-    assert [model["name"] for model in report["models"]] == ["plus-rnn-tiny", "mlm-rnn-tiny", "rnn-tiny-nopretrain"]
-    assert len(report["runs"]) == 3 * 7
+    names = [model["name"] for model in report["models"]]
+    assert names == ["plus-rnn-tiny", "mlm-rnn-tiny", "rnn-tiny-nopretrain", "alignment-nn"]
+    assert len(report["runs"]) == 3 * 7 + 7  # the alignment baseline once per task
+    assert report["bootstrap_resamples"] == 200 and report["provenance"] == {}  # synthetic: read from its manifest
 
 
 def test_no_rule_only_writes_a_config_file(demo_dry_run: str) -> None:

@@ -104,6 +104,15 @@ class RunPlan:
         runs = [(m, t, s) for m in w.models_with("finetune") for t in w.tasks for s in w.seeds]
         plans += [self._finetune(m, t, s, tasks[t]) for m, t, s in runs]
         plans += [self._evaluate(m, t, s, tasks[t]) for m, t, s in runs]
+        comparisons = [
+            rule
+            for rule, on in (
+                ("audit_leakage", w.config.report.leakage_audit),
+                ("alignment_baseline", w.config.report.alignment_baseline),
+            )
+            if on
+        ]
+        plans += [JobPlan(rule, task=t, note="comparison (CPU); not planned") for rule in comparisons for t in w.tasks]
         probes = w.models_with("probe")
         plans += [JobPlan("embed_task", model=m, task=t, note="not planned") for m in probes for t in w.tasks]
         for rule in ("probe", "evaluate_probe"):
