@@ -35,6 +35,7 @@ from plus.settings import (
     TaskSpec,
     UrlSource,
     WorkflowConfig,
+    as_json,
     encoder_inputs,
     parse_settings,
     spec_has_mlm_head,
@@ -269,6 +270,7 @@ class WorkflowPlan:
                 preset=entry.preset or getattr(entry.encoder, "preset", None) or entry.encoder.type,
                 encoder=entry.encoder.type,
                 protocol=entry.protocol,
+                encoder_key=as_json(self.encoder_spec(name)),
             )
             for name, entry in self.config.models.items()
         ]

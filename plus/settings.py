@@ -775,6 +775,7 @@ class ReportModel(Settings):
     preset: str = Field(description="the architecture: a preset, or the encoder type")
     encoder: str = Field("plus", description="encoder type")
     protocol: Protocol = "finetune"
+    encoder_key: str = Field("", description="the encoder's identity: models sharing it differ only in protocol")
 
 
 class ReportRun(Settings):

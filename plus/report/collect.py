@@ -35,6 +35,7 @@ class ModelInfo:
     preset: str
     encoder: str = "plus"
     protocol: str = "finetune"
+    encoder_key: str = ""
 
     @property
     def pretrained_here(self) -> bool:
@@ -114,7 +115,9 @@ def _metric_value(value: Any, source: str) -> float:
 def models_from_settings(job: ReportJob) -> dict[str, ModelInfo]:
     """The report's models, in table order, from its settings."""
     return {
-        model.name: ModelInfo(model.name, model.label, model.objective, model.preset, model.encoder, model.protocol)
+        model.name: ModelInfo(
+            model.name, model.label, model.objective, model.preset, model.encoder, model.protocol, model.encoder_key
+        )
         for model in job.models
     }
 

@@ -14,6 +14,7 @@ TABLES: dict[str, str] = {
     "pretraining": "Pretraining",
     "main": "Main results",
     "ablation": "Ablation",
+    "protocol_gain": "Fine-tuning against probing",
     "published": "Published results",
     "statistics": "Statistics",
     "identity_bins": "Identity to training",

@@ -438,6 +438,45 @@ def _beside_text(data: ReportData, task: str, comparable: set[str]) -> str:
     return f"no ({provenance.kind} data)" if provenance else "no (provenance unknown)"
 
 
+def protocol_gain_table(data: ReportData) -> Table:
+    """The gain of fine-tuning over a frozen probe of the same encoder, per task headline metric."""
+    stats = summarize_scores(data.scores)
+    table = Table(
+        "protocol_gain",
+        "Fine-tuning against a frozen probe of the same encoder: headline metric per task, mean over seeds",
+        {
+            "Task metric": "text",
+            "Encoder": "text",
+            "Fine-tuned": "stat",
+            "Probe": "stat",
+            "Δ (fine-tuning better by)": "scalar",
+        },
+    )
+    models = evaluated_models(data)
+    for tuned in (m for m in models if data.models[m].protocol == "finetune" and data.models[m].encoder_key):
+        key = data.models[tuned].encoder_key
+        for probed in (m for m in models if data.models[m].protocol == "probe" and data.models[m].encoder_key == key):
+            for column in main_columns(data):
+                cell = (column.task, column.split, column.metric)
+                a, b = stats.get((tuned, *cell)), stats.get((probed, *cell))
+                if a is None or b is None:
+                    continue
+                sign = 1.0 if higher_is_better(column.metric) else -1.0
+                table.rows.append(
+                    {
+                        "Task metric": column.header,
+                        "Encoder": f"{data.models[tuned].label} / {data.models[probed].label}",
+                        "Fine-tuned": a,
+                        "Probe": b,
+                        "Δ (fine-tuning better by)": Stat(sign * (a.mean - b.mean)),
+                    }
+                )
+    table.notes = ["Δ > 0: fine-tuning the encoder beats training the same head on its frozen states."]
+    if not table.rows:
+        table.notes.append("No encoder is evaluated under both protocols in this run.")
+    return table
+
+
 def build_tables(
     data: ReportData, marks: dict[tuple[str, str], str] | None = None, marks_note: str = ""
 ) -> dict[str, Table]:
@@ -447,6 +486,7 @@ def build_tables(
         pretraining_table(data),
         main_table(data, marks, marks_note),
         ablation_table(data, comparisons),
+        protocol_gain_table(data),
         published_table(data),
         *(detail_table(data, task) for task in data.tasks),
     ]
