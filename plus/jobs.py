@@ -46,7 +46,15 @@ DOWNLOAD_DIR = "resources/downloads"
 DEFAULT_CORPUS = "pfam"
 BASELINE = "alignment-nn"  # the report's nearest-neighbour alignment baseline
 WEIGHTED_TYPES = ("plus", "plus-authors", "huggingface")  # encoders with weights trained elsewhere
-IMPORT_KEYS = ("sources", "expected_sizes", "valid_from_train", "max_length", "label_map")
+IMPORT_KEYS = (
+    "sources",
+    "expected_sizes",
+    "valid_from_train",
+    "max_length",
+    "label_map",
+    "classes_file",
+    "classes_from_data",
+)
 
 
 @dataclass(frozen=True)
@@ -296,6 +304,8 @@ def _task_specs(config: WorkflowConfig) -> dict[str, TaskSpec]:
         overrides = entry.model_dump(exclude=set(IMPORT_KEYS) | {"head"}, exclude_none=True)
         if entry.head is not None:
             overrides["head"] = entry.head.model_dump(exclude_unset=True)  # an explicit `hidden: null` is kept
+        if entry.classes_file is not None or entry.classes_from_data:
+            overrides["classes_from_data"] = True
         specs[task] = resolve_task(task, overrides, where=f"tasks.{task}")
     return specs
 

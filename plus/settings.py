@@ -394,10 +394,14 @@ class TaskSpec(Settings):
     headline_metric: str = "accuracy"
     headline_split: str = "test"
     description: str = ""
+    classes_from_data: bool = Field(
+        False, description="the classes are read at import (classes_file, or the train labels) into summary.json"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskSpec:
-        if self.shape in ("protein_classification", "residue_classification") and len(self.classes) < 2:
+        classification = self.shape in ("protein_classification", "residue_classification")
+        if classification and len(self.classes) < 2 and not self.classes_from_data:
             raise ValueError("a classification task needs at least two classes")
         if self.headline_split not in self.test_splits:
             raise ValueError(
@@ -467,6 +471,8 @@ class LocalSource(Settings):
 class ImportSettings(Settings):
     """How a task's tables are checked and cut after its sources are read (`plus import-task`)."""
 
+    classes_file: str | None = Field(None, description="a text file of the task's classes, one per line")
+    classes_from_data: bool = Field(False, description="the task's classes: the distinct labels of its train split")
     expected_sizes: dict[str, Positive] = {}
     valid_from_train: ValidFromTrain | None = None
     max_length: KeepEnds | None = None

@@ -249,3 +249,23 @@ def test_official_sources_are_the_provenance_the_report_compares_published_numbe
     values = config()
     values["report"] = {"alignment_baseline": False}
     assert [model.name for model in plan_workflow(values).report().models][-1] == "rnn-tiny-nopretrain"
+
+
+COLUMNS = {"sequence": "s", "label": "l"}
+
+
+def test_a_classification_task_may_take_its_classes_from_the_data() -> None:
+    values = config()
+    values["tasks"]["compartment"] = {
+        "shape": "protein_classification",
+        "classes_from_data": True,
+        "sources": [
+            {"format": "table", "files": {"train": "t.csv"}, "options": {"columns": {"sequence": "s", "label": "l"}}}
+        ],
+    }
+    plan = plan_workflow(values)
+    assert plan.task_specs["compartment"].classes_from_data and plan.task_specs["compartment"].classes == ()
+    assert plan.import_task("compartment").classes_from_data
+    del values["tasks"]["compartment"]["classes_from_data"]
+    with pytest.raises(InputError, match="tasks.compartment: a classification task needs at least two classes"):
+        plan_workflow(values)

@@ -215,6 +215,37 @@ def test_finetune_and_evaluate_protein_classification(encoder_path: Path, tmp_pa
     assert np.allclose([sum(p) for p in predictions["probabilities"]], 1.0, atol=1e-4)
 
 
+def test_classes_from_the_data_reach_fine_tuning_and_evaluation(encoder_path: Path, tmp_path: Path) -> None:
+    """A classification task configured without classes (classes_from_data): the import records them, and the
+    fine-tuned model and its evaluation use exactly those."""
+    from plus.data.task_data.importing import import_task
+
+    rng = np.random.default_rng(5)
+    files = {}
+    for split, n in (("train", 48), ("valid", 12), ("test", 12)):
+        frame = _protein_frames(rng, n).assign(label=lambda f: np.where(f["label"] == "1", "membrane", "soluble"))
+        files[split] = str(tmp_path / f"{split}.csv")
+        frame.to_csv(files[split], index=False)
+    spec = resolve_task("compartments", {"shape": "protein_classification", "classes_from_data": True})
+    options = {"columns": {"id": "id", "sequence": "sequence", "label": "label"}}
+    import_task(
+        {
+            "task": spec.to_dict(),
+            "sources": [{"format": "table", "files": files, "options": options}],
+            "classes_from_data": True,
+        },
+        tmp_path / "task",
+        "test",
+    )
+    config = {**finetune_config("solubility", tmp_path / "task", encoder_path), "task": spec.to_dict()}
+    config["training"]["max_epochs"] = 1
+    train_task(config, tmp_path / "ft", tmp_path / "ckpt")
+    assert load_checkpoint(tmp_path / "ft" / "model.pt")["task"]["classes"] == ["membrane", "soluble"]
+    result = evaluate_task(config, tmp_path / "ft" / "model.pt", tmp_path / "eval")
+    assert result["splits"]["test"]["n"] == 12
+    assert set(pd.read_parquet(tmp_path / "eval" / "predictions.parquet")["prediction"]) <= {"membrane", "soluble"}
+
+
 def _residue_frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
     sequences, labels = [], []
     for _ in range(n):

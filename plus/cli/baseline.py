@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+from plus.data.task_data.classes import with_data_classes
 from plus.tasks import TaskSpec
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def run_baseline(args: argparse.Namespace) -> int:
 
     if args.threads < 1:
         raise InputError("--threads must be at least 1")
-    spec = load_task_spec(args.task_spec)
+    spec = with_data_classes(load_task_spec(args.task_spec), args.data)
     metrics = run_alignment_baseline(args.data, spec, args.out, model=args.model, seed=args.seed, threads=args.threads)
     headline = metrics["headline"]
     print(f"{metrics['task']} {metrics['model']}: {headline['metric']} on {headline['split']} = {headline['value']}")

@@ -28,6 +28,7 @@ from plus.data.batching.task_examples import (
     collate_task_pairs,
 )
 from plus.data.task_data.canonical import read_split
+from plus.data.task_data.classes import with_data_classes
 from plus.errors import InputError
 from plus.io import atomic_path, file_md5, write_json
 from plus.models.checkpoint import save_checkpoint
@@ -347,7 +348,7 @@ def run_finetune(
     Training is counted in steps: an epoch is one pass of the training batches (n steps), the dev set is
     evaluated every n steps, and early stopping and the best checkpoint are decided on those validations.
     """
-    spec, seed, training = job.task, job.seed, job.training
+    spec, seed, training = with_data_classes(job.task, data_dir), job.seed, job.training
     L.seed_everything(seed, workers=True)
     if encoder is None:
         encoder = open_encoder(job.encoder)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from plus.errors import InputError
 from plus.io import atomic_path
+from plus.settings import TaskSpec
 
 
 def read_classes_file(path: str | os.PathLike[str]) -> tuple[str, ...]:
@@ -60,3 +61,17 @@ def write_classes_file(classes: tuple[str, ...] | list[str], path: str | os.Path
     """Write classes one per line, atomically (the format `read_classes_file` reads)."""
     with atomic_path(path) as tmp:
         tmp.write_text("".join(f"{name}\n" for name in classes), encoding="utf-8")
+
+
+def with_data_classes(spec: TaskSpec, task_dir: str | os.PathLike[str]) -> TaskSpec:
+    """A spec whose classes come from the data (`classes_from_data`) with the classes its import recorded."""
+    if not spec.classes_from_data or spec.classes:
+        return spec
+    import json
+
+    summary = os.path.join(task_dir, "summary.json")
+    try:
+        names = json.loads(open(summary).read())["classes"]["names"]
+    except (OSError, KeyError, ValueError) as error:
+        raise InputError(f"{summary}: no classes recorded by the import ({error})") from error
+    return TaskSpec.from_dict({**spec.to_dict(), "classes": list(names)}, f"{summary}: classes")
