@@ -26,7 +26,8 @@ command groups:
                 scope-pairs (homology pair files from SCOPe domains)
   training      pretrain, finetune, evaluate; frozen probes: embed-task, probe, evaluate-probe
   models        embed (embeddings of a FASTA file), models (the presets), devices (visible GPUs)
-  results       report (tables, figures and summary.md)
+  results       report (tables, figures and summary.md), audit-leakage (test-train identity),
+                alignment-baseline (nearest-neighbour alignment predictions)
   planning      plan (residues, hours and SLURM runtimes of every job of a config)
   settings      settings-schema (the JSON schema of the workflow config)"""
 

@@ -199,8 +199,8 @@ def main_table(data: ReportData, marks: dict[tuple[str, str], str] | None = None
         row: dict = {
             "Model": info.label,
             "Pretraining": OBJECTIVE_LABELS[info.objective],
-            "Encoder": info.encoder if info.encoder == "plus" else f"{info.encoder} ({info.preset})",
-            "Protocol": info.protocol,
+            "Encoder": info.encoder if info.encoder in ("plus", info.preset) else f"{info.encoder} ({info.preset})",
+            "Protocol": "—" if info.objective == "alignment" else info.protocol,
         }
         for column in columns:
             stat = stats.get((name, column.task, column.split, column.metric))
