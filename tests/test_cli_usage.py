@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import re
 from pathlib import Path
 
@@ -95,3 +96,29 @@ def test_embed_bad_output_or_model_exit_2(model_path: Path, tmp_path: Path, caps
     assert capsys.readouterr().err.strip().endswith("x.csv: output must end in .h5 or .npz")
     assert main(["embed", "--model", str(fasta), "--fasta", str(fasta), "--out", str(tmp_path / "x.h5")]) == 2
     assert "not a PLUS checkpoint" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_one_line_not_a_traceback(tmp_path: Path, monkeypatch, capsys) -> None:
+    """torch's zip writer reports a full disk as `unexpected pos`; the command says what happened in one line."""
+    import torch
+
+    from plus.cli import main
+    from plus.models import build_encoder
+    from plus.models.checkpoint import save_checkpoint
+
+    def full_disk(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 34624 vs 34512")
+
+    encoder = build_encoder("plus-rnn-tiny")
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError) as caught:
+        save_checkpoint(tmp_path / "model.pt", "encoder", encoder.config, encoder.state_dict())
+    assert caught.value.errno == errno.ENOSPC and not (tmp_path / "model.pt").exists()
+
+    def no_space(args):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "model.pt"))
+
+    monkeypatch.setattr("plus.cli.settings_schema.write_schema", no_space)
+    parser_main = main(["settings-schema", "--out", str(tmp_path / "schema.json")])
+    err = capsys.readouterr().err.strip()
+    assert parser_main == 2 and err.count("\n") == 0 and "no space left on the disk" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import pkgutil
@@ -55,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except (InputError, FileNotFoundError) as error:
         print(f"plus {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"plus {args.command}: error: {error.filename or 'output'}: no space left on the disk", file=sys.stderr)
         return 2
 
 

@@ -9,6 +9,7 @@ architectures and is not read.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,10 @@ def save_checkpoint(
         **extra,
     }
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as error:  # torch's zip writer reports a full disk as "unexpected pos ..."
+            raise OSError(errno.ENOSPC, f"could not write the checkpoint ({error})", str(path)) from error
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
