@@ -269,3 +269,25 @@ def test_a_classification_task_may_take_its_classes_from_the_data() -> None:
     del values["tasks"]["compartment"]["classes_from_data"]
     with pytest.raises(InputError, match="tasks.compartment: a classification task needs at least two classes"):
         plan_workflow(values)
+
+
+def test_the_demo_under_the_authors_protocol_resolves() -> None:
+    """config/demo_authors_protocol.yaml, listed after the demo config (Snakemake merges it key by key)."""
+    from snakemake.utils import update_config
+
+    values = config()
+    update_config(values, config("demo_authors_protocol.yaml"))
+    plan = plan_workflow(values)
+    assert plan.pretrain("mlm-rnn-tiny").training.mlm_only_inputs == "single-sequences"
+    assert plan.pretrain("plus-rnn-tiny").training.mask_count == "authors"
+    training = plan.finetune("plus-rnn-tiny", "stability", 0).training
+    assert (training.target_scaling, training.batch_order, training.grad_clip_scope) == (
+        "none",
+        "shuffle",
+        "per-module",
+    )
+    assert (
+        plan.task_specs["secstr"].file_order
+        and plan.evaluate("plus-rnn-tiny", "homology", 0).homology_score == "authors"
+    )
+    assert plan.import_task("secstr").sources[0].options["valid_mask"] == "ignore"
