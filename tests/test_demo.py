@@ -85,7 +85,12 @@ def test_every_job_records_the_settings_it_ran_with(demo: Path) -> None:
     results = demo / "results"
     record = json.loads((results / "finetune" / "mlm-rnn-tiny" / "stability" / "seed0" / "config.json").read_text())
     assert record["settings"]["task"]["name"] == "stability" and record["settings"]["model"] == "mlm-rnn-tiny"
-    assert record["inputs"] == {"encoder": "results/pretrain/mlm-rnn-tiny/model.pt", "data": "results/tasks/stability"}
+    assert record["inputs"] == {"data": "results/tasks/stability"}
+    assert record["settings"]["encoder"] == {
+        "type": "plus",
+        "path": "results/pretrain/mlm-rnn-tiny/model.pt",
+        "preset": None,
+    }
     for path in ("pfam", "tasks/secstr", "pretrain/plus-rnn-tiny", "evaluate/plus-rnn-tiny/homology/seed0"):
         assert "settings" in json.loads((results / path / "config.json").read_text()), path
 

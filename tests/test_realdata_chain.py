@@ -23,7 +23,7 @@ from plus.models.checkpoint import save_checkpoint
 from plus.models.presets import PRESETS
 from plus.report.build import build_report
 from plus.report.collect import collect, models_from_settings
-from plus.settings import ReportJob, parse_settings
+from plus.settings import EvaluateJob, FinetuneJob, ReportJob, parse_settings
 from plus.tasks import resolve_task
 from plus.training.evaluate import run_evaluation
 from plus.training.finetune import run_finetune
@@ -122,9 +122,17 @@ def chain(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> dict:
             "batch_size": 64,  # evaluation
             "training": {"lr": 3e-3, "batch_size": 32, "max_epochs": 4, "patience": 4, "precision": "32"},
         }
-        run_finetune(finetune, root / "finetune" / task, root / "checkpoints" / task)
+        job = FinetuneJob(
+            model=MODEL,
+            task=spec,
+            seed=0,
+            training=finetune["training"],
+            encoder={"type": "plus", "path": finetune["encoder"]},
+        )
+        run_finetune(job, data, root / "finetune" / task, root / "checkpoints" / task)
         evaluation = root / "evaluate" / MODEL / task / "seed0"
-        run_evaluation(finetune, root / "finetune" / task / "model.pt", evaluation)
+        evaluate = EvaluateJob(model=MODEL, task=spec, seed=0, batch_size=finetune["batch_size"])
+        run_evaluation(evaluate, root / "finetune" / task / "model.pt", data, evaluation)
         baseline = root / "evaluate" / "alignment-nn" / task / "seed0"
         run_alignment_baseline(data, spec, baseline)
         for run in (evaluation, baseline):

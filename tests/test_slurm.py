@@ -279,6 +279,8 @@ def test_reduced_demo_through_slurm_equals_local_run(slurm_cluster: Path, tmp_pa
         "pretrain": n_models,
         "finetune": n_models * n_tasks,
         "evaluate": n_models * n_tasks,
+        "audit_leakage": n_tasks,
+        "alignment_baseline": n_tasks,
         "report": 1,
     }
     for job, (slurm_id, _) in submissions.items():
