@@ -120,7 +120,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> dict:
             "data": str(data),
             "encoder": str(root / "pretrain" / "model.pt"),
             "batch_size": 64,  # evaluation
-            "training": {"lr": 3e-3, "batch_size": 32, "max_epochs": 4, "patience": 4, "precision": "32"},
+            "training": {"lr": 3e-3, "batch_size": 32, "max_epochs": 4, "patience": 4, "precision": "32-true"},
         }
         job = FinetuneJob(
             model=MODEL,
