@@ -14,7 +14,7 @@ from plus.cli import main
 from plus.data.task_data.classes import classes_in_data, classes_in_task_dir, read_classes_file
 from plus.data.task_data.formats_doc import formats_markdown
 from plus.data.task_data.importers import check_source, get_importer, import_source, registry
-from plus.data.task_data.importing import check_task_config, import_task
+from plus.data.task_data.importing import CONFIG_KEYS, check_task_config, import_task
 from plus.data.task_data.scope_pairs import sample_pairs, scope_pairs, similarity
 from plus.data.task_data.splitting import split_by_sequence
 from plus.errors import InputError
