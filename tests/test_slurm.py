@@ -302,7 +302,7 @@ def test_reduced_demo_through_slurm_equals_local_run(slurm_cluster: Path, tmp_pa
     assert "resuming from" in pretrain_log, _tail(pretrain_log)
 
     local_metrics, cluster_metrics = metrics_files(local), metrics_files(cluster)
-    assert len(local_metrics) == n_models + n_models * n_tasks
+    assert len(local_metrics) == n_models + n_models * n_tasks + n_tasks  # and the alignment baseline per task
     assert set(cluster_metrics) == set(local_metrics)
     assert cluster_metrics[f"results/pretrain/{DEMO_MODELS[0]}/metrics.json"]["steps"] == 2000
     mismatches = [
