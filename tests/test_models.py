@@ -15,6 +15,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from plus.cli import main
 from plus.errors import InputError
+from plus.io import file_sha256
 from plus.models import (
     PRESETS,
     Encoder,
@@ -263,6 +264,15 @@ def test_checkpoint_round_trip(tmp_path, preset):
     tokens, lengths = random_batch([6, 3], seed=8)
     torch.testing.assert_close(loaded(tokens, lengths), encoder(tokens, lengths))
     assert loaded.config == encoder.config
+
+
+def test_same_weights_give_the_same_checkpoint_bytes(tmp_path):
+    """Results record the sha256 of the weights they used, so two runs that save the same weights must agree."""
+    torch.manual_seed(0)
+    encoder = build_encoder("plus-rnn-tiny")
+    for run in ("local", "cluster"):
+        save_checkpoint(tmp_path / run / "model.pt", "encoder", encoder.config, encoder.state_dict())
+    assert file_sha256(tmp_path / "local" / "model.pt") == file_sha256(tmp_path / "cluster" / "model.pt")
 
 
 def test_finetuned_checkpoint_yields_its_encoder(tmp_path):

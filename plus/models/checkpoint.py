@@ -49,7 +49,8 @@ def save_checkpoint(
     }
     with atomic_path(path) as tmp:
         try:
-            torch.save(payload, tmp)
+            with open(tmp, "wb") as handle:  # a handle, not a path: torch names the archive after the file
+                torch.save(payload, handle)
         except RuntimeError as error:  # torch's zip writer reports a full disk as "unexpected pos ..."
             raise OSError(errno.ENOSPC, f"could not write the checkpoint ({error})", str(path)) from error
 
