@@ -16,10 +16,11 @@ from plus.errors import InputError
 from plus.models.checkpoint import load_checkpoint, load_encoder
 from plus.tasks import TaskSpec
 from plus.tokens import encode
+from plus.training.evaluate import finetuned_module
 from plus.training.inference import embed_tokens, predict_outputs, prediction_columns
 
 if TYPE_CHECKING:
-    from plus.training.finetune import FinetuneModule
+    from plus.models.task_model import TaskModel
 
 DEFAULT_MAX_RESIDUES = 16_384  # padded residues per forward pass: bounds activation memory for long inputs
 
@@ -99,7 +100,7 @@ class Embeddings:
 class Model:
     """A loaded checkpoint: a pretrained encoder, or a fine-tuned model (encoder + task head)."""
 
-    def __init__(self, path: str | os.PathLike[str], encoder: torch.nn.Module, head: FinetuneModule | None) -> None:
+    def __init__(self, path: str | os.PathLike[str], encoder: torch.nn.Module, head: TaskModel | None) -> None:
         self.path = Path(path)
         self.encoder = encoder
         self.finetuned = head
@@ -177,7 +178,7 @@ class Model:
         ids = {"id_a": [n for n, _ in side_a], "id_b": [n for n, _ in side_b]}
         return pd.DataFrame({**ids, **prediction_columns(head.spec, outputs)})
 
-    def _head(self, method: str) -> FinetuneModule:
+    def _head(self, method: str) -> TaskModel:
         if self.finetuned is None:
             raise InputError(
                 f"{self.path}: a pretrained encoder has no task head, so it cannot {method}; "
@@ -196,8 +197,6 @@ def load(path: str | os.PathLike[str], device: str | torch.device | None = None)
         raise InputError(f"device {device!r}: no GPU is available to this process")
     checkpoint = load_checkpoint(path)
     if checkpoint["kind"] == "finetuned":
-        from plus.training.evaluate import finetuned_module  # imports Lightning: only for fine-tuned models
-
         head = finetuned_module(checkpoint, path).to(target).eval()
         return Model(path, head.encoder, head)
     return Model(path, load_encoder(path).to(target).eval(), None)

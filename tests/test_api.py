@@ -201,3 +201,11 @@ def test_import_plus_stays_light_and_exports_the_api() -> None:
     assert (plus.load, plus.Model, plus.Batch, plus.Embeddings) == (api.load, api.Model, api.Batch, api.Embeddings)
     with pytest.raises(AttributeError):
         plus.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("module", ["plus.api", "plus.training.evaluate"])
+def test_loading_and_evaluating_do_not_import_lightning(module: str) -> None:
+    """Lightning (with torchmetrics) costs seconds per process: every evaluate job and every API user would pay it."""
+    code = f"import sys, {module}; print('lightning' in sys.modules, 'torchmetrics' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]

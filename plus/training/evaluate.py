@@ -16,19 +16,19 @@ from plus.metrics.task import fit_homology_thresholds, task_metrics
 from plus.models import build_encoder, parse_encoder_config
 from plus.models.checkpoint import load_checkpoint
 from plus.models.registry import architecture
+from plus.models.task_model import TaskModel
 from plus.settings import EvaluateJob, FinetuneSettings, parse_settings
 from plus.tasks import TaskSpec
 from plus.tokens import encode
-from plus.training.finetune import FinetuneModule
 from plus.training.inference import predict_outputs, prediction_columns
 
 
-def load_finetuned(path: str | Path) -> FinetuneModule:
+def load_finetuned(path: str | Path) -> TaskModel:
     """A fine-tuned model from its versioned `model.pt` (loaded with weights_only=True)."""
     return finetuned_module(load_checkpoint(path), path)
 
 
-def finetuned_module(checkpoint: dict[str, Any], path: str | Path) -> FinetuneModule:
+def finetuned_module(checkpoint: dict[str, Any], path: str | Path) -> TaskModel:
     """The fine-tuned model a loaded checkpoint holds: our encoder from its config, others from their spec."""
     if checkpoint["kind"] != "finetuned":
         raise InputError(f"{path}: a {checkpoint['kind']} checkpoint, not a fine-tuned model")
@@ -43,7 +43,7 @@ def finetuned_module(checkpoint: dict[str, Any], path: str | Path) -> FinetuneMo
     if "training" not in checkpoint:
         raise InputError(f"{path}: no fine-tuning settings in the checkpoint (written by an older version); re-run it")
     training = parse_settings(FinetuneSettings, checkpoint["training"], f"{path}: training")
-    module = FinetuneModule(encoder, TaskSpec.from_dict(checkpoint["task"]), training, scaling, checkpoint["seed"])
+    module = TaskModel(encoder, TaskSpec.from_dict(checkpoint["task"]), training, scaling, checkpoint["seed"])
     module.load_state_dict(checkpoint["state_dict"])
     return module.eval()
 
@@ -53,7 +53,7 @@ def checkpoint_provenance(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return {"encoder": checkpoint.get("encoder"), "protocol": checkpoint.get("protocol", "finetune")}
 
 
-def predict_split(module: FinetuneModule, frame: pd.DataFrame, batch_size: int = 64) -> pd.DataFrame:
+def predict_split(module: TaskModel, frame: pd.DataFrame, batch_size: int = 64) -> pd.DataFrame:
     """The predictions table of docs/design.md for one split."""
     tokens = [encode(sequence).tokens for sequence in frame["sequence"]]
     tokens_b = [encode(sequence).tokens for sequence in frame["sequence_b"]] if module.spec.shape == "pair" else None

@@ -15,7 +15,7 @@ from plus.tasks import SCOP_LEVELS, TaskSpec
 from plus.tensors import pad_tokens
 
 if TYPE_CHECKING:
-    from plus.training.finetune import FinetuneModule
+    from plus.models.task_model import TaskModel
 
 
 def length_batches(
@@ -73,13 +73,13 @@ def embed_tokens(
 
 
 def predict_outputs(
-    module: FinetuneModule,
+    module: TaskModel,
     tokens: Sequence[np.ndarray],
     tokens_b: Sequence[np.ndarray] | None = None,
     max_items: int | None = None,
     max_residues: int | None = None,
 ) -> list[dict[str, np.ndarray]]:
-    """`FinetuneModule.predict_batch` outputs per input (pairs when `tokens_b` is given), in input order."""
+    """`TaskModel.predict_batch` outputs per input (pairs when `tokens_b` is given), in input order."""
     device = next(module.parameters()).device
     if tokens_b is None:
         lengths: list[Any] = [len(t) for t in tokens]

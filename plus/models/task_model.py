@@ -1,0 +1,155 @@
+"""A fine-tuned model without its training loop: encoder + task head, its outputs, losses and predictions.
+
+Evaluation and the Python API load it without importing Lightning (`plus.training.finetune` adds the training
+steps on top of it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from plus.data.batching.task_examples import TargetScaling
+from plus.models.encoder import Encoder
+from plus.models.heads import PairHead, ProteinHead, ResidueHead
+from plus.objectives.masking import IGNORE_INDEX, mask_tokens
+from plus.objectives.ordinal import exceedance_probabilities, ordinal_loss
+from plus.settings import FinetuneSettings
+from plus.tasks import TaskSpec
+
+
+def build_head(spec: TaskSpec, encoder: Encoder) -> nn.Module:
+    """The head the task spec asks for, reading the encoder's h (d_h) or its projection z (d_z).
+
+    A head without an MLP (hidden None, the authors' PLUS-TFM heads) is Dropout(encoder dropout) -> Linear."""
+    if spec.shape == "pair":
+        return PairHead(n_levels=spec.n_outputs + 1)
+    d_in = encoder.d_h if spec.head.input == "h" else encoder.d_z
+    dropout = encoder.config.dropout if spec.head.hidden is None else 0.0
+    if spec.shape == "residue_classification":
+        return ResidueHead(d_in, spec.head.hidden, spec.n_outputs, dropout=dropout)
+    return ProteinHead(d_in, spec.head.hidden, spec.n_outputs, pooling=spec.head.pooling, dropout=dropout)
+
+
+class TaskModel(nn.Module):
+    """Encoder + head; the outputs of a batch (masked, with the MLM loss, when given a generator) and the task loss."""
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        spec: TaskSpec,
+        training: FinetuneSettings,
+        scaling: TargetScaling,
+        seed: int,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder.train()
+        self.spec = spec
+        self.head = build_head(spec, encoder)
+        self.training_settings = training
+        self.scaling = scaling
+        self.seed = seed
+        self.mlm_weight = float(spec.aux_mlm_weight)
+
+    def representation(self, h: torch.Tensor) -> torch.Tensor:
+        return h if self.spec.head.input == "h" else self.encoder.project(h)
+
+    def _mlm_loss(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy over the masked positions; 0 (with a graph) when nothing could be masked."""
+        keep = targets != IGNORE_INDEX
+        logits = self.encoder.mlm_logits(h[keep])
+        if not bool(keep.any()):
+            return logits.sum().float() * 0.0
+        return F.cross_entropy(logits.float(), targets[keep])
+
+    def _encode(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None
+    ) -> dict[str, torch.Tensor]:
+        """h (and the [CLS] state, if the encoder has one) of the tokens; with a generator (and an MLM weight), of
+        inputs masked from it, with the MLM loss."""
+        out: dict[str, torch.Tensor] = {}
+        if generator is not None and self.mlm_weight > 0:
+            settings = self.training_settings
+            inputs, targets = mask_tokens(
+                tokens, lengths, generator, settings.mask_rate, settings.max_masked_per_seq, settings.mask_count
+            )
+            h, cls = self.encoder.encode_with_cls(inputs, lengths)
+            out["mlm_loss"] = self._mlm_loss(h, targets)
+        else:
+            h, cls = self.encoder.encode_with_cls(tokens, lengths)
+        out["h"] = h
+        if cls is not None:
+            out["cls"] = cls
+        return out
+
+    def outputs(
+        self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Task outputs (logits, regression values or ordinal logits); with a generator, of masked inputs, with the
+        MLM loss. Sequences A and B of a pair draw their masks one after the other from it, so they differ."""
+        if self.spec.shape == "pair":
+            a = self._encode(batch["tokens_a"], batch["len_a"], generator)
+            b = self._encode(batch["tokens_b"], batch["len_b"], generator)
+            logits = self.head(
+                self.encoder.project(a["h"]), self.encoder.project(b["h"]), batch["len_a"], batch["len_b"]
+            )
+            result = {"logits": logits}
+            if "mlm_loss" in a:
+                if self.training_settings.drop_pair_b_mlm:  # the authors' quirk: w * MLM = (w + w^2) * MLM(A)
+                    result["mlm_loss"] = (1 + self.mlm_weight) * a["mlm_loss"]
+                else:
+                    result["mlm_loss"] = (a["mlm_loss"] + b["mlm_loss"]) / 2
+            return result
+        tokens, lengths = batch["tokens"], batch["lengths"]
+        limit = self.training_settings.max_input_residues
+        if limit is not None and self.spec.shape != "residue_classification":
+            tokens, lengths = tokens[:, :limit], lengths.clamp(max=limit)
+        encoded = self._encode(tokens, lengths, generator)
+        rep = self.representation(encoded["h"])
+        if self.spec.shape == "residue_classification":
+            logits = self.head(rep)
+        else:
+            cls = encoded.get("cls")
+            logits = self.head(rep, lengths, None if cls is None else self.representation(cls))
+        if self.spec.shape == "protein_regression":
+            logits = logits.squeeze(-1)
+        result = {"logits": logits}
+        if "mlm_loss" in encoded:
+            result["mlm_loss"] = encoded["mlm_loss"]
+        return result
+
+    def task_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()
+        if self.spec.shape == "protein_regression":
+            return F.mse_loss(logits, target.float())
+        if self.spec.shape == "residue_classification":
+            return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=-100)
+        if self.spec.shape == "pair":
+            return ordinal_loss(logits, target)
+        return F.cross_entropy(logits, target)
+
+    def clip_groups(self) -> list[list[torch.nn.Parameter]]:
+        """The parameter groups clipped on their own under `grad_clip_scope: per-module`, as the authors clip: the
+        encoder (with a pair task's ordinal layer, which is part of the authors' RNN) unless it is a transformer,
+        and a protein-level head; a residue-level head is not clipped."""
+        groups: list[list[torch.nn.Parameter]] = []
+        encoder = list(self.encoder.parameters())
+        if self.spec.shape == "pair":
+            encoder += list(self.head.parameters())
+        if self.encoder.config.kind != "tfm":
+            groups.append(encoder)
+        if self.spec.shape in ("protein_classification", "protein_regression"):
+            groups.append(list(self.head.parameters()))
+        return groups
+
+    @torch.no_grad()
+    def predict_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        """Unmasked predictions for evaluation, in target units."""
+        logits = self.outputs(batch)["logits"].float()
+        if self.spec.shape == "protein_regression":
+            return {"value": (logits * self.scaling.std + self.scaling.mean).cpu().numpy()}
+        if self.spec.shape == "pair":
+            return {"exceedance": exceedance_probabilities(logits).cpu().numpy()}
+        return {"log_probs": torch.log_softmax(logits, dim=-1).cpu().numpy()}
