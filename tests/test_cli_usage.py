@@ -122,3 +122,11 @@ def test_a_full_disk_is_one_line_not_a_traceback(tmp_path: Path, monkeypatch, ca
     parser_main = main(["settings-schema", "--out", str(tmp_path / "schema.json")])
     err = capsys.readouterr().err.strip()
     assert parser_main == 2 and err.count("\n") == 0 and "no space left on the disk" in err
+
+
+def test_report_needs_at_least_one_worker(tmp_path: Path, capsys) -> None:
+    missing = str(tmp_path / "missing")
+    arguments = ["--evaluations", missing, "--predictions", missing, "--pretraining", missing, "--histories", missing]
+    arguments += ["--published", missing, "--settings", "{}", "--tables", missing, "--figures", missing]
+    assert main(["report", *arguments, "--summary", missing, "--workers", "0"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--workers 0: must be at least 1")

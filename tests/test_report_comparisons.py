@@ -19,6 +19,7 @@ from plus.report.build import build_report
 from plus.report.collect import collect, models_from_settings
 from plus.report.outputs import report_files
 from plus.report.provenance import infer_provenance
+from plus.report.statistics import compare_to_reference
 from plus.settings import ReportJob, parse_settings
 from plus.tasks import BUILTIN_TASKS
 
@@ -313,3 +314,12 @@ def test_provenance_is_inferred_from_the_synthetic_manifest(tmp_path: Path) -> N
         json.dumps({"task": "stability", "source": {}, "provenance": {"kind": "official", "detail": "TAPE"}})
     )
     assert infer_provenance(summary)[1].kind == "official"
+
+
+def test_bootstraps_in_worker_processes_give_the_same_table(tmp_path: Path) -> None:
+    files = make_run(tmp_path, seeds=(0,))
+    data = collect(**files, published=PUBLISHED, models=report_models())
+    alone = compare_to_reference(data, n_resamples=100, seed=3)
+    parallel = compare_to_reference(data, n_resamples=100, seed=3, workers=2)
+    assert alone["test"].str.startswith("paired bootstrap").sum() == 6  # 3 models x 2 tasks against the reference
+    pd.testing.assert_frame_equal(alone, parallel)

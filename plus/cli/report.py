@@ -37,14 +37,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tables", type=Path, required=True, help="output directory for tables")
     parser.add_argument("--figures", type=Path, required=True, help="output directory for figures")
     parser.add_argument("--summary", type=Path, required=True, help="output Markdown summary")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes for the paired bootstraps (the results do not depend on it)"
+    )
     parser.set_defaults(handler=run_report)
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from plus.errors import InputError
     from plus.report.build import build_report
     from plus.report.collect import collect, models_from_settings, runs_from_settings
     from plus.settings import ReportJob, load_settings
 
+    if args.workers < 1:
+        raise InputError(f"--workers {args.workers}: must be at least 1")
     job = load_settings(ReportJob, args.settings)
     data = collect(
         evaluations=args.evaluations,
@@ -61,6 +67,13 @@ def run_report(args: argparse.Namespace) -> int:
         provenance=job.provenance,
         reference_model=job.reference_model,
     )
-    written = build_report(data, args.tables, args.figures, args.summary, bootstrap_resamples=job.bootstrap_resamples)
+    written = build_report(
+        data,
+        args.tables,
+        args.figures,
+        args.summary,
+        bootstrap_resamples=job.bootstrap_resamples,
+        workers=args.workers,
+    )
     log.info("wrote %d report files; summary at %s", len(written), args.summary)
     return 0

@@ -84,22 +84,25 @@ def _check_residue_strings(
             raise InputError(f"{where}: record {record!r} has letters {sorted(unknown)} in {column}")
 
 
-def _residue_metrics(spec: TaskSpec, frame: pd.DataFrame, where: str) -> dict[str, float]:
-    _check_residue_strings(frame, "target", spec.classes, where, unlabelled_ok=True)
-    _check_residue_strings(frame, "prediction", spec.classes, where, unlabelled_ok=False)
+def _residue_metrics(spec: TaskSpec, frame: pd.DataFrame, where: str, checked: bool) -> dict[str, float]:
+    if not checked:
+        _check_residue_strings(frame, "target", spec.classes, where, unlabelled_ok=True)
+        _check_residue_strings(frame, "prediction", spec.classes, where, unlabelled_ok=False)
     targets, predictions = frame["target"].tolist(), frame["prediction"].tolist()
     try:
         if tuple(spec.classes) == tuple(SECSTR8):
             predictions3 = None
             if "prediction_3class" in frame.columns:
-                _check_residue_strings(frame, "prediction_3class", SECSTR3, where, unlabelled_ok=False)
+                if not checked:
+                    _check_residue_strings(frame, "prediction_3class", SECSTR3, where, unlabelled_ok=False)
                 predictions3 = frame["prediction_3class"].tolist()
             return secstr_metrics(targets, predictions, predictions3)
         if tuple(spec.classes) == tuple(TOPOLOGY):
             decoded: dict[str, list[str] | None] = {"topology": None, "topology_authors": None}
             for column in decoded:
                 if column in frame.columns:
-                    _check_residue_strings(frame, column, TOPOLOGY, where, unlabelled_ok=False)
+                    if not checked:
+                        _check_residue_strings(frame, column, TOPOLOGY, where, unlabelled_ok=False)
                     decoded[column] = frame[column].tolist()
             return transmembrane_metrics(
                 targets, predictions, decoded["topology"], authors_topologies=decoded["topology_authors"]
@@ -113,16 +116,18 @@ def _residue_metrics(spec: TaskSpec, frame: pd.DataFrame, where: str) -> dict[st
 EXCEEDANCE_COLUMNS = tuple(f"p_{level}" for level in SCOP_LEVELS)
 
 
-def pair_scores(frame: pd.DataFrame, score: HomologyScore, where: str) -> np.ndarray:
-    """Each pair's score: `expected_level` (exceedance-sum), or the authors' sum_k k * p_k from `p_class`.."""
+def pair_scores(frame: pd.DataFrame, score: HomologyScore, where: str, checked: bool = False) -> np.ndarray:
+    """Each pair's score: `expected_level` (exceedance-sum), or the authors' sum_k k * p_k from `p_class`."""
     if score == "exceedance-sum":
-        _require_columns(frame, ("id", "target", "expected_level"), where)
-        _check_floats(frame, ("target", "expected_level"), where)
+        if not checked:
+            _require_columns(frame, ("id", "target", "expected_level"), where)
+            _check_floats(frame, ("target", "expected_level"), where)
         return frame["expected_level"].to_numpy(dtype=float)
     if score != "authors":
         raise InputError(f"{where}: homology score must be 'exceedance-sum' or 'authors', not {score!r}")
-    _require_columns(frame, ("id", "target", *EXCEEDANCE_COLUMNS), where)
-    _check_floats(frame, ("target", *EXCEEDANCE_COLUMNS), where)
+    if not checked:
+        _require_columns(frame, ("id", "target", *EXCEEDANCE_COLUMNS), where)
+        _check_floats(frame, ("target", *EXCEEDANCE_COLUMNS), where)
     return expected_level(frame[list(EXCEEDANCE_COLUMNS)].to_numpy(dtype=float), "authors")
 
 
@@ -143,25 +148,30 @@ def task_metrics(
     *,
     homology_thresholds: HomologyThresholds = None,
     homology_score: HomologyScore = "exceedance-sum",
+    checked: bool = False,
 ) -> dict[str, float]:
-    """The metrics of one split's predictions, named as in docs/design.md, plus `n`."""
+    """The metrics of one split's predictions, named as in docs/design.md, plus `n`.
+
+    `checked`: the rows were already checked (e.g. a bootstrap resample of checked predictions), so the column,
+    class and value checks are skipped."""
     frame = split_predictions
     where = _where(spec, frame)
-    if spec.shape == "protein_classification":
+    if not checked and spec.shape != "pair":
         _require_columns(frame, ("id", "target", "prediction"), where)
-        _check_classes(frame, ("target", "prediction"), spec.classes, where)
+    if spec.shape == "protein_classification":
+        if not checked:
+            _check_classes(frame, ("target", "prediction"), spec.classes, where)
         result = classification_metrics(
             frame["target"].astype(str).to_numpy(), frame["prediction"].astype(str).to_numpy(), spec.classes
         )
     elif spec.shape == "protein_regression":
-        _require_columns(frame, ("id", "target", "prediction"), where)
-        _check_floats(frame, ("target", "prediction"), where)
+        if not checked:
+            _check_floats(frame, ("target", "prediction"), where)
         result = regression_metrics(frame["target"].astype(float), frame["prediction"].astype(float))
     elif spec.shape == "residue_classification":
-        _require_columns(frame, ("id", "target", "prediction"), where)
-        result = _residue_metrics(spec, frame, where)
+        result = _residue_metrics(spec, frame, where, checked)
     elif spec.shape == "pair":
-        scores = pair_scores(frame, homology_score, where)
+        scores = pair_scores(frame, homology_score, where, checked)
         try:
             if isinstance(homology_thresholds, str):
                 if homology_thresholds != "self":

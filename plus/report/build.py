@@ -29,13 +29,15 @@ def build_report(
     *,
     bootstrap_resamples: int = N_RESAMPLES,
     bootstrap_seed: int = 0,
+    workers: int = 1,
 ) -> list[Path]:
     """Write every table (CSV, Markdown, LaTeX), every figure (PNG, PDF) and the summary; return the paths.
 
     Significance against the reference model (data.reference_model) uses a paired bootstrap of
-    `bootstrap_resamples` resamples (seeded with `bootstrap_seed`) where fewer than two seeds are in common.
+    `bootstrap_resamples` resamples (seeded with `bootstrap_seed`, run in `workers` processes) where fewer than two
+    seeds are in common.
     """
-    statistics = compare_to_reference(data, n_resamples=bootstrap_resamples, seed=bootstrap_seed)
+    statistics = compare_to_reference(data, n_resamples=bootstrap_resamples, seed=bootstrap_seed, workers=workers)
     tables = build_tables(data, significance_marks(statistics), statistics_note(statistics, data))
     tables["statistics"] = statistics_table(data, statistics)
     tables["identity_bins"] = identity_bin_table(data)

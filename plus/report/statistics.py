@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import sklearn
+from joblib import Parallel, delayed
 from scipy import stats
 
 from plus.errors import InputError
@@ -72,10 +74,12 @@ def paired_seed_test(model: Sequence[float], reference: Sequence[float]) -> floa
         return float(stats.ttest_rel(a, b).pvalue)
 
 
-def _metric(spec: TaskSpec, frame: pd.DataFrame, metric: str, thresholds: list[float] | None) -> float:
+def _metric(
+    spec: TaskSpec, frame: pd.DataFrame, metric: str, thresholds: list[float] | None, checked: bool = False
+) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined metrics on a resample (constant values) are NaN
-        value = task_metrics(spec, frame, homology_thresholds=thresholds).get(metric, math.nan)
+        value = task_metrics(spec, frame, homology_thresholds=thresholds, checked=checked).get(metric, math.nan)
     return float(value)
 
 
@@ -97,11 +101,12 @@ def paired_bootstrap(
     observed = _metric(spec, model, metric, model_thresholds) - _metric(spec, reference, metric, reference_thresholds)
     rng = np.random.default_rng(seed)
     deltas = np.empty(n_resamples)
-    for index in range(n_resamples):
-        rows = rng.integers(0, len(model), len(model))
-        deltas[index] = _metric(spec, model.iloc[rows], metric, model_thresholds) - _metric(
-            spec, reference.iloc[rows], metric, reference_thresholds
-        )
+    with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):  # checked by `observed`
+        for index in range(n_resamples):
+            rows = rng.integers(0, len(model), len(model))
+            deltas[index] = _metric(spec, model.iloc[rows], metric, model_thresholds, checked=True) - _metric(
+                spec, reference.iloc[rows], metric, reference_thresholds, checked=True
+            )
     deltas = deltas[~np.isnan(deltas)]
     if not len(deltas) or math.isnan(observed):
         return observed, math.nan
@@ -138,13 +143,21 @@ def _headline_values(data: ReportData, model: str, task: str) -> dict[int, float
 
 
 def compare_to_reference(
-    data: ReportData, reference: str | None = None, *, n_resamples: int = N_RESAMPLES, seed: int = 0
+    data: ReportData,
+    reference: str | None = None,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
+    workers: int = 1,
 ) -> pd.DataFrame:
-    """One row per (model, task): seed summary, the difference to the reference, the test, p, q, significant."""
+    """One row per (model, task): seed summary, the difference to the reference, the test, p, q, significant.
+
+    The paired bootstraps run in `workers` processes (joblib); each is seeded on its own, so the table does not
+    depend on `workers`."""
     reference = reference or data.reference_model or default_reference(data)
     if reference not in data.models:
         raise InputError(f"reference model {reference!r} is not among the models ({list(data.models)})")
-    rows = []
+    rows, bootstraps = [], []
     for task, info in data.tasks.items():
         reference_values = _headline_values(data, reference, task)
         for model in data.models:
@@ -168,14 +181,32 @@ def compare_to_reference(
                 "p": math.nan,
             }
             if model != reference and reference_values:
-                row.update(_compare(data, model, reference, task, values, reference_values, n_resamples, seed))
+                comparison = _compare(data, model, reference, task, values, reference_values, n_resamples, seed)
+                if isinstance(comparison, Bootstrap):
+                    bootstraps.append((row, comparison))
+                else:
+                    row.update(comparison)
             rows.append(row)
+    results = Parallel(n_jobs=min(workers, max(len(bootstraps), 1)))(
+        delayed(paired_bootstrap)(*case.arguments, **case.options) for _, case in bootstraps
+    )
+    for (row, case), (observed, p) in zip(bootstraps, results, strict=True):
+        row.update({"delta": observed, "test": case.test, "p": p})
     table = pd.DataFrame(rows)
     if table.empty:
         return table
     table["q"] = adjust(table["p"].to_numpy(dtype=float))
     table["significant"] = table["q"] < ALPHA
     return table
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """A paired bootstrap to run: paired_bootstrap's arguments and options, and the test's description."""
+
+    arguments: tuple
+    options: dict
+    test: str
 
 
 def _compare(
@@ -187,7 +218,8 @@ def _compare(
     reference_values: dict[int, float],
     n_resamples: int,
     seed: int,
-) -> dict:
+) -> dict | Bootstrap:
+    """The paired t-test over >= 2 common seeds, or the paired bootstrap to run on one seed's test examples."""
     common = sorted(set(values) & set(reference_values))
     delta = float(np.mean(list(values.values())) - np.mean(list(reference_values.values())))
     if len(common) >= 2:
@@ -203,22 +235,17 @@ def _compare(
     reference_frame = reference_frames[reference_seed]
     model_frame = model_frame[model_frame["split"] == info.headline_split]
     reference_frame = reference_frame[reference_frame["split"] == info.headline_split]
-    observed, p = paired_bootstrap(
-        spec,
-        model_frame,
-        reference_frame,
-        info.headline_metric,
-        model_thresholds=data.homology_thresholds.get(RunKey(model, task, model_seed)),
-        reference_thresholds=data.homology_thresholds.get(RunKey(reference, task, reference_seed)),
-        n_resamples=n_resamples,
-        seed=seed,
-    )
     seeds = f"seed {model_seed}" + (f" vs {reference_seed}" if model_seed != reference_seed else "")
-    return {
-        "delta": observed,
-        "test": f"paired bootstrap over {len(model_frame)} examples ({n_resamples} resamples, {seeds})",
-        "p": p,
-    }
+    return Bootstrap(
+        (spec, model_frame, reference_frame, info.headline_metric),
+        {
+            "model_thresholds": data.homology_thresholds.get(RunKey(model, task, model_seed)),
+            "reference_thresholds": data.homology_thresholds.get(RunKey(reference, task, reference_seed)),
+            "n_resamples": n_resamples,
+            "seed": seed,
+        },
+        f"paired bootstrap over {len(model_frame)} examples ({n_resamples} resamples, {seeds})",
+    )
 
 
 def significance_marks(comparison: pd.DataFrame) -> dict[tuple[str, str], str]:

@@ -51,7 +51,7 @@ rule report:
         "results/benchmarks/report/report.tsv"
     conda:
         "../../envs/plus-cpu.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=30,
@@ -69,4 +69,5 @@ rule report:
         " --histories {input.histories:q} --published {input.published:q}"
         " --audits {input.audits:q} --task-summaries {params.task_summaries:q}"
         " --benchmarks-dir {params.benchmarks:q}"
-        " --tables {params.tables:q} --figures {params.figures:q} --summary {output.summary:q} > {log:q} 2>&1"
+        " --tables {params.tables:q} --figures {params.figures:q} --summary {output.summary:q}"
+        " --workers {threads} > {log:q} 2>&1"
