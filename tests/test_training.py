@@ -683,3 +683,117 @@ def test_transformer_encodes_sequences_longer_than_its_context_in_windows() -> N
         first_window = encoder(tokens[:1, :window], torch.tensor([window]))
     assert h.shape[1] == 2 * window + 5 and h[1, 10:].abs().sum() == 0
     torch.testing.assert_close(h[0, :window], first_window[0])
+
+
+def torchrun(command: list[str], processes: int = 2) -> list[str]:
+    """`command` (a `python -m plus ...` line) started by torchrun in `processes` CPU processes (gloo), as a
+    multi-GPU node starts one per GPU; Lightning takes the layout from torchrun's environment."""
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={processes}",
+        *command[1:],
+    ]
+
+
+def test_two_processes_evaluate_as_one(corpus: dict[str, str], tmp_path: Path) -> None:
+    """Pretraining in 2 processes: its test metrics (computed under DDP) are the 1-process metrics of its weights,
+    because every rank scores every test pair with the same masks."""
+    from plus.training.pretrain import PfamDataModule, build_pretraining
+
+    config = pretrain_config(corpus, "mlm", max_steps=6, val_every_n_steps=3)
+    command = cli("pretrain", config, tmp_path)
+    out = tmp_path / "ddp"
+    subprocess.run([*torchrun(command), "--out", str(out)], check=True, env=ENV, capture_output=True)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 6
+
+    job = pretrain_job(config)
+    module = build_pretraining(job)
+    module.encoder.load_state_dict(load_checkpoint(out / "model.pt")["state_dict"])
+    data = PfamDataModule(Path(corpus["train"]), Path(corpus["test"]), Path(corpus["test_pairs"]), job.training, None)
+    trainer = build_trainer(tmp_path / "single", max_steps=1, val_every_n_steps=1)
+    single = trainer.validate(module, dataloaders=data.test_pair_loader(), verbose=False)[0]
+    assert trainer.world_size == 1
+    expected = {key.removeprefix("val_"): value for key, value in single.items()}
+    assert metrics["test"] == pytest.approx(expected, rel=1e-6)
+    history = pd.read_csv(out / "history.csv")
+    assert history.loc[history["step"] == 6, "val_loss"].item() == pytest.approx(expected["loss"], rel=1e-6)
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below `pid` (Linux /proc)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def test_killed_two_process_pretraining_resumes_to_the_same_weights(corpus: dict[str, str], tmp_path: Path) -> None:
+    """2 processes killed together (SIGKILL to torchrun and its workers, as a node failure or a TIMEOUT's end)
+    after a periodic checkpoint, then started again: the weights, test metrics and history of an uninterrupted
+    2-process run."""
+    config = pretrain_config(corpus, max_steps=240, checkpoint_every_n_steps=10, val_every_n_steps=40)
+    command = torchrun(cli("pretrain", config, tmp_path))
+    subprocess.run([*command, "--out", str(tmp_path / "straight")], check=True, env=ENV, capture_output=True)
+
+    killed = tmp_path / "killed_ckpt"
+    attempt = [*command, "--out", str(tmp_path / "killed"), "--checkpoint-dir", str(killed)]
+    with (tmp_path / "attempt1.log").open("w") as output:
+        process = subprocess.Popen(attempt, env=ENV, stdout=output, stderr=subprocess.STDOUT)
+        deadline = time.time() + 180
+        while not (killed / "last.ckpt").exists() and time.time() < deadline and process.poll() is None:
+            time.sleep(0.02)
+        workers = descendants(process.pid)  # torchrun starts each worker in a session of its own
+        for pid in [process.pid, *workers]:
+            os.kill(pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    assert not (tmp_path / "killed" / "model.pt").exists(), "the run finished before it could be killed"
+    step = torch.load(killed / "last.ckpt", weights_only=True)["global_step"]
+    assert 0 < step < 240 and step % 10 == 0
+
+    subprocess.run(attempt, check=True, env=ENV, capture_output=True)
+    assert_same_run(tmp_path / "killed", tmp_path / "straight")
+    a = json.loads((tmp_path / "straight" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, (1, 1, False)),
+        ({"TORCHELASTIC_RUN_ID": "x", "LOCAL_WORLD_SIZE": "2", "WORLD_SIZE": "4"}, (2, 2, False)),
+        (
+            {"SLURM_JOB_ID": "1", "SLURM_NTASKS_PER_NODE": "2", "SLURM_STEP_NUM_TASKS": "4", "SLURM_NNODES": "2"},
+            (2, 2, False),
+        ),
+        ({"SLURM_JOB_ID": "1", "SLURM_NTASKS_PER_NODE": "1", "SLURM_STEP_NUM_TASKS": "1"}, (1, 1, True)),
+        ({"SLURM_JOB_ID": "1"}, (1, 1, True)),
+    ],
+    ids=["plain", "torchrun", "srun-cpu-tasks", "snakemake-job-step", "batch-script"],
+)
+def test_process_layout_follows_the_launcher(monkeypatch, environment: dict[str, str], expected: tuple) -> None:
+    """torchrun's or srun's processes are used as they are; a Snakemake job's single task ignores SLURM's variables
+    (on a CPU machine: one process)."""
+    from plus.training.trainer import process_layout
+
+    for name in ("TORCHELASTIC_RUN_ID", "LOCAL_WORLD_SIZE", "WORLD_SIZE", "SLURM_JOB_ID", "SLURM_NTASKS_PER_NODE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("SLURM_STEP_NUM_TASKS", "SLURM_NNODES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    layout = process_layout()
+    assert (layout.devices, layout.nodes, layout.environment is not None) == expected

@@ -55,9 +55,9 @@ class FinetuneModule(TaskModel, L.LightningModule):
     def _log_losses(self, stage: str, task: torch.Tensor, mlm: torch.Tensor | None, size: int) -> torch.Tensor:
         loss = task if mlm is None else (1 - self.mlm_weight) * task + self.mlm_weight * mlm
         if mlm is not None:
-            self.log(f"{stage}_mlm_loss", mlm, batch_size=size, sync_dist=stage == "val")
-        self.log(f"{stage}_task_loss", task, batch_size=size, sync_dist=stage == "val")
-        self.log(f"{stage}_loss", loss, batch_size=size, prog_bar=True, sync_dist=stage == "val")
+            self.log(f"{stage}_mlm_loss", mlm, batch_size=size)
+        self.log(f"{stage}_task_loss", task, batch_size=size)
+        self.log(f"{stage}_loss", loss, batch_size=size, prog_bar=True)
         return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -73,7 +73,7 @@ class FinetuneModule(TaskModel, L.LightningModule):
         task = self.task_loss(self.outputs(batch)["logits"], batch["target"])
         mlm = None
         if self.mlm_weight > 0:
-            generator = random_stream(self.seed, batch_idx, "finetune-val-mask", self.device, self.global_rank)
+            generator = random_stream(self.seed, batch_idx, "finetune-val-mask", self.device)
             mlm = self.outputs(batch, generator)["mlm_loss"]
         self._log_losses("val", task, mlm, len(batch["target"]))
 
@@ -171,8 +171,10 @@ class TaskDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader:
+        """The valid split, not sharded: under DDP every process scores all of it in the same batches, so the dev
+        losses (and the kept checkpoint and early stop they decide) are those of one process."""
         sampler = LengthBucketBatchSampler(
-            self.valid_set.lengths, self.training.eval_batch_size, self.seed, shuffle=False, **self._ranks()
+            self.valid_set.lengths, self.training.eval_batch_size, self.seed, shuffle=False
         )
         return DataLoader(self.valid_set, batch_sampler=sampler, collate_fn=self.collate, num_workers=0)
 

@@ -65,8 +65,10 @@ class PretrainModule(L.LightningModule):
         return out["loss"]
 
     def validation_step(self, batch: PairBatch, batch_idx: int) -> None:
-        """As the authors evaluate: MLM on masked inputs (the same masks at every validation), SFP unmasked."""
-        generator = random_stream(self.seed, batch_idx, "pretrain-val-mask", batch.tokens_a.device, self.global_rank)
+        """As the authors evaluate: MLM on masked inputs (the same masks at every validation), SFP unmasked.
+
+        Every process scores every pair with the same masks (see PfamDataModule.test_pair_loader)."""
+        generator = random_stream(self.seed, batch_idx, "pretrain-val-mask", batch.tokens_a.device)
         out = self.objective(*batch, generator=generator, sfp_on_unmasked=True)
         self._log_scalars("val", out, len(batch.same_family))
 
@@ -78,7 +80,6 @@ class PretrainModule(L.LightningModule):
                     value,
                     batch_size=size,
                     prog_bar=key in ("loss", "mlm_accuracy"),
-                    sync_dist=stage == "val",
                 )
 
     def configure_optimizers(self) -> Any:
@@ -162,7 +163,10 @@ class PfamDataModule(L.LightningDataModule):
         )
 
     def test_pair_loader(self, limit: int | None = None) -> DataLoader:
-        """The fixed test pairs (the first `limit`); for the transformer, only pairs that fit its context."""
+        """The fixed test pairs (the first `limit`); for the transformer, only pairs that fit its context.
+
+        Not sharded: under DDP every process scores all of them in the same batches, so validation and test metrics
+        are those of one process (and every rank monitors the same value), at the cost of one process's time."""
         pairs: Any = TestPairDataset(self.test_store, self.test_pairs)
         lengths = self.test_store.lengths[pairs.index_a] + self.test_store.lengths[pairs.index_b]
         keep = np.arange(len(pairs))
@@ -177,9 +181,7 @@ class PfamDataModule(L.LightningDataModule):
                 )
         keep = keep[:limit]
         pairs, lengths = Subset(pairs, keep.tolist()), lengths[keep]
-        sampler = LengthBucketBatchSampler(
-            lengths, self.training.eval_batch_pairs, self.seed, shuffle=False, **self._ranks()
-        )
+        sampler = LengthBucketBatchSampler(lengths, self.training.eval_batch_pairs, self.seed, shuffle=False)
         return DataLoader(pairs, batch_sampler=sampler, collate_fn=collate_sfp_pairs)
 
     def val_dataloader(self) -> DataLoader:

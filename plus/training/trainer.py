@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +27,42 @@ def resolve_precision(requested: str) -> str:
     return "32-true"
 
 
-def cluster_plugins(devices: int) -> list[Any]:
-    """Let Lightning use SLURM's processes only when SLURM started one task per GPU; otherwise it spawns its own.
+@dataclass(frozen=True)
+class ProcessLayout:
+    """Processes per node and nodes of a run, and the cluster environment Lightning is given (None: detected)."""
 
-    A Snakemake job runs its command under `srun -n1`, so a job given several GPUs has one task: Lightning then
-    launches one DDP process per visible GPU itself instead of expecting SLURM to have done it.
+    devices: int
+    nodes: int
+    environment: Any = None
+
+    @property
+    def world_size(self) -> int:
+        return self.devices * self.nodes
+
+
+def process_layout() -> ProcessLayout:
+    """How many processes train, and who starts them.
+
+    - torchrun started them: LOCAL_WORLD_SIZE per node on WORLD_SIZE / LOCAL_WORLD_SIZE nodes.
+    - srun started one task per device of an allocation (a rule launched with `srun`, docs/cluster.md): SLURM's tasks
+      per node on SLURM_NNODES nodes, one per visible GPU, or on CPU nodes as many CPU processes.
+    - otherwise (a Snakemake job's single task, or no launcher): Lightning starts one process per visible GPU of
+      this node itself (one on CPU), and the SLURM variables are ignored.
     """
-    tasks_per_node = os.environ.get("SLURM_NTASKS_PER_NODE")
-    if "SLURM_JOB_ID" in os.environ and (tasks_per_node is None or int(tasks_per_node) != devices):
-        return [LightningEnvironment()]
-    return []
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if torch.distributed.is_available() and torch.distributed.is_torchelastic_launched():
+        local = int(os.environ["LOCAL_WORLD_SIZE"])
+        return ProcessLayout(local, int(os.environ["WORLD_SIZE"]) // local)
+    tasks = int(os.environ.get("SLURM_NTASKS_PER_NODE", "0").split("(")[0] or 0)
+    step_tasks = int(os.environ.get("SLURM_STEP_NUM_TASKS", "1"))
+    if "SLURM_JOB_ID" in os.environ and tasks >= 1 and (tasks == gpus or (gpus == 0 and step_tasks > 1)):
+        return ProcessLayout(tasks, int(os.environ.get("SLURM_NNODES", "1")))
+    return ProcessLayout(max(gpus, 1), 1, LightningEnvironment() if "SLURM_JOB_ID" in os.environ else None)
 
 
 def world_size() -> int:
-    """Processes a run trains with: the visible GPUs (at least one process) times the SLURM nodes."""
-    devices = max(torch.cuda.device_count(), 1) if torch.cuda.is_available() else 1
-    nodes = int(os.environ.get("SLURM_NNODES", 1)) if not cluster_plugins(devices) else 1
-    return devices * nodes
+    """Processes a run trains with (see process_layout)."""
+    return process_layout().world_size
 
 
 def build_trainer(
@@ -69,13 +89,14 @@ def build_trainer(
     if patience is not None and monitor is not None:
         callbacks.append(ResumableEarlyStopping(monitor=monitor, patience=patience, mode="min"))
     callbacks += checkpoint_callbacks(checkpoint_dir, monitor, checkpoint_every_n_steps)
-    devices = torch.cuda.device_count() if torch.cuda.is_available() else 1
+    layout = process_layout()
     return L.Trainer(
         accelerator="gpu" if torch.cuda.is_available() else "cpu",
-        devices=max(devices, 1),
-        strategy="ddp" if devices > 1 else "auto",
-        num_nodes=int(os.environ.get("SLURM_NNODES", 1)) if not cluster_plugins(devices) else 1,
-        plugins=cluster_plugins(devices),
+        devices=layout.devices,
+        # unused parameters are normal here: the projection under MLM only or an `h` head, the MLM head at weight 0
+        strategy="ddp_find_unused_parameters_true" if layout.world_size > 1 else "auto",
+        num_nodes=layout.nodes,
+        plugins=[layout.environment] if layout.environment is not None else [],
         precision=resolve_precision(precision),
         max_epochs=-1,
         max_steps=max_steps,
