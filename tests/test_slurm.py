@@ -310,3 +310,38 @@ def test_reduced_demo_through_slurm_equals_local_run(slurm_cluster: Path, tmp_pa
     ]
     assert not mismatches, "SLURM results differ from the local run:\n" + "\n".join(mismatches)
     assert (cluster / "results" / "summary.md").is_file()
+
+
+def test_pretraining_in_two_srun_tasks_trains_with_ddp(slurm_cluster: Path, tmp_path: Path) -> None:
+    """A pretraining job given `mpi: srun` and 2 tasks per node is submitted with --ntasks-per-node=2; its command
+    starts under srun in 2 processes, and Lightning trains with DDP across SLURM's processes (gloo: a CPU node)."""
+    config = reduced_demo_config()
+    model = DEMO_MODELS[0]
+    config["models"] = {model: {**config["models"][model], "pretrain": {"max_steps": 40}}}
+    workdir = demo_checkout(tmp_path / "ddp", config)
+    result = snakemake(
+        workdir,
+        "--profile",
+        str(PROFILE),
+        *DEMO_THREADS,
+        "--set-resources",
+        "pretrain:mpi=srun",
+        "pretrain:tasks_per_node=2",
+        "pretrain:gpu=0",
+        "pretrain:mem_mb=1500",
+        "--",
+        f"results/pretrain/{model}/model.pt",
+        timeout_s=900,
+    )
+    assert result.returncode == 0, f"SLURM run failed:\n{_tail(result.stderr, 40)}"
+    submissions = assert_every_remote_job_went_through_sbatch(workdir)
+    jobs = scheduled_jobs(main_log(workdir))
+    [slurm_id] = [slurm_id for job, (slurm_id, _) in submissions.items() if jobs[job][0] == "pretrain"]
+    record = slurm_job_record(slurm_id)
+    assert record.get("NumTasks") == "2", record
+    pretrain_log = (workdir / "logs" / "pretrain" / f"{model}.log").read_text()
+    for rank in (0, 1):
+        assert f"GLOBAL_RANK: {rank}, MEMBER: {rank + 1}/2" in pretrain_log, _tail(pretrain_log, 40)
+    assert "Starting with 2 processes" in pretrain_log
+    metrics = json.loads((workdir / "results" / "pretrain" / model / "metrics.json").read_text())
+    assert metrics["steps"] == 40

@@ -10,6 +10,7 @@ try:
     from plus.data.synthetic import FILES as SYNTHETIC_DATA_FILES
     from plus.errors import InputError
     from plus.jobs import BASELINE, DOWNLOAD_DIR, plan_workflow
+    from plus.launch import training_launcher
     from plus.run_plan.plan import build_run_plan
     from plus.report.outputs import (
         FIGURE_FORMATS,
@@ -86,6 +87,14 @@ def embed_task_settings(wildcards):
 
 def pfam_input(wildcards):
     return PLAN.pfam_input
+
+
+def pretrain_launcher(wildcards, resources):
+    """`env`, or srun with the job's task geometry for a multi-process pretraining job (docs/cluster.md)."""
+    try:
+        return training_launcher(resources, "pretrain")
+    except InputError as error:
+        raise WorkflowError(f"config: {error}") from None
 
 
 def corpus_input(name):

@@ -30,7 +30,8 @@ rule pretrain:
         settings=pretrain_settings,
         out=output_dir,
         checkpoint_dir="results/checkpoints/pretrain/{model}",
+        launch=pretrain_launcher,
     shell:
-        "OMP_NUM_THREADS={threads} plus pretrain --settings {params.settings:q}"
+        "OMP_NUM_THREADS={threads} {params.launch:q} plus pretrain --settings {params.settings:q}"
         " --train {input.train:q} --test {input.test:q} --test-pairs {input.test_pairs:q}"
         " --out {params.out:q} --checkpoint-dir {params.checkpoint_dir:q} > {log:q} 2>&1"
