@@ -797,3 +797,19 @@ def test_process_layout_follows_the_launcher(monkeypatch, environment: dict[str,
         monkeypatch.setenv(name, value)
     layout = process_layout()
     assert (layout.devices, layout.nodes, layout.environment is not None) == expected
+
+
+def test_a_run_killed_after_training_but_before_its_outputs_keeps_its_history(
+    corpus: dict[str, str], tmp_path: Path
+) -> None:
+    """The checkpoint of the last step exists but model.pt does not (killed in the final test): the re-run only
+    tests and writes, and its history is the uninterrupted run's, the test row at the last step included."""
+    config = pretrain_config(corpus, max_steps=12, checkpoint_every_n_steps=4, val_every_n_steps=6)
+    checkpoints = tmp_path / "ckpt"
+    first = train_encoder(config, tmp_path / "first", checkpoints)
+    expected = pd.read_csv(tmp_path / "first" / "history.csv")
+    assert expected["step"].iloc[-1] == 12 and pd.notna(expected["val_loss"].iloc[-1])
+    again = train_encoder(config, tmp_path / "again", checkpoints)
+    assert again == first
+    history = pd.read_csv(tmp_path / "again" / "history.csv")
+    pd.testing.assert_frame_equal(history.drop(columns=SPEED_COLUMNS), expected.drop(columns=SPEED_COLUMNS))

@@ -10,6 +10,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.trainer.states import TrainerFn
 from torch.utils.data import DataLoader, Subset
 
 from plus.data.batching.pfam_pairs import (
@@ -71,6 +72,8 @@ class PretrainModule(L.LightningModule):
         generator = random_stream(self.seed, batch_idx, "pretrain-val-mask", batch.tokens_a.device)
         out = self.objective(*batch, generator=generator, sfp_on_unmasked=True)
         self._log_scalars("val", out, len(batch.same_family))
+        if self.trainer.state.fn == TrainerFn.VALIDATING:  # the final test: its history row is the last step's
+            self.log("step", float(self.global_step), batch_size=len(batch.same_family))
 
     def _log_scalars(self, stage: str, out: dict[str, torch.Tensor], size: int) -> None:
         for key, value in out.items():
@@ -267,7 +270,7 @@ def run_pretraining(
     if best is not None and best.best_model_path:
         module.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"])
     results = trainer.validate(module, dataloaders=data.test_pair_loader(), verbose=False)[0]
-    test_metrics = {key.removeprefix("val_"): float(value) for key, value in results.items()}
+    test_metrics = {key.removeprefix("val_"): float(value) for key, value in results.items() if key != "step"}
     if job.objective == "mlm":
         test_metrics = {k: v for k, v in test_metrics.items() if not k.startswith("sfp")}
     metrics = {
