@@ -813,3 +813,33 @@ def test_a_run_killed_after_training_but_before_its_outputs_keeps_its_history(
     assert again == first
     history = pd.read_csv(tmp_path / "again" / "history.csv")
     pd.testing.assert_frame_equal(history.drop(columns=SPEED_COLUMNS), expected.drop(columns=SPEED_COLUMNS))
+
+
+def test_two_process_finetuning_keeps_the_weights_one_process_would_score_best(
+    encoder_path: Path, tmp_path: Path
+) -> None:
+    """Fine-tuning in 2 processes (torchrun): the same steps as 1 process (the batch of 8 is global), and the dev
+    loss that chose the kept weights under DDP is the 1-process dev loss of those weights."""
+    from plus.training.evaluate import load_finetuned
+    from plus.training.finetune import TaskDataModule
+
+    rng = np.random.default_rng(5)
+    data = _write_task(tmp_path / "task", {"train": _protein_frames(rng, 64), "valid": _protein_frames(rng, 16)})
+    config = finetune_config("solubility", data, encoder_path)
+    out = tmp_path / "ddp"
+    subprocess.run(
+        [*torchrun(cli("finetune", config, tmp_path)), "--out", str(out)], check=True, env=ENV, capture_output=True
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 3 * 64 // 8
+    history = pd.read_csv(out / "history.csv")
+    assert metrics["best_val_loss"] == pytest.approx(history["val_loss"].min(), rel=1e-6)
+
+    kept = load_finetuned(out / "model.pt")
+    module = FinetuneModule(kept.encoder, kept.spec, kept.training_settings, kept.scaling, kept.seed)
+    module.load_state_dict(kept.state_dict())
+    trainer = build_trainer(tmp_path / "single", max_steps=1, val_every_n_steps=1)
+    datamodule = TaskDataModule(kept.spec, data, kept.training_settings, kept.seed)
+    single = trainer.validate(module, datamodule=datamodule, verbose=False)[0]
+    assert trainer.world_size == 1
+    assert single["val_loss"] == pytest.approx(metrics["best_val_loss"], rel=1e-6)
