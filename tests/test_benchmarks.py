@@ -151,3 +151,10 @@ def test_gpu_check_reports_each_check_and_failures(tmp_path):
     assert lines[0] == {"check": "throughput_rnn_base", "ok": True, "exit_code": 0, "residues_per_s": 5.0}
     assert lines[1] == {"check": "throughput_rnn_large", "ok": False, "exit_code": 3, "timed_out": False}
     assert lines[5]["skipped"] is True and "DDP needs 2" in lines[5]["reason"]
+
+
+def test_job_startup_prints_medians_and_ratios():
+    [line] = run("job_startup.py", "--repeats", 1)
+    assert_finite(line)
+    assert set(line["median_s"]) == {"torch", "lightning", "evaluate_job", "python_api", "finetune_job", "report_job"}
+    assert line["ratio_to_torch"]["torch"] == 1.0
