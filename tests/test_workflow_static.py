@@ -255,7 +255,8 @@ def test_every_rule_has_log_benchmark_conda_threads_resources_and_calls_plus() -
         for directive in ("log:", "benchmark:", "conda:", "threads:", "resources:", "shell:"):
             assert f"    {directive}" in block, f"rule {rule} lacks {directive}"
         shell = block.split("    shell:", 1)[1]
-        assert re.search(r'"(OMP_NUM_THREADS=\{threads\} )?plus [a-z-]+ ', shell), f"rule {rule}: {shell}"
+        launcher = r"(\{params\.launch:q\} )?"  # pretrain: `env`, or srun for a multi-process job (plus.launch)
+        assert re.search(rf'"(OMP_NUM_THREADS=\{{threads\}} )?{launcher}plus [a-z-]+ ', shell), f"rule {rule}: {shell}"
     for rule in TRAINING_RULES:
         resources = blocks[rule].split("    resources:", 1)[1].split("    shell:", 1)[0]
         assert "gpu=" in resources and "runtime=planned_runtime(" in resources and "mem_mb=memory_mb(" in resources
