@@ -14,12 +14,14 @@ def test_a_job_without_mpi_runs_its_command_as_it_is() -> None:
 
 
 def test_srun_is_told_the_task_geometry() -> None:
-    assert training_launcher({"mpi": "srun", "tasks_per_node": 4, "nodes": 2}) == [
+    assert training_launcher({"mpi": "srun", "tasks_per_node": 4, "nodes": 2, "cpus_per_task": 8}) == [
         "srun",
         "--nodes=2",
         "--ntasks-per-node=4",
+        "--cpus-per-task=8",
     ]
-    assert training_launcher({"mpi": "srun", "tasks_per_node": 2}) == ["srun", "--nodes=1", "--ntasks-per-node=2"]
+    two = ["srun", "--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=3"]  # the rule's threads per task
+    assert training_launcher({"mpi": "srun", "tasks_per_node": 2}, threads=3) == two
 
 
 @pytest.mark.parametrize(
@@ -31,6 +33,7 @@ def test_srun_is_told_the_task_geometry() -> None:
         ({"mpi": "srun", "tasks_per_node": 1}, "tasks_per_node must be at least 2"),
         ({"mpi": "srun", "tasks_per_node": "2 --x"}, "tasks_per_node must be a whole number"),
         ({"mpi": "srun", "tasks_per_node": 2, "nodes": 0}, "nodes must be a whole number"),
+        ({"mpi": "srun", "tasks_per_node": 2, "cpus_per_task": "8 --x"}, "cpus_per_task must be a whole number"),
     ],
 )
 def test_anything_else_is_refused(resources: dict, message: str) -> None:

@@ -276,3 +276,32 @@ def test_task_metrics_rejects_missing_columns_and_empty_frames() -> None:
         task_metrics(spec, pd.DataFrame({"id": ["a"], "target": [1.0]}))
     with pytest.raises(InputError, match="no rows"):
         task_metrics(spec, pd.DataFrame({"id": [], "target": [], "prediction": []}))
+
+
+def _predictions_of(task: str, rng: np.random.Generator, n: int = 40) -> pd.DataFrame:
+    """Random but well-formed predictions of a built-in task, in the columns `plus evaluate` writes."""
+    spec = BUILTIN_TASKS[task]
+    ids = [f"r{i}" for i in range(n)]
+    if spec.shape == "pair":
+        return pd.DataFrame({"id": ids, "target": rng.integers(0, 5, n), "expected_level": rng.uniform(0, 4, n)})
+    if spec.shape == "protein_regression":
+        return pd.DataFrame({"id": ids, "target": rng.normal(size=n), "prediction": rng.normal(size=n)})
+    classes = list(spec.classes)
+    if spec.shape == "protein_classification":
+        return pd.DataFrame({"id": ids, "target": rng.choice(classes, n), "prediction": rng.choice(classes, n)})
+    lengths = rng.integers(20, 60, n)
+    letters = "".join(classes)
+    target = ["".join(rng.choice(list(letters), length)) for length in lengths]
+    prediction = ["".join(rng.choice(list(letters), length)) for length in lengths]
+    return pd.DataFrame({"id": ids, "target": target, "prediction": prediction})
+
+
+@pytest.mark.parametrize("task", ["homology", "solubility", "localization", "stability", "secstr", "transmembrane"])
+def test_skipping_the_checks_of_checked_rows_gives_the_same_metrics(task: str) -> None:
+    """The paired bootstrap scores resamples of checked rows with checked=True: the metrics must not change."""
+    spec = BUILTIN_TASKS[task]
+    frame = _predictions_of(task, np.random.default_rng(len(task)))
+    thresholds = [0.5, 1.5, 2.5, 3.5] if spec.shape == "pair" else None
+    checked = task_metrics(spec, frame, homology_thresholds=thresholds, checked=True)
+    assert checked == task_metrics(spec, frame, homology_thresholds=thresholds)
+    assert len(checked) > 1

@@ -22,6 +22,7 @@ from lightning.pytorch.callbacks import Callback
 from plus.data.batching.task_examples import HomologyTrainPairs, TargetScaling
 from plus.data.corpus.pfam import sample_test_pairs
 from plus.data.corpus.store import CorpusStore, CorpusWriter
+from plus.errors import InputError
 from plus.models import build_encoder
 from plus.models.checkpoint import load_checkpoint
 from plus.random_streams import random_stream
@@ -770,33 +771,60 @@ def test_killed_two_process_pretraining_resumes_to_the_same_weights(corpus: dict
     assert a == b
 
 
+SLURM_JOB = {"SLURM_JOB_ID": "1"}
+SRUN_2X2 = {**SLURM_JOB, "SLURM_NTASKS_PER_NODE": "2", "SLURM_STEP_NUM_TASKS": "4", "SLURM_NNODES": "2"}
+
+
 @pytest.mark.parametrize(
-    ("environment", "expected"),
+    ("gpus", "environment", "expected"),
     [
-        ({}, (1, 1, False)),
-        ({"TORCHELASTIC_RUN_ID": "x", "LOCAL_WORLD_SIZE": "2", "WORLD_SIZE": "4"}, (2, 2, False)),
-        (
-            {"SLURM_JOB_ID": "1", "SLURM_NTASKS_PER_NODE": "2", "SLURM_STEP_NUM_TASKS": "4", "SLURM_NNODES": "2"},
-            (2, 2, False),
-        ),
-        ({"SLURM_JOB_ID": "1", "SLURM_NTASKS_PER_NODE": "1", "SLURM_STEP_NUM_TASKS": "1"}, (1, 1, True)),
-        ({"SLURM_JOB_ID": "1"}, (1, 1, True)),
+        (0, {}, (1, 1, False)),
+        (0, {"TORCHELASTIC_RUN_ID": "x", "LOCAL_WORLD_SIZE": "2", "WORLD_SIZE": "4"}, (2, 2, False)),
+        (0, SRUN_2X2, (2, 2, False)),
+        (2, SRUN_2X2, (2, 2, False)),
+        (0, {**SLURM_JOB, "SLURM_NTASKS_PER_NODE": "1", "SLURM_STEP_NUM_TASKS": "1"}, (1, 1, True)),
+        (4, {**SLURM_JOB, "SLURM_NTASKS_PER_NODE": "1", "SLURM_STEP_NUM_TASKS": "1"}, (4, 1, True)),
+        (0, SLURM_JOB, (1, 1, True)),
     ],
-    ids=["plain", "torchrun", "srun-cpu-tasks", "snakemake-job-step", "batch-script"],
+    ids=["plain", "torchrun", "srun-cpu-tasks", "srun-task-per-gpu", "snakemake-job-step", "job-step-4-gpus", "batch"],
 )
-def test_process_layout_follows_the_launcher(monkeypatch, environment: dict[str, str], expected: tuple) -> None:
+def test_process_layout_follows_the_launcher(
+    monkeypatch, gpus: int, environment: dict[str, str], expected: tuple
+) -> None:
     """torchrun's or srun's processes are used as they are; a Snakemake job's single task ignores SLURM's variables
-    (on a CPU machine: one process)."""
+    and Lightning starts one process per visible GPU (one on a CPU machine)."""
     from plus.training.trainer import process_layout
 
-    for name in ("TORCHELASTIC_RUN_ID", "LOCAL_WORLD_SIZE", "WORLD_SIZE", "SLURM_JOB_ID", "SLURM_NTASKS_PER_NODE"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("SLURM_STEP_NUM_TASKS", "SLURM_NNODES"):
+    set_launch_environment(monkeypatch, gpus, environment)
+    layout = process_layout()
+    assert (layout.devices, layout.nodes, layout.environment is not None) == expected
+
+
+def set_launch_environment(monkeypatch, gpus: int, environment: dict[str, str]) -> None:
+    """This process as if `gpus` GPUs were visible and a launcher had set `environment`."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    names = ("TORCHELASTIC_RUN_ID", "LOCAL_WORLD_SIZE", "WORLD_SIZE", "SLURM_JOB_ID", "SLURM_NTASKS_PER_NODE")
+    for name in (*names, "SLURM_STEP_NUM_TASKS", "SLURM_NNODES"):
         monkeypatch.delenv(name, raising=False)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    layout = process_layout()
-    assert (layout.devices, layout.nodes, layout.environment is not None) == expected
+
+
+@pytest.mark.parametrize(
+    ("gpus", "environment", "message"),
+    [
+        (4, SRUN_2X2, "srun started 4 tasks \\(2 per node\\) but this node shows 4 GPUs"),
+        (0, {**SLURM_JOB, "SLURM_NTASKS_PER_NODE": "2(x3)"}, "SLURM_NTASKS_PER_NODE='2\\(x3\\)': not a count"),
+    ],
+)
+def test_a_layout_that_cannot_work_is_an_error(monkeypatch, gpus: int, environment: dict, message: str) -> None:
+    """srun tasks that do not match the node's GPUs would each start a DDP run of their own on one directory."""
+    from plus.training.trainer import process_layout
+
+    set_launch_environment(monkeypatch, gpus, environment)
+    with pytest.raises(InputError, match=message):
+        process_layout()
 
 
 def test_a_run_killed_after_training_but_before_its_outputs_keeps_its_history(
@@ -843,3 +871,47 @@ def test_two_process_finetuning_keeps_the_weights_one_process_would_score_best(
     single = trainer.validate(module, datamodule=datamodule, verbose=False)[0]
     assert trainer.world_size == 1
     assert single["val_loss"] == pytest.approx(metrics["best_val_loss"], rel=1e-6)
+
+
+def test_other_ranks_wait_for_rank_0_to_claim_the_checkpoint_dir(tmp_path: Path, monkeypatch) -> None:
+    """Started together by a launcher, rank 1 must not look at a stale directory before rank 0 has moved it aside."""
+    import threading
+
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from plus.training import resume
+
+    stale = tmp_path / "ckpt"
+    stale.mkdir()
+    (stale / "last.ckpt").write_bytes(b"another run's checkpoint")
+    (stale / resume.FINGERPRINT).write_text(json.dumps({"fingerprint": "old"}))
+    record = {"fingerprint": "new"}
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    claimed = threading.Event()
+    worker = threading.Thread(target=lambda: (resume.claim_checkpoint_dir(stale, record), claimed.set()))
+    worker.start()
+    time.sleep(0.5)
+    assert not claimed.is_set(), "rank 1 went on while the directory held another run's fingerprint"
+    monkeypatch.setattr(rank_zero_only, "rank", 0)
+    resume.claim_checkpoint_dir(stale, record)  # what rank 0 does: set the old run aside, write the fingerprint
+    worker.join(timeout=10)
+    assert claimed.is_set() and not (stale / "last.ckpt").exists()
+
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    monkeypatch.setattr(resume, "CLAIM_TIMEOUT_S", 0.3)
+    with pytest.raises(InputError, match="waited 0 s for rank 0"):
+        resume.claim_checkpoint_dir(tmp_path / "never", record)
+
+
+def test_the_number_of_processes_is_part_of_a_runs_fingerprint(corpus: dict[str, str], monkeypatch) -> None:
+    """Each rank's batch slice and streams depend on the number of processes: a run resumed with another number
+    is another run, whose checkpoints must not be continued."""
+    from plus.training import pretrain
+    from plus.training.pretrain import PfamDataModule, build_pretraining
+
+    job = pretrain_job(pretrain_config(corpus))
+    module = build_pretraining(job)
+    data = PfamDataModule(Path(corpus["train"]), Path(corpus["test"]), Path(corpus["test_pairs"]), job.training, None)
+    one = pretrain.run_fingerprint(job, module, data)["fingerprint"]
+    monkeypatch.setattr(pretrain, "world_size", lambda: 2)
+    assert pretrain.run_fingerprint(job, module, data)["fingerprint"] != one

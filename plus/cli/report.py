@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--figures", type=Path, required=True, help="output directory for figures")
     parser.add_argument("--summary", type=Path, required=True, help="output Markdown summary")
     parser.add_argument(
-        "--workers", type=int, default=1, help="processes for the paired bootstraps (the results do not depend on it)"
+        "--workers", type=int, help="processes for the paired bootstraps (default 1; the results do not depend on it)"
     )
     parser.set_defaults(handler=run_report)
 
@@ -49,7 +49,7 @@ def run_report(args: argparse.Namespace) -> int:
     from plus.report.collect import collect, models_from_settings, runs_from_settings
     from plus.settings import ReportJob, load_settings
 
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers {args.workers}: must be at least 1")
     job = load_settings(ReportJob, args.settings)
     data = collect(
@@ -73,7 +73,7 @@ def run_report(args: argparse.Namespace) -> int:
         args.figures,
         args.summary,
         bootstrap_resamples=job.bootstrap_resamples,
-        workers=args.workers,
+        **({} if args.workers is None else {"workers": args.workers}),
     )
     log.info("wrote %d report files; summary at %s", len(written), args.summary)
     return 0

@@ -155,7 +155,7 @@ def task_metrics(
     `checked`: the rows were already checked (e.g. a bootstrap resample of checked predictions), so the column,
     class and value checks are skipped."""
     frame = split_predictions
-    where = _where(spec, frame)
+    where = f"predictions of task {spec.name!r}" if checked else _where(spec, frame)
     if not checked and spec.shape != "pair":
         _require_columns(frame, ("id", "target", "prediction"), where)
     if spec.shape == "protein_classification":

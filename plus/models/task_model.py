@@ -54,6 +54,7 @@ class TaskModel(nn.Module):
         self.mlm_weight = float(spec.aux_mlm_weight)
 
     def representation(self, h: torch.Tensor) -> torch.Tensor:
+        """What the head reads: the encoder's states h, or their projection z (the task's `head.input`)."""
         return h if self.spec.head.input == "h" else self.encoder.project(h)
 
     def _mlm_loss(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -121,6 +122,7 @@ class TaskModel(nn.Module):
         return result
 
     def task_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """MSE (regression), cross-entropy (classes; residues skip -100) or the ordinal loss (pairs), in fp32."""
         logits = logits.float()
         if self.spec.shape == "protein_regression":
             return F.mse_loss(logits, target.float())

@@ -11,6 +11,7 @@ from plus.report.figures import build_figures, write_figure
 from plus.report.identity import identity_bin_table
 from plus.report.statistics import (
     N_RESAMPLES,
+    WORKERS,
     compare_to_reference,
     significance_marks,
     statistics_note,
@@ -29,7 +30,7 @@ def build_report(
     *,
     bootstrap_resamples: int = N_RESAMPLES,
     bootstrap_seed: int = 0,
-    workers: int = 1,
+    workers: int = WORKERS,
 ) -> list[Path]:
     """Write every table (CSV, Markdown, LaTeX), every figure (PNG, PDF) and the summary; return the paths.
 

@@ -19,6 +19,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,7 @@ from plus.report.writers import Stat, Table
 from plus.tasks import TaskSpec
 
 N_RESAMPLES = 1000
+WORKERS = 1  # processes for the paired bootstraps: a resource, not a setting (the results do not depend on it)
 ALPHA = 0.05
 CONFIDENCE = 0.95
 
@@ -142,13 +144,22 @@ def _headline_values(data: ReportData, model: str, task: str) -> dict[int, float
     return dict(zip(rows["seed"].astype(int), rows["value"].astype(float), strict=True))
 
 
+@dataclass(frozen=True)
+class Bootstrap:
+    """A paired bootstrap to run: paired_bootstrap's arguments and options, and the test's description."""
+
+    arguments: tuple[TaskSpec, pd.DataFrame, pd.DataFrame, str]
+    options: dict[str, Any]
+    test: str
+
+
 def compare_to_reference(
     data: ReportData,
     reference: str | None = None,
     *,
     n_resamples: int = N_RESAMPLES,
     seed: int = 0,
-    workers: int = 1,
+    workers: int = WORKERS,
 ) -> pd.DataFrame:
     """One row per (model, task): seed summary, the difference to the reference, the test, p, q, significant.
 
@@ -198,15 +209,6 @@ def compare_to_reference(
     table["q"] = adjust(table["p"].to_numpy(dtype=float))
     table["significant"] = table["q"] < ALPHA
     return table
-
-
-@dataclass(frozen=True)
-class Bootstrap:
-    """A paired bootstrap to run: paired_bootstrap's arguments and options, and the test's description."""
-
-    arguments: tuple
-    options: dict
-    test: str
 
 
 def _compare(

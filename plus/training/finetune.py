@@ -194,6 +194,7 @@ def run_fingerprint(
     inputs = {
         "encoder_config": encoder_model_config(module.encoder),
         "architecture": architecture(module),
+        "processes": world_size(),  # each rank's batch slice and streams depend on it
         "task_data": task_data_identity(data_dir),
         "encoder": encoder.get("sha256") or (file_md5(path) if path and Path(path).is_file() else encoder),
         "protocol": provenance.get("protocol"),

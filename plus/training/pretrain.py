@@ -211,10 +211,11 @@ def _history_frame(checkpoint_dir: Path, steps_per_epoch: int) -> Any:
 
 
 def run_fingerprint(job: PretrainJob, module: PretrainModule, data: PfamDataModule) -> dict[str, Any]:
-    """What makes a pretraining run: its settings, architecture, corpus stores and test pairs (see resume.py)."""
+    """What makes a pretraining run: its settings, architecture, processes, corpus stores and test pairs (resume.py)."""
     inputs = {
         "encoder": module.encoder.config,
         "architecture": architecture(module),
+        "processes": world_size(),  # each rank's batch slice and streams depend on it
         "train": data.train_store.meta,
         "test": data.test_store.meta,
         "test_pairs": file_md5(data.test_pairs),

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,12 +20,14 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from plus import __version__
+from plus.errors import InputError
 from plus.io import write_json
 
 log = logging.getLogger(__name__)
 
 FINGERPRINT = "fingerprint.json"
 LAST = "last.ckpt"
+CLAIM_TIMEOUT_S = 600.0
 
 
 def _plain(value: Any) -> Any:
@@ -74,9 +77,12 @@ def _stored_fingerprint(checkpoint_dir: Path) -> str | None:
 def claim_checkpoint_dir(checkpoint_dir: Path, record: dict[str, Any]) -> None:
     """Make `checkpoint_dir` this run's: one holding another run's (or an unfingerprinted) state is moved aside.
 
-    Only global rank 0 changes files; the other DDP ranks start after it, from the directory it left.
+    Only global rank 0 changes files. The other DDP ranks wait until the directory holds this run's fingerprint:
+    a launcher (torchrun, srun) starts every rank at once, and a rank that looked before rank 0 moved a stale
+    directory aside would resume from another run's checkpoint.
     """
     if rank_zero_only.rank != 0:
+        _wait_for_claim(checkpoint_dir, record["fingerprint"])
         return
     stored = _stored_fingerprint(checkpoint_dir)
     if stored != record["fingerprint"] and checkpoint_dir.is_dir() and any(checkpoint_dir.iterdir()):
@@ -92,6 +98,19 @@ def claim_checkpoint_dir(checkpoint_dir: Path, record: dict[str, Any]) -> None:
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     if _stored_fingerprint(checkpoint_dir) != record["fingerprint"]:
         write_json(checkpoint_dir / FINGERPRINT, record)
+
+
+def _wait_for_claim(checkpoint_dir: Path, expected: str) -> None:
+    """Return once `checkpoint_dir` holds the fingerprint `expected` (written by rank 0); fail after CLAIM_TIMEOUT_S."""
+    timeout_s = CLAIM_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
+    while _stored_fingerprint(checkpoint_dir) != expected:
+        if time.monotonic() > deadline:
+            raise InputError(
+                f"{checkpoint_dir}: rank {rank_zero_only.rank} waited {timeout_s:.0f} s for rank 0 to claim it for "
+                "this run (is rank 0 running the same settings?)"
+            )
+        time.sleep(0.1)
 
 
 class ResumePoint(NamedTuple):

@@ -10,8 +10,9 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.plugins.environments import LightningEnvironment
+from lightning.pytorch.plugins.environments import ClusterEnvironment, LightningEnvironment
 
+from plus.errors import InputError
 from plus.training.callbacks import ResumableEarlyStopping, SaveOnSignal, StepCheckpoint
 from plus.training.history import attempt_logger, record_attempt_start
 from plus.training.resume import LAST, resume_checkpoint
@@ -33,7 +34,7 @@ class ProcessLayout:
 
     devices: int
     nodes: int
-    environment: Any = None
+    environment: ClusterEnvironment | None = None
 
     @property
     def world_size(self) -> int:
@@ -53,11 +54,25 @@ def process_layout() -> ProcessLayout:
     if torch.distributed.is_available() and torch.distributed.is_torchelastic_launched():
         local = int(os.environ["LOCAL_WORLD_SIZE"])
         return ProcessLayout(local, int(os.environ["WORLD_SIZE"]) // local)
-    tasks = int(os.environ.get("SLURM_NTASKS_PER_NODE", "0").split("(")[0] or 0)
-    step_tasks = int(os.environ.get("SLURM_STEP_NUM_TASKS", "1"))
+    tasks, step_tasks = _slurm_count("SLURM_NTASKS_PER_NODE", 0), _slurm_count("SLURM_STEP_NUM_TASKS", 1)
     if "SLURM_JOB_ID" in os.environ and tasks >= 1 and (tasks == gpus or (gpus == 0 and step_tasks > 1)):
-        return ProcessLayout(tasks, int(os.environ.get("SLURM_NNODES", "1")))
+        return ProcessLayout(tasks, _slurm_count("SLURM_NNODES", 1))
+    if "SLURM_JOB_ID" in os.environ and step_tasks > 1:
+        raise InputError(
+            f"srun started {step_tasks} tasks ({tasks} per node) but this node shows {gpus} GPUs: give each node "
+            "as many GPUs as tasks per node (docs/cluster.md, 'Pretraining on several GPUs and nodes')"
+        )
     return ProcessLayout(max(gpus, 1), 1, LightningEnvironment() if "SLURM_JOB_ID" in os.environ else None)
+
+
+def _slurm_count(name: str, default: int) -> int:
+    """A SLURM count variable (e.g. SLURM_NTASKS_PER_NODE=4), `default` when unset; an InputError when not a count."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if not value.isdigit():
+        raise InputError(f"environment variable {name}={value!r}: not a count")
+    return int(value)
 
 
 def world_size() -> int:

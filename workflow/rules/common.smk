@@ -89,12 +89,12 @@ def pfam_input(wildcards):
     return PLAN.pfam_input
 
 
-def pretrain_launcher(wildcards, resources):
+def pretrain_launcher(wildcards, threads, resources):
     """`env`, or srun with the job's task geometry for a multi-process pretraining job (docs/cluster.md)."""
     try:
-        return training_launcher(resources, "pretrain")
+        return training_launcher(resources, threads, "pretrain")
     except InputError as error:
-        raise WorkflowError(f"config: {error}") from None
+        raise WorkflowError(str(error)) from None
 
 
 def corpus_input(name):
