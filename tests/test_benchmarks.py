@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from plus.tasks import BUILTIN_TASKS
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 GPU_CHECK = BENCHMARKS / "gpu_check.sh"
@@ -162,3 +164,11 @@ def test_job_startup_prints_medians_and_ratios():
     for name, value in medians.items():
         assert ratios[name] == pytest.approx(value / medians["torch"], abs=0.02)
     assert medians["lightning"] > medians["torch"]  # Lightning imports torch, and more
+
+
+def test_report_bootstrap_times_both_worker_counts_and_both_resample_paths():
+    [line] = run("report_bootstrap.py", "--resamples", 5, "--repeats", 1)
+    assert_finite(line)
+    assert line["workers"]["ratio"] == pytest.approx(line["workers"]["1"] / line["workers"]["2"], abs=0.01)
+    assert set(line["resample_ms"]) == set(BUILTIN_TASKS) - {"fluorescence"}  # fluorescence: stability's shape again
+    assert all(times["checked"] > 0 and times["unchecked"] > 0 for times in line["resample_ms"].values())
