@@ -1,10 +1,10 @@
 """Resident memory of the pretraining data loader over a prepared corpus (see pfam_prep.py --keep-output).
 
-Builds what `PfamDataModule.train_dataloader` builds (plus/training/pretrain.py): an SFPPairDataset over the
-memory-mapped training store, a LengthBucketBatchSampler (drop_last) wrapped in StepIndexedBatches, and a
-DataLoader over EpochItems with collate_sfp_pairs, then draws `--batches` batches. Each corpus runs in a fresh
-child process. Prints one JSON line per corpus with RSS (total, anonymous, file-backed; see process_memory.py)
-at each stage, the peak RSS and the sampled peak of anonymous memory.
+Builds the training loader of a `PfamDataModule` (plus/training/pretrain.py) with its own batch sampler (a
+CorpusBatchSampler inside RankSlices, wrapped in StepIndexedBatches) over the training store, its SFP pair dataset
+and collation, then draws `--batches` batches from step `--start-step` (a resumed run's first batches). Each corpus
+runs in a fresh child process. Prints one JSON line per corpus with RSS (total, anonymous, file-backed; see
+process_memory.py) at each stage, the peak RSS and the sampled peak of anonymous memory.
 
     python benchmarks/pretrain_loader_memory.py /tmp/scale/prepared-1000000 /tmp/scale/prepared-15000000
 """
@@ -22,25 +22,25 @@ from pathlib import Path
 from process_memory import AnonPeak, peak_rss_mb, rss_mb
 
 
-def measure(corpus: Path, batches: int, batch_pairs: int, seed: int) -> dict:
+def measure(corpus: Path, batches: int, batch_pairs: int, seed: int, start_step: int) -> dict:
     """Build the loader over `corpus`/train, draw `batches` batches, and report memory at each stage."""
     from torch.utils.data import DataLoader
 
-    from plus.data.batching.pfam_pairs import SFPPairDataset, collate_sfp_pairs
-    from plus.data.batching.samplers import EpochItems, LengthBucketBatchSampler, StepIndexedBatches
-    from plus.data.corpus.store import CorpusStore
+    from plus.data.batching.samplers import EpochItems, StepIndexedBatches
+    from plus.settings import PretrainSettings
+    from plus.training.pretrain import PfamDataModule
 
     stages = {"imports": rss_mb()}
     with AnonPeak() as anon:
-        store = CorpusStore(corpus / "train")
+        settings = PretrainSettings(batch_pairs=batch_pairs, seed=seed)
+        data = PfamDataModule(corpus / "train", corpus / "test", corpus / "test_pairs.parquet", settings, None)
         stages["store_open"] = rss_mb()
-        dataset = SFPPairDataset(store, same_family_prob=0.5, seed=seed, max_pair_length=None)
-        sampler = LengthBucketBatchSampler(dataset.lengths, batch_pairs, seed, drop_last=True)
+        sampler = data.batch_sampler()
         stages["sampler_built"] = rss_mb()
         loader = DataLoader(
-            EpochItems(dataset),
-            batch_sampler=StepIndexedBatches(sampler, lambda: 0),
-            collate_fn=collate_sfp_pairs,
+            EpochItems(data.dataset),
+            batch_sampler=StepIndexedBatches(sampler, lambda: start_step),
+            collate_fn=data.collate,
             num_workers=0,
         )
         seconds, residues = [], 0
@@ -56,9 +56,10 @@ def measure(corpus: Path, batches: int, batch_pairs: int, seed: int) -> dict:
     return {
         "benchmark": "pretrain_loader_memory",
         "corpus": str(corpus),
-        "train_sequences": len(store),
+        "train_sequences": len(data.train_store),
         "tokens_bin_mb": round((corpus / "train" / "tokens.bin").stat().st_size / 2**20, 1),
         "batches": batches,
+        "start_step": start_step,
         "batch_pairs": batch_pairs,
         "steps_per_epoch": len(sampler),
         "first_batch_s": round(seconds[0], 3),
@@ -76,13 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=2000)
     parser.add_argument("--batch-pairs", type=int, default=64, help="the authors' RNN batch: 64 pairs")
     parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--start-step", type=int, default=0, help="draw from this step on, as a resumed run does")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(measure(args.corpora[0], args.batches, args.batch_pairs, args.seed)))
+        print(json.dumps(measure(args.corpora[0], args.batches, args.batch_pairs, args.seed, args.start_step)))
         return 0
     for corpus in args.corpora:
         options = ["--batches", str(args.batches), "--batch-pairs", str(args.batch_pairs), "--seed", str(args.seed)]
+        options += ["--start-step", str(args.start_step)]
         child = [sys.executable, __file__, "--child", str(corpus), *options]
         result = subprocess.run(child, check=True, capture_output=True, text=True)
         print(result.stdout.strip().splitlines()[-1], flush=True)

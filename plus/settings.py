@@ -37,6 +37,7 @@ ReportObjective = Literal["plus", "mlm", "none", "external", "alignment"]  # ali
 Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true"]
 Md5 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 Positive = Annotated[int, Field(ge=1)]
+BatchOrder = Literal["length-buckets", "shuffle"]
 Pooling = Literal["attention", "sum", "cls"]
 
 
@@ -281,6 +282,10 @@ class PretrainSettings(Settings):
     keep: Literal["final", "best"] = Field(
         "final", description="model.pt holds the final weights, or the best (lowest validation loss) ones"
     )
+    batch_order: BatchOrder = Field(
+        "length-buckets",
+        description="batches of anchors of similar lengths, or a uniform shuffle per epoch (the authors)",
+    )
     sfp_logit_threshold: float = Field(
         0.0, description="SFP accuracy: predict same family above this logit (the authors' RNN: 0.5, a bug)"
     )
@@ -315,7 +320,7 @@ class FinetuneSettings(Settings):
     target_scaling: Literal["standardize", "none"] = Field(
         "standardize", description="regression targets z-scored with the training mean/sd, or raw (the authors)"
     )
-    batch_order: Literal["length-buckets", "shuffle"] = Field(
+    batch_order: BatchOrder = Field(
         "length-buckets", description="training batches of similar lengths, or a uniform shuffle per epoch"
     )
     max_input_residues: Positive | None = Field(

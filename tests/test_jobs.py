@@ -280,6 +280,7 @@ def test_the_demo_under_the_authors_protocol_resolves() -> None:
     plan = plan_workflow(values)
     assert plan.pretrain("mlm-rnn-tiny").training.mlm_only_inputs == "single-sequences"
     assert plan.pretrain("plus-rnn-tiny").training.mask_count == "authors"
+    assert plan.pretrain("plus-rnn-tiny").training.batch_order == "shuffle"
     training = plan.finetune("plus-rnn-tiny", "stability", 0).training
     assert (training.target_scaling, training.batch_order, training.grad_clip_scope) == (
         "none",

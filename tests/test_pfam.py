@@ -23,6 +23,10 @@ PFAM_SEEDS = REALDATA / "pfam_seed" / "derived_Pfam-A_fasta_format_from_seeds.fa
 CONFIG = {"release": "seeds", "min_length": 20, "min_family_size": 10, "test_fraction": 0.2, "seed": 3}
 
 
+def all_lengths(store: CorpusStore) -> np.ndarray:
+    return store.lengths_of(np.arange(len(store)))
+
+
 def _pfam(values: dict) -> PfamSettings:
     return parse_settings(PfamSettings, values, "pfam")
 
@@ -135,7 +139,7 @@ def test_max_length_and_family_filter(tmp_path):
     path = synthetic_pfam(tmp_path / "p.fa.gz", 500, n_families=5)
     config = {"min_family_size": 1, "max_length": 60, "n_test_pairs": 0}
     summary = prepare_pfam(path, tmp_path / "out", _pfam(config), progress=False)
-    lengths = np.concatenate([CorpusStore(tmp_path / "out" / s).lengths for s in ("train", "test")])
+    lengths = np.concatenate([all_lengths(CorpusStore(tmp_path / "out" / s)) for s in ("train", "test")])
     assert lengths.max() <= 60 and lengths.min() >= 20
     assert summary["counts"]["too_long"] > 0
     assert (
@@ -168,7 +172,7 @@ def test_long_sequences_are_dropped_before_the_family_filter_and_test_pairs_use_
     settings["min_family_size"] = len(train_f1)  # F1 qualifies only if its long sequences are counted
 
     without = prepare_pfam(path, tmp_path / "rnn", _pfam({**settings, "max_length": None}), progress=False)
-    assert without["families"]["kept"] == 3 and CorpusStore(tmp_path / "rnn" / "train").lengths.max() == 300
+    assert without["families"]["kept"] == 3 and all_lengths(CorpusStore(tmp_path / "rnn" / "train")).max() == 300
 
     summary = prepare_pfam(path, tmp_path / "tfm", _pfam({**settings, "max_length": 256}), progress=False)
     assert summary["families"]["kept"] == 2  # F1 fell below min_family_size once its long sequences were gone
@@ -176,7 +180,7 @@ def test_long_sequences_are_dropped_before_the_family_filter_and_test_pairs_use_
     test = CorpusStore(tmp_path / "tfm" / "test")
     pairs = pd.read_parquet(tmp_path / "tfm" / "test_pairs.parquet")
     assert len(pairs) == 400
-    lengths = test.lengths
+    lengths = all_lengths(test)
     assert lengths[pairs["index_a"]].max() <= 256 and lengths[pairs["index_b"]].max() <= 256
     names = {family["id"] for family in json.loads((tmp_path / "tfm" / "test" / "families.json").read_text())}
     assert "F1" not in names

@@ -188,7 +188,7 @@ def test_test_pairs_table(store, tmp_path):
     np.testing.assert_array_equal(a, store[int(pairs["index_a"][3])])
     np.testing.assert_array_equal(b, store[int(pairs["index_b"][3])])
     assert label == pairs["same_family"][3] and len(dataset) == 400
-    assert (dataset.lengths >= store.lengths[pairs["index_a"]]).all()
+    assert (dataset.lengths >= store.lengths_of(pairs["index_a"])).all()
 
 
 def test_test_pairs_out_of_range_is_a_clear_error(store, tmp_path):

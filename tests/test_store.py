@@ -37,7 +37,16 @@ def test_round_trip_and_family_index(tmp_path, monkeypatch):
     for i in (0, 1, 150, len(sequences) - 1, -1):
         np.testing.assert_array_equal(store[i], sequences[i])
         assert store[i].dtype == np.uint8
-    np.testing.assert_array_equal(store.lengths, [len(s) for s in sequences])
+    np.testing.assert_array_equal(store.lengths_of(np.arange(len(store))), [len(s) for s in sequences])
+    assert store.span(1) == (len(sequences[0]), len(sequences[0]) + len(sequences[1]))
+    assert [store.family_of(i) for i in range(len(store))] == families.tolist()
+    for family in range(5):
+        members = np.flatnonzero(families == family)
+        assert [store.member(family, k) for k in range(len(members))] == members.tolist()
+    with pytest.raises(IndexError):
+        store.member(5, 0)  # the empty family
+    with pytest.raises(IndexError):
+        store.family_of(len(store))
     np.testing.assert_array_equal(store.families, families)
     assert store.n_families == 6 and store.family_names[2] == {"accession": "PF00002.1", "id": "Fam2"}
     for family in range(6):

@@ -23,7 +23,13 @@ from plus.data.batching.pfam_pairs import (
     collate_sequences,
     collate_sfp_pairs,
 )
-from plus.data.batching.samplers import EpochItems, LengthBucketBatchSampler, RankSlices, StepIndexedBatches
+from plus.data.batching.samplers import (
+    CorpusBatchSampler,
+    EpochItems,
+    LengthBucketBatchSampler,
+    RankSlices,
+    StepIndexedBatches,
+)
 from plus.data.corpus.store import CorpusStore
 from plus.io import atomic_path, file_md5, write_json
 from plus.models import build_encoder, count_parameters
@@ -113,7 +119,7 @@ class PretrainModule(L.LightningModule):
 
 
 class PfamDataModule(L.LightningDataModule):
-    """SFP pairs (or, for the MLM-only ablation, single sequences) from the training store, length-bucketed; each
+    """SFP pairs (or, for the MLM-only ablation, single sequences) from the training store (batch_order); each
     configured batch is the run's global batch, cut into one slice per rank; and the fixed test pairs."""
 
     def __init__(
@@ -152,7 +158,13 @@ class PfamDataModule(L.LightningDataModule):
     def batch_sampler(self, num_replicas: int = 1, rank: int = 0) -> RankSlices:
         """The global batches of batch_pairs items (pairs or sequences), rank `rank`'s slice of each."""
         batch = self.training.batch_pairs
-        sampler = LengthBucketBatchSampler(self.dataset.lengths, batch, self.seed, drop_last=True)
+        sampler = CorpusBatchSampler(
+            len(self.dataset),
+            self.dataset.lengths_of,
+            batch,
+            self.seed,
+            length_buckets=self.training.batch_order == "length-buckets",
+        )
         return RankSlices(sampler, batch, num_replicas, rank)
 
     def train_dataloader(self) -> DataLoader:
@@ -171,7 +183,7 @@ class PfamDataModule(L.LightningDataModule):
         Not sharded: under DDP every process scores all of them in the same batches, so validation and test metrics
         are those of one process (and every rank monitors the same value), at the cost of one process's time."""
         pairs: Any = TestPairDataset(self.test_store, self.test_pairs)
-        lengths = self.test_store.lengths[pairs.index_a] + self.test_store.lengths[pairs.index_b]
+        lengths = self.test_store.lengths_of(pairs.index_a) + self.test_store.lengths_of(pairs.index_b)
         keep = np.arange(len(pairs))
         if self.max_pair_length is not None:
             keep = keep[lengths + PAIR_SPECIAL_TOKENS <= self.max_pair_length]

@@ -76,15 +76,14 @@ class SFPPairDataset(Dataset):
     def __len__(self) -> int:
         return len(self.store)
 
-    @property
-    def lengths(self) -> np.ndarray:
+    def lengths_of(self, indices: np.ndarray) -> np.ndarray:
         """Anchor lengths, for length bucketing."""
-        return self.store.lengths
+        return self.store.lengths_of(indices)
 
     def partner(self, index: int, attempt: int = 0) -> tuple[int, int]:
         """Draw (partner index, same_family) for anchor `index` in this epoch (`attempt` numbers redraws)."""
         store = self.store
-        family = int(store.families[index])
+        family = store.family_of(index)
         same, family_u, member_u = uniforms(self.seed, self.epoch, index, attempt)
         label = 1
         if same >= self.same_family_prob:
@@ -93,23 +92,22 @@ class SFPPairDataset(Dataset):
             draw += draw >= self._position_of[family]
             family, label = int(nonempty[draw]), 0
         size = int(store.family_sizes[family])
-        return int(store.members_at(family, min(int(member_u * size), size - 1))), label
+        return store.member(family, min(int(member_u * size), size - 1)), label
 
     def __getitem__(self, index: int) -> Pair:
         n = len(self.store)
-        lengths = self.store.lengths
         for shift in range(n):
             anchor = (index + shift) % n
             for attempt in range(MAX_PARTNER_TRIES):
                 partner, same = self.partner(anchor, attempt)
-                if self._fits(lengths[anchor], lengths[partner]):
+                if self._fits(anchor, partner):
                     return self.store[anchor], self.store[partner], same
         raise InputError(f"{self.store.path}: no pair fits max_pair_length={self.max_pair_length}")
 
-    def _fits(self, length_a: int, length_b: int) -> bool:
+    def _fits(self, anchor: int, partner: int) -> bool:
         if self.max_pair_length is None:
             return True
-        return int(length_a) + int(length_b) + PAIR_SPECIAL_TOKENS <= self.max_pair_length
+        return self.store.length(anchor) + self.store.length(partner) + PAIR_SPECIAL_TOKENS <= self.max_pair_length
 
 
 class TestPairDataset(Dataset):
@@ -144,8 +142,7 @@ class TestPairDataset(Dataset):
     @property
     def lengths(self) -> np.ndarray:
         """Longer sequence of each pair, for length bucketing."""
-        lengths = self.store.lengths
-        return np.maximum(lengths[self.index_a], lengths[self.index_b])
+        return np.maximum(self.store.lengths_of(self.index_a), self.store.lengths_of(self.index_b))
 
 
 def collate_sfp_pairs(batch: Sequence[Pair]) -> PairBatch:
@@ -175,9 +172,8 @@ class SingleSequenceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.store)
 
-    @property
-    def lengths(self) -> np.ndarray:
-        return self.store.lengths
+    def lengths_of(self, indices: np.ndarray) -> np.ndarray:
+        return self.store.lengths_of(indices)
 
     def __getitem__(self, index: int) -> np.ndarray:
         tokens = self.store[index]

@@ -1,4 +1,4 @@
-"""Batch samplers: length-bucketed batches, and step-indexed batches for exact resume."""
+"""Batch samplers: length-bucketed batches (in memory, or a chunk at a time over a corpus), step-indexed batches."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset, Sampler
 
+from plus.data.batching.permutation import KeyedPermutation
 from plus.errors import InputError
 
 
@@ -31,9 +32,15 @@ class StepIndexedBatches:
         while True:
             epoch, offset = divmod(step, per_epoch)
             self.batch_sampler.set_epoch(epoch)
-            for batch in itertools.islice(self.batch_sampler, offset, None):
+            for batch in batches_from(self.batch_sampler, offset):
                 yield [(epoch, int(index)) for index in batch]
                 step += 1
+
+
+def batches_from(batch_sampler: Any, offset: int) -> Iterator[list[int]]:
+    """The sampler's batches from batch `offset` of the epoch on: sought directly where it can (`iter_from`)."""
+    seek = getattr(batch_sampler, "iter_from", None)
+    return seek(offset) if seek is not None else itertools.islice(batch_sampler, offset, None)
 
 
 class EpochItems(Dataset):
@@ -126,6 +133,70 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
             yield order[batch * size : (batch + 1) * size].tolist()
 
 
+class CorpusBatchSampler(Sampler[list[int]]):
+    """Batches of a corpus too large to hold an epoch's order in memory: it keeps one chunk of it at a time.
+
+    Epoch e visits the sequences in the order of a keyed permutation of (seed, e) (see KeyedPermutation); the last
+    n mod batch_size of that order are left out this epoch. The order is cut into chunks of batch_size *
+    chunk_batches positions, taken in a shuffled order. A chunk is cut into batches, sorted by length first when
+    `length_buckets` (so a batch holds sequences of similar length), and its batches come in a shuffled order; without
+    length buckets every batch is a uniform draw, as in a plain shuffle. Lengths are asked of `lengths_of` a chunk
+    at a time. Deterministic given (seed, epoch); `iter_from(b)` starts at batch b without reading the chunks before.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        lengths_of: Callable[[np.ndarray], np.ndarray],
+        batch_size: int,
+        seed: int = 0,
+        *,
+        length_buckets: bool = True,
+        chunk_batches: int = 100,
+    ) -> None:
+        if batch_size < 1:
+            raise InputError(f"batch_size must be >= 1, not {batch_size}")
+        self.n, self.lengths_of, self.batch_size, self.seed = n, lengths_of, batch_size, seed
+        self.length_buckets = length_buckets
+        self.chunk_batches = max(chunk_batches, 1)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return self.iter_from(0)
+
+    def iter_from(self, offset: int) -> Iterator[list[int]]:
+        """Batches `offset`, `offset` + 1, ... of this epoch."""
+        n_batches = len(self)
+        n_chunks = math.ceil(n_batches / self.chunk_batches)
+        chunk_order = np.random.default_rng([self.seed, self.epoch, 1]).permutation(n_chunks)
+        sizes = np.minimum(self.chunk_batches, n_batches - chunk_order * self.chunk_batches)
+        ends = np.cumsum(sizes)
+        first = int(np.searchsorted(ends, offset, side="right"))
+        skip = offset - (int(ends[first - 1]) if first else 0)
+        permutation = KeyedPermutation(self.n, [self.seed, self.epoch, 0])
+        for chunk in chunk_order[first:].tolist():
+            yield from self._chunk_batches(permutation, chunk)[skip:]
+            skip = 0
+
+    def _chunk_batches(self, permutation: KeyedPermutation, chunk: int) -> list[list[int]]:
+        """The batches of chunk `chunk`, in their shuffled order."""
+        size = self.batch_size
+        start = chunk * self.chunk_batches * size
+        stop = min(start + self.chunk_batches * size, len(self) * size)
+        indices = permutation(np.arange(start, stop))
+        if self.length_buckets:
+            indices = indices[np.argsort(self.lengths_of(indices), kind="stable")]
+        batches = indices.reshape(-1, size)
+        order = np.random.default_rng([self.seed, self.epoch, 2, chunk]).permutation(len(batches))
+        return batches[order].tolist()
+
+
 class RankSlices:
     """Each global batch of `batch_sampler` cut into `num_replicas` equal slices; rank r yields slice r.
 
@@ -150,7 +221,11 @@ class RankSlices:
         return len(self.batch_sampler)
 
     def __iter__(self) -> Iterator[list[int]]:
-        for batch in self.batch_sampler:
+        return self.iter_from(0)
+
+    def iter_from(self, offset: int) -> Iterator[list[int]]:
+        """This rank's slices of the global batches from batch `offset` of the epoch on."""
+        for batch in batches_from(self.batch_sampler, offset):
             per_rank = math.ceil(len(batch) / self.num_replicas)
             filled = list(itertools.islice(itertools.cycle(batch), per_rank * self.num_replicas))
             yield filled[self.rank * per_rank : (self.rank + 1) * per_rank]

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import weakref
 from array import array
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -224,6 +225,26 @@ def _mapped(path: Path) -> np.ndarray:
     return np.load(path, mmap_mode="r").view(np.ndarray)
 
 
+class _ArrayFile:
+    """Values of a 1-d .npy file read with `os.pread` at any index (no memory map, nothing kept resident)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        handle, self.dtype = _npy_data(path)
+        with handle:
+            self._data_start = handle.tell()
+        self._fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
+
+    def read(self, index: int, count: int) -> np.ndarray:
+        """Values index .. index + count - 1."""
+        size = self.dtype.itemsize
+        data = os.pread(self._fd, size * count, self._data_start + size * index)
+        if len(data) != size * count:
+            raise InputError(f"{self.path}: truncated at value {index} (changed since it was opened?)")
+        return np.frombuffer(data, dtype=self.dtype)
+
+
 def current_umask() -> int:
     """The process umask (mkdtemp creates 0700 directories; finished stores get the usual permissions)."""
     mask = os.umask(0)
@@ -234,8 +255,11 @@ def current_umask() -> int:
 class CorpusStore:
     """Read-only view of a store written by `CorpusWriter`; O(1) random access.
 
-    The index arrays are memory-mapped. Sequences are read with `os.pread`, not through a map: a map's touched
-    pages count in the resident memory of every process reading it, which over an epoch grows to tokens.bin.
+    What a training loader reads item by item (a sequence, its span and length, its family, a family member) is read
+    with `os.pread`, not through a memory map: a map's touched pages count in the resident memory of every process
+    reading it, which over an epoch grows to the size of the files. The index arrays are also memory-mapped
+    (`families`, `members_at`, `position_in_family`) for vectorised reads over many sequences at once, as the
+    preparation's test-pair sampling does.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -273,8 +297,10 @@ class CorpusStore:
             raise InputError(f"{path}: incomplete corpus store: {'; '.join(problems)}")
         self._token_fd = os.open(path / "tokens.bin", os.O_RDONLY)
         weakref.finalize(self, os.close, self._token_fd)
+        self._offsets_file = _ArrayFile(path / "offsets.npy")
+        self._families_file = _ArrayFile(path / "families.npy")
+        self._members_file = _ArrayFile(path / "family_members.npy")
         self.family_sizes: np.ndarray = np.diff(self._family_offsets)
-        self._lengths: np.ndarray | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path}
@@ -287,25 +313,41 @@ class CorpusStore:
         return len(self.families)
 
     def __getitem__(self, index: int) -> np.ndarray:
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"sequence index {index} out of range for a store of {n}")
-        start, stop = int(self._offsets[index]), int(self._offsets[index + 1])
+        start, stop = self.span(index)
         data = os.pread(self._token_fd, stop - start, start)
         if len(data) != stop - start:
             raise InputError(f"{self.path}/tokens.bin: truncated at sequence {index} (changed since it was opened?)")
         return np.frombuffer(data, dtype=np.uint8).copy()
 
-    @property
-    def lengths(self) -> np.ndarray:
-        """Length of every sequence (int32), computed once from the offsets, a chunk at a time."""
-        if self._lengths is None:
-            self._lengths = np.empty(len(self), dtype=np.int32)
-            for start in range(0, len(self), _CHUNK):
-                self._lengths[start : start + _CHUNK] = np.diff(self._offsets[start : start + _CHUNK + 1])
-        return self._lengths
+    def span(self, index: int) -> tuple[int, int]:
+        """Where sequence `index` starts and stops in tokens.bin."""
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"sequence index {index} out of range for a store of {n}")
+        start, stop = self._offsets_file.read(index, 2).tolist()
+        return start, stop
+
+    def length(self, index: int) -> int:
+        start, stop = self.span(index)
+        return stop - start
+
+    def lengths_of(self, indices: np.ndarray | Sequence[int]) -> np.ndarray:
+        """Lengths (int64) of the sequences `indices`, read one by one: memory is that of the answer."""
+        return np.fromiter((self.length(int(index)) for index in indices), dtype=np.int64, count=len(indices))
+
+    def family_of(self, index: int) -> int:
+        """Family index of sequence `index`."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"sequence index {index} out of range for a store of {len(self)}")
+        return int(self._families_file.read(index, 1)[0])
+
+    def member(self, family: int, position: int) -> int:
+        """`members(family)[position]`, read without touching the rest of the family index."""
+        if not 0 <= position < self.family_sizes[family]:
+            raise IndexError(f"position {position} out of range for family {family} of {self.family_sizes[family]}")
+        return int(self._members_file.read(int(self._family_offsets[family]) + position, 1)[0])
 
     @property
     def n_families(self) -> int:
