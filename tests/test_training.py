@@ -604,7 +604,7 @@ def test_unreadable_last_checkpoint_falls_back_to_an_earlier_one(
     rng = np.random.default_rng(7)
     data = _write_task(tmp_path / "task", {"train": _protein_frames(rng, 32), "valid": _protein_frames(rng, 8)})
     config = finetune_config("solubility", data, encoder_path)
-    config["training"].update(max_epochs=12, patience=12, lr=3e-2)
+    config["training"].update(max_epochs=12, patience=12, lr=1e-1)
     ckpt = tmp_path / "ckpt"
     first = train_task(config, tmp_path / "first", ckpt)
     best_step = torch.load(ckpt / "best.ckpt", weights_only=True)["global_step"]
