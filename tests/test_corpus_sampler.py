@@ -20,6 +20,7 @@ def test_keyed_permutation_is_a_permutation_of_range_n(n):
     np.testing.assert_array_equal(KeyedPermutation(n, [4, 1])([n - 1, 0]), values[[n - 1, 0]])
     with pytest.raises(IndexError):
         KeyedPermutation(n, [4, 1])([n])
+    assert KeyedPermutation(n, [4, 1])(n - 1).tolist() == [values[n - 1]]  # a scalar position
 
 
 def test_keyed_permutation_is_close_to_uniform():
@@ -83,6 +84,17 @@ def test_iter_from_is_the_epoch_from_that_batch_without_reading_earlier_chunks(o
     asked.clear()
     assert list(sampler.iter_from(offset)) == whole[offset:]
     assert sum(asked) <= 1003 - 8 * 7 * (offset // 7) + 8 * 7  # whole chunks before `offset` were skipped
+
+
+def test_an_epoch_started_keeps_its_order_when_the_epoch_is_set_again():
+    sampler = CorpusBatchSampler(1003, lengths_of, 8, seed=2, chunk_batches=7)
+    whole = list(sampler)
+    batches = sampler.iter_from(3)
+    sampler.set_epoch(1)
+    assert list(batches) == whole[3:]
+    assert list(sampler.iter_from(3)) != whole[3:]
+    with pytest.raises(ValueError, match="offset must be >= 0"):
+        sampler.iter_from(-1)
 
 
 def test_step_indexed_batches_resume_across_epochs():

@@ -47,6 +47,9 @@ def test_round_trip_and_family_index(tmp_path, monkeypatch):
         store.member(5, 0)  # the empty family
     with pytest.raises(IndexError):
         store.family_of(len(store))
+    assert store.family_of(-1) == families[-1]
+    with pytest.raises(IndexError, match="family index -1 out of range"):
+        store.member(-1, 0)
     np.testing.assert_array_equal(store.families, families)
     assert store.n_families == 6 and store.family_names[2] == {"accession": "PF00002.1", "id": "Fam2"}
     for family in range(6):

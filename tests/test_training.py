@@ -150,6 +150,15 @@ def test_mlm_only_has_no_sfp_and_none_is_untrained(corpus: dict[str, str], tmp_p
     assert none["steps"] == 0 and "mlm_accuracy" in none["test"]
 
 
+def test_a_corpus_smaller_than_one_batch_is_a_clear_error(corpus: dict[str, str], tmp_path: Path) -> None:
+    config = pretrain_config(corpus, batch_pairs=161, max_steps=None)  # 160 training sequences
+    message = r"train: 160 training sequences, fewer than one batch \(pretrain.batch_pairs=161\)"
+    with pytest.raises(InputError, match=message):
+        train_encoder(config, tmp_path / "out", tmp_path / "ckpt")
+    none = train_encoder(pretrain_config(corpus, "none", batch_pairs=161), tmp_path / "none", tmp_path / "none_ckpt")
+    assert none["steps"] == 0  # no pretraining needs no batch
+
+
 def _write_task(root: Path, frames: dict[str, pd.DataFrame]) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for split, frame in frames.items():

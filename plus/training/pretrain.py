@@ -31,6 +31,7 @@ from plus.data.batching.samplers import (
     StepIndexedBatches,
 )
 from plus.data.corpus.store import CorpusStore
+from plus.errors import InputError
 from plus.io import atomic_path, file_md5, write_json
 from plus.models import build_encoder, count_parameters
 from plus.models.checkpoint import save_checkpoint
@@ -259,6 +260,11 @@ def run_pretraining(
     single = job.objective == "mlm" and training.mlm_only_inputs == "single-sequences"
     data = PfamDataModule(Path(train), Path(test), Path(test_pairs), training, max_pair_length, single)
     steps_per_epoch = len(data.batch_sampler(num_replicas=world_size()))
+    if steps_per_epoch == 0 and job.objective != "none":
+        raise InputError(
+            f"{train}: {len(data.dataset)} training sequences, fewer than one batch (pretrain.batch_pairs="
+            f"{training.batch_pairs})"
+        )
     max_steps = training.max_steps or training.epochs * steps_per_epoch
     module.max_steps = max_steps
     claim_checkpoint_dir(checkpoint_dir, run_fingerprint(job, module, data))

@@ -41,7 +41,7 @@ class KeyedPermutation:
         return (left << self._half) | right
 
     def __call__(self, positions: np.ndarray | Sequence[int]) -> np.ndarray:
-        positions = np.asarray(positions, dtype=np.int64)
+        positions = np.atleast_1d(np.asarray(positions, dtype=np.int64))
         if positions.size and (positions.min() < 0 or positions.max() >= self.n):
             raise IndexError(f"positions must be in [0, {self.n})")
         values = self._encrypt(positions.astype(np.uint64))

@@ -171,20 +171,25 @@ class CorpusBatchSampler(Sampler[list[int]]):
         return self.iter_from(0)
 
     def iter_from(self, offset: int) -> Iterator[list[int]]:
-        """Batches `offset`, `offset` + 1, ... of this epoch."""
+        """Batches `offset`, `offset` + 1, ... of this epoch (the epoch set now, whatever `set_epoch` does later)."""
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, not {offset}")
+        return self._batches(self.epoch, offset)
+
+    def _batches(self, epoch: int, offset: int) -> Iterator[list[int]]:
         n_batches = len(self)
         n_chunks = math.ceil(n_batches / self.chunk_batches)
-        chunk_order = np.random.default_rng([self.seed, self.epoch, 1]).permutation(n_chunks)
+        chunk_order = np.random.default_rng([self.seed, epoch, 1]).permutation(n_chunks)
         sizes = np.minimum(self.chunk_batches, n_batches - chunk_order * self.chunk_batches)
         ends = np.cumsum(sizes)
         first = int(np.searchsorted(ends, offset, side="right"))
         skip = offset - (int(ends[first - 1]) if first else 0)
-        permutation = KeyedPermutation(self.n, [self.seed, self.epoch, 0])
+        permutation = KeyedPermutation(self.n, [self.seed, epoch, 0])
         for chunk in chunk_order[first:].tolist():
-            yield from self._chunk_batches(permutation, chunk)[skip:]
+            yield from self._chunk_batches(permutation, epoch, chunk)[skip:]
             skip = 0
 
-    def _chunk_batches(self, permutation: KeyedPermutation, chunk: int) -> list[list[int]]:
+    def _chunk_batches(self, permutation: KeyedPermutation, epoch: int, chunk: int) -> list[list[int]]:
         """The batches of chunk `chunk`, in their shuffled order."""
         size = self.batch_size
         start = chunk * self.chunk_batches * size
@@ -193,7 +198,7 @@ class CorpusBatchSampler(Sampler[list[int]]):
         if self.length_buckets:
             indices = indices[np.argsort(self.lengths_of(indices), kind="stable")]
         batches = indices.reshape(-1, size)
-        order = np.random.default_rng([self.seed, self.epoch, 2, chunk]).permutation(len(batches))
+        order = np.random.default_rng([self.seed, epoch, 2, chunk]).permutation(len(batches))
         return batches[order].tolist()
 
 

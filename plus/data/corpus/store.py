@@ -319,14 +319,18 @@ class CorpusStore:
             raise InputError(f"{self.path}/tokens.bin: truncated at sequence {index} (changed since it was opened?)")
         return np.frombuffer(data, dtype=np.uint8).copy()
 
-    def span(self, index: int) -> tuple[int, int]:
-        """Where sequence `index` starts and stops in tokens.bin."""
+    def _checked(self, index: int) -> int:
+        """`index` in [0, n), a negative one counted from the end."""
         n = len(self)
         if index < 0:
             index += n
         if not 0 <= index < n:
             raise IndexError(f"sequence index {index} out of range for a store of {n}")
-        start, stop = self._offsets_file.read(index, 2).tolist()
+        return index
+
+    def span(self, index: int) -> tuple[int, int]:
+        """Where sequence `index` starts and stops in tokens.bin."""
+        start, stop = self._offsets_file.read(self._checked(index), 2).tolist()
         return start, stop
 
     def length(self, index: int) -> int:
@@ -339,12 +343,12 @@ class CorpusStore:
 
     def family_of(self, index: int) -> int:
         """Family index of sequence `index`."""
-        if not 0 <= index < len(self):
-            raise IndexError(f"sequence index {index} out of range for a store of {len(self)}")
-        return int(self._families_file.read(index, 1)[0])
+        return int(self._families_file.read(self._checked(index), 1)[0])
 
     def member(self, family: int, position: int) -> int:
         """`members(family)[position]`, read without touching the rest of the family index."""
+        if not 0 <= family < self.n_families:
+            raise IndexError(f"family index {family} out of range for {self.n_families} families")
         if not 0 <= position < self.family_sizes[family]:
             raise IndexError(f"position {position} out of range for family {family} of {self.family_sizes[family]}")
         return int(self._members_file.read(int(self._family_offsets[family]) + position, 1)[0])
