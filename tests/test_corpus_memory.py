@@ -78,7 +78,7 @@ def test_an_epoch_of_the_pretraining_loader_maps_no_index_pages(tmp_path):
         writer.add_many(rng.integers(1, 21, size=n * length).astype(np.uint8), np.full(n, length), families)
         writer.close([{"accession": f"PF{i:05d}.1", "id": f"F{i}"} for i in range(50)])
     dataset = SFPPairDataset(CorpusStore(tmp_path / "s"), seed=3)
-    sampler = CorpusBatchSampler(len(dataset), dataset.lengths_of, 64, seed=3)
+    sampler = CorpusBatchSampler(len(dataset), dataset.store.lengths_of, 64, seed=3)
     for index in next(iter(sampler)):  # warm up (code paths, libraries) before measuring
         dataset[index]
     before = rss_file_kb()

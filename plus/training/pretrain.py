@@ -161,7 +161,7 @@ class PfamDataModule(L.LightningDataModule):
         batch = self.training.batch_pairs
         sampler = CorpusBatchSampler(
             len(self.dataset),
-            self.dataset.lengths_of,
+            self.train_store.lengths_of,
             batch,
             self.seed,
             length_buckets=self.training.batch_order == "length-buckets",

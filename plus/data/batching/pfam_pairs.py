@@ -76,10 +76,6 @@ class SFPPairDataset(Dataset):
     def __len__(self) -> int:
         return len(self.store)
 
-    def lengths_of(self, indices: np.ndarray) -> np.ndarray:
-        """Anchor lengths, for length bucketing."""
-        return self.store.lengths_of(indices)
-
     def partner(self, index: int, attempt: int = 0) -> tuple[int, int]:
         """Draw (partner index, same_family) for anchor `index` in this epoch (`attempt` numbers redraws)."""
         store = self.store
@@ -171,9 +167,6 @@ class SingleSequenceDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.store)
-
-    def lengths_of(self, indices: np.ndarray) -> np.ndarray:
-        return self.store.lengths_of(indices)
 
     def __getitem__(self, index: int) -> np.ndarray:
         tokens = self.store[index]
