@@ -21,11 +21,14 @@ from plus.settings import (
     FinetuneJob,
     FinetuneSettings,
     ImportJob,
+    ModelEntry,
     PathSource,
+    PfamConfig,
     PfamSettings,
     PlusEncoderSpec,
     PretrainJob,
     PretrainSettings,
+    RandomEncoderSpec,
     ReportJob,
     ReportModel,
     ReportRun,
@@ -135,8 +138,11 @@ class WorkflowPlan:
 
     @property
     def corpora(self) -> list[str]:
-        """Every Pfam corpus the models pretrain on: `pfam` (the shared one) and one per other length limit."""
-        names = [self.corpus_of(model) for model in self.models]
+        """Every Pfam corpus the models pretrain on: `pfam` (the shared one) and one per other length limit; none
+        when nothing is pretrained here."""
+        if not self.pretrained_models:
+            return []
+        names = [self.corpus_of(model) for model in self.pretrained_models]
         return sorted(set(names) | {DEFAULT_CORPUS})
 
     def corpus_of(self, model: str) -> str:
@@ -146,22 +152,28 @@ class WorkflowPlan:
 
     def pfam(self, corpus: str = "pfam") -> PfamSettings:
         """The preparation settings of a corpus: the shared pfam section, with a variant's own length limit."""
-        settings = self.config.pfam.model_dump(exclude={"source"})
+        settings = self._pfam_config().model_dump(exclude={"source"})
         if corpus != DEFAULT_CORPUS:
             settings["max_length"] = int(corpus.removeprefix(f"{DEFAULT_CORPUS}-max"))
         return PfamSettings(**settings)
 
+    def _pfam_config(self) -> PfamConfig:
+        if self.config.pfam is None:
+            raise InputError("config pfam: no Pfam section (no model is pretrained here)")
+        return self.config.pfam
+
     @property
     def pfam_input(self) -> str:
-        source = self.config.pfam.source
+        source = self._pfam_config().source
         if not isinstance(source, str) and source.member:
             raise InputError("config pfam.source: `member` is not supported; give the Pfam-A.fasta(.gz) itself")
         return local_path("pfam", source)
 
     @property
     def pretrained_models(self) -> list[str]:
-        """The models whose encoder the workflow pretrains (PLUS presets without a checkpoint path)."""
-        return [model for model, entry in self.config.models.items() if entry.pretrained_here]
+        """The models whose encoder the workflow pretrains (PLUS presets without a checkpoint path, objective plus or
+        mlm); a model of objective none is initialised where it is fine-tuned."""
+        return [model for model, entry in self.config.models.items() if entry.needs_pretraining]
 
     def models_with(self, protocol: str) -> list[str]:
         return [model for model, entry in self.config.models.items() if entry.protocol == protocol]
@@ -179,8 +191,11 @@ class WorkflowPlan:
     def encoder_spec(self, model: str) -> EncoderSpec:
         """The model's encoder as the commands open it: a model pretrained here reads its pretraining output."""
         entry = self.config.models[model]
-        if entry.pretrained_here:
+        if entry.needs_pretraining:
             return PlusEncoderSpec(path=f"results/pretrain/{model}/model.pt")
+        if entry.pretrained_here:  # objective none: the preset's seeded initialisation, made by the job that uses it
+            like = PlusEncoderSpec(preset=entry.preset or entry.encoder.preset, architecture=entry.architecture)
+            return RandomEncoderSpec(type="random", like=like, seed=self.pretrain(model).training.seed)
         return entry.encoder
 
     def encoder_inputs(self, model: str) -> list[str]:
@@ -269,6 +284,32 @@ class WorkflowPlan:
             return {"kind": "official", "detail": f"downloaded from {', '.join(hosts)}"}
         return {}
 
+    def report_context(self) -> dict[str, Any]:
+        """What the HTML report's captions say of this run, from the resolved settings (not the raw config)."""
+        report = self.report()
+        models = []
+        for model in report.models:
+            entry = self.config.models.get(model.name)
+            description = {**model.model_dump(exclude={"encoder_key"}), "pretraining": None}
+            description["origin"] = _origin(model, entry)
+            if model.objective == "alignment":
+                description["protocol"] = "none"
+            if entry is not None and entry.needs_pretraining:
+                description["pretraining"] = self.pretrain(model.name).training.model_dump(mode="json")
+            models.append(description)
+        pfam = None
+        if self.pretrained_models and self.config.pfam is not None:
+            source = self.config.pfam.source
+            pfam = {"source": source if isinstance(source, str) else source.model_dump(mode="json", exclude_none=True)}
+            pfam["release"] = self.config.pfam.release
+        return {
+            "seeds": self.seeds,
+            "tasks": self.tasks,
+            "models": models,
+            "pretrained": [m for m in models if m["pretraining"] is not None],
+            "pfam": pfam,
+        }
+
     def report(self) -> ReportJob:
         models = [
             ReportModel(
@@ -298,6 +339,21 @@ class WorkflowPlan:
         )
 
 
+def _origin(model: ReportModel, entry: ModelEntry | None) -> str:
+    """Where a model's encoder weights come from, in words (the report's run description)."""
+    if model.objective == "alignment":
+        return "alignment baseline, no encoder"
+    if model.objective in ("plus", "mlm"):
+        return f"pretrained here ({'MLM + SFP' if model.objective == 'plus' else 'MLM only'})"
+    if entry is not None and entry.pretrained_here:
+        return "no pretraining: a seeded random initialisation"
+    if model.encoder in ("onehot", "blosum62"):
+        return "a fixed residue encoding, no weights (control)"
+    if model.encoder == "random":
+        return "random initialisation of a pretrained architecture (control)"
+    return "weights trained elsewhere"
+
+
 def _task_specs(config: WorkflowConfig) -> dict[str, TaskSpec]:
     specs = {}
     for task, entry in config.tasks.items():
@@ -313,7 +369,8 @@ def _task_specs(config: WorkflowConfig) -> dict[str, TaskSpec]:
 def _downloads(config: WorkflowConfig) -> dict[str, Download]:
     """Every file fetched or staged by the download step, keyed 'group/name'; one file name, one source."""
     found: dict[str, Download] = {}
-    specs = [("pfam", config.pfam.source)]
+    pretrained = any(entry.needs_pretraining for entry in config.models.values())
+    specs = [("pfam", config.pfam.source)] if config.pfam is not None and pretrained else []
     for task, entry in config.tasks.items():
         specs += [(task, spec) for source in entry.sources for spec in source.files.values()]
     for group, spec in specs:
@@ -332,6 +389,11 @@ def _downloads(config: WorkflowConfig) -> dict[str, Download]:
 
 def _check_references(config: WorkflowConfig) -> None:
     from plus.models.presets import PRESETS, preset_config
+
+    reference = config.report.reference_model
+    known = [*config.models, *([BASELINE] if config.report.alignment_baseline else [])]
+    if reference is not None and reference not in known:
+        raise SettingsError(f"report.reference_model: no model {reference!r} (configured: {', '.join(known)})")
 
     for model, entry in config.models.items():
         preset = entry.preset or getattr(entry.encoder, "preset", None)

@@ -79,7 +79,8 @@ def parse_settings(model: type[SettingsT], data: Any, where: str = "") -> Settin
     except ValidationError as error:
         problems = []
         for item in error.errors():
-            line = f"{_location(where, item['loc'])}: {_message(item)}"
+            location = _location(where, item["loc"])
+            line = f"{location}: {_message(item)}" if location else _message(item)
             if line not in problems:
                 problems.append(line)
         raise SettingsError("; ".join(problems)) from None
@@ -519,6 +520,13 @@ class PlusEncoderSpec(Settings):
     type: Literal["plus"] = "plus"
     path: str | None = Field(None, min_length=1, description="our encoder or fine-tuned checkpoint (model.pt)")
     preset: str | None = Field(None, description="architecture only (used by `random`)")
+    architecture: dict[str, Any] = Field({}, description="with a preset: config fields replacing the preset's")
+
+    @model_validator(mode="after")
+    def _architecture_of_preset(self) -> PlusEncoderSpec:
+        if self.architecture and self.preset is None:
+            raise ValueError("architecture: applies to a preset (a checkpoint carries its own)")
+        return self
 
 
 class AuthorsEncoderSpec(Settings):
@@ -681,8 +689,14 @@ class ModelEntry(Settings):
 
     @property
     def pretrained_here(self) -> bool:
-        """Whether the workflow pretrains this model's encoder (a PLUS preset without a checkpoint path)."""
+        """Whether the workflow makes this model's encoder (a PLUS preset without a checkpoint path): pretrained, or
+        (objective none) initialised where it is fine-tuned."""
         return self.encoder.type == "plus" and self.encoder.path is None
+
+    @property
+    def needs_pretraining(self) -> bool:
+        """Whether the workflow runs a pretraining job for this model (objective plus or mlm)."""
+        return self.pretrained_here and self.objective != "none"
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelEntry:
@@ -716,13 +730,13 @@ class WorkflowConfig(Settings):
 
     seeds: list[Annotated[int, Field(ge=0)]] = Field([0], min_length=1, description="fine-tuning seeds")
     synthetic: SyntheticSettings = SyntheticSettings()
-    pfam: PfamConfig
+    pfam: PfamConfig | None = Field(None, description="the pretraining corpus; needed when a model is pretrained here")
     pretrain: PretrainSettings = PretrainSettings()
     finetune: FinetuneSettings = FinetuneSettings()
     evaluate: EvaluateSettings = EvaluateSettings()
     plan: PlanSettings = Field(default_factory=PlanSettings, description="run plan: device class and time limit")
     report: ReportSettings = ReportSettings()
-    models: dict[Name, ModelEntry] = Field(min_length=1)
+    models: dict[Name, ModelEntry] = Field({}, description="the encoders benchmarked (none: alignment baseline only)")
     tasks: dict[Name, TaskEntry] = Field(min_length=1)
 
     @field_validator("seeds")
@@ -731,6 +745,22 @@ class WorkflowConfig(Settings):
         if len(set(seeds)) != len(seeds):
             raise ValueError("seeds must be distinct")
         return seeds
+
+    @model_validator(mode="after")
+    def _something_to_run(self) -> WorkflowConfig:
+        if not self.models and not self.report.alignment_baseline:
+            raise ValueError("models: no model and report.alignment_baseline false: nothing to benchmark")
+        return self
+
+    @model_validator(mode="after")
+    def _corpus_if_pretrained(self) -> WorkflowConfig:
+        pretrained = [name for name, entry in self.models.items() if entry.needs_pretraining]
+        if pretrained and self.pfam is None:
+            raise ValueError(
+                f"pfam: required key missing: models {', '.join(pretrained)} are pretrained here (objective plus or "
+                "mlm); give the Pfam source, or objective none"
+            )
+        return self
 
 
 # ------------------------------------------------------------------------------------------------ per-job settings

@@ -19,8 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--predictions", nargs="+", type=Path, required=True, help="predictions.parquet beside each evaluation"
     )
-    parser.add_argument("--pretraining", nargs="+", type=Path, required=True, help="pretraining metrics.json files")
-    parser.add_argument("--histories", nargs="+", type=Path, required=True, help="pretraining history.csv files")
+    parser.add_argument(
+        "--pretraining", nargs="*", type=Path, default=[], help="pretraining metrics.json files (none: none pretrained)"
+    )
+    parser.add_argument("--histories", nargs="*", type=Path, default=[], help="pretraining history.csv files")
     parser.add_argument("--published", type=Path, required=True, help="published results TSV")
     parser.add_argument(
         "--settings",

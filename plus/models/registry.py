@@ -38,8 +38,16 @@ def open_encoder(spec: Any) -> nn.Module:
 
 
 def random_like(like: Any, seed: int = 0) -> nn.Module:
-    """The same architecture as `like`, untrained: weights freshly initialised from `seed` (its own are never read)."""
-    like = parse_encoder_spec(like, "like")
+    """The same architecture as `like`, untrained: weights freshly initialised from `seed` (its own are never read).
+
+    The global random state is left as it was, so what a job draws after opening its encoder (a head's initial
+    weights) does not depend on the encoder type.
+    """
+    with torch.random.fork_rng(devices=[]):
+        return _initialised_like(parse_encoder_spec(like, "like"), seed)
+
+
+def _initialised_like(like: EncoderSpec, seed: int) -> nn.Module:
     if like.type == "plus":
         from plus.models import build_encoder, parse_encoder_config
         from plus.models.checkpoint import load_checkpoint
@@ -51,7 +59,7 @@ def random_like(like: Any, seed: int = 0) -> nn.Module:
         else:
             config = like.preset
         torch.manual_seed(seed)
-        return build_encoder(config).eval()
+        return build_encoder(config, **like.architecture).eval()
     if like.type == "plus-authors":
         from plus.models.authors import AuthorsPlusRNN, authors_config, read_authors_state
 

@@ -9,6 +9,7 @@ from plus.report.collect import ReportData
 from plus.report.cost_table import cost_table
 from plus.report.figures import build_figures, write_figure
 from plus.report.identity import identity_bin_table
+from plus.report.outputs import PRETRAINING_OUTPUTS
 from plus.report.statistics import (
     N_RESAMPLES,
     WORKERS,
@@ -43,12 +44,15 @@ def build_report(
     tables["statistics"] = statistics_table(data, statistics)
     tables["identity_bins"] = identity_bin_table(data)
     tables["cost"] = cost_table(data)
+    pretrained = any(data.pretrained(model) for model in data.models)
+    tables = {name: table for name, table in tables.items() if pretrained or name not in PRETRAINING_OUTPUTS}
     written: list[Path] = []
     for table in tables.values():
         written += write_table(table, Path(tables_dir))
     comparisons = ablation_comparisons(data)
     for name, draw in build_figures(data, comparisons).items():
-        written += write_figure(draw(), Path(figures_dir), name)
+        if pretrained or name not in PRETRAINING_OUTPUTS:
+            written += write_figure(draw(), Path(figures_dir), name)
     text = summary_markdown(data, tables, comparisons, written, Path(summary_path), statistics)
     with atomic_path(summary_path) as tmp:
         tmp.write_text(text)

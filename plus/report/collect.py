@@ -39,8 +39,9 @@ class ModelInfo:
 
     @property
     def pretrained_here(self) -> bool:
-        """Whether the run pretrained (or initialised) this model's encoder, so it has pretraining results."""
-        return self.encoder == "plus" and self.objective in ("plus", "mlm", "none")
+        """Whether the run pretrained this model's encoder, so it has pretraining results (a model of objective
+        none is initialised where it is fine-tuned: it has none)."""
+        return self.encoder == "plus" and self.objective in ("plus", "mlm")
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ class ReportData:
     reference_model: str | None = None  # the model every other is tested against (None: statistics' default)
 
     def pretrained(self, model: str) -> bool:
-        """Whether the run pretrained (or initialised) a model's encoder: not an alignment baseline, not an encoder
-        trained elsewhere, not a control."""
+        """Whether the run pretrained a model's encoder: not a random initialisation, an alignment baseline, an
+        encoder trained elsewhere or a control."""
         return self.models[model].pretrained_here
 
 

@@ -32,6 +32,10 @@ FIGURES: dict[str, str] = {
 """Figures of every report (file stem -> section of the HTML report)."""
 
 
+PRETRAINING_OUTPUTS = ("pretraining", "ablation", "pretraining_curves", "ablation_deltas")
+"""Tables and figures about pretraining: written only when a model of the run is pretrained here."""
+
+
 def detail_table(task: str) -> str:
     return f"detail_{task}"
 
@@ -41,14 +45,20 @@ def table_caption(table: str) -> str:
     return "table_detail" if table.startswith("detail_") else f"table_{table}"
 
 
-def table_sections(tasks: Iterable[str]) -> dict[str, str]:
-    """Every table stem of a report on these tasks -> its section."""
-    return {**TABLES, **{detail_table(task): f"Detail: {task}" for task in tasks}}
+def table_sections(tasks: Iterable[str], pretrained: bool = True) -> dict[str, str]:
+    """Every table stem of a report on these tasks -> its section (`pretrained`: a model is pretrained here)."""
+    tables = {**TABLES, **{detail_table(task): f"Detail: {task}" for task in tasks}}
+    return {stem: section for stem, section in tables.items() if pretrained or stem not in PRETRAINING_OUTPUTS}
 
 
-def report_files(tasks: Iterable[str], tables_dir: Path, figures_dir: Path) -> list[Path]:
+def figure_sections(pretrained: bool = True) -> dict[str, str]:
+    """Every figure stem of a report -> its section (`pretrained`: a model is pretrained here)."""
+    return {stem: section for stem, section in FIGURES.items() if pretrained or stem not in PRETRAINING_OUTPUTS}
+
+
+def report_files(tasks: Iterable[str], tables_dir: Path, figures_dir: Path, pretrained: bool = True) -> list[Path]:
     """Every table and figure file a report on these tasks writes (the summary aside)."""
-    stems = list(table_sections(tasks))
+    stems = list(table_sections(tasks, pretrained))
     tables = [tables_dir / f"{stem}.{suffix}" for stem in stems for suffix in TABLE_FORMATS]
-    figures = [figures_dir / f"{stem}.{suffix}" for stem in FIGURES for suffix in FIGURE_FORMATS]
+    figures = [figures_dir / f"{stem}.{suffix}" for stem in figure_sections(pretrained) for suffix in FIGURE_FORMATS]
     return tables + figures

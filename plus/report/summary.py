@@ -35,7 +35,7 @@ def _plural(count: int, word: str) -> str:
 
 def what_was_run(data: ReportData) -> list[str]:
     runs = data.scores[["model", "task", "seed"]].drop_duplicates()
-    baseline = runs["model"].map(lambda m: not data.pretrained(m))
+    baseline = runs["model"].map(lambda m: data.models[m].objective == "alignment")
     counts = _plural(int((~baseline).sum()), "fine-tuning run")
     if baseline.any():
         counts += f" and {_plural(int(baseline.sum()), 'alignment-baseline run')}"

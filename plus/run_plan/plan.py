@@ -87,7 +87,8 @@ class RunPlan:
 
     def jobs(self) -> list[JobPlan]:
         """Every job of the DAG except the target rule `all`, in stage order."""
-        corpus = corpus_size(self.workflow, self.results, self.typical)
+        pretraining = bool(self.workflow.pretrained_models)
+        corpus = corpus_size(self.workflow, self.results, self.typical) if pretraining else None
         tasks = {task: task_sizes(self.workflow, task, self.results, self.typical) for task in self.workflow.tasks}
         w = self.workflow
         plans = [JobPlan("synthetic", note="the demo data generator; not planned")] if self._synthetic() else []
@@ -95,12 +96,14 @@ class RunPlan:
             JobPlan("download", task=key, note="local rule: runs on the login node, no SLURM request")
             for key in w.downloads
         ]
-        plans += [self._timed("prepare_pfam", prepare_pfam_work(corpus), task=name) for name in w.corpora]
+        if corpus is not None:
+            plans += [self._timed("prepare_pfam", prepare_pfam_work(corpus), task=name) for name in w.corpora]
         plans += [
             JobPlan("import_task", task=task, work=import_work(tasks[task]), note="not timed: imports are not measured")
             for task in w.tasks
         ]
-        plans += [self._pretrain(model, corpus) for model in w.pretrained_models]
+        if corpus is not None:
+            plans += [self._pretrain(model, corpus) for model in w.pretrained_models]
         runs = [(m, t, s) for m in w.models_with("finetune") for t in w.tasks for s in w.seeds]
         plans += [self._finetune(m, t, s, tasks[t]) for m, t, s in runs]
         plans += [self._evaluate(m, t, s, tasks[t]) for m, t, s in runs]
@@ -140,7 +143,8 @@ class RunPlan:
         raise InputError(f"no planned job {rule!r} for model={model} task={task} seed={seed}")
 
     def _synthetic(self) -> bool:
-        paths = [self.workflow.pfam_input, *(p for t in self.workflow.tasks for p in self.workflow.import_inputs(t))]
+        pfam = [self.workflow.pfam_input] if self.workflow.pretrained_models else []
+        paths = [*pfam, *(p for t in self.workflow.tasks for p in self.workflow.import_inputs(t))]
         return any(path.startswith(SYNTHETIC_DIR) for path in paths)
 
     def _preset(self, model: str) -> str | None:

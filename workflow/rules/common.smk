@@ -14,8 +14,8 @@ try:
     from plus.run_plan.plan import build_run_plan
     from plus.report.outputs import (
         FIGURE_FORMATS,
-        FIGURES,
         TABLE_FORMATS,
+        figure_sections,
         table_caption,
         table_sections,
     )
@@ -33,12 +33,15 @@ try:
 except InputError as error:
     raise WorkflowError(f"config: {error}") from None
 validate(config, schema="../schemas/config.schema.json", set_default=False)
+# The HTML report's captions (workflow/report/*.rst) read the resolved settings from here, not the raw config.
+config["_report"] = PLAN.report_context()
 
 SYNTHETIC_DIR = "resources/synthetic"
 # What `plus synthetic` writes, declared so that a config path under resources/synthetic/ is made by rule synthetic.
 SYNTHETIC_FILES = [f"{SYNTHETIC_DIR}/{name}" for name in SYNTHETIC_DATA_FILES]
 PFAM_DIR = "results/{corpus}"
 MODELS = PLAN.models
+PRETRAINING = bool(PLAN.pretrained_models)  # else no pretraining tables or figures
 TASKS = PLAN.tasks
 SEEDS = [str(seed) for seed in PLAN.seeds]
 

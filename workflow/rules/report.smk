@@ -16,7 +16,7 @@ REPORT_TABLE_FILES = [
         subcategory=section,
         labels={"table": name, "format": suffix},
     )
-    for name, section in table_sections(TASKS).items()
+    for name, section in table_sections(TASKS, PRETRAINING).items()
     for suffix in TABLE_FORMATS
 ]
 REPORT_FIGURE_FILES = [
@@ -27,7 +27,7 @@ REPORT_FIGURE_FILES = [
         subcategory=section,
         labels={"figure": name, "format": suffix},
     )
-    for name, section in FIGURES.items()
+    for name, section in figure_sections(PRETRAINING).items()
     for suffix in FIGURE_FORMATS
 ]
 
