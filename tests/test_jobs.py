@@ -335,6 +335,8 @@ def test_given_sources_replace_the_official_ones_and_their_sizes_but_not_the_oth
     assert plan.import_task("stability").expected_sizes == {"test": 5}
     assert plan.import_task("stability").sources[0].format == "tape_lmdb"
     assert with_official_defaults("thermo", {"shape": "pair"}) == {"shape": "pair"}
+    values["tasks"]["localization"]["valid_from_train"] = None  # data of one's own with a valid split
+    assert plan_workflow(values).import_task("localization").valid_from_train is None
 
 
 def test_a_new_task_without_sources_is_an_error_naming_the_key() -> None:
