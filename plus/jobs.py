@@ -423,9 +423,51 @@ def _check_sources(tasks: Mapping[str, TaskEntry]) -> None:
                 raise SettingsError(str(error)) from None
 
 
+def _selected(key: str, names: list[str] | None, configured: Mapping[str, Any]) -> set[str]:
+    """The names `run.<key>` selects (every configured one when it gives none); an unknown name is an error."""
+    if names is None:
+        return set(configured)
+    unknown = [name for name in names if name not in configured]
+    if unknown:
+        listed = ", ".join(map(repr, unknown))
+        raise SettingsError(f"run.{key}: unknown {key.removesuffix('s')} {listed}; known: {', '.join(configured)}")
+    return set(names)
+
+
+def select_run(config: WorkflowConfig) -> WorkflowConfig:
+    """The config cut to the models and tasks `run` selects (config order kept): the models' overrides of other tasks
+    are dropped, and a report.reference_model left out falls back to the default (the first PLUS model)."""
+    models = _selected("models", config.run.models, config.models)
+    tasks = _selected("tasks", config.run.tasks, config.tasks)
+    if not tasks or not (models or config.report.alignment_baseline):
+        raise SettingsError("run: selects nothing to run (no task, or no model and no alignment baseline)")
+    entries = {
+        name: entry.model_copy(
+            update={
+                "heads": {task: head for task, head in entry.heads.items() if task in tasks},
+                "tasks": {task: override for task, override in entry.tasks.items() if task in tasks},
+            }
+        )
+        for name, entry in config.models.items()
+        if name in models
+    }
+    report = config.report
+    if report.reference_model not in (None, BASELINE, *models):
+        report = report.model_copy(update={"reference_model": None})
+    return config.model_copy(
+        update={
+            "models": entries,
+            "tasks": {name: entry for name, entry in config.tasks.items() if name in tasks},
+            "report": report,
+        }
+    )
+
+
 def plan_workflow(config: Mapping[str, Any]) -> WorkflowPlan:
-    """Validate a whole workflow config and resolve every job's settings; a SettingsError names the bad key."""
+    """Validate a whole workflow config and resolve every job's settings of the models and tasks `run` selects; a
+    SettingsError names the bad key."""
     settings = parse_settings(WorkflowConfig, dict(config))
     _check_references(settings)
     _check_sources(settings.tasks)
+    settings = select_run(settings)
     return WorkflowPlan(settings, _task_specs(settings), _downloads(settings))

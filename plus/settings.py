@@ -493,10 +493,21 @@ class HeadOverride(Settings):
     pooling: Pooling | None = None
 
 
+def _sources_optional(schema: dict[str, Any]) -> None:
+    """The raw config may leave out a built-in task's `sources`: WorkflowConfig fills in its official ones."""
+    schema["required"] = [key for key in schema.get("required", []) if key != "sources"]
+    if not schema["required"]:
+        del schema["required"]
+
+
 class TaskEntry(ImportSettings):
     """A workflow `tasks` entry: import settings plus TaskSpec fields overriding a built-in task (or defining one)."""
 
-    sources: list[Source] = Field(min_length=1)
+    model_config = ConfigDict(json_schema_extra=_sources_optional)
+
+    sources: list[Source] = Field(
+        min_length=1, description="default for a built-in task: its official sources (plus/official_tasks.yaml)"
+    )
     shape: Shape | None = None
     classes: tuple[str, ...] | None = None
     test_splits: tuple[str, ...] | None = None
@@ -725,6 +736,13 @@ class ReportSettings(Settings):
 # ------------------------------------------------------------------------------------------------ the workflow
 
 
+class RunSelection(Settings):
+    """The part of the config a run plans: the models and tasks named (each default: all); nothing else is planned."""
+
+    models: list[Name] | None = Field(None, min_length=1, description="names under `models` (null: every model)")
+    tasks: list[Name] | None = Field(None, min_length=1, description="names under `tasks` (null: every task)")
+
+
 class WorkflowConfig(Settings):
     """The whole workflow config (config/config.yaml: the offline demo; config/paper.yaml: the reproduction)."""
 
@@ -737,7 +755,24 @@ class WorkflowConfig(Settings):
     plan: PlanSettings = Field(default_factory=PlanSettings, description="run plan: device class and time limit")
     report: ReportSettings = ReportSettings()
     models: dict[Name, ModelEntry] = Field({}, description="the encoders benchmarked (none: alignment baseline only)")
-    tasks: dict[Name, TaskEntry] = Field(min_length=1)
+    tasks: dict[Name, TaskEntry] = Field(
+        min_length=1, description="a built-in task's keys left out take its official ones (plus/official_tasks.yaml)"
+    )
+    run: RunSelection = Field(
+        default_factory=RunSelection, description="plan only these models and tasks (plus.jobs.select_run)"
+    )
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _official_defaults(cls, tasks: Any) -> Any:
+        from plus.tasks import with_official_defaults
+
+        if not isinstance(tasks, dict):
+            return tasks
+        return {
+            name: with_official_defaults(name, entry) if isinstance(entry, dict) else entry
+            for name, entry in tasks.items()
+        }
 
     @field_validator("seeds")
     @classmethod

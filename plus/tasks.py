@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from plus.errors import InputError
@@ -25,6 +29,7 @@ LOCALIZATION_CLASSES = (
     "Plastid",
 )
 SCOP_LEVELS = ("class", "fold", "superfamily", "family")  # similarity 0..4 = how many of these agree
+OFFICIAL_TASKS_FILE = Path(__file__).with_name("official_tasks.yaml")
 
 
 BUILTIN_TASKS: dict[str, TaskSpec] = {
@@ -105,3 +110,27 @@ def resolve_task(name: str, overrides: dict[str, Any] | None = None, where: str 
     if "shape" not in overrides:
         raise InputError(f"{where}: not a built-in task ({', '.join(BUILTIN_TASKS)}) and no 'shape' given")
     return parse_settings(TaskSpec, {**overrides, "name": name}, where)
+
+
+@cache
+def _official_entries() -> dict[str, dict[str, Any]]:
+    import yaml
+
+    return yaml.safe_load(OFFICIAL_TASKS_FILE.read_text())["tasks"]
+
+
+def official_task_entry(name: str) -> dict[str, Any] | None:
+    """A built-in task's official `tasks` entry (sources and import settings; plus/official_tasks.yaml), else None."""
+    entry = _official_entries().get(name)
+    return copy.deepcopy(entry) if entry is not None else None
+
+
+def with_official_defaults(name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A config's `tasks.<name>` entry with the keys it leaves out taken from the built-in task's official entry;
+    `expected_sizes` only when the official sources are kept (they are those files' sizes)."""
+    official = official_task_entry(name)
+    if official is None:
+        return dict(entry)
+    if "sources" in entry:
+        official.pop("expected_sizes", None)
+    return {**official, **entry}

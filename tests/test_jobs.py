@@ -22,7 +22,7 @@ from plus.settings import (
     load_settings,
     parse_settings,
 )
-from plus.tasks import BUILTIN_TASKS
+from plus.tasks import BUILTIN_TASKS, official_task_entry, with_official_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,6 +105,7 @@ def test_downloads_import_files_and_the_pfam_input(paper: dict) -> None:
 
 def test_two_sources_saved_under_one_name_are_refused(paper: dict) -> None:
     values = copy.deepcopy(paper)
+    values["tasks"]["solubility"] = official_task_entry("solubility")
     values["tasks"]["solubility"]["sources"][0]["files"]["val_src"] = {"url": "https://elsewhere.org/data/train_src"}
     with pytest.raises(InputError, match="would both be saved as resources/downloads/solubility/train_src"):
         plan_workflow(values)
@@ -292,3 +293,147 @@ def test_the_demo_under_the_authors_protocol_resolves() -> None:
         and plan.evaluate("plus-rnn-tiny", "homology", 0).homology_score == "authors"
     )
     assert plan.import_task("secstr").sources[0].options["valid_mask"] == "ignore"
+
+
+# ---------------------------------------------------------------- built-in tasks' official defaults
+
+
+def test_every_builtin_task_has_official_defaults_and_paper_yaml_restates_none(paper: dict) -> None:
+    for name in BUILTIN_TASKS:
+        entry = official_task_entry(name)
+        assert entry is not None and entry["sources"], name
+        assert all(isinstance(spec, dict) and "url" in spec for s in entry["sources"] for spec in s["files"].values())
+    assert official_task_entry("thermo") is None
+    assert all("sources" not in entry and "expected_sizes" not in entry for entry in paper["tasks"].values())
+
+
+def test_a_builtin_task_left_empty_is_its_official_data() -> None:
+    values = config()
+    values["tasks"] = {"stability": {}, "localization": {}}
+    plan = plan_workflow(values)
+    stability = plan.import_task("stability")
+    assert stability.sources[0].format == "tape_lmdb" and stability.sources[0].options == {
+        "label_field": "stability_score"
+    }
+    assert stability.expected_sizes == {"train": 53614, "valid": 2512, "test": 12851}
+    localization = plan.import_task("localization")
+    assert localization.valid_from_train.fraction == 0.1 and localization.max_length.keep_ends == 1000
+    assert sorted(plan.downloads) == ["localization/deeploc_data.fasta", "stability/stability.tar.gz"]
+    assert plan.downloads["stability/stability.tar.gz"].source.md5 == "aa1e06eb5a59e0ecdae581e9ea029675"
+    assert plan.task_provenance("stability")["kind"] == "official"
+
+
+def test_given_sources_replace_the_official_ones_and_their_sizes_but_not_the_other_keys() -> None:
+    values = config()
+    mine = [{"format": "deeploc", "files": {"fasta": {"path": "/data/deeploc_data.fasta"}}}]
+    values["tasks"] = {"localization": {"sources": mine}, "stability": {"expected_sizes": {"test": 5}}}
+    plan = plan_workflow(values)
+    localization = plan.import_task("localization")
+    assert localization.sources[0].files == {"fasta": "resources/downloads/localization/deeploc_data.fasta"}
+    assert localization.expected_sizes == {}  # the official sizes describe the official files only
+    assert localization.valid_from_train.fraction == 0.1 and localization.max_length.keep_ends == 1000
+    assert plan.import_task("stability").expected_sizes == {"test": 5}
+    assert plan.import_task("stability").sources[0].format == "tape_lmdb"
+    assert with_official_defaults("thermo", {"shape": "pair"}) == {"shape": "pair"}
+    values["tasks"]["localization"]["valid_from_train"] = None  # data of one's own with a valid split
+    assert plan_workflow(values).import_task("localization").valid_from_train is None
+
+
+def test_a_new_task_without_sources_is_an_error_naming_the_key() -> None:
+    values = config()
+    values["tasks"]["thermo"] = {"shape": "protein_regression", "headline_metric": "spearman"}
+    with pytest.raises(SettingsError, match=r"^tasks\.thermo\.sources: required key missing$"):
+        plan_workflow(values)
+
+
+# ---------------------------------------------------------------- run: a subset of the config
+
+
+def test_run_selects_the_models_and_tasks_that_are_planned(paper: dict) -> None:
+    values = copy.deepcopy(paper)
+    values["run"] = {"models": ["plus-tfm", "rnn-large-nopretrain"], "tasks": ["secstr", "stability"]}
+    values["report"] = {"reference_model": "plus-tfm"}
+    plan = plan_workflow(values)
+    assert plan.models == ["plus-tfm", "rnn-large-nopretrain"]  # config order, not the selection's
+    assert plan.tasks == ["stability", "secstr"]
+    assert plan.pretrained_models == ["plus-tfm", "rnn-large-nopretrain"]
+    assert plan.corpora == ["pfam", "pfam-max256"]
+    assert sorted(plan.downloads) == [
+        "pfam/Pfam-A.fasta.gz",
+        "secstr/secondary_structure.tar.gz",
+        "stability/stability.tar.gz",
+    ]
+    assert len(plan.runs()) == 2 * 2 * 3 + 2
+    assert set(plan.config.models["plus-tfm"].tasks) == {"stability", "secstr"}  # the other overrides: dropped
+    assert set(plan.config.models["rnn-large-nopretrain"].heads) == {"stability", "secstr"}
+    assert plan.task_spec("plus-tfm", "stability").aux_mlm_weight == 0.3
+    assert plan.task_spec("rnn-large-nopretrain", "secstr").head.hidden == 512
+    assert plan.report().reference_model == "plus-tfm"
+
+
+def test_run_may_select_models_or_tasks_alone() -> None:
+    values = config()
+    values["run"] = {"tasks": ["homology"]}
+    plan = plan_workflow(values)
+    assert plan.models == ["plus-rnn-tiny", "mlm-rnn-tiny", "rnn-tiny-nopretrain"] and plan.tasks == ["homology"]
+    values["run"] = {"models": ["mlm-rnn-tiny"]}
+    plan = plan_workflow(values)
+    assert plan.models == ["mlm-rnn-tiny"] and len(plan.tasks) == 7 and plan.pretrained_models == ["mlm-rnn-tiny"]
+
+
+def test_a_reference_model_left_out_of_the_run_falls_back_to_the_default(paper: dict) -> None:
+    values = copy.deepcopy(paper)
+    values["report"] = {"reference_model": "plus-rnn-base"}
+    values["run"] = {"models": ["plus-tfm", "mlm-rnn-base"]}
+    assert plan_workflow(values).report().reference_model is None
+
+
+def test_overrides_of_unselected_tasks_must_still_name_configured_tasks() -> None:
+    values = config()
+    values["models"]["plus-rnn-tiny"]["heads"] = {"solubiltiy": {"hidden": 64}}
+    values["run"] = {"tasks": ["stability"]}
+    with pytest.raises(SettingsError, match="models.plus-rnn-tiny.heads.solubiltiy: no task 'solubiltiy'"):
+        plan_workflow(values)
+
+
+@pytest.mark.parametrize(
+    ("run", "message"),
+    [
+        (
+            {"models": ["plus-rnn-tiny", "plus-rnn-tinny"]},
+            "run.models: unknown model 'plus-rnn-tinny'; known: plus-rnn-tiny, mlm-rnn-tiny, rnn-tiny-nopretrain",
+        ),
+        ({"tasks": ["stabilty"]}, "run.tasks: unknown task 'stabilty'; known: homology, solubility, localization"),
+        ({"models": []}, "run.models: List should have at least 1 item"),
+        ({"model": ["plus-rnn-tiny"]}, "run.model: unknown key"),
+    ],
+)
+def test_a_bad_run_selection_names_the_key(run: dict, message: str) -> None:
+    values = config()
+    values["run"] = run
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        plan_workflow(values)
+
+
+# ---------------------------------------------------------------- config/byo_example.yaml
+
+
+def test_the_bring_your_own_example_resolves_without_pretraining() -> None:
+    values = config("byo_example.yaml")
+    plan = plan_workflow(values)
+    assert plan.models == ["esm2-8m", "plus-rnn-authors", "onehot", "blosum62"]
+    assert plan.pretrained_models == []
+    assert [plan.encoder_spec(model).type for model in plan.models] == [
+        "huggingface",
+        "plus-authors",
+        "onehot",
+        "blosum62",
+    ]
+    assert plan.models_with("probe") == ["esm2-8m", "onehot", "blosum62"]
+    assert plan.encoder_inputs("esm2-8m") == ["/models/esm2_t6_8M_UR50D"] and plan.encoder_inputs("onehot") == []
+    assert plan.tasks == ["stability", "fluorescence", "secstr"]
+    for task in plan.tasks:
+        assert plan.import_task(task).sources[0].format == "tape_lmdb"
+        assert plan.task_provenance(task)["kind"] == "official"
+    assert plan.task_spec("esm2-8m", "stability").aux_mlm_weight == 0.0
+    assert len(plan.runs()) == 4 * 3 * 3 + 3

@@ -231,6 +231,75 @@ def test_slurm_profile_settings() -> None:
     assert "slurm_partition" in text and "slurm_account" in text  # documented for the site to set
 
 
+# ---------------------------------------------------------------- run: a subset of a config
+
+
+def subset(config: dict, models: list[str], tasks: list[str]) -> dict:
+    """`config` with only these models and tasks, as `run: {models, tasks}` selects them."""
+    return {
+        **config,
+        "models": {name: config["models"][name] for name in models},
+        "tasks": {name: config["tasks"][name] for name in tasks},
+    }
+
+
+def test_run_given_on_the_command_line_plans_the_selected_subset_only(workdir: Path) -> None:
+    selection = 'run={"models": ["plus-rnn-tiny"], "tasks": ["stability"]}'
+    result = snakemake(workdir, "-n", "-p", "--config", selection)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = subset(load_config("config.yaml"), ["plus-rnn-tiny"], ["stability"])
+    assert job_counts(result.stdout) == {**expected_counts(config), "synthetic": 1}
+    outputs = [key for key in job_settings(result.stdout) if key.startswith("results/")]
+    assert all("tiny" not in key or "plus-rnn-tiny" in key for key in outputs)
+    assert all("/tasks/" not in key or key.endswith("/stability") for key in outputs)
+
+
+def test_a_run_overlay_cuts_the_paper_config_downloads_included(workdir: Path) -> None:
+    models, tasks = ["plus-tfm", "rnn-base-nopretrain"], ["stability", "secstr"]
+    (workdir / "subset.yaml").write_text(yaml.safe_dump({"run": {"models": models, "tasks": tasks}}))
+    result = snakemake(workdir, "-n", "-p", "--configfile", "config/paper.yaml", "subset.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = subset(load_config("paper.yaml"), models, tasks)
+    # Pfam, the stability and the secondary-structure archives; two corpora (plus-tfm's 256-residue one)
+    assert job_counts(result.stdout) == {**expected_counts(config), "download": 3}
+    assert expected_counts(config)["prepare_pfam"] == 2 and expected_counts(config)["finetune"] == 2 * 2 * 3
+    tfm = job_settings(result.stdout)["results/finetune/plus-tfm/stability/seed0"]
+    assert tfm["task"]["aux_mlm_weight"] == 0.3 and tfm["task"]["head"]["pooling"] == "cls"
+
+
+def test_a_run_selection_of_an_unknown_model_fails_at_dry_run(workdir: Path) -> None:
+    result = snakemake(workdir, "-n", "--config", 'run={"models": ["plus-rnn-tinny"]}')
+    assert result.returncode != 0
+    assert "run.models: unknown model 'plus-rnn-tinny'; known: plus-rnn-tiny" in result.stdout + result.stderr
+
+
+def test_the_bring_your_own_example_dry_runs_without_pretraining(tmp_path: Path) -> None:
+    workdir = copy_workflow(tmp_path / "workflow")
+    config = load_config("byo_example.yaml")
+    (tmp_path / "esm2").mkdir()
+    (tmp_path / "esm2" / "config.json").write_text("{}")  # a dry run reads no weights: the paths must exist
+    (tmp_path / "PLUS-RNN_BASE.pt").write_bytes(b"")
+    config["models"]["esm2-8m"]["encoder"]["path"] = str(tmp_path / "esm2")
+    config["models"]["plus-rnn-authors"]["encoder"]["path"] = str(tmp_path / "PLUS-RNN_BASE.pt")
+    (workdir / "byo.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "-n", "--configfile", "byo.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = 3 * len(config["seeds"])  # three tasks
+    assert job_counts(result.stdout) == {
+        "download": 3,  # the three TAPE archives
+        "import_task": 3,
+        "audit_leakage": 3,
+        "alignment_baseline": 3,
+        "finetune": runs,  # plus-rnn-authors
+        "evaluate": runs,
+        "embed_task": 3 * 3,  # esm2-8m, onehot, blosum62: states computed once per task
+        "probe": 3 * runs,
+        "evaluate_probe": 3 * runs,
+        "report": 1,
+        "all": 1,
+    }
+
+
 # ---------------------------------------------------------------- rules
 
 
