@@ -102,7 +102,7 @@ def split_status(
     mine = [entry for entry in official if (entry.task, entry.split) == (task, split)]
     match = next((entry for entry in same if (entry.task, entry.split) == (task, split)), None)
     if match:
-        return {**record, "status": OFFICIAL, "official": match.name}
+        return {**record, "status": OFFICIAL, "official": match.name, "dataset": match.dataset}
     if mine:
         record.update(status=DIFFERS, official=", ".join(f"{entry.name} ({entry.n} rows)" for entry in mine))
     else:
