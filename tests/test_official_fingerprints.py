@@ -214,6 +214,8 @@ def test_content_verification_takes_precedence_and_bad_content_is_an_error() -> 
     verified = {"splits": {"test": {"status": OFFICIAL, "dataset": "DeepSol"}}}
     assert content_provenance(base, verified, "s") == Provenance("official", "DeepSol test splits, content-verified")
     assert content_provenance(base, None, "s") == base
+    generated = Provenance("synthetic", "plus synthetic generator")
+    assert content_provenance(generated, {"splits": {"test": {"status": DIFFERS}}}, "s") == generated
     with pytest.raises(InputError, match="s: content must be"):
         content_provenance(base, {"splits": ["test"]}, "s")
 

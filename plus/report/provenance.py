@@ -8,8 +8,9 @@ listed with its md5 in a `manifest.json` of generator `plus.data.synthetic` in t
 
 Content comes first: a task whose every split's fingerprint (summary.json `content`, written by `plus import-task`)
 matches an official split shipped with PLUS is `official` (content-verified), whatever its files, format or path
-and whatever else is given. Otherwise the kind stays as given or inferred and the detail says, split by split,
-which splits were verified, which differ from the official ones and which have no shipped fingerprint.
+and whatever else is given. Otherwise the kind stays as given or inferred and, unless the data is synthetic, the
+detail says split by split which splits were verified, which differ from the official ones and which have no
+shipped fingerprint.
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ def content_provenance(base: Provenance, content: Any, where: str) -> Provenance
         datasets = _grouped([(str(record.get("dataset", "")), split) for split, record in splits.items()])
         names = "; ".join(f"{dataset} {', '.join(names)}".strip() for dataset, names in datasets.items())
         return Provenance("official", f"{names} splits, content-verified")
+    if base.kind == "synthetic":
+        return base  # generated data: no split can be official, and saying so for each is noise
     notes = []
     verified = [
         (str(record.get("dataset", "")), split) for split, record in splits.items() if status[split] == OFFICIAL
