@@ -182,7 +182,10 @@ def task_provenance(
 ) -> dict[str, Provenance]:
     """Each task's provenance: official when its summary.json's content is, else given by the caller, else
     inferred from its summary.json, else unknown (see the module docstring)."""
-    read = {str(summary["task"]): (summary, str(path)) for path in summaries for summary in [read_summary(path)]}
+    read: dict[str, tuple[dict[str, Any], str]] = {}
+    for path in summaries:
+        summary = read_summary(path)
+        read[str(summary["task"])] = (summary, str(path))
     explicit = parse_provenance(given, "provenance") if given else {}
     result = {}
     for task in tasks:
