@@ -217,6 +217,7 @@ class WorkflowPlan:
             for source in entry.sources
         ]
         settings = entry.model_dump(include=set(IMPORT_KEYS) - {"sources"})
+        settings["downloaded_from"] = self.download_hosts(task) or []
         return parse_settings(ImportJob, {**settings, "sources": sources, "task": self.task_specs[task]})
 
     def import_inputs(self, task: str) -> list[str]:
@@ -275,14 +276,18 @@ class WorkflowPlan:
             runs += [ReportRun(model=BASELINE, task=t, seed=0) for t in self.tasks]
         return runs
 
-    def task_provenance(self, task: str) -> dict[str, str]:
-        """Where a task's data comes from: downloaded (official sources), or local files (the report infers
-        synthetic data from the generator's manifest)."""
+    def download_hosts(self, task: str) -> list[str] | None:
+        """The hosts a task's files are downloaded from when all of them are url sources, else None."""
         specs = [spec for source in self.config.tasks[task].sources for spec in source.files.values()]
         if specs and all(isinstance(spec, UrlSource) for spec in specs):
-            hosts = sorted({spec.url.split("/")[2] for spec in specs if "://" in spec.url})
-            return {"kind": "official", "detail": f"downloaded from {', '.join(hosts)}"}
-        return {}
+            return sorted({spec.url.split("/")[2] for spec in specs if "://" in spec.url})
+        return None
+
+    def task_provenance(self, task: str) -> dict[str, str]:
+        """Where a task's data comes from: downloaded (official sources), or local files (the report infers
+        synthetic data from the generator's manifest, official data from its content fingerprints)."""
+        hosts = self.download_hosts(task)
+        return {} if hosts is None else {"kind": "official", "detail": f"downloaded from {', '.join(hosts)}"}
 
     def report_context(self) -> dict[str, Any]:
         """What the HTML report's captions say of this run, from the resolved settings (not the raw config)."""

@@ -816,6 +816,7 @@ class ImportJob(ImportSettings):
 
     task: TaskSpec
     sources: list[LocalSource] = Field(min_length=1)
+    downloaded_from: list[str] = Field([], description="hosts of the task's url sources, when all its files are")
 
 
 class FinetuneJob(Settings):

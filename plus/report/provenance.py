@@ -5,6 +5,12 @@ Kinds: `official` (the benchmark's own release, e.g. downloaded from its URL wit
 local file whose origin the report cannot check), `synthetic` (written by `plus synthetic`: every source file is
 listed with its md5 in a `manifest.json` of generator `plus.data.synthetic` in the same or a parent directory),
 `unknown` (no summary.json and no provenance given). Only `official` tasks get published numbers.
+
+Content comes first: a task whose every split's fingerprint (summary.json `content`, written by `plus import-task`)
+matches an official split shipped with PLUS is `official` (content-verified), whatever its files, format or path
+and whatever else is given. Otherwise the kind stays as given or inferred and, unless the data is synthetic, the
+detail says split by split which splits were verified, which differ from the official ones and which have no
+shipped fingerprint.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plus.data.task_data.fingerprint import DIFFERS, DOWNLOADED, OFFICIAL, UNVERIFIED
 from plus.errors import InputError
 
 KINDS = ("official", "local", "synthetic", "unknown")
@@ -82,9 +89,56 @@ def _source_file(name: str) -> Path:
     return path
 
 
-def infer_provenance(summary_path: Path) -> tuple[str, Provenance]:
-    """(task, provenance) from a canonical task's summary.json: an explicit `provenance` entry, else synthetic
-    when every source file is in a synthetic manifest with its md5, else local."""
+def _grouped(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """Split names grouped by a key (dataset or status), in first-seen order."""
+    groups: dict[str, list[str]] = {}
+    for key, split in pairs:
+        groups.setdefault(key, []).append(split)
+    return groups
+
+
+def _content_splits(content: Any, where: str) -> dict[str, Mapping[str, Any]]:
+    """summary.json `content.splits` checked: split -> {status, official, dataset, ...}."""
+    if content is None:
+        return {}
+    splits = content.get("splits") if isinstance(content, Mapping) else None
+    if not isinstance(splits, Mapping) or not all(isinstance(record, Mapping) for record in splits.values()):
+        raise InputError(f"{where}: content must be {{splits: {{split: {{status, fingerprint, ...}}}}}}")
+    return {str(split): record for split, record in splits.items()}
+
+
+def content_provenance(base: Provenance, content: Any, where: str) -> Provenance:
+    """`official` when every split of summary.json `content` is an official split; else `base`, its detail
+    saying split by split what the fingerprints show."""
+    splits = _content_splits(content, where)
+    if not splits:
+        return base
+    status = {split: record.get("status") for split, record in splits.items()}
+    if all(value == OFFICIAL for value in status.values()):
+        datasets = _grouped([(str(record.get("dataset", "")), split) for split, record in splits.items()])
+        names = "; ".join(f"{dataset} {', '.join(names)}".strip() for dataset, names in datasets.items())
+        return Provenance("official", f"{names} splits, content-verified")
+    if base.kind == "synthetic":
+        return base  # generated data: no split can be official, and saying so for each is noise
+    notes = []
+    verified = [
+        (str(record.get("dataset", "")), split) for split, record in splits.items() if status[split] == OFFICIAL
+    ]
+    notes += [f"{', '.join(names)} verified as {dataset}".strip() for dataset, names in _grouped(verified).items()]
+    notes += [f"{split} is not {splits[split].get('official')}" for split in splits if status[split] == DIFFERS]
+    by_status = _grouped([(str(value), split) for split, value in status.items()])
+    if DOWNLOADED in by_status:
+        notes.append(
+            f"{', '.join(by_status[DOWNLOADED])}: fingerprint recorded from the download, no official one shipped"
+        )
+    if UNVERIFIED in by_status:
+        notes.append(f"{', '.join(by_status[UNVERIFIED])}: no official fingerprint shipped")
+    content_note = f"content: {'; '.join(notes)}"
+    return Provenance(base.kind, f"{base.detail}; {content_note}" if base.detail else content_note)
+
+
+def read_summary(summary_path: Path) -> dict[str, Any]:
+    """A canonical task's summary.json, checked to be an object with a 'task' key."""
     summary_path = Path(summary_path)
     if not summary_path.is_file():
         raise InputError(f"{summary_path}: task summary not found")
@@ -94,26 +148,51 @@ def infer_provenance(summary_path: Path) -> tuple[str, Provenance]:
         raise InputError(f"{summary_path}: not valid JSON: {error}") from error
     if not isinstance(summary, dict) or "task" not in summary:
         raise InputError(f"{summary_path}: expected a task summary object with a 'task' key")
+    return summary
+
+
+def summary_provenance(summary: Mapping[str, Any], where: str) -> Provenance:
+    """A summary's provenance from its files: an explicit `provenance` entry, else synthetic when every source
+    file is in a synthetic manifest with its md5, else local."""
     task = str(summary["task"])
     if isinstance(summary.get("provenance"), Mapping):
-        return task, parse_provenance({task: summary["provenance"]}, str(summary_path))[task]
+        return parse_provenance({task: summary["provenance"]}, where)[task]
     sources = summary.get("source") or {}
     if not sources:
-        return task, Provenance("local", "summary.json lists no source files")
+        return Provenance("local", "summary.json lists no source files")
     manifests = []
     for name, md5 in sources.items():
         manifests.append(_synthetic_manifest(_source_file(str(name)), str(md5)))
     if all(manifests):
         directory = sorted({str(m.parent) for m in manifests if m})
-        return task, Provenance("synthetic", f"plus synthetic generator, {', '.join(directory)}")
+        return Provenance("synthetic", f"plus synthetic generator, {', '.join(directory)}")
     files = ", ".join(Path(str(name)).name for name in sources)
-    return task, Provenance("local", f"files {files}; md5s in summary.json, origin not checked")
+    return Provenance("local", f"files {files}; md5s in summary.json, origin not checked")
+
+
+def infer_provenance(summary_path: Path) -> tuple[str, Provenance]:
+    """(task, provenance) from a canonical task's summary.json: its content fingerprints, then its files."""
+    summary = read_summary(summary_path)
+    base = summary_provenance(summary, str(summary_path))
+    return str(summary["task"]), content_provenance(base, summary.get("content"), str(summary_path))
 
 
 def task_provenance(
     tasks: Sequence[str], summaries: Sequence[Path] = (), given: Mapping[str, Any] | None = None
 ) -> dict[str, Provenance]:
-    """Each task's provenance: given by the caller, else inferred from its summary.json, else unknown."""
-    inferred = dict(infer_provenance(Path(path)) for path in summaries)
+    """Each task's provenance: official when its summary.json's content is, else given by the caller, else
+    inferred from its summary.json, else unknown (see the module docstring)."""
+    read: dict[str, tuple[dict[str, Any], str]] = {}
+    for path in summaries:
+        summary = read_summary(path)
+        read[str(summary["task"])] = (summary, str(path))
     explicit = parse_provenance(given, "provenance") if given else {}
-    return {task: explicit.get(task) or inferred.get(task) or UNKNOWN for task in tasks}
+    result = {}
+    for task in tasks:
+        if task not in read:
+            result[task] = explicit.get(task) or UNKNOWN
+            continue
+        summary, where = read[task]
+        base = explicit.get(task) or summary_provenance(summary, where)
+        result[task] = content_provenance(base, summary.get("content"), where)
+    return result

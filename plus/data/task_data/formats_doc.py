@@ -52,7 +52,9 @@ Besides `task` and `sources`, `plus import-task` reads:
 
 summary.json also reports `duplicates_across_splits` (for each pair of splits sharing sequences: how many
 distinct sequences, and a few `[id in first split, id in second split]` examples) and `warnings`. With
-`classes_file` or `classes_from_data` it records the class list under `classes`.
+`classes_file` or `classes_from_data` it records the class list under `classes`. Under `content` it records each
+split's content fingerprint and whether it is an official split, whatever the format or path of its files
+(docs/comparisons.md, "Official data recognised by content").
 
 ## Other inputs
 

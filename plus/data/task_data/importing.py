@@ -5,6 +5,10 @@ in summary.json `dropped`), `valid_from_train` (`{fraction, seed}`), `max_length
 `expected_sizes` (`{split: n}`), and for tasks with many classes `classes_file` (a text file, one class per
 line) or `classes_from_data: true` (the distinct labels of the imported train split); either replaces the task's
 `classes` and is recorded in summary.json `classes`. `check_task_config` checks all of it without reading data.
+
+summary.json `content` holds each split's content fingerprint, taken before any max_length cut, and whether it is
+an official split (plus.data.task_data.fingerprint); `downloaded_from` (the hosts, set by the workflow when every
+file of the task is a url source) marks fingerprints without a shipped counterpart as recorded from a download.
 """
 
 from __future__ import annotations
@@ -16,8 +20,16 @@ from typing import Any
 
 import pandas as pd
 
-from plus.data.task_data.canonical import apply_max_length, carve_valid, merge_tables, write_task
+from plus.data.task_data.canonical import (
+    apply_max_length,
+    carve_valid,
+    merge_tables,
+    required_splits,
+    validate_split,
+    write_task,
+)
 from plus.data.task_data.classes import classes_in_data, read_classes_file
+from plus.data.task_data.fingerprint import content_record
 from plus.data.task_data.importers import check_source, describe, import_source, spec_path
 from plus.errors import InputError
 from plus.io import file_md5, require
@@ -34,6 +46,7 @@ CONFIG_KEYS = (
     "label_map",
     "classes_file",
     "classes_from_data",
+    "downloaded_from",
 )
 
 
@@ -137,6 +150,7 @@ def check_task_config(config: Mapping[str, Any], where: str) -> TaskSpec:
         raise InputError(f"{where}: classes_file must be a path, not {config['classes_file']!r}")
     if not isinstance(config.get("classes_from_data", False), bool):
         raise InputError(f"{where}: classes_from_data must be true or false")
+    _downloaded_from(config, where)
     return spec
 
 
@@ -163,17 +177,32 @@ def import_task(config: Mapping[str, Any], out_dir: str | os.PathLike[str], wher
         fraction, seed = _carve_settings(config["valid_from_train"], where)
         tables = carve_valid(tables, fraction, seed)
         extra["valid_from_train"] = {"fraction": fraction, "seed": seed}
-    if config.get("max_length"):
-        tables = apply_max_length(tables, config["max_length"], spec)
-        extra["max_length"] = dict(config["max_length"])
     if config.get("classes_file") is not None:
         spec = _with_classes(spec, read_classes_file(config["classes_file"]), where)
         extra["classes"] = {"from": str(config["classes_file"]), "names": list(spec.classes)}
     elif config.get("classes_from_data"):
         spec = _with_classes(spec, classes_in_data(tables, where=where), where)
         extra["classes"] = {"from": "train data", "names": list(spec.classes)}
+    if set(tables) == set(required_splits(spec)):  # else write_task says which splits are missing or extra
+        extra["content"] = _content(spec, tables, _downloaded_from(config, where))
+    if config.get("max_length"):
+        tables = apply_max_length(tables, config["max_length"], spec)
+        extra["max_length"] = dict(config["max_length"])
     expected = _expected_sizes(config, where)
     return write_task(out_dir, spec, tables, sources=checksums, expected_sizes=expected, extra=extra)
+
+
+def _downloaded_from(config: Mapping[str, Any], where: str) -> list[str]:
+    hosts = config.get("downloaded_from") or []
+    if not isinstance(hosts, list) or not all(isinstance(host, str) for host in hosts):
+        raise InputError(f"{where}: downloaded_from must be a list of host names")
+    return hosts
+
+
+def _content(spec: TaskSpec, tables: Mapping[str, pd.DataFrame], downloaded_from: list[str]) -> dict[str, Any]:
+    """summary.json `content` of the task's splits as validated (canonical sequences and label types)."""
+    clean = {split: validate_split(table, split, spec)[0] for split, table in tables.items()}
+    return content_record(spec.name, clean, downloaded_from)
 
 
 def _with_classes(spec: TaskSpec, classes: tuple[str, ...], where: str) -> TaskSpec:
