@@ -247,7 +247,7 @@ def test_load_controls_from_a_spec(tmp_path: Path) -> None:
     assert emb.ids == ("a", "b") and tuple(emb.residues[0].shape) == (3, 21)
     torch.testing.assert_close(emb.residues[0].sum(dim=1), torch.ones(3))
     assert onehot.kind == "encoder" and str(onehot.device) == "cpu" and onehot.path is None
-    assert repr(onehot).startswith("plus.Model('{\"type\": \"onehot\"}'")
+    assert repr(onehot).startswith('plus.Model(\'{"type": "onehot"}\'')
     blosum = plus.load(Blosum62EncoderSpec(type="blosum62")).embed(["W"])
     assert float(blosum.residues[0][0, AA.index("W")]) == 11.0  # BLOSUM62's W/W score
     with pytest.raises(InputError, match=r"encoder\.type: unknown encoder type"):
