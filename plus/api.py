@@ -126,7 +126,7 @@ class Model:
 
     @property
     def kind(self) -> str:
-        """'encoder' (no task head), 'finetuned' or 'probe' (a head on the frozen encoder's stored kind of states)."""
+        """'encoder' (no task head), 'finetuned', or 'probe' (a head on states of a frozen encoder)."""
         if self.finetuned is None:
             return "encoder"
         return "probe" if isinstance(self.finetuned.encoder, FrozenStates) else "finetuned"

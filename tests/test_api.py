@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import plus
+from plus.cli import main
 from plus.data.batching.task_examples import TargetScaling
 from plus.errors import InputError
 from plus.models import build_encoder
@@ -235,6 +236,10 @@ def test_load_a_hugging_face_directory_as_path_string_or_spec(tiny_esm2: Path) -
             alone = expected(padded[2], torch.tensor([len(sequences[2])]))[0]
         torch.testing.assert_close(emb.residues[2], alone, atol=1e-5, rtol=1e-5)
     assert str(tiny_esm2) in repr(plus.load(tiny_esm2))
+    fasta, out = tiny_esm2.parent / "x.fasta", tiny_esm2.parent / "x.npz"
+    fasta.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(sequences)))
+    assert main(["embed", "--model", str(tiny_esm2), "--fasta", str(fasta), "--out", str(out)]) == 0
+    np.testing.assert_allclose(np.load(out)["s2/residues"], emb.residues[2].numpy(), atol=1e-5)
     with pytest.raises(InputError, match="no task head"):
         plus.load(tiny_esm2).predict(sequences)
 
