@@ -55,6 +55,30 @@ def membrane_frame(rng: np.random.Generator, n: int, prefix: str) -> pd.DataFram
     return pd.DataFrame({"id": [f"{prefix}{i}" for i in range(n)], "sequence": sequences, "label": labels})
 
 
+def homology_frames(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    """Training domains with SCOP sccs labels, and pairs of them labelled with the level they share."""
+    sccs = [".".join(str(x) for x in ("ab"[rng.integers(2)], *rng.integers(0, 2, 3))) for _ in range(30)]
+    sequences = ["".join(rng.choice(list(AA), int(rng.integers(15, 30)))) for _ in sccs]
+    train = pd.DataFrame({"id": [f"d{i}" for i in range(30)], "sequence": sequences, "label": sccs})
+
+    def pairs(n: int, prefix: str) -> pd.DataFrame:
+        a, b = rng.integers(0, 30, n), rng.integers(0, 30, n)
+        levels = [
+            next((k for k in range(4) if sccs[i].split(".")[k] != sccs[j].split(".")[k]), 4)
+            for i, j in zip(a, b, strict=True)
+        ]
+        return pd.DataFrame(
+            {
+                "id": [f"{prefix}{i}" for i in range(n)],
+                "sequence": [sequences[i] for i in a],
+                "sequence_b": [sequences[j] for j in b],
+                "label": levels,
+            }
+        )
+
+    return {"train": train, "valid": pairs(12, "v"), "test": pairs(10, "t"), "test_2.07": pairs(6, "n")}
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project directory: our tiny pretrained encoder where the workflow puts it, and two tiny tasks."""
@@ -68,6 +92,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         directory.mkdir(parents=True)
         for split, n in (("train", 24), ("valid", 8), ("test", 10)):
             make(rng, n, f"{split}-").to_parquet(directory / f"{split}.parquet")
+    (root / "results" / "tasks" / "homology").mkdir()
+    for split, frame in homology_frames(rng).items():
+        frame.to_parquet(root / "results" / "tasks" / "homology" / f"{split}.parquet")
     return root
 
 
@@ -75,7 +102,7 @@ def train_probe(root: Path, name: str, task: str, encoder: dict, **overrides: ob
     """embed-task, probe and evaluate-probe through the command line, run from `root`; the probe's directory."""
     spec = resolve_task(task, {"aux_mlm_weight": 0.0, **overrides}).to_dict()
     data, embeddings, out = f"results/tasks/{task}", f"results/embeddings/{name}", root / "results" / "probe" / name
-    training = {"max_epochs": 2, "batch_size": 8, "lr": 3e-3}
+    training = {"max_epochs": 2, "batch_size": 8, "lr": 3e-3, "homology_pairs_per_epoch": 32, "homology_epochs": 2}
     job = {"model": name, "task": spec, "seed": 0, "training": training, "encoder": encoder}
     evaluate = json.dumps({"model": name, "task": spec, "seed": 0})
     embed = json.dumps({"encoder": encoder, "task": spec})
@@ -98,6 +125,7 @@ def probes(project: Path) -> dict[str, Path]:
             "plus": train_probe(project, "plus", "solubility", {"type": "plus", "path": ENCODER}),
             "onehot": train_probe(project, "onehot", "transmembrane", {"type": "onehot"}),
             "pooled": train_probe(project, "pooled", "solubility", {"type": "blosum62"}, head={"pooling": "sum"}),
+            "homology": train_probe(project, "homology", "homology", {"type": "plus", "path": ENCODER}),
         }
 
 
@@ -125,6 +153,20 @@ def test_a_probe_predicts_new_sequences_as_evaluate_probe_did(
         np.testing.assert_allclose(np.stack(got["probabilities"]), np.stack(expected["probabilities"]), atol=1e-4)
     else:
         assert got["topology"].tolist() == expected["topology"].tolist()
+
+
+def test_a_homology_probe_predicts_pairs_as_evaluate_probe_did(
+    probes: dict[str, Path], project: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    model = plus.load(probes["homology"] / "model.pt", device="cpu")
+    assert load_checkpoint(probes["homology"] / "model.pt")["states"]["representation"] == "z"
+    test = pd.read_parquet(project / "results" / "tasks" / "homology" / "test.parquet")
+    got = model.predict_pairs(list(zip(test["sequence"], test["sequence_b"], strict=True)), max_residues=100)
+    expected = pd.read_parquet(probes["homology"] / "evaluation" / "predictions.parquet")
+    expected = expected[expected["split"] == "test"]
+    columns = ["expected_level", "p_class", "p_fold", "p_superfamily", "p_family"]
+    np.testing.assert_allclose(got[columns].to_numpy(), expected[columns].to_numpy(), atol=1e-4)
 
 
 def test_a_probe_embeds_through_its_encoder_and_loads_without_lightning(probes: dict[str, Path], project: Path) -> None:
