@@ -1,9 +1,15 @@
-"""The Python API: load any checkpoint, batch sequences, embed them, and predict with a fine-tuned model."""
+"""The Python API: load any checkpoint or encoder, batch sequences, embed them, and predict with a task model.
+
+`load` takes our model.pt (pretrained, fine-tuned or probe), a Hugging Face model directory (one with a
+config.json), or an encoder spec (a dict or one of the specs of plus.settings: plus, plus-authors, huggingface,
+onehot, blosum62, random).
+"""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,10 +20,13 @@ import torch
 
 from plus.errors import InputError
 from plus.models.checkpoint import load_checkpoint, load_encoder
+from plus.models.frozen_states import FrozenStates
+from plus.models.registry import open_encoder
+from plus.settings import Settings, parse_encoder_spec
 from plus.tasks import TaskSpec
 from plus.tokens import encode
 from plus.training.evaluate import finetuned_module
-from plus.training.inference import embed_tokens, predict_outputs, prediction_columns
+from plus.training.inference import embed_tokens, module_device, predict_outputs, prediction_columns
 
 if TYPE_CHECKING:
     from plus.models.task_model import TaskModel
@@ -25,6 +34,7 @@ if TYPE_CHECKING:
 DEFAULT_MAX_RESIDUES = 16_384  # padded residues per forward pass: bounds activation memory for long inputs
 
 SequenceItem = str | tuple[str, str]  # a sequence, or an (id, sequence) pair
+Source = str | os.PathLike[str] | Mapping[str, Any] | Settings  # what `load` opens
 
 
 def sequence_problem(sequence: str) -> str | None:
@@ -98,26 +108,36 @@ class Embeddings:
 
 
 class Model:
-    """A loaded checkpoint: a pretrained encoder, or a fine-tuned model (encoder + task head)."""
+    """A loaded model: an encoder alone (pretrained, Hugging Face, control...), or a task model (encoder + head:
+    fine-tuned, or a probe's head on its frozen encoder's states)."""
 
-    def __init__(self, path: str | os.PathLike[str], encoder: torch.nn.Module, head: TaskModel | None) -> None:
-        self.path = Path(path)
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None,
+        encoder: torch.nn.Module,
+        head: TaskModel | None,
+        source: str | None = None,
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        self.source = source or str(path)  # what messages call the model: its path, or its encoder spec
         self.encoder = encoder
         self.finetuned = head
         self.task: TaskSpec | None = head.spec if head is not None else None
 
     @property
     def kind(self) -> str:
-        """'encoder' (pretrained, no task head) or 'finetuned'."""
-        return "encoder" if self.finetuned is None else "finetuned"
+        """'encoder' (no task head), 'finetuned', or 'probe' (a head on states of a frozen encoder)."""
+        if self.finetuned is None:
+            return "encoder"
+        return "probe" if isinstance(self.finetuned.encoder, FrozenStates) else "finetuned"
 
     @property
     def device(self) -> torch.device:
-        return next(self.encoder.parameters()).device
+        return module_device(self.finetuned if self.finetuned is not None else self.encoder)
 
     def __repr__(self) -> str:
         task = f", task={self.task.name!r}" if self.task else ""
-        return f"plus.Model({str(self.path)!r}, kind={self.kind!r}{task}, device={str(self.device)!r})"
+        return f"plus.Model({self.source!r}, kind={self.kind!r}{task}, device={str(self.device)!r})"
 
     def batch(self, sequences: Sequence[SequenceItem]) -> Batch:
         """Sequences or (id, sequence) pairs as a batch; ids default to the position ('0', '1', ...)."""
@@ -148,7 +168,7 @@ class Model:
         """
         head = self._head("predict")
         if head.spec.shape == "pair":
-            raise InputError(f"{self.path}: {head.spec.name} compares two proteins: use predict_pairs([(a, b), ...])")
+            raise InputError(f"{self.source}: {head.spec.name} compares two proteins: use predict_pairs([(a, b), ...])")
         batch = batch if isinstance(batch, Batch) else Batch.of(batch)
         outputs = predict_outputs(head, batch.tokens, max_residues=max_residues)
         return pd.DataFrame({"id": list(batch.ids), **prediction_columns(head.spec, outputs)})
@@ -161,7 +181,7 @@ class Model:
         """One row per pair: `id_a`, `id_b`, `expected_level` (0..4) and `p_class` ... `p_family` (P(level > k))."""
         head = self._head("predict_pairs")
         if head.spec.shape != "pair":
-            raise InputError(f"{self.path}: {head.spec.name} predicts single proteins: use predict(batch)")
+            raise InputError(f"{self.source}: {head.spec.name} predicts single proteins: use predict(batch)")
         if len(pairs) == 0:
             raise InputError("pairs: no pairs")
         for i, pair in enumerate(pairs):
@@ -181,22 +201,55 @@ class Model:
     def _head(self, method: str) -> TaskModel:
         if self.finetuned is None:
             raise InputError(
-                f"{self.path}: a pretrained encoder has no task head, so it cannot {method}; "
-                "load a fine-tuned model.pt, or use embed() for representations"
+                f"{self.source}: a pretrained encoder has no task head, so it cannot {method}; "
+                "load a fine-tuned or probe model.pt, or use embed() for representations"
             )
         return self.finetuned
 
 
-def load(path: str | os.PathLike[str], device: str | torch.device | None = None) -> Model:
-    """Any PLUS checkpoint (pretrained encoder or fine-tuned model) in eval mode, on `device` (default: GPU if any)."""
+def _target_device(device: str | torch.device | None) -> torch.device:
+    """The torch device asked for (default: a GPU if there is one), or an InputError."""
     try:
         target = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
     except RuntimeError as error:
         raise InputError(f"device {device!r}: not a torch device ({error})") from error
     if target.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {device!r}: no GPU is available to this process")
+    return target
+
+
+def _open_path(path: Path) -> tuple[torch.nn.Module, TaskModel | None]:
+    """The encoder and task head (or None) of a model.pt, or the encoder of a Hugging Face model directory."""
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise InputError(f"{path}: a directory without config.json, so not a Hugging Face model directory")
+        return open_encoder({"type": "huggingface", "path": str(path)}), None
     checkpoint = load_checkpoint(path)
-    if checkpoint["kind"] == "finetuned":
-        head = finetuned_module(checkpoint, path).to(target).eval()
-        return Model(path, head.encoder, head)
-    return Model(path, load_encoder(path).to(target).eval(), None)
+    if checkpoint["kind"] != "finetuned":
+        return load_encoder(path), None
+    if checkpoint.get("protocol") == "probe":
+        from plus.training.probe_inference import probe_predictor
+
+        head = probe_predictor(checkpoint, path)
+        return head.encoder.inner, head
+    head = finetuned_module(checkpoint, path)
+    return head.encoder, head
+
+
+def load(source: Source, device: str | torch.device | None = None) -> Model:
+    """A model in eval mode on `device` (default: GPU if any): our model.pt (pretrained, fine-tuned or probe), a
+    Hugging Face model directory (recognised by its config.json), or an encoder spec (dict or plus.settings spec).
+
+    A probe embeds new sequences through the encoder it records (relative paths: see plus.models.spec_paths)."""
+    target = _target_device(device)
+    if isinstance(source, (Mapping, Settings)):
+        value = source.model_dump(mode="json") if isinstance(source, Settings) else dict(source)
+        spec = parse_encoder_spec(value)
+        text = json.dumps(spec.model_dump(mode="json", exclude_none=True))
+        return Model(None, open_encoder(spec).to(target).eval(), None, source=text)
+    if not isinstance(source, (str, os.PathLike)):
+        raise InputError(f"plus.load: expected a path or an encoder spec, got {type(source).__name__}")
+    encoder, head = _open_path(Path(source))
+    if head is not None:
+        head.to(target).eval()
+    return Model(source, encoder.to(target).eval(), head)

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import plus
+from plus.cli import main
 from plus.data.batching.task_examples import TargetScaling
 from plus.errors import InputError
 from plus.models import build_encoder
@@ -209,3 +210,54 @@ def test_loading_and_evaluating_do_not_import_lightning(module: str) -> None:
     code = f"import sys, {module}; print('lightning' in sys.modules, 'torchmetrics' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+@pytest.fixture(scope="module")
+def tiny_esm2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from encoder_helpers import write_tiny_esm2
+
+    return write_tiny_esm2(tmp_path_factory.mktemp("hf") / "esm2")
+
+
+def test_load_a_hugging_face_directory_as_path_string_or_spec(tiny_esm2: Path) -> None:
+    from plus.models.registry import open_encoder
+    from plus.settings import HuggingFaceEncoderSpec
+
+    sequences = random_sequences(4, 5, 30, seed=4)
+    expected = open_encoder({"type": "huggingface", "path": str(tiny_esm2)})
+    padded = [torch.tensor([[AA.index(c) + 1 for c in s]]) for s in sequences]
+    spec = HuggingFaceEncoderSpec(type="huggingface", path=str(tiny_esm2))
+    for source in (tiny_esm2, str(tiny_esm2), {"type": "huggingface", "path": str(tiny_esm2)}, spec):
+        model = plus.load(source, device="cpu")
+        assert model.kind == "encoder" and model.task is None and not model.encoder.training
+        emb = model.embed(sequences)
+        assert [tuple(r.shape) for r in emb.residues] == [(len(s), 32) for s in sequences]
+        with torch.no_grad():
+            alone = expected(padded[2], torch.tensor([len(sequences[2])]))[0]
+        torch.testing.assert_close(emb.residues[2], alone, atol=1e-5, rtol=1e-5)
+    assert str(tiny_esm2) in repr(plus.load(tiny_esm2))
+    fasta, out = tiny_esm2.parent / "x.fasta", tiny_esm2.parent / "x.npz"
+    fasta.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(sequences)))
+    assert main(["embed", "--model", str(tiny_esm2), "--fasta", str(fasta), "--out", str(out)]) == 0
+    np.testing.assert_allclose(np.load(out)["s2/residues"], emb.residues[2].numpy(), atol=1e-5)
+    with pytest.raises(InputError, match="no task head"):
+        plus.load(tiny_esm2).predict(sequences)
+
+
+def test_load_controls_from_a_spec(tmp_path: Path) -> None:
+    from plus.settings import Blosum62EncoderSpec
+
+    onehot = plus.load({"type": "onehot"})
+    emb = onehot.embed([("a", "ACD"), ("b", "MKVW")])
+    assert emb.ids == ("a", "b") and tuple(emb.residues[0].shape) == (3, 21)
+    torch.testing.assert_close(emb.residues[0].sum(dim=1), torch.ones(3))
+    assert onehot.kind == "encoder" and str(onehot.device) == "cpu" and onehot.path is None
+    assert repr(onehot).startswith('plus.Model(\'{"type": "onehot"}\'')
+    blosum = plus.load(Blosum62EncoderSpec(type="blosum62")).embed(["W"])
+    assert float(blosum.residues[0][0, AA.index("W")]) == 11.0  # BLOSUM62's W/W score
+    with pytest.raises(InputError, match=r"encoder\.type: unknown encoder type"):
+        plus.load({"type": "esm"})
+    with pytest.raises(InputError, match="without config.json"):
+        plus.load(tmp_path)
+    with pytest.raises(InputError, match="expected a path or an encoder spec"):
+        plus.load(3)  # type: ignore[arg-type]

@@ -15,18 +15,20 @@ from plus.errors import InputError
 DESCRIPTION = """\
 plus is for pretraining protein language models the PLUS way (masked language modelling plus same-family
 prediction on Pfam), fine-tuning them on the seven PLUS benchmark tasks, evaluating them with the paper's metrics,
-reporting the results, and computing embeddings of your own sequences with any trained checkpoint.
+reporting the results, and computing embeddings and predictions of your own sequences with any trained checkpoint.
 
 Typical order: prepare data (synthetic or download, then prepare-pfam and import-task), pretrain, finetune,
-evaluate, report; embed works on any pretrained or fine-tuned model.pt. The Snakemake workflow runs this chain
-for you. Run `plus COMMAND --help` for a command's inputs, outputs and options."""
+evaluate, report; embed works on any model.pt or Hugging Face model directory, and predict on any fine-tuned or
+probe model.pt. The Snakemake workflow runs this chain for you. Run `plus COMMAND --help` for a command's
+inputs, outputs and options."""
 
 EPILOG = """\
 command groups:
   data          synthetic, download, prepare-pfam, import-task, formats (import formats and options),
                 scope-pairs (homology pair files from SCOPe domains)
   training      pretrain, finetune, evaluate; frozen probes: embed-task, probe, evaluate-probe
-  models        embed (embeddings of a FASTA file), models (the presets), devices (visible GPUs)
+  models        embed (embeddings of a FASTA file), predict (a task model's predictions for a FASTA file),
+                models (the presets), devices (visible GPUs)
   results       report (tables, figures and summary.md), audit-leakage (test-train identity),
                 alignment-baseline (nearest-neighbour alignment predictions)
   planning      plan (residues, hours and SLURM runtimes of every job of a config)

@@ -101,7 +101,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=f"{text}: writes {{id}}/residues ([L, d]) and {{id}}/protein (the mean over residues) for every "
         "record, the id being the header's first word. Sequences must be non-empty and letters only, ids unique.",
     )
-    parser.add_argument("--model", type=Path, required=True, help="pretrained or fine-tuned model.pt")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="model.pt (pretrained, fine-tuned or probe) or a Hugging Face model directory",
+    )
     parser.add_argument("--fasta", type=Path, required=True, help="protein sequences (plain or gzip)")
     parser.add_argument("--out", type=Path, required=True, help="output file, .h5 or .npz")
     parser.add_argument("--representation", choices=("h", "z"), default="h", help="h (2H-d) or projected z")

@@ -16,6 +16,7 @@ from plus.metrics.task import fit_homology_thresholds, task_metrics
 from plus.models import build_encoder, parse_encoder_config
 from plus.models.checkpoint import load_checkpoint
 from plus.models.registry import architecture
+from plus.models.spec_paths import resolve_spec_paths
 from plus.models.task_model import TaskModel
 from plus.settings import EvaluateJob, FinetuneSettings, parse_settings
 from plus.tasks import TaskSpec
@@ -29,7 +30,8 @@ def load_finetuned(path: str | Path) -> TaskModel:
 
 
 def finetuned_module(checkpoint: dict[str, Any], path: str | Path) -> TaskModel:
-    """The fine-tuned model a loaded checkpoint holds: our encoder from its config, others from their spec."""
+    """The fine-tuned model a loaded checkpoint holds: our encoder from its config, others from their spec (relative
+    paths resolved as plus.models.spec_paths says)."""
     if checkpoint["kind"] != "finetuned":
         raise InputError(f"{path}: a {checkpoint['kind']} checkpoint, not a fine-tuned model")
     if checkpoint.get("protocol") == "probe":
@@ -38,7 +40,7 @@ def finetuned_module(checkpoint: dict[str, Any], path: str | Path) -> TaskModel:
     if record["type"] == "plus":
         encoder = build_encoder(parse_encoder_config(checkpoint["model_config"], source=f"{path}: model_config"))
     else:
-        encoder = architecture(record["spec"])
+        encoder = architecture(resolve_spec_paths(record["spec"], path))
     scaling = TargetScaling(**checkpoint["scaling"])
     if "training" not in checkpoint:
         raise InputError(f"{path}: no fine-tuning settings in the checkpoint (written by an older version); re-run it")

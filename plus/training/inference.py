@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +17,13 @@ from plus.tensors import pad_tokens
 
 if TYPE_CHECKING:
     from plus.models.task_model import TaskModel
+
+
+def module_device(module: nn.Module) -> torch.device:
+    """Where a module's parameters (else its buffers) live; CPU for a module with neither (a parameter-free control)."""
+    for tensor in chain(module.parameters(), module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 def length_batches(
@@ -61,7 +69,7 @@ def embed_tokens(
     """Per-residue representations ([L_i, d] float32 CPU tensors, input order): h, or z = encoder.project(h)."""
     if representation not in ("h", "z"):
         raise ValueError(f"representation must be 'h' or 'z', not {representation!r}")
-    device = next(encoder.parameters()).device
+    device = module_device(encoder)
     out: list[Any] = [None] * len(tokens)
     for indices in length_batches([len(t) for t in tokens], max_items, max_residues):
         padded, lengths = pad_tokens([tokens[i] for i in indices])
@@ -80,7 +88,7 @@ def predict_outputs(
     max_residues: int | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """`TaskModel.predict_batch` outputs per input (pairs when `tokens_b` is given), in input order."""
-    device = next(module.parameters()).device
+    device = module_device(module)
     if tokens_b is None:
         lengths: list[Any] = [len(t) for t in tokens]
     else:

@@ -59,7 +59,8 @@ def run_probe(
     manifest = read_manifest(embeddings)
     check_embeddings(manifest, spec, str(embeddings))
     encoder = cached_encoder(embeddings, manifest, ("train", "valid"))
-    provenance = {"encoder": manifest["encoder"], "protocol": "probe"}
+    states = {key: manifest[key] for key in ("representation", "layout", "dtype")}
+    provenance = {"encoder": manifest["encoder"], "protocol": "probe", "states": states}
     return run_finetune(job.model_copy(update={"task": spec}), data_dir, out_dir, checkpoint_dir, encoder, provenance)
 
 
