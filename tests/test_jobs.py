@@ -356,7 +356,7 @@ def test_run_selects_the_models_and_tasks_that_are_planned(paper: dict) -> None:
     plan = plan_workflow(values)
     assert plan.models == ["plus-tfm", "rnn-large-nopretrain"]  # config order, not the selection's
     assert plan.tasks == ["stability", "secstr"]
-    assert plan.pretrained_models == ["plus-tfm", "rnn-large-nopretrain"]
+    assert plan.pretrained_models == ["plus-tfm"]  # objective none: initialised where it is fine-tuned
     assert plan.corpora == ["pfam", "pfam-max256"]
     assert sorted(plan.downloads) == [
         "pfam/Pfam-A.fasta.gz",

@@ -123,7 +123,8 @@ def test_paper_plan_counts() -> None:
     jobs = build_run_plan(plan_workflow(config), results="/nonexistent").jobs()
     counts = Counter(job.rule for job in jobs)
     assert counts["finetune"] == counts["evaluate"] == 6 * 7 * 3
-    assert (counts["pretrain"], counts["import_task"], counts["prepare_pfam"]) == (6, 7, 2)  # plus-tfm: <= 256 aa
+    # plus-tfm: <= 256 aa; the two models without pretraining are initialised where they are fine-tuned
+    assert (counts["pretrain"], counts["import_task"], counts["prepare_pfam"]) == (4, 7, 2)
     runs = {(job.model, job.task, job.seed) for job in jobs if job.rule == "finetune"}
     assert len(runs) == 126 and ("plus-rnn-large", "transmembrane", 2) in runs
 
@@ -306,7 +307,7 @@ def test_cli_prints_tables_and_json(capsys: pytest.CaptureFixture[str], tmp_path
     assert "Totals per stage:" in text and "Totals per model" in text and "pretrain plus-rnn-large" in text
     assert cli_main(["plan", "--config", config, "--results", str(tmp_path), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert len(document["jobs"]) == 13 + 2 + 7 + 7 + 7 + 6 + 126 + 126 + 1
+    assert len(document["jobs"]) == 13 + 2 + 7 + 7 + 7 + 4 + 126 + 126 + 1
     assert [row["rule"] for row in document["totals"]["rule"]][-1] == "total (GPU rules)"
     assert [row["model"] for row in document["totals"]["model"]][:2] == ["plus-rnn-base", "plus-rnn-large"]
 
