@@ -198,7 +198,10 @@ def render_text(plan: RunPlan, jobs: list[JobPlan], config: str) -> str:
         _totals_text(totals_by_model(frame), "model", device, reference),
         "",
         "Pretraining:",
-        *[f"  {_headline(plan, job)}" for job in jobs if job.rule == "pretrain"],
+        *(
+            [f"  {_headline(plan, job)}" for job in jobs if job.rule == "pretrain"]
+            or ["  none: no model is pretrained here"]
+        ),
         *_warnings(jobs),
     ]
     return "\n".join(lines) + "\n"
