@@ -236,10 +236,25 @@ def test_the_evaluate_section_reaches_every_evaluation(paper: dict) -> None:
 
 def test_a_model_can_pretrain_on_a_length_limited_corpus(paper: dict) -> None:
     plan = plan_workflow(paper)
-    assert plan.corpora == ["pfam", "pfam-max256"]
-    assert plan.corpus_of("plus-tfm") == "pfam-max256" and plan.corpus_of("plus-rnn-base") == "pfam"
-    assert plan.pfam("pfam-max256").max_length == 256 and plan.pfam("pfam").max_length is None
-    assert plan.pfam("pfam-max256").min_family_size == plan.pfam().min_family_size == 1000
+    shared, limited = plan.corpus_of("plus-rnn-base"), plan.corpus_of("plus-tfm")
+    assert sorted(plan.corpora) == sorted([shared, limited]) and shared != limited and shared == plan.shared_corpus
+    assert plan.pfam(limited).max_length == 256 and plan.pfam(shared).max_length is None
+    assert plan.pfam(limited).min_family_size == plan.pfam().min_family_size == 1000
+    assert plan.corpus_dir(limited) == f"results/pfam/{limited}" and re.fullmatch(r"[0-9a-f]{12}", limited)
+
+
+def test_a_corpus_is_keyed_by_its_settings_and_source(paper: dict) -> None:
+    key = plan_workflow(paper).shared_corpus
+    assert plan_workflow(copy.deepcopy(paper)).shared_corpus == key  # the same settings: the same directory
+    for section, value in [("min_family_size", 999), ("seed", 1), ("source", "elsewhere/Pfam-A.fasta.gz")]:
+        changed = copy.deepcopy(paper)
+        changed["pfam"][section] = value
+        assert plan_workflow(changed).shared_corpus != key, section
+    same_limit = copy.deepcopy(paper)
+    same_limit["pfam"]["max_length"] = 256  # the shared corpus is then plus-tfm's: prepared once
+    assert len(plan_workflow(same_limit).corpora) == 1
+    with pytest.raises(InputError, match="no Pfam corpus 'pfam'"):
+        plan_workflow(paper).pfam("pfam")
 
 
 def test_official_sources_are_the_provenance_the_report_compares_published_numbers_on(paper: dict) -> None:
@@ -292,3 +307,33 @@ def test_the_demo_under_the_authors_protocol_resolves() -> None:
         and plan.evaluate("plus-rnn-tiny", "homology", 0).homology_score == "authors"
     )
     assert plan.import_task("secstr").sources[0].options["valid_mask"] == "ignore"
+
+
+def test_a_missing_local_source_names_its_config_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # config paths are relative to the working directory
+    values = config()
+    synthetic = [path for _, path in plan_workflow(values).local_sources()]
+    plan_workflow(values).check_local_sources(made=synthetic)  # made by rule synthetic: not missing
+    with pytest.raises(InputError, match=r"^pfam.source: no such file 'resources/synthetic/Pfam-A.fasta.gz'$"):
+        plan_workflow(values).check_local_sources()
+
+    values["tasks"]["stability"]["sources"][0]["files"]["train"] = "data/x.csv"
+    with pytest.raises(InputError, match=r"^tasks.stability.sources.0.files.train: no such file 'data/x.csv'$"):
+        plan_workflow(values).check_local_sources(made=synthetic)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.csv").write_text("id,sequence,label\n")
+    plan_workflow(values).check_local_sources(made=synthetic)
+
+    values["tasks"]["stability"]["sources"][0]["files"]["valid"] = {"path": "mine/valid.json", "name": "v.json"}
+    with pytest.raises(InputError, match=r"^tasks.stability.sources.0.files.valid.path: no such file 'mine/valid"):
+        plan_workflow(values).check_local_sources(made=synthetic)
+
+
+def test_a_path_the_download_step_writes_is_not_missing(
+    paper: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    values = copy.deepcopy(paper)
+    plan_workflow(values).check_local_sources()  # every source a url
+    values["pfam"]["source"] = "resources/downloads/stability/stability.tar.gz"  # the stability download's target
+    plan_workflow(values).check_local_sources()

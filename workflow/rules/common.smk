@@ -9,7 +9,7 @@ from snakemake.utils import validate
 try:
     from plus.data.synthetic import FILES as SYNTHETIC_DATA_FILES
     from plus.errors import InputError
-    from plus.jobs import BASELINE, DOWNLOAD_DIR, plan_workflow
+    from plus.jobs import BASELINE, CORPUS_DIR, DOWNLOAD_DIR, plan_workflow
     from plus.launch import training_launcher
     from plus.run_plan.plan import build_run_plan
     from plus.report.outputs import (
@@ -27,17 +27,20 @@ except ImportError as error:
     ) from error
 
 
+SYNTHETIC_DIR = "resources/synthetic"
+# What `plus synthetic` writes, declared so that a config path under resources/synthetic/ is made by rule synthetic.
+SYNTHETIC_FILES = [f"{SYNTHETIC_DIR}/{name}" for name in SYNTHETIC_DATA_FILES]
+
 try:
     PLAN = plan_workflow(config)
+    # Every local source must exist now, unless the synthetic or download step makes it. Snakemake itself would
+    # take an existing results/tasks/<task> whose import misses an input for a source file, and reuse it silently.
+    PLAN.check_local_sources(made=SYNTHETIC_FILES)
     RUN_PLAN = build_run_plan(PLAN, PLAN.config.plan)
 except InputError as error:
     raise WorkflowError(f"config: {error}") from None
 validate(config, schema="../schemas/config.schema.json", set_default=False)
-
-SYNTHETIC_DIR = "resources/synthetic"
-# What `plus synthetic` writes, declared so that a config path under resources/synthetic/ is made by rule synthetic.
-SYNTHETIC_FILES = [f"{SYNTHETIC_DIR}/{name}" for name in SYNTHETIC_DATA_FILES]
-PFAM_DIR = "results/{corpus}"
+PFAM_DIR = f"{CORPUS_DIR}/{{corpus}}"  # {corpus}: a hash of its settings and source
 MODELS = PLAN.models
 TASKS = PLAN.tasks
 SEEDS = [str(seed) for seed in PLAN.seeds]
@@ -101,7 +104,7 @@ def corpus_input(name):
     """A file or store of the Pfam corpus a model pretrains on (`train`, `test` or `test_pairs.parquet`)."""
 
     def path(wildcards):
-        return f"results/{PLAN.corpus_of(wildcards.model)}/{name}"
+        return f"{PLAN.corpus_dir(PLAN.corpus_of(wildcards.model))}/{name}"
 
     return path
 
