@@ -317,6 +317,26 @@ class WorkflowPlan:
             return {"kind": "official", "detail": f"downloaded from {', '.join(hosts)}"}
         return {}
 
+    def replaced_outputs(self) -> list[str]:
+        """The task imports and pretrained models in the working directory that another config (or an earlier
+        version of this one) made differently under the same name: running this config replaces them."""
+        planned: dict[str, tuple[Any, dict[str, str]]] = {
+            f"results/tasks/{task}": (self.import_task(task), {}) for task in self.tasks
+        }
+        for model in self.pretrained_models:
+            corpus = self.corpus_dir(self.corpus_of(model))
+            planned[f"results/pretrain/{model}"] = (self.pretrain(model), {"train": f"{corpus}/train"})
+        replaced = []
+        for directory, (settings, inputs) in planned.items():
+            record = _run_record(os.path.join(directory, "config.json"))
+            if record is None:
+                continue
+            recorded_inputs = record.get("inputs") or {}
+            same_settings = _without_none(record.get("settings")) == _without_none(settings.model_dump(mode="json"))
+            if not same_settings or any(recorded_inputs.get(key) != value for key, value in inputs.items()):
+                replaced.append(directory)
+        return replaced
+
     def report(self) -> ReportJob:
         models = [
             ReportModel(
@@ -344,6 +364,25 @@ class WorkflowPlan:
             provenance=provenance,
             bootstrap_resamples=self.config.report.bootstrap_resamples,
         )
+
+
+def _run_record(path: str) -> dict[str, Any] | None:
+    """A job's config.json (plus.io.write_run_record), or None where there is none to read."""
+    try:
+        with open(path) as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _without_none(value: Any) -> Any:
+    """JSON settings without null values (some jobs record their settings without them)."""
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value]
+    return value
 
 
 def _task_specs(config: WorkflowConfig) -> dict[str, TaskSpec]:

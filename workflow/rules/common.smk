@@ -4,6 +4,7 @@ import os
 import re
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 try:
@@ -40,6 +41,14 @@ try:
 except InputError as error:
     raise WorkflowError(f"config: {error}") from None
 validate(config, schema="../schemas/config.schema.json", set_default=False)
+# Tasks and models are named by the user, and their outputs by those names: say so when this config would replace
+# an import or a pretrained model made differently under the same name (e.g. by another config in this directory).
+if REPLACED := PLAN.replaced_outputs():
+    logger.warning(
+        f"{', '.join(REPLACED)}: made with other settings or inputs than this config gives; running it replaces "
+        "them. To keep both, name the task or model differently, or run each config in its own directory "
+        "(snakemake -d runs/NAME)."
+    )
 PFAM_DIR = f"{CORPUS_DIR}/{{corpus}}"  # {corpus}: a hash of its settings and source
 MODELS = PLAN.models
 TASKS = PLAN.tasks
