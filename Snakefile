@@ -1,7 +1,8 @@
 """PLUS: Pfam pretraining (MLM + same-family prediction) and the seven-task benchmark.
 
 Run from the repository root: `snakemake --cores 2` (offline demo, config/config.yaml) or
-`snakemake --profile slurm` (the paper reproduction on a SLURM cluster, config/paper.yaml).
+`snakemake --profile slurm` (the paper reproduction on a SLURM cluster, config/paper.yaml); add `-d runs/NAME` to
+keep a run's results/, logs/ and resources/ in a directory of its own.
 """
 
 from snakemake.utils import min_version

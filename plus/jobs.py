@@ -45,6 +45,7 @@ from plus.settings import (
 from plus.tasks import resolve_task
 
 DOWNLOAD_DIR = "resources/downloads"
+SYNTHETIC_DIR = "resources/synthetic"  # where rule synthetic writes the demo data
 CORPUS_DIR = "results/pfam"  # one directory per corpus under it, named by corpus_key
 CORPUS_KEY_LENGTH = 12
 BASELINE = "alignment-nn"  # the report's nearest-neighbour alignment baseline
@@ -318,11 +319,12 @@ class WorkflowPlan:
         return {}
 
     def replaced_outputs(self) -> list[str]:
-        """The task imports and pretrained models in the working directory that another config (or an earlier
-        version of this one) made differently under the same name: running this config replaces them."""
-        planned: dict[str, tuple[Any, dict[str, str]]] = {
-            f"results/tasks/{task}": (self.import_task(task), {}) for task in self.tasks
-        }
+        """The synthetic data, task imports and pretrained models in the working directory that another config (or
+        an earlier version of this one) made differently at the same path: running this config replaces them."""
+        planned: dict[str, tuple[Any, dict[str, str]]] = {}
+        if any(path.startswith(f"{SYNTHETIC_DIR}/") for _, path in self.local_sources()):
+            planned[SYNTHETIC_DIR] = (self.synthetic, {})
+        planned.update({f"results/tasks/{task}": (self.import_task(task), {}) for task in self.tasks})
         for model in self.pretrained_models:
             corpus = self.corpus_dir(self.corpus_of(model))
             planned[f"results/pretrain/{model}"] = (self.pretrain(model), {"train": f"{corpus}/train"})

@@ -337,3 +337,30 @@ def test_a_path_the_download_step_writes_is_not_missing(
     plan_workflow(values).check_local_sources()  # every source a url
     values["pfam"]["source"] = "resources/downloads/stability/stability.tar.gz"  # the stability download's target
     plan_workflow(values).check_local_sources()
+
+
+def test_outputs_made_differently_under_the_same_name_are_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plus.io import write_run_record
+
+    monkeypatch.chdir(tmp_path)
+    plan = plan_workflow(config())
+    assert plan.replaced_outputs() == []
+    model = plan.pretrained_models[0]
+    corpus = plan.corpus_dir(plan.corpus_of(model))
+    for directory, settings, inputs in [
+        ("resources/synthetic", plan.synthetic.model_dump(mode="json"), {}),
+        ("results/tasks/solubility", plan.import_task("solubility").model_dump(mode="json", exclude_none=True), {}),
+        (f"results/pretrain/{model}", plan.pretrain(model).model_dump(mode="json"), {"train": f"{corpus}/train"}),
+    ]:
+        Path(directory).mkdir(parents=True)
+        write_run_record(directory, settings, inputs)  # as `plus import-task` and `plus pretrain` write them
+    assert plan.replaced_outputs() == []
+
+    changed = config()
+    changed["tasks"]["solubility"]["expected_sizes"] = {"test": 3}
+    changed["pfam"]["seed"] = 1  # another corpus: the same pretraining settings, another input
+    assert plan_workflow(changed).replaced_outputs() == ["results/tasks/solubility", f"results/pretrain/{model}"]
+    changed["synthetic"]["seed"] = 1
+    assert plan_workflow(changed).replaced_outputs()[0] == "resources/synthetic"

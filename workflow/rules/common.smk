@@ -10,7 +10,13 @@ from snakemake.utils import validate
 try:
     from plus.data.synthetic import FILES as SYNTHETIC_DATA_FILES
     from plus.errors import InputError
-    from plus.jobs import BASELINE, CORPUS_DIR, DOWNLOAD_DIR, plan_workflow
+    from plus.jobs import (
+        BASELINE,
+        CORPUS_DIR,
+        DOWNLOAD_DIR,
+        SYNTHETIC_DIR,
+        plan_workflow,
+    )
     from plus.launch import training_launcher
     from plus.run_plan.plan import build_run_plan
     from plus.report.outputs import (
@@ -28,7 +34,6 @@ except ImportError as error:
     ) from error
 
 
-SYNTHETIC_DIR = "resources/synthetic"
 # What `plus synthetic` writes, declared so that a config path under resources/synthetic/ is made by rule synthetic.
 SYNTHETIC_FILES = [f"{SYNTHETIC_DIR}/{name}" for name in SYNTHETIC_DATA_FILES]
 
@@ -42,13 +47,14 @@ except InputError as error:
     raise WorkflowError(f"config: {error}") from None
 validate(config, schema="../schemas/config.schema.json", set_default=False)
 # Tasks and models are named by the user, and their outputs by those names: say so when this config would replace
-# an import or a pretrained model made differently under the same name (e.g. by another config in this directory).
+# the synthetic data, an import or a pretrained model made differently (e.g. by another config in this directory).
 if REPLACED := PLAN.replaced_outputs():
     logger.warning(
         f"{', '.join(REPLACED)}: made with other settings or inputs than this config gives; running it replaces "
-        "them. To keep both, name the task or model differently, or run each config in its own directory "
-        "(snakemake -d runs/NAME)."
+        "them. To keep both, run each config in its own directory (snakemake -d runs/NAME), or rename the task "
+        "or model."
     )
+
 PFAM_DIR = f"{CORPUS_DIR}/{{corpus}}"  # {corpus}: a hash of its settings and source
 MODELS = PLAN.models
 TASKS = PLAN.tasks
