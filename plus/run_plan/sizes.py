@@ -1,5 +1,5 @@
 """Dataset sizes for the run plan, each number with its source: from the summary.json files the workflow writes
-(results/pfam/<corpus>/summary.json, results/tasks/<task>/summary.json) when they exist, else from the workflow config
+(results/pfam/<key>/summary.json, results/tasks/<task>/summary.json) when they exist, else from the workflow config
 (expected_sizes, the synthetic generator's sizes) and plus/run_plan/typical_sizes.yaml."""
 
 from __future__ import annotations
