@@ -8,8 +8,10 @@ not settings: the rules give them to the commands.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +48,9 @@ from plus.settings import (
 from plus.tasks import resolve_task
 
 DOWNLOAD_DIR = "resources/downloads"
-DEFAULT_CORPUS = "pfam"
+SYNTHETIC_DIR = "resources/synthetic"  # where rule synthetic writes the demo data
+CORPUS_DIR = "results/pfam"  # one directory per corpus under it, named by corpus_key
+CORPUS_KEY_LENGTH = 12
 BASELINE = "alignment-nn"  # the report's nearest-neighbour alignment baseline
 WEIGHTED_TYPES = ("plus", "plus-authors", "huggingface")  # encoders with weights trained elsewhere
 IMPORT_KEYS = (
@@ -112,6 +116,13 @@ def _local_file(group: str, spec: Any) -> str | dict[str, str]:
     return path
 
 
+def corpus_key(settings: PfamSettings, source: Any) -> str:
+    """A short hash of a corpus's preparation settings and its source (a path or a url/path spec)."""
+    spec = source if isinstance(source, str) else source.model_dump(mode="json")
+    text = json.dumps({"settings": settings.model_dump(mode="json"), "source": spec}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:CORPUS_KEY_LENGTH]
+
+
 @dataclass(frozen=True)
 class WorkflowPlan:
     """The per-job settings of a whole workflow config (see the module docstring)."""
@@ -138,24 +149,43 @@ class WorkflowPlan:
 
     @property
     def corpora(self) -> list[str]:
-        """Every Pfam corpus the models pretrain on: `pfam` (the shared one) and one per other length limit; none
+        """The key of every Pfam corpus the models pretrain on: the shared one and one per other length limit; none
         when nothing is pretrained here."""
-        if not self.pretrained_models:
-            return []
-        names = [self.corpus_of(model) for model in self.pretrained_models]
-        return sorted(set(names) | {DEFAULT_CORPUS})
+        return sorted(self._corpus_settings()) if self.pretrained_models else []
+
+    @property
+    def shared_corpus(self) -> str:
+        """The key of the corpus prepared with the pfam section's own settings."""
+        return corpus_key(self.pfam(), self._pfam_config().source)
 
     def corpus_of(self, model: str) -> str:
-        """The corpus a model pretrains on (its directory under results/)."""
+        """The key of the corpus a model pretrains on."""
         limit = self.config.models[model].corpus_max_length
-        return DEFAULT_CORPUS if limit is None else f"{DEFAULT_CORPUS}-max{limit}"
+        return self.shared_corpus if limit is None else corpus_key(self._limited(limit), self._pfam_config().source)
 
-    def pfam(self, corpus: str = "pfam") -> PfamSettings:
-        """The preparation settings of a corpus: the shared pfam section, with a variant's own length limit."""
-        settings = self._pfam_config().model_dump(exclude={"source"})
-        if corpus != DEFAULT_CORPUS:
-            settings["max_length"] = int(corpus.removeprefix(f"{DEFAULT_CORPUS}-max"))
-        return PfamSettings(**settings)
+    def corpus_dir(self, corpus: str) -> str:
+        """Where a corpus is prepared: keyed by its settings and source, so configs never share one by mistake."""
+        return f"{CORPUS_DIR}/{corpus}"
+
+    def pfam(self, corpus: str | None = None) -> PfamSettings:
+        """The preparation settings of a corpus by key (default: the shared pfam section's)."""
+        if corpus is None:
+            return PfamSettings(**self._pfam_config().model_dump(exclude={"source"}))
+        try:
+            return self._corpus_settings()[corpus]
+        except KeyError:
+            raise InputError(f"no Pfam corpus {corpus!r} in this config (known: {', '.join(self.corpora)})") from None
+
+    def _limited(self, max_length: int) -> PfamSettings:
+        return self.pfam().model_copy(update={"max_length": max_length})
+
+    def _corpus_settings(self) -> dict[str, PfamSettings]:
+        limits = {self.config.models[model].corpus_max_length for model in self.pretrained_models} - {None}
+        found = {self.shared_corpus: self.pfam()}
+        for limit in limits:
+            settings = self._limited(limit)
+            found[corpus_key(settings, self._pfam_config().source)] = settings
+        return found
 
     def _pfam_config(self) -> PfamConfig:
         if self.config.pfam is None:
@@ -225,6 +255,24 @@ class WorkflowPlan:
         entry = self.config.tasks[task]
         paths = {local_path(task, spec) for source in entry.sources for spec in source.files.values()}
         return sorted(paths)
+
+    def local_sources(self) -> list[tuple[str, str]]:
+        """(config key, path) of every local file the config names: a plain path, or the `path` of a staged copy."""
+        pfam = self.config.pfam
+        specs = [("pfam.source", pfam.source)] if pfam is not None and self.pretrained_models else []
+        for task, entry in self.config.tasks.items():
+            for index, source in enumerate(entry.sources):
+                specs += [(f"tasks.{task}.sources.{index}.files.{key}", spec) for key, spec in source.files.items()]
+        found = [(key, spec) for key, spec in specs if isinstance(spec, str)]
+        return found + [(f"{key}.path", spec.path) for key, spec in specs if isinstance(spec, PathSource)]
+
+    def check_local_sources(self, made: Collection[str] = ()) -> None:
+        """An InputError naming the config key of the first local file that is missing and that no rule makes:
+        `made` lists the paths rules of the workflow write, besides the downloads."""
+        produced = {os.path.normpath(path) for path in [*made, *(d.target for d in self.downloads.values())]}
+        for key, path in self.local_sources():
+            if os.path.normpath(path) not in produced and not os.path.exists(path):
+                raise InputError(f"{key}: no such file {path!r}")
 
     def task_spec(self, model: str, task: str) -> TaskSpec:
         """The task as a model fine-tunes it: the model's head override applied; no auxiliary MLM for an encoder
@@ -315,6 +363,27 @@ class WorkflowPlan:
             "pfam": pfam,
         }
 
+    def replaced_outputs(self) -> list[str]:
+        """The synthetic data, task imports and pretrained models in the working directory that another config (or
+        an earlier version of this one) made differently at the same path: running this config replaces them."""
+        planned: dict[str, tuple[Any, dict[str, str]]] = {}
+        if any(path.startswith(f"{SYNTHETIC_DIR}/") for _, path in self.local_sources()):
+            planned[SYNTHETIC_DIR] = (self.synthetic, {})
+        planned.update({f"results/tasks/{task}": (self.import_task(task), {}) for task in self.tasks})
+        for model in self.pretrained_models:
+            corpus = self.corpus_dir(self.corpus_of(model))
+            planned[f"results/pretrain/{model}"] = (self.pretrain(model), {"train": f"{corpus}/train"})
+        replaced = []
+        for directory, (settings, inputs) in planned.items():
+            record = _run_record(os.path.join(directory, "config.json"))
+            if record is None:
+                continue
+            recorded_inputs = record.get("inputs") or {}
+            same_settings = _without_none(record.get("settings")) == _without_none(settings.model_dump(mode="json"))
+            if not same_settings or any(recorded_inputs.get(key) != value for key, value in inputs.items()):
+                replaced.append(directory)
+        return replaced
+
     def report(self) -> ReportJob:
         models = [
             ReportModel(
@@ -357,6 +426,25 @@ def _origin(model: ReportModel, entry: ModelEntry | None) -> str:
     if model.encoder == "random":
         return "random initialisation of a pretrained architecture (control)"
     return "weights trained elsewhere"
+
+
+def _run_record(path: str) -> dict[str, Any] | None:
+    """A job's config.json (plus.io.write_run_record), or None where there is none to read."""
+    try:
+        with open(path) as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _without_none(value: Any) -> Any:
+    """JSON settings without null values (some jobs record their settings without them)."""
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value]
+    return value
 
 
 def _task_specs(config: WorkflowConfig) -> dict[str, TaskSpec]:

@@ -237,10 +237,25 @@ def test_the_evaluate_section_reaches_every_evaluation(paper: dict) -> None:
 
 def test_a_model_can_pretrain_on_a_length_limited_corpus(paper: dict) -> None:
     plan = plan_workflow(paper)
-    assert plan.corpora == ["pfam", "pfam-max256"]
-    assert plan.corpus_of("plus-tfm") == "pfam-max256" and plan.corpus_of("plus-rnn-base") == "pfam"
-    assert plan.pfam("pfam-max256").max_length == 256 and plan.pfam("pfam").max_length is None
-    assert plan.pfam("pfam-max256").min_family_size == plan.pfam().min_family_size == 1000
+    shared, limited = plan.corpus_of("plus-rnn-base"), plan.corpus_of("plus-tfm")
+    assert sorted(plan.corpora) == sorted([shared, limited]) and shared != limited and shared == plan.shared_corpus
+    assert plan.pfam(limited).max_length == 256 and plan.pfam(shared).max_length is None
+    assert plan.pfam(limited).min_family_size == plan.pfam().min_family_size == 1000
+    assert plan.corpus_dir(limited) == f"results/pfam/{limited}" and re.fullmatch(r"[0-9a-f]{12}", limited)
+
+
+def test_a_corpus_is_keyed_by_its_settings_and_source(paper: dict) -> None:
+    key = plan_workflow(paper).shared_corpus
+    assert plan_workflow(copy.deepcopy(paper)).shared_corpus == key  # the same settings: the same directory
+    for section, value in [("min_family_size", 999), ("seed", 1), ("source", "elsewhere/Pfam-A.fasta.gz")]:
+        changed = copy.deepcopy(paper)
+        changed["pfam"][section] = value
+        assert plan_workflow(changed).shared_corpus != key, section
+    same_limit = copy.deepcopy(paper)
+    same_limit["pfam"]["max_length"] = 256  # the shared corpus is then plus-tfm's: prepared once
+    assert len(plan_workflow(same_limit).corpora) == 1
+    with pytest.raises(InputError, match="no Pfam corpus 'pfam'"):
+        plan_workflow(paper).pfam("pfam")
 
 
 def test_official_sources_are_the_provenance_the_report_compares_published_numbers_on(paper: dict) -> None:
@@ -357,7 +372,7 @@ def test_run_selects_the_models_and_tasks_that_are_planned(paper: dict) -> None:
     assert plan.models == ["plus-tfm", "rnn-large-nopretrain"]  # config order, not the selection's
     assert plan.tasks == ["stability", "secstr"]
     assert plan.pretrained_models == ["plus-tfm"]  # objective none: initialised where it is fine-tuned
-    assert plan.corpora == ["pfam", "pfam-max256"]
+    assert len(plan.corpora) == 2  # the shared corpus and plus-tfm's 256-residue one, keyed by their settings
     assert sorted(plan.downloads) == [
         "pfam/Pfam-A.fasta.gz",
         "secstr/secondary_structure.tar.gz",
@@ -437,3 +452,60 @@ def test_the_bring_your_own_example_resolves_without_pretraining() -> None:
         assert plan.task_provenance(task)["kind"] == "official"
     assert plan.task_spec("esm2-8m", "stability").aux_mlm_weight == 0.0
     assert len(plan.runs()) == 4 * 3 * 3 + 3
+
+
+def test_a_missing_local_source_names_its_config_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # config paths are relative to the working directory
+    values = config()
+    synthetic = [path for _, path in plan_workflow(values).local_sources()]
+    plan_workflow(values).check_local_sources(made=synthetic)  # made by rule synthetic: not missing
+    with pytest.raises(InputError, match=r"^pfam.source: no such file 'resources/synthetic/Pfam-A.fasta.gz'$"):
+        plan_workflow(values).check_local_sources()
+
+    values["tasks"]["stability"]["sources"][0]["files"]["train"] = "data/x.csv"
+    with pytest.raises(InputError, match=r"^tasks.stability.sources.0.files.train: no such file 'data/x.csv'$"):
+        plan_workflow(values).check_local_sources(made=synthetic)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.csv").write_text("id,sequence,label\n")
+    plan_workflow(values).check_local_sources(made=synthetic)
+
+    values["tasks"]["stability"]["sources"][0]["files"]["valid"] = {"path": "mine/valid.json", "name": "v.json"}
+    with pytest.raises(InputError, match=r"^tasks.stability.sources.0.files.valid.path: no such file 'mine/valid"):
+        plan_workflow(values).check_local_sources(made=synthetic)
+
+
+def test_a_path_the_download_step_writes_is_not_missing(
+    paper: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    values = copy.deepcopy(paper)
+    plan_workflow(values).check_local_sources()  # every source a url
+    values["pfam"]["source"] = "resources/downloads/stability/stability.tar.gz"  # the stability download's target
+    plan_workflow(values).check_local_sources()
+
+
+def test_outputs_made_differently_under_the_same_name_are_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plus.io import write_run_record
+
+    monkeypatch.chdir(tmp_path)
+    plan = plan_workflow(config())
+    assert plan.replaced_outputs() == []
+    model = plan.pretrained_models[0]
+    corpus = plan.corpus_dir(plan.corpus_of(model))
+    for directory, settings, inputs in [
+        ("resources/synthetic", plan.synthetic.model_dump(mode="json"), {}),
+        ("results/tasks/solubility", plan.import_task("solubility").model_dump(mode="json", exclude_none=True), {}),
+        (f"results/pretrain/{model}", plan.pretrain(model).model_dump(mode="json"), {"train": f"{corpus}/train"}),
+    ]:
+        Path(directory).mkdir(parents=True)
+        write_run_record(directory, settings, inputs)  # as `plus import-task` and `plus pretrain` write them
+    assert plan.replaced_outputs() == []
+
+    changed = config()
+    changed["tasks"]["solubility"]["expected_sizes"] = {"test": 3}
+    changed["pfam"]["seed"] = 1  # another corpus: the same pretraining settings, another input
+    assert plan_workflow(changed).replaced_outputs() == ["results/tasks/solubility", f"results/pretrain/{model}"]
+    changed["synthetic"]["seed"] = 1
+    assert plan_workflow(changed).replaced_outputs()[0] == "resources/synthetic"

@@ -67,7 +67,8 @@ def small_config() -> dict[str, Any]:
 
 
 def write_summaries(results: Path) -> None:
-    """Summaries in the shape `plus prepare-pfam` and `plus import-task` write them (only the keys the plan reads)."""
+    """Summaries in the shape `plus prepare-pfam` and `plus import-task` write them (only the keys the plan reads),
+    the corpus's in small_config's corpus directory."""
     pfam = {
         "counts": {"read": 1300},
         "splits": {"train": {"sequences": 1000, "tokens": 120_000}, "test": {"sequences": 250, "tokens": 30_000}},
@@ -89,7 +90,7 @@ def write_summaries(results: Path) -> None:
         }
     }
     for path, summary in (
-        ("pfam/summary.json", pfam),
+        (f"pfam/{plan_workflow(small_config()).shared_corpus}/summary.json", pfam),
         ("tasks/solubility/summary.json", solubility),
         ("tasks/homology/summary.json", homology),
     ):
@@ -149,7 +150,7 @@ def test_residues_from_summaries_match_a_hand_count(tmp_path: Path) -> None:
     # homology: 3 epochs x 40 pairs x 2 x 80 aa (train mean) + 3 x 10 valid pairs x 2 x 90 aa
     assert jobs["finetune m/homology/seed0"].work.residues == 3 * 40 * 2 * 80 + 3 * 10 * 2 * 90
     assert jobs["evaluate m/homology/seed0"].work.residues == 10 * 2 * 90 + 20 * 2 * 100 + 5 * 2 * 100
-    assert jobs["prepare_pfam pfam"].work.residues == 1300 * 120
+    assert jobs[f"prepare_pfam {plan.workflow.shared_corpus}"].work.residues == 1300 * 120
     sources = [s for p in jobs["finetune m/solubility/seed0"].work.passes for s in p.sources]
     assert any("splits.train.length.median, taken as the mean" in s for s in sources)
 

@@ -154,7 +154,8 @@ def test_demo_jobs_receive_their_resolved_settings(demo_dry_run: str) -> None:
     ]
     secstr = settings["results/tasks/secstr"]
     assert [source["format"] for source in secstr["sources"]] == ["tape_json", "netsurfp_csv"]
-    assert set(settings["results/pfam"]) == set(PfamSettings.model_fields)
+    corpora = plan_workflow(load_config("config.yaml"))
+    assert set(settings[corpora.corpus_dir(corpora.shared_corpus)]) == set(PfamSettings.model_fields)
     report = settings["report"]
     names = [model["name"] for model in report["models"]]
     assert names == ["plus-rnn-tiny", "mlm-rnn-tiny", "rnn-tiny-nopretrain", "alignment-nn"]
@@ -391,6 +392,30 @@ def test_a_changed_setting_reruns_that_job_only(tmp_path: Path) -> None:
     assert "results/tasks/solubility" in block and "Params have changed since last execution" in block
 
 
+def test_a_mistyped_source_fails_the_dry_run_even_after_a_first_import(tmp_path: Path) -> None:
+    workdir = copy_workflow(tmp_path)
+    made = snakemake(workdir, "--cores", "1", "results/tasks/stability")
+    assert made.returncode == 0, made.stdout + made.stderr
+    config = load_config("config.yaml")
+    config["tasks"]["stability"]["sources"][0]["files"]["train"] = "data/x.csv"
+    (workdir / "typo.yaml").write_text(yaml.safe_dump(config))
+    # without the check, Snakemake takes the existing results/tasks/stability for a source file and plans no import
+    result = snakemake(workdir, "-n", "--configfile", "typo.yaml")
+    assert result.returncode != 0, result.stdout
+    message = "config: tasks.stability.sources.0.files.train: no such file 'data/x.csv'"
+    assert message in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_a_missing_pfam_source_fails_the_dry_run(tmp_path: Path) -> None:
+    workdir = copy_workflow(tmp_path)
+    config = load_config("config.yaml")
+    config["pfam"]["source"] = {"path": "data/Pfam-A.fasta.gz"}
+    (workdir / "missing.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "-n", "--configfile", "missing.yaml")
+    assert result.returncode != 0, result.stdout
+    assert "config: pfam.source.path: no such file 'data/Pfam-A.fasta.gz'" in result.stdout + result.stderr
+
+
 # ---------------------------------------------------------------- config schema
 
 
@@ -594,9 +619,10 @@ def test_a_hostile_file_name_and_url_are_data_not_commands(tmp_path: Path) -> No
     config["tasks"]["solubility"]["sources"][0]["files"]["test_src"] = {"url": f"file://{url_file.resolve()}"}
     (workdir / "hostile.yaml").write_text(yaml.safe_dump(config))
     target = "resources/downloads/solubility/ok$(id>PWNED-URL)"
-    targets = ("results/pfam/summary.json", target)
+    corpus = plan_workflow(config).corpus_dir(plan_workflow(config).shared_corpus)
+    targets = (f"{corpus}/summary.json", target)
     result = snakemake(workdir, "--cores", "1", "--configfile", "hostile.yaml", "--", *targets)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert json.loads((workdir / "results/pfam/summary.json").read_text())["counts"]["read"] == 283
+    assert json.loads((workdir / corpus / "summary.json").read_text())["counts"]["read"] == 283
     assert (workdir / target).read_bytes() == PFAM_SEEDS.read_bytes()
     assert not list(workdir.rglob("PWNED*")), "a command in a file name or URL was executed"

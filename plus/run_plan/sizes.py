@@ -1,5 +1,5 @@
 """Dataset sizes for the run plan, each number with its source: from the summary.json files the workflow writes
-(results/pfam/summary.json, results/tasks/<task>/summary.json) when they exist, else from the workflow config
+(results/pfam/<key>/summary.json, results/tasks/<task>/summary.json) when they exist, else from the workflow config
 (expected_sizes, the synthetic generator's sizes) and plus/run_plan/typical_sizes.yaml."""
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ def _synthetic_length(plan: WorkflowPlan) -> Number:
 
 
 def corpus_size(plan: WorkflowPlan, results: Path, typical: TypicalSizes) -> CorpusSize:
-    """Pfam sizes from results/pfam/summary.json, else from the synthetic generator's or the paper's count."""
-    path = results / "pfam" / "summary.json"
+    """Pfam sizes from the shared corpus's summary.json, else from the synthetic generator's or the paper's count."""
+    path = results / Path(plan.corpus_dir(plan.shared_corpus)).relative_to("results") / "summary.json"
     test_pairs = Number(plan.pfam().n_test_pairs, "config pfam.n_test_pairs")
     if path.is_file():
         return _corpus_from_summary(path, read_summary(path))

@@ -4,12 +4,19 @@ import os
 import re
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 try:
     from plus.data.synthetic import FILES as SYNTHETIC_DATA_FILES
     from plus.errors import InputError
-    from plus.jobs import BASELINE, DOWNLOAD_DIR, plan_workflow
+    from plus.jobs import (
+        BASELINE,
+        CORPUS_DIR,
+        DOWNLOAD_DIR,
+        SYNTHETIC_DIR,
+        plan_workflow,
+    )
     from plus.launch import training_launcher
     from plus.run_plan.plan import build_run_plan
     from plus.report.outputs import (
@@ -27,19 +34,30 @@ except ImportError as error:
     ) from error
 
 
+# What `plus synthetic` writes, declared so that a config path under resources/synthetic/ is made by rule synthetic.
+SYNTHETIC_FILES = [f"{SYNTHETIC_DIR}/{name}" for name in SYNTHETIC_DATA_FILES]
+
 try:
     PLAN = plan_workflow(config)
+    # Every local source must exist now, unless the synthetic or download step makes it. Snakemake itself would
+    # take an existing results/tasks/<task> whose import misses an input for a source file, and reuse it silently.
+    PLAN.check_local_sources(made=SYNTHETIC_FILES)
     RUN_PLAN = build_run_plan(PLAN, PLAN.config.plan)
 except InputError as error:
     raise WorkflowError(f"config: {error}") from None
 validate(config, schema="../schemas/config.schema.json", set_default=False)
 # The HTML report's captions (workflow/report/*.rst) read the resolved settings from here, not the raw config.
 config["_report"] = PLAN.report_context()
+# Tasks and models are named by the user, and their outputs by those names: say so when this config would replace
+# the synthetic data, an import or a pretrained model made differently (e.g. by another config in this directory).
+if REPLACED := PLAN.replaced_outputs():
+    logger.warning(
+        f"{', '.join(REPLACED)}: made with other settings or inputs than this config gives; running it replaces "
+        "them. To keep both, run each config in its own directory (snakemake -d runs/NAME), or rename the task "
+        "or model."
+    )
 
-SYNTHETIC_DIR = "resources/synthetic"
-# What `plus synthetic` writes, declared so that a config path under resources/synthetic/ is made by rule synthetic.
-SYNTHETIC_FILES = [f"{SYNTHETIC_DIR}/{name}" for name in SYNTHETIC_DATA_FILES]
-PFAM_DIR = "results/{corpus}"
+PFAM_DIR = f"{CORPUS_DIR}/{{corpus}}"  # {corpus}: a hash of its settings and source
 MODELS = PLAN.models
 PRETRAINING = bool(PLAN.pretrained_models)  # else no pretraining tables or figures
 TASKS = PLAN.tasks
@@ -104,7 +122,7 @@ def corpus_input(name):
     """A file or store of the Pfam corpus a model pretrains on (`train`, `test` or `test_pairs.parquet`)."""
 
     def path(wildcards):
-        return f"results/{PLAN.corpus_of(wildcards.model)}/{name}"
+        return f"{PLAN.corpus_dir(PLAN.corpus_of(wildcards.model))}/{name}"
 
     return path
 

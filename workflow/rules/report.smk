@@ -35,7 +35,7 @@ REPORT_FIGURE_FILES = [
 rule report:
     input:
         **report_inputs(),
-        published="config/published_results.tsv",
+        published=workflow.source_path("../../config/published_results.tsv"),
     output:
         summary=report(
             "results/summary.md",
