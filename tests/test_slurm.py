@@ -182,13 +182,14 @@ def test_toy_workflow_runs_every_job_through_sbatch_with_fake_gpus(slurm_cluster
     lines = (tmp_path / "results" / "summary.txt").read_text().split("\n")
     part_a, part_b, gpu = (line.split() for line in lines[:3])
     assert part_a[1] in slurm_ids and part_b[1] in slurm_ids and part_a[1] != part_b[1]
-    assert gpu[0] in slurm_ids and gpu[1] == "0", f"GPU job saw CUDA_VISIBLE_DEVICES={gpu[1]}"
+    # SLURM sets CUDA_VISIBLE_DEVICES to the one GPU it allocated; which of the node's GPUs that is, it does not say
+    assert gpu[0] in slurm_ids and gpu[1].isdigit(), f"GPU job saw CUDA_VISIBLE_DEVICES={gpu[1]}"
     gpu_record = slurm_job_record(gpu[0])
     assert gpu_record.get("TresPerJob") == "gres:gpu:1", gpu_record  # the plugin asked sbatch for --gpus=1
 
     devices = json.loads((tmp_path / "results" / "devices" / "toy.json").read_text())
     assert devices["slurm"]["SLURM_JOB_ID"] in slurm_ids
-    assert devices["cuda_visible_devices"] == "0"
+    assert str(devices["cuda_visible_devices"]).isdigit()  # one GPU, whichever SLURM allocated
     assert isinstance(devices["torch"]["device_count"], int)
 
 
@@ -276,7 +277,7 @@ def test_reduced_demo_through_slurm_equals_local_run(slurm_cluster: Path, tmp_pa
         "synthetic": 1,
         "prepare_pfam": 1,
         "import_task": n_tasks,
-        "pretrain": n_models,
+        "pretrain": 1,  # the other model is not pretrained: its initialisation is made where it is fine-tuned
         "finetune": n_models * n_tasks,
         "evaluate": n_models * n_tasks,
         "audit_leakage": n_tasks,
@@ -302,7 +303,7 @@ def test_reduced_demo_through_slurm_equals_local_run(slurm_cluster: Path, tmp_pa
     assert "resuming from" in pretrain_log, _tail(pretrain_log)
 
     local_metrics, cluster_metrics = metrics_files(local), metrics_files(cluster)
-    assert len(local_metrics) == n_models + n_models * n_tasks + n_tasks  # and the alignment baseline per task
+    assert len(local_metrics) == 1 + n_models * n_tasks + n_tasks  # and the alignment baseline per task
     assert set(cluster_metrics) == set(local_metrics)
     assert cluster_metrics[f"results/pretrain/{DEMO_MODELS[0]}/metrics.json"]["steps"] == 2000
     mismatches = [
