@@ -285,7 +285,7 @@ class PretrainSettings(Settings):
     keep: Literal["final", "best"] = Field(
         "final",
         description="model.pt holds the final weights, or the best (lowest validation loss) ones (the authors' "
-        "best.pt; which of their two checkpoints they released is unknown)",
+        "best.pt, the closer guess; which of their two checkpoints they released is unknown)",
     )
     batch_order: BatchOrder = Field(
         "length-buckets",
