@@ -254,7 +254,9 @@ class PretrainSettings(Settings):
     drop_pair_b_mlm: bool = Field(False, description="the authors' quirk: sequence B's MLM loss dropped")
     val_every_n_steps: Positive = 20_000
     checkpoint_every_n_steps: Positive = 1000
-    precision: Precision = Field("auto", description="auto: bf16-mixed on a GPU that supports it, else 32-true")
+    precision: Precision = Field(
+        "auto", description="auto: bf16-mixed on a GPU that supports it, else 32-true (the authors trained in fp32)"
+    )
     num_workers: int = Field(0, ge=0)
     seed: int = 2020
     eval_batch_pairs: Positive = Field(64, description="test pairs per validation batch")
@@ -281,7 +283,9 @@ class PretrainSettings(Settings):
         "encoder one cap of int(rate*max_len) per pair shared in proportion to the segment lengths",
     )
     keep: Literal["final", "best"] = Field(
-        "final", description="model.pt holds the final weights, or the best (lowest validation loss) ones"
+        "final",
+        description="model.pt holds the final weights, or the best (lowest validation loss) ones (the authors' "
+        "best.pt, the closer guess; which of their two checkpoints they released is unknown)",
     )
     batch_order: BatchOrder = Field(
         "length-buckets",
@@ -310,12 +314,16 @@ class FinetuneSettings(Settings):
     grad_clip: float = Field(1.0, gt=0)
     mask_rate: float = Field(0.15, gt=0, lt=1)
     max_masked_per_seq: Positive = 50
-    precision: Precision = "auto"
+    precision: Precision = Field("auto", description="as pretrain.precision (the authors: 32-true)")
     num_workers: int = Field(0, ge=0)
     homology_pairs_per_epoch: Positive = 100_000
     homology_tau: float = Field(0.5, ge=0)
     homology_epochs: Positive = 100
-    homology_sampler: Literal["bepler", "plus-original"] = "bepler"
+    homology_sampler: Literal["bepler", "plus-original"] = Field(
+        "bepler",
+        description="bepler: a level drawn with weight N_l^tau, then a uniform pair of it; plus-original: close to "
+        "the authors' HomolgySampler (plus/data/batching/task_examples.py)",
+    )
     max_steps: Positive | None = None
     homology_batch_size: Positive | None = Field(None, description="pairs per homology batch (null: batch_size)")
     target_scaling: Literal["standardize", "none"] = Field(
@@ -335,7 +343,7 @@ class FinetuneSettings(Settings):
     drop_pair_b_mlm: bool = Field(
         False, description="homology: the authors' quirk, (w + w^2) * MLM(A) with sequence B's MLM loss dropped"
     )
-    mask_count: Literal["round", "authors"] = Field("round", description="as pretrain.mask_count")
+    mask_count: Literal["round", "authors"] = Field("round", description="as pretrain.mask_count (authors: theirs)")
 
 
 class EvaluateSettings(Settings):

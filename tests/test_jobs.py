@@ -73,9 +73,12 @@ def test_heads_of_a_model_replace_the_task_head_key_by_key(paper: dict) -> None:
     assert plan.finetune("plus-rnn-large", "solubility", 0).task.head.model_dump() == {
         "input": "z",
         "hidden": 512,
-        "pooling": "attention",
+        "pooling": "sum",  # the task entry's pooling (the authors', Q2) under the LARGE input and width
     }
-    assert plan.finetune("plus-rnn-base", "solubility", 0).task == BUILTIN_TASKS["solubility"]
+    base = BUILTIN_TASKS["solubility"]
+    assert plan.finetune("plus-rnn-base", "solubility", 0).task == base.model_copy(
+        update={"head": base.head.model_copy(update={"pooling": "sum"})}
+    )
     assert (
         plan.evaluate("plus-rnn-large", "solubility", 2).task == plan.finetune("plus-rnn-large", "solubility", 2).task
     )
@@ -231,7 +234,7 @@ def test_task_spec_round_trip_and_equality() -> None:
 def test_the_evaluate_section_reaches_every_evaluation(paper: dict) -> None:
     plan = plan_workflow(paper)
     job = plan.evaluate("plus-rnn-base", "homology", 1)
-    assert (job.homology_score, job.homology_thresholds) == ("authors", "dev")
+    assert (job.homology_score, job.homology_thresholds) == ("authors", "self")
     assert plan_workflow(config()).evaluate("plus-rnn-tiny", "homology", 0).homology_score == "exceedance-sum"
 
 

@@ -195,9 +195,9 @@ def test_slurm_profile_dry_run_lists_the_paper_dag(workdir: Path) -> None:
 
     configs = job_settings(result.stdout)
     large = configs["results/finetune/plus-rnn-large/solubility/seed2"]
-    assert large["task"]["head"] == {"input": "z", "hidden": 512, "pooling": "attention"}
+    assert large["task"]["head"] == {"input": "z", "hidden": 512, "pooling": "sum"}
     base = configs["results/finetune/plus-rnn-base/solubility/seed2"]
-    assert base["task"]["head"] == {"input": "h", "hidden": 512, "pooling": "attention"}
+    assert base["task"]["head"] == {"input": "h", "hidden": 512, "pooling": "sum"}  # the authors' (Q2)
     tfm = configs["results/pretrain/plus-tfm"]["training"]
     assert (tfm["batch_pairs"], tfm["lr"], tfm["epochs"]) == (128, 0.0001, 10)
     rnn = configs["results/pretrain/plus-rnn-base"]["training"]
@@ -268,6 +268,18 @@ def test_a_run_overlay_cuts_the_paper_config_downloads_included(workdir: Path) -
     assert expected_counts(config)["prepare_pfam"] == 1 and expected_counts(config)["finetune"] == 2 * 2 * 3
     tfm = job_settings(result.stdout)["results/finetune/plus-tfm/stability/seed0"]
     assert tfm["task"]["aux_mlm_weight"] == 0.3 and tfm["task"]["head"]["pooling"] == "cls"
+
+
+def test_the_paper_config_with_our_fixes_dry_runs(workdir: Path) -> None:
+    result = snakemake(workdir, "-n", "-p", "--configfile", "config/paper.yaml", "config/paper_fixed.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert job_counts(result.stdout) == {**expected_counts(load_config("paper.yaml")), "download": 13}
+    settings = job_settings(result.stdout)
+    base = settings["results/finetune/plus-rnn-base/solubility/seed0"]
+    assert base["task"]["head"]["pooling"] == "attention" and base["training"]["homology_sampler"] == "bepler"
+    assert settings["results/finetune/plus-tfm/solubility/seed0"]["task"]["head"]["pooling"] == "cls"
+    pretrain = settings["results/pretrain/plus-rnn-base"]["training"]
+    assert (pretrain["precision"], pretrain["drop_pair_b_mlm"], pretrain["keep"]) == ("auto", False, "final")
 
 
 def test_a_run_selection_of_an_unknown_model_fails_at_dry_run(workdir: Path) -> None:
