@@ -21,6 +21,8 @@ from plus.errors import InputError
 def atomic_path(path: str | os.PathLike[str], directory: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling of `path`; on success move it into place, on failure remove it."""
     target = Path(path)
+    if directory:
+        check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if directory:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
@@ -34,6 +36,7 @@ def atomic_path(path: str | os.PathLike[str], directory: bool = False) -> Iterat
     try:
         yield tmp
         if directory and target.exists():
+            check_replaceable(target)
             shutil.rmtree(target)
         os.replace(tmp, target)
     except BaseException:
@@ -42,6 +45,30 @@ def atomic_path(path: str | os.PathLike[str], directory: bool = False) -> Iterat
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+RUN_MARKER = "config.json"
+
+
+def check_replaceable(target: Path) -> None:
+    """Refuse to replace `target` unless it is absent, empty, or a directory a plus command wrote (its config.json).
+
+    The working directory and its parents are never replaced."""
+    resolved = target.resolve()
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
+        raise InputError(f"{target}: is the working directory or one of its parents; give a new output directory")
+    if target.is_symlink():
+        raise InputError(f"{target}: is a symbolic link; not replacing it (give a new output directory)")
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise InputError(f"{target}: exists and is not a directory; not replacing it (give a new output directory)")
+    if (target / RUN_MARKER).is_file() or not any(target.iterdir()):
+        return
+    raise InputError(
+        f"{target}: exists and was not written by plus (no {RUN_MARKER}); not replacing it (move it or choose another)"
+    )
 
 
 def file_md5(path: str | os.PathLike[str]) -> str:
