@@ -35,9 +35,11 @@ def atomic_path(path: str | os.PathLike[str], directory: bool = False) -> Iterat
     tmp.chmod((0o777 if directory else 0o666) & ~umask)
     try:
         yield tmp
-        if directory and target.exists():
-            check_replaceable(target)
-            shutil.rmtree(target)
+        if directory:
+            _mark_as_ours(tmp)
+            if target.exists():
+                check_replaceable(target)
+                shutil.rmtree(target)
         os.replace(tmp, target)
     except BaseException:
         if tmp.is_dir():
@@ -48,6 +50,24 @@ def atomic_path(path: str | os.PathLike[str], directory: bool = False) -> Iterat
 
 
 RUN_MARKER = "config.json"
+
+
+def _mark_as_ours(directory: Path) -> None:
+    """Give a directory a plus wrote a config.json (the command then writes its full run record over it)."""
+    from plus import __version__
+
+    marker = directory / RUN_MARKER
+    if not marker.exists():
+        marker.write_text(json.dumps({"plus_version": __version__}) + "\n")
+
+
+def written_by_plus(directory: Path) -> bool:
+    """True when `directory` holds a config.json a plus command wrote (a JSON object with plus_version)."""
+    try:
+        record = json.loads((directory / RUN_MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and "plus_version" in record
 
 
 def check_replaceable(target: Path) -> None:
@@ -64,10 +84,10 @@ def check_replaceable(target: Path) -> None:
         return
     if not target.is_dir():
         raise InputError(f"{target}: exists and is not a directory; not replacing it (give a new output directory)")
-    if (target / RUN_MARKER).is_file() or not any(target.iterdir()):
+    if written_by_plus(target) or not any(target.iterdir()):
         return
     raise InputError(
-        f"{target}: exists and was not written by plus (no {RUN_MARKER}); not replacing it (move it or choose another)"
+        f"{target}: exists and was not written by plus (no {RUN_MARKER} of plus); not replacing it (choose another)"
     )
 
 

@@ -35,6 +35,7 @@ def test_write_task_writes_parquet_and_summary(tmp_path):
     tables["train"].attrs["dropped"] = {"too_short": 2}
     summary = write_task(tmp_path / "task", SOLUBILITY, tables, sources={"a.txt": "abc"}, expected_sizes={"test": 3})
     assert sorted(p.name for p in (tmp_path / "task").iterdir()) == [
+        "config.json",
         "summary.json",
         "test.parquet",
         "train.parquet",

@@ -27,9 +27,15 @@ def test_a_users_folder_is_not_emptied(tmp_path: Path) -> None:
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("my notes")
-    with pytest.raises(InputError, match=r"mine: exists and was not written by plus \(no config.json\)"):
+    with pytest.raises(InputError, match=r"mine: exists and was not written by plus \(no config.json of plus\)"):
         import_task(solubility_config(tmp_path), out, "c")
-    assert (out / "notes.txt").read_text() == "my notes" and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    (out / "config.json").write_text('{"_name_or_path": "a Hugging Face model"}')
+    with pytest.raises(InputError, match="mine: exists and was not written by plus"):
+        import_task(solubility_config(tmp_path), out, "c")
+    assert (out / "notes.txt").read_text() == "my notes" and sorted(p.name for p in out.iterdir()) == [
+        "config.json",
+        "notes.txt",
+    ]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".mine.")]
 
 
@@ -54,7 +60,7 @@ def test_the_working_directory_and_its_parents_are_refused(where: str, tmp_path:
     work = tmp_path / "work"
     (work / "sub").mkdir(parents=True)
     (work / "keep.txt").write_text("keep")
-    (work / "config.json").write_text("{}")  # even a directory plus wrote is refused when it is the cwd
+    (work / "config.json").write_text('{"plus_version": "0"}')  # even a directory plus wrote is refused as the cwd
     monkeypatch.chdir(work)
     assert main(["synthetic", "--out", where]) == 2
     assert "working directory or one of its parents" in capsys.readouterr().err
