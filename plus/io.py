@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -91,6 +92,39 @@ def check_replaceable(target: Path) -> None:
     )
 
 
+def require_file(path: str | os.PathLike[str], what: str = "file") -> None:
+    """InputError unless `path` is a readable regular file: says "is a directory", "symbolic link loop",
+    "broken symbolic link" or "not found"."""
+    path = Path(path)
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise InputError(f"{path}: symbolic link loop, not a {what}") from error
+        if path.is_symlink():
+            raise InputError(f"{path}: broken symbolic link (to {os.readlink(path)!r}), not a {what}") from error
+        if error.errno == errno.EACCES:
+            raise InputError(f"{path}: permission denied") from error
+        raise InputError(f"{path}: {what} not found") from error
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a {what}")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file (a device, FIFO or socket), not a {what}")
+
+
+def read_text_file(path: str | os.PathLike[str], what: str = "file") -> str:
+    """A whole UTF-8 text file (a leading byte-order mark dropped); InputError naming the line of a byte that is not
+    UTF-8, or why the path is not a file."""
+    require_file(path, what)
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        byte = data[error.start]
+        raise InputError(f"{path}: line {line}: not a UTF-8 text file (byte 0x{byte:02x}: {error.reason})") from error
+
+
 def file_md5(path: str | os.PathLike[str]) -> str:
     """Hex md5 of a file, read in 1 MiB chunks."""
     digest = hashlib.md5()
@@ -137,10 +171,9 @@ def write_run_record(directory: str | os.PathLike[str], settings: dict[str, Any]
 def read_config(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:
     """Read a JSON or YAML file holding a mapping into a dict, with a clear error naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: {what} not found")
+    text = read_text_file(path, what)
     try:
-        value = yaml.safe_load(path.read_text())
+        value = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise InputError(f"{path}: not valid YAML/JSON: {error}") from error
     if not isinstance(value, dict):
