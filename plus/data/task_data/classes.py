@@ -39,7 +39,7 @@ def classes_in_data(tables: Mapping[str, pd.DataFrame], split: str = "train", wh
     labels = tables[split]["label"]
     if labels.isna().any():
         raise InputError(f"{where}: split {split!r} has records without a label")
-    classes = tuple(sorted(set(labels.astype(str))))
+    classes = tuple(sorted(set(labels.astype(str).str.strip())))  # labels lose surrounding whitespace (canonical)
     if len(classes) < 2:
         raise InputError(f"{where}: split {split!r} has {len(classes)} distinct label(s); a task needs at least two")
     return classes
