@@ -91,6 +91,7 @@ class CheckedText(io.TextIOBase):
         self._pos = 0
         self._eof = False
         self._compressed = compressed
+        self._checked = False  # the compressed stream failed already, or was read to its end for a check
         self.name = name
         self.lines_decoded = 0
         self._last = ""
@@ -103,6 +104,7 @@ class CheckedText(io.TextIOBase):
         try:
             data = self._binary.read(archives.CHUNK_BYTES)
         except READ_ERRORS as error:
+            self._checked = True
             raise read_error(self.name, self.lines_decoded, error) from error
         try:
             text = self._decoder.decode(data, final=not data)
@@ -149,8 +151,9 @@ class CheckedText(io.TextIOBase):
 
     def _raise_corruption_instead(self, error: BaseException) -> None:
         """For a gzip stream: read it to its end, and raise the corruption found there (from `error`) if any."""
-        if not self._compressed:
+        if not self._compressed or self._checked:
             return
+        self._checked = True
         try:
             while self._binary.read(archives.CHUNK_BYTES):
                 pass
