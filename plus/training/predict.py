@@ -28,7 +28,7 @@ PAIR_HEADER = ("id_a", "id_b")
 def read_pairs(path: Path, known: dict[str, str]) -> list[tuple[str, str]]:
     """(id_a, id_b) of every line of a pairs file; an InputError names a bad line or an id not in the FASTA."""
     pairs: list[tuple[str, str]] = []
-    for number, line in enumerate(read_text_file(path, "pairs file").splitlines(), start=1):
+    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
         fields = tuple(line.split())
         if not fields or (number == 1 and fields == PAIR_HEADER):
             continue
