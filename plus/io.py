@@ -71,8 +71,17 @@ def written_by_plus(directory: Path) -> bool:
     return isinstance(record, dict) and "plus_version" in record
 
 
+def _holds_files(directory: Path) -> bool:
+    """True when anything but (nested) empty directories is under `directory`: a file, a link or another entry."""
+    for root, folders, files in os.walk(directory):
+        if files or any(os.path.islink(os.path.join(root, name)) for name in folders):
+            return True
+    return False
+
+
 def check_replaceable(target: Path) -> None:
-    """Refuse to replace `target` unless it is absent, empty, or a directory a plus command wrote (its config.json).
+    """Refuse to replace `target` unless it is absent, holds no files (only empty folders, as a workflow leaves
+    after removing a job's declared outputs), or is a directory a plus command wrote (its config.json).
 
     The working directory and its parents are never replaced."""
     resolved = target.resolve()
@@ -85,7 +94,7 @@ def check_replaceable(target: Path) -> None:
         return
     if not target.is_dir():
         raise InputError(f"{target}: exists and is not a directory; not replacing it (give a new output directory)")
-    if written_by_plus(target) or not any(target.iterdir()):
+    if written_by_plus(target) or not _holds_files(target):
         return
     raise InputError(
         f"{target}: exists and was not written by plus (no {RUN_MARKER} of plus); not replacing it (choose another)"
