@@ -71,7 +71,7 @@ def test_regression_labels_become_floats_with_stats(tmp_path):
         (lambda t: t["test"].loc.__setitem__((1, "label"), "2"), r"record 2 \(id 'te1'\): unknown class '2'"),
         (
             lambda t: t["test"].loc.__setitem__((2, "sequence"), "MK-LA"),
-            r"te2.*has '-' at position 3, not a residue letter \(excerpt 'MK-LA'\)",
+            r"te2.*has '-' at position 3 \(excerpt 'MK-LA'\), not a residue letter",
         ),
         (lambda t: t["test"].loc.__setitem__((0, "sequence"), ""), "te0.*empty"),
         (lambda t: t["test"].loc.__setitem__((2, "id"), "te1"), "id 'te1' appears twice"),

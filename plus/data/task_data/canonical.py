@@ -18,7 +18,7 @@ from plus.data.task_data.splitting import canonical_order
 from plus.errors import InputError, short_list
 from plus.io import atomic_path, write_json
 from plus.tasks import SCOP_LEVELS, UNLABELLED, TaskSpec
-from plus.tokens import encode
+from plus.tokens import encode, first_non_letter
 
 PAIR_LEVELS = len(SCOP_LEVELS) + 1  # similarity 0..4
 NONCANONICAL = "XBZUOJ"  # letters that are not one of the 20 amino acids, counted per split in summary.json
@@ -133,16 +133,11 @@ def _first(mask: np.ndarray | pd.Series) -> int:
     return int(np.flatnonzero(np.asarray(mask))[0])
 
 
-def _offending(sequence: str, context: int = 20) -> str:
-    """Why a sequence is not residue letters: empty, or its first other character, its 1-based position and an
-    excerpt around it."""
+def _offending(sequence: str) -> str:
+    """Why a sequence is not residue letters: empty, or its first other character with position and excerpt."""
     if not sequence:
         return "is empty"
-    index = next((i for i, char in enumerate(sequence) if not (char.isascii() and char.isalpha())), 0)
-    start = max(index - context, 0)
-    excerpt = ("..." if start else "") + sequence[start : index + context + 1]
-    excerpt += "..." if index + context + 1 < len(sequence) else ""
-    return f"has {sequence[index]!r} at position {index + 1}, not a residue letter (excerpt {excerpt!r})"
+    return f"has {first_non_letter(sequence)}, not a residue letter"
 
 
 def _check_sequences(table: pd.DataFrame, split: str, column: str) -> tuple[pd.Series, int, Counter[str]]:
