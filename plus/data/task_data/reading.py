@@ -99,8 +99,8 @@ class CheckedText(io.TextIOBase):
     def readable(self) -> bool:
         return True
 
-    def _fill(self) -> None:
-        """Decode the next chunk of the binary stream into the buffer (at its end, mark end of file)."""
+    def _next_text(self) -> str:
+        """Decode the next chunk of the binary stream ("" at its end, which marks end of file)."""
         try:
             data = self._binary.read(archives.CHUNK_BYTES)
         except READ_ERRORS as error:
@@ -112,36 +112,43 @@ class CheckedText(io.TextIOBase):
             self._raise_corruption_instead(error)
             raise decode_error(self.name, self.lines_decoded, error) from error
         self.lines_decoded += text.count("\n")
-        self._buffer = self._buffer[self._pos :] + text
-        self._pos = 0
         self._eof = not data
+        return text
 
-    def _take(self, end: int) -> str:
-        text = self._buffer[self._pos : end]
-        self._pos = end
+    def _returned(self, pieces: list[str]) -> str:
+        text = "".join(pieces)
         if text:
             self._last = text[-1]
         return text
 
     def read(self, size: int | None = -1) -> str:
-        if size is None or size < 0:
-            while not self._eof:
-                self._fill()
-            return self._take(len(self._buffer))
-        while len(self._buffer) - self._pos < size and not self._eof:
-            self._fill()
-        return self._take(min(len(self._buffer), self._pos + size))
+        limit = size if size is not None and size >= 0 else None
+        pieces: list[str] = []
+        taken = 0
+        while True:
+            end = len(self._buffer) if limit is None else min(len(self._buffer), self._pos + limit - taken)
+            pieces.append(self._buffer[self._pos : end])
+            taken += end - self._pos
+            self._pos = end
+            if self._eof or (limit is not None and taken >= limit):
+                return self._returned(pieces)
+            self._buffer, self._pos = self._next_text(), 0
 
     def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        limit = size if size is not None and size >= 0 else None
+        pieces: list[str] = []
+        taken = 0
         while True:
             newline = self._buffer.find("\n", self._pos)
-            if newline >= 0 or self._eof:
-                break
-            self._fill()
-        end = len(self._buffer) if newline < 0 else newline + 1
-        if size is not None and size >= 0:
-            end = min(end, self._pos + size)
-        return self._take(end)
+            end = len(self._buffer) if newline < 0 else newline + 1
+            if limit is not None:
+                end = min(end, self._pos + limit - taken)
+            pieces.append(self._buffer[self._pos : end])
+            taken += end - self._pos
+            self._pos = end
+            if (newline >= 0 and end == newline + 1) or self._eof or (limit is not None and taken >= limit):
+                return self._returned(pieces)
+            self._buffer, self._pos = self._next_text(), 0
 
     def __next__(self) -> str:
         line = self.readline()
