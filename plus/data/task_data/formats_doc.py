@@ -71,7 +71,9 @@ split's content fingerprint and whether it is an official split, whatever the fo
 
 - `plus prepare-pfam` reads Pfam-A.fasta (`>NAME/start-end ACC PFxxxxx.v;ID;`) or Pfam Stockholm alignments
   (Pfam-A.full, Pfam-A.seed, a family's .sto; gzip or not): each sequence ungapped and upper-cased, the family
-  from `#=GF AC` / `#=GF ID`, the sequence accession from `#=GS NAME AC`.
+  from `#=GF AC` / `#=GF ID`, the sequence accession from `#=GS NAME AC`. A Stockholm row whose aligned length
+  differs from the alignment's first row, or a space inside a FASTA sequence line, is an error naming the line;
+  records that repeat an earlier record's name are kept and counted (summary.json `counts.repeated_names`).
 - `plus scope-pairs --fasta ASTRAL.fa --out pairs.tsv [--pairs-per-level N --seed S]` samples domain pairs
   at each similarity level 0-4 from an ASTRAL FASTA (`>d1dlwa_ a.1.1.1 ...`) into the pair TSV that
   `scope_bepler` and `plus_homology` read (`pdb_id_A pdb_id_B sequence_A sequence_B similarity`).
