@@ -24,7 +24,7 @@ from plus.models.frozen_states import FrozenStates
 from plus.models.registry import open_encoder
 from plus.settings import Settings, parse_encoder_spec
 from plus.tasks import TaskSpec
-from plus.tokens import encode
+from plus.tokens import encode, first_non_letter
 from plus.training.evaluate import finetuned_module
 from plus.training.inference import embed_tokens, module_device, predict_outputs, prediction_columns
 
@@ -44,7 +44,7 @@ def sequence_problem(sequence: str) -> str | None:
     if sequence.isascii() and sequence.isalpha():
         return None
     bad = "".join(sorted({c for c in sequence if not (c.isascii() and c.isalpha())}))
-    return f"characters other than the letters A-Z: {bad!r}"
+    return f"characters other than the letters A-Z: {bad!r}; the first, {first_non_letter(sequence)}"
 
 
 def _named_sequence(item: Any, label: str, default_id: str) -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -21,6 +22,8 @@ from plus.errors import InputError
 def atomic_path(path: str | os.PathLike[str], directory: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling of `path`; on success move it into place, on failure remove it."""
     target = Path(path)
+    if directory:
+        check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if directory:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
@@ -33,8 +36,11 @@ def atomic_path(path: str | os.PathLike[str], directory: bool = False) -> Iterat
     tmp.chmod((0o777 if directory else 0o666) & ~umask)
     try:
         yield tmp
-        if directory and target.exists():
-            shutil.rmtree(target)
+        if directory:
+            _mark_as_ours(tmp)
+            if target.exists():
+                check_replaceable(target)
+                shutil.rmtree(target)
         os.replace(tmp, target)
     except BaseException:
         if tmp.is_dir():
@@ -42,6 +48,90 @@ def atomic_path(path: str | os.PathLike[str], directory: bool = False) -> Iterat
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+RUN_MARKER = "config.json"
+
+
+def _mark_as_ours(directory: Path) -> None:
+    """Give a directory a plus wrote a config.json (the command then writes its full run record over it)."""
+    from plus import __version__
+
+    marker = directory / RUN_MARKER
+    if not marker.exists():
+        marker.write_text(json.dumps({"plus_version": __version__}) + "\n")
+
+
+def written_by_plus(directory: Path) -> bool:
+    """True when `directory` holds a config.json a plus command wrote (a JSON object with plus_version)."""
+    try:
+        record = json.loads((directory / RUN_MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and "plus_version" in record
+
+
+def _holds_files(directory: Path) -> bool:
+    """True when anything but (nested) empty directories is under `directory`: a file, a link or another entry."""
+    for root, folders, files in os.walk(directory):
+        if files or any(os.path.islink(os.path.join(root, name)) for name in folders):
+            return True
+    return False
+
+
+def check_replaceable(target: Path) -> None:
+    """Refuse to replace `target` unless it is absent, holds no files (only empty folders, as a workflow leaves
+    after removing a job's declared outputs), or is a directory a plus command wrote (its config.json).
+
+    The working directory and its parents are never replaced."""
+    resolved = target.resolve()
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
+        raise InputError(f"{target}: is the working directory or one of its parents; give a new output directory")
+    if target.is_symlink():
+        raise InputError(f"{target}: is a symbolic link; not replacing it (give a new output directory)")
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise InputError(f"{target}: exists and is not a directory; not replacing it (give a new output directory)")
+    if written_by_plus(target) or not _holds_files(target):
+        return
+    raise InputError(
+        f"{target}: exists and was not written by plus (no {RUN_MARKER} of plus); not replacing it (choose another)"
+    )
+
+
+def require_file(path: str | os.PathLike[str], what: str = "file") -> None:
+    """InputError unless `path` is a readable regular file: says "is a directory", "symbolic link loop",
+    "broken symbolic link" or "not found"."""
+    path = Path(path)
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise InputError(f"{path}: symbolic link loop, not a {what}") from error
+        if path.is_symlink():
+            raise InputError(f"{path}: broken symbolic link (to {os.readlink(path)!r}), not a {what}") from error
+        if error.errno == errno.EACCES:
+            raise InputError(f"{path}: permission denied") from error
+        raise InputError(f"{path}: {what} not found") from error
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a {what}")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file (a device, FIFO or socket), not a {what}")
+
+
+def read_text_file(path: str | os.PathLike[str], what: str = "file") -> str:
+    """A whole UTF-8 text file (a leading byte-order mark dropped); InputError naming the line of a byte that is not
+    UTF-8, or why the path is not a file."""
+    require_file(path, what)
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        byte = data[error.start]
+        raise InputError(f"{path}: line {line}: not a UTF-8 text file (byte 0x{byte:02x}: {error.reason})") from error
 
 
 def file_md5(path: str | os.PathLike[str]) -> str:
@@ -90,10 +180,9 @@ def write_run_record(directory: str | os.PathLike[str], settings: dict[str, Any]
 def read_config(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:
     """Read a JSON or YAML file holding a mapping into a dict, with a clear error naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: {what} not found")
+    text = read_text_file(path, what)
     try:
-        value = yaml.safe_load(path.read_text())
+        value = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise InputError(f"{path}: not valid YAML/JSON: {error}") from error
     if not isinstance(value, dict):

@@ -56,3 +56,15 @@ def encode(sequence: str) -> EncodedSequence:
 def decode(tokens: np.ndarray) -> str:
     """Turn token indices back into letters (special tokens become ?, #, < and >)."""
     return _DECODE[np.asarray(tokens, dtype=np.int64)].tobytes().decode()
+
+
+def first_non_letter(sequence: str, context: int = 20) -> str:
+    """The first character of `sequence` that is not an ASCII letter, its 1-based position and an excerpt around
+    it, for an error message (empty string when there is none)."""
+    index = next((i for i, char in enumerate(sequence) if not (char.isascii() and char.isalpha())), None)
+    if index is None:
+        return ""
+    start = max(index - context, 0)
+    excerpt = ("..." if start else "") + sequence[start : index + context + 1]
+    excerpt += "..." if index + context + 1 < len(sequence) else ""
+    return f"{sequence[index]!r} at position {index + 1} (excerpt {excerpt!r})"

@@ -110,10 +110,17 @@ def test_pretrained_encoder_cannot_predict(demo: Path) -> None:
 @pytest.mark.parametrize(
     ("items", "message"),
     [
-        (["MKV", "MK1V"], r"^sequences\[1\]: characters other than the letters A-Z: '1'$"),
-        ([("a", "MKV"), ("b", "MKV*")], r"^sequences\[1\] \('b'\): characters other than the letters A-Z: '\*'$"),
+        (
+            ["MKV", "MK1V"],
+            r"^sequences\[1\]: characters other than the letters A-Z: '1'; the first, '1' at position 3 "
+            r"\(excerpt 'MK1V'\)$",
+        ),
+        (
+            [("a", "MKV"), ("b", "MKV*")],
+            r"^sequences\[1\] \('b'\): characters other than the letters A-Z: '\*'; the first, '\*' at position 4",
+        ),
         ([("a", "")], r"^sequences\[0\] \('a'\): empty sequence$"),
-        (["MKVé"], r"^sequences\[0\]: characters other than the letters A-Z: 'é'$"),
+        (["MKVé"], r"^sequences\[0\]: characters other than the letters A-Z: 'é'; the first, 'é' at position 4"),
         (["MK-V"], r"characters other than the letters A-Z: '-'"),
         (["MKV", 7], r"^sequences\[1\]: expected a sequence string or an \(id, sequence\) pair, got int$"),
         ([], r"no sequences"),

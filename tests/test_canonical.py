@@ -35,6 +35,7 @@ def test_write_task_writes_parquet_and_summary(tmp_path):
     tables["train"].attrs["dropped"] = {"too_short": 2}
     summary = write_task(tmp_path / "task", SOLUBILITY, tables, sources={"a.txt": "abc"}, expected_sizes={"test": 3})
     assert sorted(p.name for p in (tmp_path / "task").iterdir()) == [
+        "config.json",
         "summary.json",
         "test.parquet",
         "train.parquet",
@@ -68,7 +69,10 @@ def test_regression_labels_become_floats_with_stats(tmp_path):
         (lambda t: t.update(valid=t["valid"].iloc[:0]), "split 'valid' of task 'solubility' is empty"),
         (lambda t: t.update(extra=t["test"]), r"splits \['extra'\] are not splits"),
         (lambda t: t["test"].loc.__setitem__((1, "label"), "2"), r"record 2 \(id 'te1'\): unknown class '2'"),
-        (lambda t: t["test"].loc.__setitem__((2, "sequence"), "MK-LA"), "te2.*not residue letters"),
+        (
+            lambda t: t["test"].loc.__setitem__((2, "sequence"), "MK-LA"),
+            r"te2.*has '-' at position 3 \(excerpt 'MK-LA'\), not a residue letter",
+        ),
         (lambda t: t["test"].loc.__setitem__((0, "sequence"), ""), "te0.*empty"),
         (lambda t: t["test"].loc.__setitem__((2, "id"), "te1"), "id 'te1' appears twice"),
         (lambda t: t.update(test=t["test"].drop(columns="label")), r"lacks columns \['label'\]"),

@@ -66,9 +66,26 @@ def test_embed_writes_h5_and_npz_equal_to_the_api(model_path: Path, tmp_path: Pa
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (">a\nMKV*\n", r"line 1: record 'a': characters other than the letters A-Z: '\*'"),
-        (">a\nMKV\n>b\nMK12V\n", r"line 3: record 'b': characters other than the letters A-Z: '12'"),
-        (">a\nMKV\n>b\nMKVÉL\n", r"line 3: record 'b': characters other than the letters A-Z: 'É'"),
+        (
+            ">a\nMKV*\n",
+            r"line 1: record 'a': characters other than the letters A-Z: '\*'; the first, '\*' at position 4 "
+            r"\(excerpt 'MKV\*'\)",
+        ),
+        (
+            f">a\n{'M' * 60}*{'K' * 40}\n",
+            r"line 1: record 'a': characters other than the letters A-Z: '\*'; the first, '\*' at position 61 "
+            r"\(excerpt '\.\.\.MMMMMMMMMMMMMMMMMMMM\*KKKKKKKKKKKKKKKKKKKK\.\.\.'\)",
+        ),
+        (
+            ">a\nMKV\n>b\nMK12V\n",
+            r"line 3: record 'b': characters other than the letters A-Z: '12'; the first, '1' at position 3 "
+            r"\(excerpt 'MK12V'\)",
+        ),
+        (
+            ">a\nMKV\n>b\nMKVÉL\n",
+            r"line 3: record 'b': characters other than the letters A-Z: 'É'; the first, 'É' at position 4 "
+            r"\(excerpt 'MKVÉL'\)",
+        ),
         (">a\nMKV\n>\nMKV\n", r"line 3: empty header \(a record needs an id after '>'\)"),
         (">a\nMKV\n>   \nMKV\n", r"line 3: empty header \(a record needs an id after '>'\)"),
         (">a\nMKV\n>b\n>c\nMKV\n", r"line 3: record 'b': empty sequence"),

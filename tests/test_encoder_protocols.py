@@ -210,3 +210,24 @@ def test_commands_embed_probe_and_evaluate(data, tmp_path: Path, capsys: pytest.
     bad = json.dumps({"encoder": {"type": "huggingface", "path": str(tmp_path / "none")}, "task": task})
     assert main(["embed-task", "--settings", bad, "--data", data_dir, "--out", str(tmp_path / "x")]) == 2
     assert "model directory not found" in capsys.readouterr().err
+
+
+def test_a_model_is_evaluated_only_on_its_own_task(data, tmp_path: Path) -> None:
+    """A solubility model scored against data or a job of another task is refused, naming both tasks."""
+    config = _config("solubility", data["solubility"], {"type": "onehot"}, aux_mlm_weight=0.0)
+    run_finetune(config, tmp_path / "ft", tmp_path / "ckpt")
+    other = tmp_path / "fluorescence"
+    other.mkdir()
+    for split in ("train", "valid", "test"):
+        (other / f"{split}.parquet").write_bytes((data["solubility"] / f"{split}.parquet").read_bytes())
+    (other / "summary.json").write_text(json.dumps({"task": "fluorescence", "shape": "protein_regression"}))
+    with pytest.raises(InputError, match=r"task 'solubility'.*summary.json has name 'fluorescence'"):
+        run_evaluation({**config, "data": str(other)}, tmp_path / "ft" / "model.pt", tmp_path / "e1")
+    stability = {**config, "task": resolve_task("stability").to_dict()}
+    with pytest.raises(InputError, match=r"task 'solubility'.*the job's task has name 'stability'"):
+        run_evaluation(stability, tmp_path / "ft" / "model.pt", tmp_path / "e2")
+    run_embed_task({"encoder": {"type": "onehot"}, "task": config["task"]}, data["solubility"], tmp_path / "e")
+    run_probe(config, tmp_path / "e", tmp_path / "probe", tmp_path / "probe_ckpt")
+    with pytest.raises(InputError, match=r"task 'solubility'.*summary.json has name 'fluorescence'"):
+        run_evaluation({**config, "data": str(other)}, tmp_path / "probe" / "model.pt", tmp_path / "e3", tmp_path / "e")
+    assert not (tmp_path / "e1").exists() and not (tmp_path / "e3").exists()

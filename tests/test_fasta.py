@@ -89,7 +89,7 @@ def test_html_page_instead_of_fasta(tmp_path, page):
 def test_binary_file_is_a_clear_error(tmp_path):
     path = tmp_path / "binary.fa"
     path.write_bytes(b">a\nAC\n\xff\xfe\x00\x80\n")
-    with pytest.raises(InputError, match=rf"{path}: .*not a text file"):
+    with pytest.raises(InputError, match=rf"{path}: line 3: not a UTF-8 text file"):
         list(read_fasta(path))
 
 

@@ -242,7 +242,7 @@ def test_corrupt_zip_member_is_a_one_line_error(tmp_path):
     data = bytearray(archive.read_bytes())
     data[200] ^= 0xFF  # inside the stored member: the CRC check fails at its end
     archive.write_bytes(bytes(data))
-    with pytest.raises(InputError, match=r"c.zip:a.fa: after line \d+: corrupt or truncated archive member"):
+    with pytest.raises(InputError, match=r"c.zip:a.fa: (after line \d+: )?corrupt or truncated archive member"):
         run("table", {"test": {"path": str(archive), "member": "a.fa"}}, {})
 
 
@@ -289,9 +289,9 @@ def test_damaged_gzip_is_a_one_line_error_in_every_reader(tmp_path, fmt, how):
         run(fmt, files_for(fmt, path, tmp_path), OPTIONS.get(fmt))
     assert "\n" not in str(error.value)
     if how == "truncated":
-        assert re.search(r"after line \d+: truncated compressed file", str(error.value))
-    else:  # a flipped bit either fails decompression (CRC at the latest) or garbles a record the parser rejects
-        assert re.search(r"after line \d+: corrupt compressed file|line \d+", str(error.value))
+        assert re.search(r"(after line \d+: )?truncated compressed file", str(error.value))
+    else:  # a flipped bit fails decompression (CRC at the latest), reported even where it garbled a record first
+        assert re.search(r"(corrupt|truncated) compressed file", str(error.value))
 
 
 @pytest.mark.parametrize("fmt", sorted(CONTENTS))
@@ -321,7 +321,7 @@ def test_bytes_that_are_not_utf8_name_the_line(tmp_path, fmt):
     lines = text.splitlines(keepends=True)
     path = tmp_path / name
     path.write_bytes("".join(lines[:7]).encode() + b"\xff\xfe" + "".join(lines[7:]).encode())
-    with pytest.raises(InputError, match=rf"{name}: after line \d+: not a UTF-8 text file"):
+    with pytest.raises(InputError, match=rf"{name}: line 8: not a UTF-8 text file \(byte 0xff: "):
         run(fmt, files_for(fmt, path, tmp_path), OPTIONS.get(fmt))
 
 

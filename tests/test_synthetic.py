@@ -47,10 +47,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
 
 
 def md5s(directory: Path) -> dict[str, str]:
+    """md5 of every data file and manifest.json (not config.json, the run record marking the directory as ours)."""
     return {
         str(p.relative_to(directory)): hashlib.md5(p.read_bytes()).hexdigest()
         for p in sorted(directory.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p != directory / "config.json"
     }
 
 

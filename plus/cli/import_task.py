@@ -31,5 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--settings", required=True, help="ImportJob (task spec + sources) as inline JSON or a JSON/YAML file"
     )
-    parser.add_argument("--out", required=True, help="output directory (written atomically)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output directory (written atomically; replaces only a directory plus wrote)",
+    )
     parser.set_defaults(handler=run_import_task)

@@ -18,7 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--settings", help="PfamSettings as inline JSON or a JSON/YAML file (default: the paper's settings)"
     )
     parser.add_argument("--input", required=True, help="Pfam-A.fasta or Pfam-A.fasta.gz")
-    parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output directory (replaced atomically; replaces only a directory plus wrote)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_prepare_pfam)
 

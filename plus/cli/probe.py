@@ -49,7 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("embed-task", help=text, description=text)
     parser.add_argument("--settings", required=True, help="EmbedTaskJob as inline JSON or a JSON/YAML file")
     parser.add_argument("--data", type=Path, required=True, help="the task's canonical directory")
-    parser.add_argument("--out", type=Path, required=True, help="output directory (one store per split)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output directory (one store per split; replaces only a directory plus wrote)",
+    )
     parser.set_defaults(handler=_embed_task)
 
     text = "train a task head on a frozen encoder's stored states (same head, splits and stopping as fine-tuning)"

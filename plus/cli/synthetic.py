@@ -18,7 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--settings", help="SyntheticSettings as inline JSON or a JSON/YAML file (default: the demo sizes)"
     )
-    parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output directory (replaced atomically; replaces only a directory plus wrote)",
+    )
     parser.set_defaults(handler=run_synthetic)
 
 

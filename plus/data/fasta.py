@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import gzip
-import io
 import os
+import re
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import NamedTuple, TextIO
 
 from plus.errors import InputError
@@ -15,6 +14,8 @@ from plus.errors import InputError
 GZIP_MAGIC = b"\x1f\x8b"
 HTML_PREFIXES = ("<!doctype", "<html")
 BLOCK_CHARS = 1 << 22
+BOM = "\ufeff"
+INNER_SPACE = re.compile(r"[^\s][ \t\f\v]+[^\s]")
 
 
 class FastaRecord(NamedTuple):
@@ -32,40 +33,26 @@ def looks_like_html(text: str | bytes) -> bool:
     return text.lstrip().lower().startswith(HTML_PREFIXES)
 
 
-def open_maybe_gzip(path: str | os.PathLike[str]) -> TextIO:
-    """Open a text file for reading, decompressing it if it starts with the gzip magic bytes."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    with open(path, "rb") as handle:
-        magic = handle.read(2)
-    if magic == GZIP_MAGIC:
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline=None)
-    return open(path, encoding="utf-8", newline=None)
-
-
 def read_fasta(source: str | os.PathLike[str] | TextIO, name: str | None = None) -> Iterator[FastaRecord]:
     """Yield the records of a FASTA file (path, gzip by content, or text stream); InputError on bad input.
 
-    `name` is what error messages call the file (defaults to the path or the stream's name).
+    `name` is what error messages call the file (defaults to the path or the stream's name). A path is read
+    through `plus.data.task_data.reading.open_text`: a byte-order mark is skipped, a byte that is not UTF-8 is
+    reported with its line, and corrupt gzip data is reported as such rather than as the record it garbled.
     """
     if isinstance(source, (str, os.PathLike)):
-        label = name or str(source)
-        handle = open_maybe_gzip(source)
-        owned = True
-    else:
-        label = name or str(getattr(source, "name", "<stream>"))
-        handle = source
-        owned = False
+        from plus.data.task_data.reading import open_text
+
+        with open_text(source) as handle:
+            yield from _parse(handle, name or str(source))
+        return
+    label = name or str(getattr(source, "name", "<stream>"))
     try:
-        yield from _parse(handle, label)
+        yield from _parse(source, label)
     except EOFError as error:
         raise InputError(f"{label}: truncated compressed file ({error})") from error
     except (gzip.BadGzipFile, zlib.error) as error:
         raise InputError(f"{label}: corrupt compressed file ({error})") from error
-    finally:
-        if owned:
-            handle.close()
 
 
 def _parse(handle: TextIO, label: str) -> Iterator[FastaRecord]:
@@ -73,11 +60,15 @@ def _parse(handle: TextIO, label: str) -> Iterator[FastaRecord]:
     line = 1  # line number of the start of `pending`
     pending = ""
     started = False
+    first = True
     while True:
         try:
             block = handle.read(BLOCK_CHARS)
         except UnicodeDecodeError as error:
             raise InputError(f"{label}: after line {line}: not a text file ({error.reason})") from error
+        if first and block.startswith(BOM):
+            block = block[1:]
+        first = False
         data = pending + block
         if not started:
             data, line, started = _skip_to_first_header(data, line, label, at_end=not block)
@@ -99,7 +90,12 @@ def _parse(handle: TextIO, label: str) -> Iterator[FastaRecord]:
             if newline < 0:
                 yield FastaRecord(record.strip(), "", line)
             else:
-                yield FastaRecord(record[:newline].strip(), "".join(record[newline + 1 :].split()), line)
+                body = record[newline + 1 :]
+                inner = INNER_SPACE.search(body)
+                if inner is not None:
+                    number = line + 1 + body.count("\n", 0, inner.start())
+                    raise InputError(f"{label}: line {number}: a space inside a sequence line")
+                yield FastaRecord(record[:newline].strip(), "".join(body.split()), line)
             line += record.count("\n") + 1
         if not block:
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import torch
 
 from plus.data.batching.task_examples import TargetScaling
 from plus.data.task_data.canonical import read_split
-from plus.errors import InputError
+from plus.errors import InputError, short_list
 from plus.io import atomic_path, write_json
 from plus.metrics.task import fit_homology_thresholds, task_metrics
 from plus.models import build_encoder, parse_encoder_config
@@ -66,6 +67,34 @@ def predict_split(module: TaskModel, frame: pd.DataFrame, batch_size: int = 64) 
     return table
 
 
+def check_model_task(model_task: TaskSpec, job_task: TaskSpec, data_dir: Path, model_path: Path) -> None:
+    """InputError unless the model was trained on the task the job names and the data holds (name, shape, classes)."""
+    summary_path = data_dir / "summary.json"
+    summary: dict[str, Any] = {}
+    if summary_path.is_file():
+        try:
+            summary = json.loads(summary_path.read_text())
+        except ValueError as error:
+            raise InputError(f"{summary_path}: not valid JSON ({error})") from error
+    data_classes = (summary.get("classes") or {}).get("names") or job_task.classes
+    expected = [
+        ("name", job_task.name, "the job's task"),
+        ("name", summary.get("task"), f"{summary_path}"),
+        ("shape", job_task.shape, "the job's task"),
+        ("shape", summary.get("shape"), f"{summary_path}"),
+        ("classes", tuple(data_classes), "the data"),
+    ]
+    found = {"name": model_task.name, "shape": model_task.shape, "classes": tuple(model_task.classes)}
+    for key, value, where in expected:
+        if value is None or (key == "classes" and not (value and found["classes"])):
+            continue
+        if found[key] != value:
+            raise InputError(
+                f"{model_path}: a model of task {model_task.name!r} ({key} {short_list(found[key])}), "
+                f"but {where} has {key} {short_list(value)}; evaluate it on its own task's data"
+            )
+
+
 def run_evaluation(
     job: EvaluateJob, model_path: Path, data_dir: Path, out_dir: Path, embeddings: Path | None = None
 ) -> dict[str, Any]:
@@ -79,6 +108,7 @@ def run_evaluation(
         module = probe_module(checkpoint, model_path, embeddings)
     else:
         module = finetuned_module(checkpoint, model_path)
+    check_model_task(module.spec, job.task, Path(data_dir), model_path)
     if torch.cuda.is_available():
         module = module.cuda()
     spec = module.spec

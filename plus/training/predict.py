@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from plus.api import DEFAULT_MAX_RESIDUES, Model, load
 from plus.errors import InputError
-from plus.io import atomic_path
+from plus.io import atomic_path, read_text_file
 from plus.tasks import TaskSpec
 from plus.training.embed import read_named_sequences
 
@@ -27,10 +27,8 @@ PAIR_HEADER = ("id_a", "id_b")
 
 def read_pairs(path: Path, known: dict[str, str]) -> list[tuple[str, str]]:
     """(id_a, id_b) of every line of a pairs file; an InputError names a bad line or an id not in the FASTA."""
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
     pairs: list[tuple[str, str]] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
         fields = tuple(line.split())
         if not fields or (number == 1 and fields == PAIR_HEADER):
             continue

@@ -33,7 +33,7 @@ from plus.data.corpus.stockholm import MAGIC, StockholmAsFasta, is_stockholm
 from plus.data.corpus.store import CorpusStore, CorpusWriter, current_umask, write_subset
 from plus.data.fasta import GZIP_MAGIC, looks_like_html
 from plus.errors import InputError
-from plus.io import atomic_path, write_json
+from plus.io import atomic_path, require_file, write_json
 from plus.settings import PfamSettings
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ PAPER = {
     "note": "as reported by the paper; whether the count is train-only or train+test is not stated",
 }
 BLOCK_BYTES = 1 << 22
+BOM = b"\xef\xbb\xbf"
 
 
 class PfamHeader(NamedTuple):
@@ -108,8 +109,7 @@ class _CountingReader(io.RawIOBase):
 
 
 def _open_input(path: Path) -> tuple[io.BufferedIOBase, _CountingReader]:
-    if not path.is_file():
-        raise InputError(f"{path}: Pfam input file not found")
+    require_file(path, "Pfam input file")
     with open(path, "rb") as handle:
         start = handle.read(512)
     if not start:
@@ -123,6 +123,8 @@ def _open_input(path: Path) -> tuple[io.BufferedIOBase, _CountingReader]:
     else:
         binary = buffered
     try:
+        if binary.peek(len(BOM))[: len(BOM)] == BOM:
+            binary.read(len(BOM))
         head = binary.peek(len(MAGIC) + 64)
     except (EOFError, OSError, zlib.error) as error:
         binary.close()
@@ -142,6 +144,7 @@ class _Counts:
     too_long: int = 0
     sequences_with_unknown: int = 0
     unknown_residues: int = 0
+    repeated_names: int = 0
 
 
 def _byte_table(characters: bytes) -> np.ndarray:
@@ -151,6 +154,8 @@ def _byte_table(characters: bytes) -> np.ndarray:
 
 
 _SKIPPED = _byte_table(b" \t\r\n\v\f" + alphabet.GAP_CHARACTERS.encode())  # what encode() removes
+_BLANK = _byte_table(b" \t")
+_WHITESPACE = _byte_table(b" \t\r\n\v\f")
 _LETTERS = _byte_table(bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1)))
 _X_SPELLINGS = _byte_table(b"XxBbZz")  # letters that stand for X (the rest that become X are unknown)
 
@@ -204,6 +209,25 @@ def _read_blocks(binary: io.BufferedIOBase, label: str) -> Iterator[tuple[bytes,
             return
 
 
+def _check_inner_spaces(
+    buffer: np.ndarray, in_sequence: np.ndarray, newlines: np.ndarray, line: int, label: str
+) -> None:
+    """InputError naming the line of the first space or tab between two characters of a sequence line."""
+    blank = _BLANK[buffer]
+    candidates = np.flatnonzero(blank & in_sequence)
+    if not len(candidates):
+        return
+    after_text = (candidates > 0) & ~_WHITESPACE[buffer[np.maximum(candidates - 1, 0)]]
+    solid = np.flatnonzero(~blank)
+    following = np.searchsorted(solid, candidates)
+    nxt = solid[np.minimum(following, len(solid) - 1)] if len(solid) else candidates
+    before_text = (following < len(solid)) & ~_WHITESPACE[buffer[nxt]]
+    inner = candidates[after_text & before_text]
+    if len(inner):
+        where = line + int(np.searchsorted(newlines, inner[0]))
+        raise InputError(f"{label}: line {where}: a space inside a sequence line")
+
+
 def _parse_block(data: bytes, line: int, label: str) -> _Block:
     """Split a block of whole records (starting with '>') into headers and tokens, vectorised with numpy."""
     buffer = np.frombuffer(data, dtype=np.uint8)
@@ -219,7 +243,9 @@ def _parse_block(data: bytes, line: int, label: str) -> _Block:
     boundaries = np.zeros(len(buffer) + 1, dtype=np.int8)
     boundaries[starts] = 1
     boundaries[ends] -= 1
-    residue = ~np.cumsum(boundaries[:-1], dtype=np.int8).astype(bool) & ~_SKIPPED[buffer]
+    in_sequence = ~np.cumsum(boundaries[:-1], dtype=np.int8).astype(bool)
+    _check_inner_spaces(buffer, in_sequence, newlines, line, label)
+    residue = in_sequence & ~_SKIPPED[buffer]
     first_byte = np.zeros(len(buffer), dtype=np.int32)
     first_byte[starts] = 1
     record_of = (np.cumsum(first_byte, dtype=np.int32) - 1)[residue]
@@ -293,9 +319,33 @@ def prepare_pfam(
     label = str(input_path)
     with atomic_path(out_dir, directory=True) as tmp:
         os.chmod(tmp, 0o777 & ~current_umask())
-        summary = _prepare(input_path, label, tmp, settings, progress)
+        try:
+            summary = _prepare(input_path, label, tmp, settings, progress)
+        except InputError as error:
+            damage = gzip_damage(input_path)
+            if damage is not None:
+                raise InputError(f"{label}: {damage}") from error
+            raise
         write_json(tmp / "summary.json", summary)
     return summary
+
+
+def gzip_damage(path: Path) -> str | None:
+    """For a gzip file: what is wrong with its compressed data (read to the end), or None when it is intact."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(2) != GZIP_MAGIC:
+                return None
+        with gzip.open(path, "rb") as stream:
+            while stream.read(BLOCK_BYTES):
+                pass
+    except EOFError as error:
+        return f"truncated compressed file ({error})"
+    except (gzip.BadGzipFile, zlib.error) as error:
+        return f"corrupt compressed file ({error})"
+    except OSError:
+        return None
+    return None
 
 
 def _prepare(input_path: Path, label: str, tmp: Path, settings: PfamSettings, progress: bool) -> dict[str, Any]:
@@ -303,6 +353,7 @@ def _prepare(input_path: Path, label: str, tmp: Path, settings: PfamSettings, pr
     counts = _Counts()
     families_seen = _Families(label)
     train_per_family = np.zeros(0, dtype=np.int64)
+    name_hashes: list[np.ndarray] = []  # 8 bytes a record (about 120 MB for Pfam-A): to count repeated names
     min_length, max_length = settings.min_length, settings.max_length
     seed, fraction = settings.seed, settings.test_fraction
     bar = tqdm(total=input_path.stat().st_size, unit="B", unit_scale=True, desc="pfam", disable=not progress)
@@ -310,6 +361,7 @@ def _prepare(input_path: Path, label: str, tmp: Path, settings: PfamSettings, pr
         for data, line in _read_blocks(binary, label):
             block = _parse_block(data, line, label)
             families, names = families_seen.classify(block)
+            name_hashes.append(np.fromiter(map(hash, names), dtype=np.int64, count=len(names)))
             test_side = split_positions(names, seed) < fraction
             lengths = block.lengths
             counts.read += len(lengths)
@@ -336,6 +388,11 @@ def _prepare(input_path: Path, label: str, tmp: Path, settings: PfamSettings, pr
             bar.update(counter.bytes_read - bar.n)
         if counts.read == 0:
             raise InputError(f"{label}: no FASTA records")
+        hashes = np.concatenate(name_hashes)
+        del name_hashes
+        counts.repeated_names = len(hashes) - len(np.unique(hashes))
+        if counts.repeated_names:
+            log.warning("%s: %d records repeat the name of an earlier record (kept)", label, counts.repeated_names)
         provisional = [
             {"accession": accession, "id": families_seen.ids[index]}
             for accession, index in families_seen.by_accession.items()
@@ -396,6 +453,7 @@ def _finish(
             "too_long": counts.too_long,
             "sequences_with_unknown_residues": counts.sequences_with_unknown,
             "unknown_residues": counts.unknown_residues,
+            "repeated_names": counts.repeated_names,
             "dropped_small_family": sum(s["dropped_small_family"] for s in splits.values()),
             "kept": kept_total,
         },

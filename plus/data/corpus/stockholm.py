@@ -38,6 +38,23 @@ class _Alignment:
         self.family: dict[bytes, bytes] = {}
         self.accessions: dict[bytes, bytes] = {}
         self.segments: dict[bytes, list[bytes]] = {}
+        self.widths: dict[bytes, tuple[int, int]] = {}  # aligned columns (gaps included) and the row's last line
+
+    def add(self, name: bytes, aligned: bytes, residues: bytes, line: int) -> None:
+        """One row (or, interleaved, one block's part of a row) of the alignment."""
+        self.segments.setdefault(name, []).append(residues)
+        self.widths[name] = (self.widths.get(name, (0, 0))[0] + len(aligned), line)
+
+    def check_widths(self, label: str) -> None:
+        """InputError naming the first row whose aligned length differs from the first row's (a ragged row)."""
+        rows = iter(self.widths.items())
+        first, (width, _) = next(rows, (b"", (0, 0)))
+        for name, (columns, line) in rows:
+            if columns != width:
+                raise InputError(
+                    f"{label}: line {line}: row {name.decode(errors='replace')!r} has {columns} aligned columns "
+                    f"where row {first.decode(errors='replace')!r} has {width} (a ragged alignment)"
+                )
 
     def fasta(self, label: str, end_line: int) -> bytes:
         """The alignment's sequences as Pfam-A.fasta records."""
@@ -46,6 +63,7 @@ class _Alignment:
                 raise InputError(
                     f"{label}: line {self.line}: the alignment ending on line {end_line} has no '#=GF {key.decode()}'"
                 )
+        self.check_widths(label)
         accession, family_id = self.family[b"AC"], self.family[b"ID"]
         if not accession.startswith(b"PF"):
             shown = accession.decode(errors="replace")
@@ -91,7 +109,7 @@ def fasta_records(binary: BinaryIO, label: str) -> Iterator[bytes]:
             bad = residues.translate(None, _LETTERS)
             if bad:
                 raise InputError(f"{label}: line {number}: {chr(bad[0])!r} is not a residue letter or gap")
-            alignment.segments.setdefault(fields[0], []).append(residues.upper())
+            alignment.add(fields[0], fields[1], residues.upper(), number)
     if alignment is not None:
         raise InputError(f"{label}: line {alignment.line}: alignment has no closing '//' (a truncated file?)")
     if number == 0:

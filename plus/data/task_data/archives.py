@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from plus.errors import InputError
+from plus.io import require_file
 
 MAX_UNPACKED_BYTES = 64 << 30
 DISK_RESERVE_BYTES = 256 << 20
@@ -86,6 +87,14 @@ def is_zip(path: Path) -> bool:
         return handle.read(4) == ZIP_MAGIC
 
 
+def _named_like(path: Path) -> str:
+    """A note for a file whose name says archive although its content is not one."""
+    name = path.name.lower()
+    if name.endswith((".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")):
+        return " (named like one, but its content is not)"
+    return ""
+
+
 def _tar_kind(info: tarfile.TarInfo) -> str | None:
     """Why a tar member is not a plain regular file, or None when it is one."""
     if info.issym():
@@ -124,8 +133,7 @@ class Archive:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise InputError(f"{self.path}: file not found")
+        require_file(self.path, "archive")
         self._zip: zipfile.ZipFile | None = None
         self._tar: tarfile.TarFile | None = None
         try:
@@ -139,6 +147,10 @@ class Archive:
                 self._entries = [(_clean(i.name), _tar_kind(i), i.size, i) for i in self._tar.getmembers()]
         except (*ARCHIVE_ERRORS, OSError) as error:
             self.close()
+            if not is_zip(self.path) and str(error).startswith("file could not be opened successfully"):
+                raise InputError(
+                    f"{self.path}: not a zip or tar archive{_named_like(self.path)}; 'member' needs an archive"
+                ) from error
             kind = "zip" if is_zip(self.path) else "tar"
             raise InputError(f"{self.path}: not a readable {kind} archive ({one_line(error)})") from error
 

@@ -15,12 +15,13 @@ import pandas as pd
 
 from plus.data.task_data.importers import ORIGIN
 from plus.data.task_data.splitting import canonical_order
-from plus.errors import InputError
+from plus.errors import InputError, short_list
 from plus.io import atomic_path, write_json
 from plus.tasks import SCOP_LEVELS, UNLABELLED, TaskSpec
-from plus.tokens import encode
+from plus.tokens import encode, first_non_letter
 
 PAIR_LEVELS = len(SCOP_LEVELS) + 1  # similarity 0..4
+NONCANONICAL = "XBZUOJ"  # letters that are not one of the 20 amino acids, counted per split in summary.json
 
 
 def required_splits(spec: TaskSpec) -> tuple[str, ...]:
@@ -132,8 +133,16 @@ def _first(mask: np.ndarray | pd.Series) -> int:
     return int(np.flatnonzero(np.asarray(mask))[0])
 
 
-def _check_sequences(table: pd.DataFrame, split: str, column: str) -> tuple[pd.Series, int]:
-    """Upper-cased sequences of a column and the number of residues `encode` maps to X as unknown."""
+def _offending(sequence: str) -> str:
+    """Why a sequence is not residue letters: empty, or its first other character with position and excerpt."""
+    if not sequence:
+        return "is empty"
+    return f"has {first_non_letter(sequence)}, not a residue letter"
+
+
+def _check_sequences(table: pd.DataFrame, split: str, column: str) -> tuple[pd.Series, int, Counter[str]]:
+    """Upper-cased sequences of a column, the number of residues `encode` maps to X as unknown, and the count of
+    each non-canonical letter (NONCANONICAL)."""
     values = table[column]
     missing = values.isna().to_numpy() | ~values.map(lambda v: isinstance(v, str)).to_numpy()
     if missing.any():
@@ -142,19 +151,22 @@ def _check_sequences(table: pd.DataFrame, split: str, column: str) -> tuple[pd.S
     bad = ~upper.str.fullmatch(r"[A-Z]+").to_numpy(dtype=bool)
     if bad.any():
         position = _first(bad)
-        raise InputError(
-            f"{_record(table, split, position)}: {column} {values.iloc[position][:60]!r} is empty or has "
-            "characters that are not residue letters"
-        )
-    unknown = encode("".join(upper)).n_unknown  # letters only by now, so one call counts them all
-    return upper, unknown
+        raise InputError(f"{_record(table, split, position)}: {column} {_offending(values.iloc[position])}")
+    joined = "".join(upper)
+    unknown = encode(joined).n_unknown  # letters only by now, so one call counts them all
+    return upper, unknown, Counter({letter: joined.count(letter) for letter in NONCANONICAL})
 
 
 def _check_labels(table: pd.DataFrame, split: str, spec: TaskSpec) -> pd.Series:
-    """The label column in its canonical type; InputError naming the first bad record."""
+    """The label column in its canonical type; InputError naming the first bad record.
+
+    One rule for every importer: a protein-level label (class, number, similarity, fold) loses surrounding
+    whitespace; a per-residue label string is taken as it is (a space there is a letter, and an error)."""
     labels = table["label"]
     if labels.isna().any():
         raise InputError(f"{_record(table, split, _first(labels.isna()))}: label is missing")
+    if spec.shape != "residue_classification":
+        labels = labels.map(lambda v: v.strip() if isinstance(v, str) else v)
     if spec.shape == "protein_regression":
         numbers = pd.to_numeric(labels, errors="coerce")
         bad = numbers.isna().to_numpy() | ~np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
@@ -186,7 +198,7 @@ def _check_labels(table: pd.DataFrame, split: str, spec: TaskSpec) -> pd.Series:
             position = _first(bad)
             raise InputError(
                 f"{_record(table, split, position)}: unknown class {_show(text.iloc[position])} "
-                f"(task {spec.name!r} classes: {list(spec.classes)})"
+                f"(task {spec.name!r} classes: {short_list(spec.classes)})"
             )
         return text
     wrong_length = (text.str.len() != table["sequence"].str.len()).to_numpy()
@@ -223,14 +235,19 @@ def validate_split(table: pd.DataFrame, split: str, spec: TaskSpec) -> tuple[pd.
     if table["id"].isna().any():
         raise InputError(f"split {split!r}, record {_first(table['id'].isna()) + 1}: id is missing")
     ids = table["id"].astype(str)
-    if spec.shape != "pair" and ids.duplicated().any():
+    if (spec.shape != "pair" or split == "train") and ids.duplicated().any():
         position = _first(ids.duplicated())
-        raise InputError(f"{_record(table, split, position)}: id {ids.iloc[position]!r} appears twice")
-    sequence, unknown = _check_sequences(table, split, "sequence")
+        earlier = int(np.flatnonzero((ids == ids.iloc[position]).to_numpy())[0])
+        raise InputError(
+            f"{_record(table, split, position)}: id {ids.iloc[position]!r} appears twice (first: "
+            f"{_record(table, split, earlier)})"
+        )
+    sequence, unknown, noncanonical = _check_sequences(table, split, "sequence")
     clean = pd.DataFrame({"id": ids, "sequence": sequence})
     lengths = sequence.str.len()
     if "sequence_b" in columns:
-        sequence_b, unknown_b = _check_sequences(table, split, "sequence_b")
+        sequence_b, unknown_b, noncanonical_b = _check_sequences(table, split, "sequence_b")
+        noncanonical += noncanonical_b
         clean["id_b"] = table["id_b"].astype(str)
         clean["sequence_b"] = sequence_b
         unknown += unknown_b
@@ -240,6 +257,7 @@ def validate_split(table: pd.DataFrame, split: str, spec: TaskSpec) -> tuple[pd.
         "n": len(clean),
         "length": {"min": int(lengths.min()), "median": float(lengths.median()), "max": int(lengths.max())},
         "unknown_residues": int(unknown),
+        "noncanonical_residues": {letter: int(noncanonical[letter]) for letter in NONCANONICAL},
     }
     stats.update(_label_summary(clean["label"], split, spec))
     return clean, stats

@@ -9,19 +9,14 @@ from pathlib import Path
 import pandas as pd
 
 from plus.errors import InputError
-from plus.io import atomic_path
+from plus.io import atomic_path, read_text_file
 from plus.settings import TaskSpec
 
 
 def read_classes_file(path: str | os.PathLike[str]) -> tuple[str, ...]:
     """The classes in a text file, one per line, in file order; blank lines are skipped, repeats are errors."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: classes file not found")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path}: not a UTF-8 text file ({error.reason})") from error
+    lines = read_text_file(path, "classes file").splitlines()
     classes: list[str] = []
     first_line: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
@@ -44,7 +39,7 @@ def classes_in_data(tables: Mapping[str, pd.DataFrame], split: str = "train", wh
     labels = tables[split]["label"]
     if labels.isna().any():
         raise InputError(f"{where}: split {split!r} has records without a label")
-    classes = tuple(sorted(set(labels.astype(str))))
+    classes = tuple(sorted(set(labels.astype(str).str.strip())))  # labels lose surrounding whitespace (canonical)
     if len(classes) < 2:
         raise InputError(f"{where}: split {split!r} has {len(classes)} distinct label(s); a task needs at least two")
     return classes

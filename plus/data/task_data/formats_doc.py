@@ -28,9 +28,12 @@ reading any file (for the workflow to call when it validates its config).
   or one gzip file (`plus.data.task_data.archives.MAX_UNPACKED_BYTES`); extraction to disk (TAPE LMDB
   members) also checks the declared sizes against the free space, keeping {archives.DISK_RESERVE_BYTES >> 20} MiB
   free, and copies {archives.CHUNK_BYTES >> 20} MiB at a time.
-- A truncated or corrupt gzip, tar or zip file, or bytes that are not UTF-8, stop the import with one line
-  naming the file and the line after which the error came. A CSV/TSV row with fewer fields than the first
-  line is an error. A file whose last line has no newline may have been cut off: summary.json `warnings`
+- A truncated or corrupt gzip, tar or zip file stops the import with one line naming the file (and the line
+  after which the error came); where damaged gzip data garbled a record first, the damage is reported, not the
+  record. A byte that is not UTF-8 is an error naming its line; a UTF-8 byte-order mark before the first line
+  is skipped. A directory, a symbolic link loop or a broken link where a file is expected is named as such,
+  and `member` on a file that is not a tar or zip archive says so. A CSV/TSV row with fewer fields than the
+  first line is an error. A file whose last line has no newline may have been cut off: summary.json `warnings`
   says so (FASTA and CSV files; 3-line, paired secstr and NetSurfP records check their own lengths, and a
   cut JSON file does not parse).
 - TAPE LMDB records are pickles. They are loaded by a restricted unpickler that resolves only plain data
@@ -50,6 +53,14 @@ Besides `task` and `sources`, `plus import-task` reads:
 - `classes_file`: a text file with one class per line (tasks with hundreds of classes); replaces `classes`.
 - `classes_from_data`: `true` makes the task's classes the distinct labels of the imported train split.
 
+Every importer follows the same rules for records: ids are unique within a split (a pair split's repeated
+pairs get `#k` suffixes, counted in `mapped`); a protein-level label (class, number, similarity, fold) loses
+surrounding whitespace, a per-residue label string is taken as it is; a sequence is letters only (an error
+names the first other character, its position and an excerpt), and in FASTA a space or tab between two
+characters of a sequence line is an error naming the line (trailing whitespace is ignored). Per split,
+summary.json counts `unknown_residues` (letters outside the 20 amino acids and X/B/Z/U/O spellings) and
+`noncanonical_residues` (each of X, B, Z, U, O and J).
+
 summary.json also reports `duplicates_across_splits` (for each pair of splits sharing sequences: how many
 distinct sequences, and a few `[id in first split, id in second split]` examples) and `warnings`. With
 `classes_file` or `classes_from_data` it records the class list under `classes`. Under `content` it records each
@@ -60,7 +71,9 @@ split's content fingerprint and whether it is an official split, whatever the fo
 
 - `plus prepare-pfam` reads Pfam-A.fasta (`>NAME/start-end ACC PFxxxxx.v;ID;`) or Pfam Stockholm alignments
   (Pfam-A.full, Pfam-A.seed, a family's .sto; gzip or not): each sequence ungapped and upper-cased, the family
-  from `#=GF AC` / `#=GF ID`, the sequence accession from `#=GS NAME AC`.
+  from `#=GF AC` / `#=GF ID`, the sequence accession from `#=GS NAME AC`. A Stockholm row whose aligned length
+  differs from the alignment's first row, or a space inside a FASTA sequence line, is an error naming the line;
+  records that repeat an earlier record's name are kept and counted (summary.json `counts.repeated_names`).
 - `plus scope-pairs --fasta ASTRAL.fa --out pairs.tsv [--pairs-per-level N --seed S]` samples domain pairs
   at each similarity level 0-4 from an ASTRAL FASTA (`>d1dlwa_ a.1.1.1 ...`) into the pair TSV that
   `scope_bepler` and `plus_homology` read (`pdb_id_A pdb_id_B sequence_A sequence_B similarity`).

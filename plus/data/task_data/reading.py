@@ -9,6 +9,7 @@ cut off mid-record usually does not): `truncation_warnings` phrases that for sum
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -27,6 +28,7 @@ from plus.data.fasta import GZIP_MAGIC
 from plus.data.task_data import archives
 from plus.data.task_data.archives import one_line
 from plus.errors import InputError
+from plus.io import require_file
 
 # a path, or {path: archive.tar(.gz)|archive.zip, member: inner/path}
 FileSpec = str | os.PathLike | Mapping[str, str]
@@ -54,14 +56,12 @@ def describe(spec: FileSpec) -> str:
     return f"{spec_path(spec)}:{member}" if member else str(spec_path(spec))
 
 
-READ_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, tarfile.TarError, zipfile.BadZipFile, UnicodeDecodeError)
+READ_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, tarfile.TarError, zipfile.BadZipFile)
 
 
 def read_error(name: str, lines_read: int, error: BaseException) -> InputError:
-    """A one-line InputError for an error met while reading: truncated or corrupt data, or not UTF-8 text."""
-    where = f"{name}: after line {lines_read}"
-    if isinstance(error, UnicodeDecodeError):
-        return InputError(f"{where}: not a UTF-8 text file ({error.reason})")
+    """A one-line InputError for an error met while reading: truncated or corrupt compressed data or archive."""
+    where = f"{name}: after line {lines_read}" if lines_read else name
     if isinstance(error, EOFError):
         return InputError(f"{where}: truncated compressed file ({one_line(error)})")
     if isinstance(error, (tarfile.TarError, zipfile.BadZipFile)):
@@ -69,41 +69,112 @@ def read_error(name: str, lines_read: int, error: BaseException) -> InputError:
     return InputError(f"{where}: corrupt compressed file ({one_line(error)})")
 
 
-class CheckedText(io.TextIOBase):
-    """UTF-8 text over a binary stream; read errors become InputErrors naming the file and line."""
+def decode_error(name: str, lines_before: int, error: UnicodeDecodeError) -> InputError:
+    """A one-line InputError naming the line (1-based) and the byte that is not UTF-8."""
+    data = bytes(error.object)
+    line = lines_before + data.count(b"\n", 0, error.start) + 1
+    byte = data[error.start]
+    return InputError(f"{name}: line {line}: not a UTF-8 text file (byte 0x{byte:02x}: {error.reason})")
 
-    def __init__(self, binary: BinaryIO, name: str) -> None:
-        self._inner = io.TextIOWrapper(binary, encoding="utf-8", newline=None)
+
+class CheckedText(io.TextIOBase):
+    """UTF-8 text over a binary stream (a leading byte-order mark skipped, universal newlines).
+
+    Read errors become InputErrors naming the file and line. When the binary stream is gzip and the reader
+    stops on an InputError of its own (a parse error), the rest of the stream is checked first: corrupt
+    compressed data is reported instead of what it garbled."""
+
+    def __init__(self, binary: BinaryIO, name: str, compressed: bool = False) -> None:
+        self._binary = binary
+        self._decoder = io.IncrementalNewlineDecoder(codecs.getincrementaldecoder("utf-8-sig")(), translate=True)
+        self._buffer = ""
+        self._pos = 0
+        self._eof = False
+        self._compressed = compressed
+        self._checked = False  # the compressed stream failed already, or was read to its end for a check
         self.name = name
-        self.lines_read = 0
+        self.lines_decoded = 0
         self._last = ""
 
     def readable(self) -> bool:
         return True
 
-    def _checked(self, text: str) -> str:
+    def _next_text(self) -> str:
+        """Decode the next chunk of the binary stream ("" at its end, which marks end of file)."""
+        try:
+            data = self._binary.read(archives.CHUNK_BYTES)
+        except READ_ERRORS as error:
+            self._checked = True
+            raise read_error(self.name, self.lines_decoded, error) from error
+        try:
+            text = self._decoder.decode(data, final=not data)
+        except UnicodeDecodeError as error:
+            self._raise_corruption_instead(error)
+            raise decode_error(self.name, self.lines_decoded, error) from error
+        self.lines_decoded += text.count("\n")
+        self._eof = not data
+        return text
+
+    def _returned(self, pieces: list[str]) -> str:
+        text = "".join(pieces)
         if text:
-            self.lines_read += text.count("\n")
             self._last = text[-1]
         return text
 
     def read(self, size: int | None = -1) -> str:
-        try:
-            return self._checked(self._inner.read(size))
-        except READ_ERRORS as error:
-            raise read_error(self.name, self.lines_read, error) from error
+        limit = size if size is not None and size >= 0 else None
+        pieces: list[str] = []
+        taken = 0
+        while True:
+            end = len(self._buffer) if limit is None else min(len(self._buffer), self._pos + limit - taken)
+            pieces.append(self._buffer[self._pos : end])
+            taken += end - self._pos
+            self._pos = end
+            if self._eof or (limit is not None and taken >= limit):
+                return self._returned(pieces)
+            self._buffer, self._pos = self._next_text(), 0
 
     def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
-        try:
-            return self._checked(self._inner.readline(size))
-        except READ_ERRORS as error:
-            raise read_error(self.name, self.lines_read, error) from error
+        limit = size if size is not None and size >= 0 else None
+        pieces: list[str] = []
+        taken = 0
+        while True:
+            newline = self._buffer.find("\n", self._pos)
+            end = len(self._buffer) if newline < 0 else newline + 1
+            if limit is not None:
+                end = min(end, self._pos + limit - taken)
+            pieces.append(self._buffer[self._pos : end])
+            taken += end - self._pos
+            self._pos = end
+            if (newline >= 0 and end == newline + 1) or self._eof or (limit is not None and taken >= limit):
+                return self._returned(pieces)
+            self._buffer, self._pos = self._next_text(), 0
 
     def __next__(self) -> str:
         line = self.readline()
         if not line:
             raise StopIteration
         return line
+
+    def _raise_corruption_instead(self, error: BaseException) -> None:
+        """For a gzip stream: read it to its end, and raise the corruption found there (from `error`) if any."""
+        if not self._compressed or self._checked:
+            return
+        self._checked = True
+        try:
+            while self._binary.read(archives.CHUNK_BYTES):
+                pass
+        except READ_ERRORS as corrupt:
+            raise read_error(self.name, self.lines_decoded, corrupt) from error
+        except (InputError, OSError):
+            return
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        try:
+            if isinstance(error, InputError) and not self._eof:
+                self._raise_corruption_instead(error)
+        finally:
+            self.close()
 
     @property
     def missing_final_newline(self) -> bool:
@@ -112,16 +183,17 @@ class CheckedText(io.TextIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            self._inner.close()
+            self._binary.close()
         super().close()
 
 
-def _maybe_gunzip(binary: io.BufferedReader, name: str) -> BinaryIO:
-    """The stream itself, or its decompression (capped at MAX_UNPACKED_BYTES) when it starts with gzip magic."""
+def _maybe_gunzip(binary: io.BufferedReader, name: str) -> tuple[BinaryIO, bool]:
+    """The stream itself, or its decompression (capped at MAX_UNPACKED_BYTES) when it starts with gzip magic;
+    and whether it was gzip."""
     if binary.peek(2)[:2] != GZIP_MAGIC:
-        return binary  # type: ignore[return-value]
+        return binary, False  # type: ignore[return-value]
     limited = archives.LimitedReader(gzip.GzipFile(fileobj=binary, mode="rb"), archives.MAX_UNPACKED_BYTES, name)
-    return io.BufferedReader(limited, buffer_size=archives.CHUNK_BYTES)  # type: ignore[return-value]
+    return io.BufferedReader(limited, buffer_size=archives.CHUNK_BYTES), True  # type: ignore[return-value]
 
 
 def open_text(spec: FileSpec) -> CheckedText:
@@ -129,14 +201,14 @@ def open_text(spec: FileSpec) -> CheckedText:
     path = spec_path(spec)
     member = spec_member(spec)
     name = describe(spec)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
+    require_file(path)
     if member is None:
         binary = open(path, "rb", buffering=archives.CHUNK_BYTES)  # noqa: SIM115
     else:
         binary = archives.open_member(path, member)  # type: ignore[assignment]
     try:
-        return CheckedText(_maybe_gunzip(binary, name), name)
+        stream, compressed = _maybe_gunzip(binary, name)
+        return CheckedText(stream, name, compressed)
     except READ_ERRORS as error:
         binary.close()
         raise read_error(name, 0, error) from error
