@@ -38,6 +38,7 @@ Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "1
 Md5 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 Positive = Annotated[int, Field(ge=1)]
 BatchOrder = Literal["length-buckets", "shuffle"]
+HomologySampler = Literal["bepler", "plus-original", "authors"]
 Pooling = Literal["attention", "sum", "cls"]
 
 
@@ -319,10 +320,11 @@ class FinetuneSettings(Settings):
     homology_pairs_per_epoch: Positive = 100_000
     homology_tau: float = Field(0.5, ge=0)
     homology_epochs: Positive = 100
-    homology_sampler: Literal["bepler", "plus-original"] = Field(
+    homology_sampler: HomologySampler = Field(
         "bepler",
-        description="bepler: a level drawn with weight N_l^tau, then a uniform pair of it; plus-original: close to "
-        "the authors' HomolgySampler (plus/data/batching/task_examples.py)",
+        description="bepler: a level drawn with weight N_l^tau, then a uniform pair of it; authors: the authors' "
+        "HomolgySampler (an epoch's pairs grouped by drawn level; plus/data/batching/task_examples.py); "
+        "plus-original: an earlier approximation of it",
     )
     max_steps: Positive | None = None
     homology_batch_size: Positive | None = Field(None, description="pairs per homology batch (null: batch_size)")

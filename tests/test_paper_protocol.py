@@ -69,7 +69,7 @@ FIXED: list[tuple[str, str, Getter, Any, Any]] = [
     ("Q10", "pretrain.precision", pretrain("precision", (*PRETRAINED_RNN, "plus-tfm")), "32-true", "auto"),
     ("Q10", "finetune.precision", finetune("precision", (*RNN_MODELS, "plus-tfm")), "32-true", "auto"),
     ("17", "finetune.drop_pair_b_mlm", finetune("drop_pair_b_mlm"), True, False),
-    ("18", "finetune.homology_sampler", finetune("homology_sampler"), "plus-original", "bepler"),
+    ("18", "finetune.homology_sampler", finetune("homology_sampler"), "authors", "bepler"),
     ("25", "pretrain.keep", pretrain("keep", (*PRETRAINED_RNN, "plus-tfm")), "best", "final"),
     ("25", "pretrain.max_val_pairs", pretrain("max_val_pairs", (*PRETRAINED_RNN, "plus-tfm")), 100_000, 2000),
 ]
