@@ -261,7 +261,9 @@ class PretrainSettings(Settings):
     num_workers: int = Field(0, ge=0)
     seed: int = 2020
     eval_batch_pairs: Positive = Field(64, description="test pairs per validation batch")
-    max_val_pairs: Positive = Field(2000, description="test pairs used for validation during training")
+    max_val_pairs: Positive | None = Field(
+        2000, description="test pairs used for validation during training (null: all of them, as the authors)"
+    )
     optimizer: Literal["adam", "bert-adam"] = Field(
         "adam",
         description="adam: torch Adam, constant lr; bert-adam: the authors' PLUS-TFM optimiser (linear warm-up over "
@@ -294,6 +296,11 @@ class PretrainSettings(Settings):
     )
     sfp_logit_threshold: float = Field(
         0.0, description="SFP accuracy: predict same family above this logit (the authors' RNN: 0.5, a bug)"
+    )
+    last_batch: Literal["drop", "keep"] = Field(
+        "drop",
+        description="an epoch's last n mod batch_pairs anchors: dropped (floor(n / batch_pairs) steps an epoch) or "
+        "a short batch of their own (ceil, the authors' DataLoader)",
     )
 
     @model_validator(mode="after")

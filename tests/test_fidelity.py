@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -504,3 +505,22 @@ def test_keep_best_writes_the_lowest_validation_loss_weights(corpus: dict[str, P
     torch.testing.assert_close(kept, encoder)
     last = load_checkpoint(tmp_path / "final" / "model.pt")["state_dict"]  # keep: final, the step-9 weights
     assert any(not torch.equal(kept[name], last[name]) for name in kept)
+
+
+def test_validation_on_every_test_pair_and_a_short_last_batch_under_paper_settings(corpus: dict[str, Path]) -> None:
+    """Row 25: max_val_pairs null validates on all 24 test pairs; row 28: last_batch keep gives ceil(200 / 64)
+    steps an epoch, the remainder in a short batch (drop: floor, the remainder left out)."""
+
+    def data(**settings: Any) -> PfamDataModule:
+        training = PretrainSettings(batch_pairs=64, eval_batch_pairs=5, **settings)
+        return PfamDataModule(corpus["train"], corpus["test"], corpus["test_pairs"], training, None)
+
+    def validated(module: PfamDataModule) -> int:
+        return sum(len(batch) for batch in module.val_dataloader().batch_sampler)
+
+    assert validated(data(max_val_pairs=None)) == len(pd.read_parquet(corpus["test_pairs"])) == 24
+    assert validated(data(max_val_pairs=10)) == 10
+    kept, dropped = list(data(last_batch="keep").batch_sampler()), list(data().batch_sampler())
+    assert len(kept) == 4 and sorted(len(b) for b in kept) == [8, 64, 64, 64]
+    assert sorted(i for b in kept for i in b) == list(range(200))
+    assert len(dropped) == 3 and {len(b) for b in dropped} == {64}
