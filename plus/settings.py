@@ -38,6 +38,7 @@ Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "1
 Md5 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 Positive = Annotated[int, Field(ge=1)]
 BatchOrder = Literal["length-buckets", "shuffle"]
+HomologySampler = Literal["bepler", "plus-original", "authors"]
 Pooling = Literal["attention", "sum", "cls"]
 
 
@@ -260,7 +261,9 @@ class PretrainSettings(Settings):
     num_workers: int = Field(0, ge=0)
     seed: int = 2020
     eval_batch_pairs: Positive = Field(64, description="test pairs per validation batch")
-    max_val_pairs: Positive = Field(2000, description="test pairs used for validation during training")
+    max_val_pairs: Positive | None = Field(
+        2000, description="test pairs used for validation during training (null: all of them, as the authors)"
+    )
     optimizer: Literal["adam", "bert-adam"] = Field(
         "adam",
         description="adam: torch Adam, constant lr; bert-adam: the authors' PLUS-TFM optimiser (linear warm-up over "
@@ -294,6 +297,11 @@ class PretrainSettings(Settings):
     sfp_logit_threshold: float = Field(
         0.0, description="SFP accuracy: predict same family above this logit (the authors' RNN: 0.5, a bug)"
     )
+    last_batch: Literal["drop", "keep"] = Field(
+        "drop",
+        description="an epoch's last n mod batch_pairs anchors: dropped (floor(n / batch_pairs) steps an epoch) or "
+        "a short batch of their own (ceil, the authors' DataLoader)",
+    )
 
     @model_validator(mode="after")
     def _schedule(self) -> PretrainSettings:
@@ -319,10 +327,11 @@ class FinetuneSettings(Settings):
     homology_pairs_per_epoch: Positive = 100_000
     homology_tau: float = Field(0.5, ge=0)
     homology_epochs: Positive = 100
-    homology_sampler: Literal["bepler", "plus-original"] = Field(
+    homology_sampler: HomologySampler = Field(
         "bepler",
-        description="bepler: a level drawn with weight N_l^tau, then a uniform pair of it; plus-original: close to "
-        "the authors' HomolgySampler (plus/data/batching/task_examples.py)",
+        description="bepler: a level drawn with weight N_l^tau, then a uniform pair of it; authors: the authors' "
+        "HomolgySampler (an epoch's pairs grouped by drawn level; plus/data/batching/task_examples.py); "
+        "plus-original: an earlier approximation of it",
     )
     max_steps: Positive | None = None
     homology_batch_size: Positive | None = Field(None, description="pairs per homology batch (null: batch_size)")

@@ -51,7 +51,23 @@ def test_start_stop_option_reproduces_their_computation(small: tuple[TheirPlusRN
         torch.testing.assert_close(z[row, :n], their_z[row, :n], rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(logits[row, :n, 1:21], their_logits[row, :n, 1:21], rtol=1e-5, atol=1e-5)
         assert h[row, n:].abs().sum() == 0
-    assert set(logits.argmax(-1)[0].tolist()) <= set(range(1, 21))  # never PAD, X, MASK, CLS or SEP
+    assert set(logits.argmax(-1)[0].tolist()) <= {CLS, *range(1, 21)}  # never PAD, X, MASK or SEP
+
+
+def test_mlm_log_probabilities_equal_theirs_output_zero_included(small: tuple[TheirPlusRNN, Path]) -> None:
+    """Their MLM softmax runs over 21 outputs, their start/stop output 0 included (our CLS row carries it)."""
+    theirs, path = small
+    residues = _residues(4, [25, 9])
+    tokens, lengths = _batch(residues)
+    encoder = load_authors_encoder(path)
+    with torch.no_grad():
+        _, their_h = theirs(residues)
+        ours = torch.log_softmax(encoder.mlm_logits(encoder(tokens, lengths)), -1)
+        their_log_probs = torch.log_softmax(theirs.decoder(their_h), -1)
+    for row, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(ours[row, :n, 1:21], their_log_probs[row, :n, 1:21], rtol=0, atol=1e-5)
+        torch.testing.assert_close(ours[row, :n, CLS], their_log_probs[row, :n, 0], rtol=0, atol=1e-5)
+        assert (ours[row, :n, [PAD, X, MASK, SEP]] < -1e3).all()
 
 
 def test_without_start_stop_the_ends_differ_as_documented(small: tuple[TheirPlusRNN, Path]) -> None:
@@ -77,7 +93,8 @@ def test_embedding_and_decoder_rows_are_mapped_into_our_alphabet(small: tuple[Th
     torch.testing.assert_close(embed[CLS], their_embed[0])
     torch.testing.assert_close(embed[SEP], their_embed[0])
     assert rnn.decoder.weight.shape == (VOCAB_SIZE, 32)
-    assert (rnn.decoder.bias[[PAD, X, MASK, CLS, SEP]] < -1e3).all()
+    assert (rnn.decoder.bias[[PAD, X, MASK, SEP]] < -1e3).all()
+    torch.testing.assert_close(rnn.decoder.weight[CLS], theirs.decoder.weight[0])  # their output 0 kept
 
 
 def test_base_shapes_give_the_base_preset_and_large_shapes_the_large_one(tmp_path: Path) -> None:

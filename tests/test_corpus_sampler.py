@@ -120,3 +120,15 @@ def test_memory_is_one_chunk_whatever_the_corpus_size(n):
     finally:
         tracemalloc.stop()
     assert peak < 1_500_000  # the in-memory order would hold 4 bytes a sequence: 80 MB at 20M
+
+
+@pytest.mark.parametrize(("n", "batch_size", "chunk_batches"), [(0, 8, 3), (7, 8, 3), (1003, 8, 7), (6400, 64, 100)])
+def test_keep_last_visits_every_sequence_once_in_ceil_n_over_b_batches(n, batch_size, chunk_batches):
+    sampler = CorpusBatchSampler(n, lengths_of, batch_size, seed=5, chunk_batches=chunk_batches, keep_last=True)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == -(-n // batch_size)
+    assert sorted(i for batch in batches for i in batch) == list(range(n))
+    assert sum(len(b) < batch_size for b in batches) == (n % batch_size > 0)
+    offset = len(batches) // 2
+    sampler_from = CorpusBatchSampler(n, lengths_of, batch_size, seed=5, chunk_batches=chunk_batches, keep_last=True)
+    assert list(sampler_from.iter_from(offset)) == batches[offset:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -256,8 +257,8 @@ def test_mlm_only_steps_read_64_single_sequences(paper, corpus: dict[str, Path])
     assert job.training.mlm_only_inputs == "single-sequences" and job.training.batch_pairs == 64
     data = PfamDataModule(corpus["train"], corpus["test"], corpus["test_pairs"], job.training, None, True)
     batches = list(data.batch_sampler())
-    assert len(batches) == 200 // 64 and all(len(b) == 64 for b in batches)
-    batch = data.collate([data.dataset[i] for i in batches[0]])
+    assert sorted(len(b) for b in batches) == [8, 64, 64, 64]  # ceil(200 / 64): the remainder too (row 28)
+    batch = data.collate([data.dataset[i] for i in next(b for b in batches if len(b) == 64)])
     assert isinstance(batch, SequenceBatch) and batch.tokens.shape[0] == 64
     module = build_pretraining(job)
     logged(module)
@@ -504,3 +505,22 @@ def test_keep_best_writes_the_lowest_validation_loss_weights(corpus: dict[str, P
     torch.testing.assert_close(kept, encoder)
     last = load_checkpoint(tmp_path / "final" / "model.pt")["state_dict"]  # keep: final, the step-9 weights
     assert any(not torch.equal(kept[name], last[name]) for name in kept)
+
+
+def test_validation_on_every_test_pair_and_a_short_last_batch_under_paper_settings(corpus: dict[str, Path]) -> None:
+    """Row 25: max_val_pairs null validates on all 24 test pairs; row 28: last_batch keep gives ceil(200 / 64)
+    steps an epoch, the remainder in a short batch (drop: floor, the remainder left out)."""
+
+    def data(**settings: Any) -> PfamDataModule:
+        training = PretrainSettings(batch_pairs=64, eval_batch_pairs=5, **settings)
+        return PfamDataModule(corpus["train"], corpus["test"], corpus["test_pairs"], training, None)
+
+    def validated(module: PfamDataModule) -> int:
+        return sum(len(batch) for batch in module.val_dataloader().batch_sampler)
+
+    assert validated(data(max_val_pairs=None)) == len(pd.read_parquet(corpus["test_pairs"])) == 24
+    assert validated(data(max_val_pairs=10)) == 10
+    kept, dropped = list(data(last_batch="keep").batch_sampler()), list(data().batch_sampler())
+    assert len(kept) == 4 and sorted(len(b) for b in kept) == [8, 64, 64, 64]
+    assert sorted(i for b in kept for i in b) == list(range(200))
+    assert len(dropped) == 3 and {len(b) for b in dropped} == {64}

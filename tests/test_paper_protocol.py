@@ -69,9 +69,9 @@ FIXED: list[tuple[str, str, Getter, Any, Any]] = [
     ("Q10", "pretrain.precision", pretrain("precision", (*PRETRAINED_RNN, "plus-tfm")), "32-true", "auto"),
     ("Q10", "finetune.precision", finetune("precision", (*RNN_MODELS, "plus-tfm")), "32-true", "auto"),
     ("17", "finetune.drop_pair_b_mlm", finetune("drop_pair_b_mlm"), True, False),
-    ("18", "finetune.homology_sampler", finetune("homology_sampler"), "plus-original", "bepler"),
+    ("18", "finetune.homology_sampler", finetune("homology_sampler"), "authors", "bepler"),
     ("25", "pretrain.keep", pretrain("keep", (*PRETRAINED_RNN, "plus-tfm")), "best", "final"),
-    ("25", "pretrain.max_val_pairs", pretrain("max_val_pairs", (*PRETRAINED_RNN, "plus-tfm")), 100_000, 2000),
+    ("25", "pretrain.max_val_pairs", pretrain("max_val_pairs", (*PRETRAINED_RNN, "plus-tfm")), None, 2000),
 ]
 
 # Rows whose authors' choice is the method itself (or not a bug): both configs select it.
@@ -101,6 +101,7 @@ AUTHORS: list[tuple[str, str, Getter, Any]] = [
     ("22", "pretrain.mask_count", pretrain("mask_count", (*PRETRAINED_RNN, "plus-tfm")), "authors"),
     ("22", "finetune.mask_count", finetune("mask_count", (*RNN_MODELS, "plus-tfm")), "authors"),
     ("27", "pretrain.batch_order", pretrain("batch_order", (*PRETRAINED_RNN, "plus-tfm")), "shuffle"),
+    ("28", "pretrain.last_batch", pretrain("last_batch", (*PRETRAINED_RNN, "plus-tfm")), "keep"),
     # The quirks of Q1 and 17 and the threshold of Q4 are the authors' RNN's: their TFM reads a pair jointly (its
     # MLM covers both segments) and takes the argmax of two SFP logits.
     ("Q1", "pretrain.drop_pair_b_mlm", pretrain("drop_pair_b_mlm", ("plus-tfm",)), False),

@@ -14,6 +14,10 @@ from plus.errors import InputError
 from plus.metrics.task import task_metrics
 from plus.metrics.transmembrane import (
     _viterbi,
+    authors_state_machine,
+    authors_tm_regions,
+    authors_topology,
+    authors_topology_correct,
     n_terminal_side,
     tm_segments,
     topology_correct,
@@ -311,3 +315,121 @@ def test_task_metrics_transmembrane_uses_topology_column() -> None:
     assert authors["accuracy_protein"] == 1.0
     with pytest.raises(InputError, match="topology_authors"):
         task_metrics(spec, frame.assign(topology_authors=["X" * 40]))
+
+
+# ---- the authors' decoder and criterion (soft grammar, residue-0 bug) ----------------------------------------
+
+EPS = float(np.finfo(float).eps)
+
+
+def reference_authors_decode(log_probs: np.ndarray, helix: int) -> str:
+    """A plain re-statement of the PLUS authors' decoder: states I-loop, O-loop, signal (emits nothing) and two
+    helix chains; each start/end/move scores log(allowed + eps) - log(number allowed + eps)."""
+    inside, outside, signal = 0, 1, 2
+    up = list(range(3, 3 + helix))  # I -> O helix
+    down = list(range(3 + helix, 3 + 2 * helix))  # O -> I helix
+    states = [inside, outside, signal, *up, *down]
+    allowed = {inside: {inside, up[0]}, outside: {outside, down[0]}, signal: {inside, outside}}
+    for chain, exit_state in ((up, outside), (down, inside)):
+        for a, b in itertools.pairwise(chain):
+            allowed[a] = {b}
+        allowed[chain[-1]] = {exit_state}
+
+    def soft(ok: bool, n_allowed: int) -> float:
+        return math.log(float(ok) + EPS) - math.log(n_allowed + EPS)
+
+    def emit(state: int, row: np.ndarray) -> float:
+        p = np.exp(row).astype(np.float64)
+        value = 0.0 if state == signal else (p[2] if state >= 3 else p[0] + p[1])
+        return math.log(value) if value > 0 else -math.inf
+
+    score = {s: soft(s in (inside, outside, signal), 3) + emit(s, log_probs[0]) for s in states}
+    paths = {s: [s] for s in states}
+    for row in log_probs[1:]:
+        new_score, new_paths = {}, {}
+        for s in states:
+            source = max(states, key=lambda r: (score[r] + soft(s in allowed[r], len(allowed[r])), -r))
+            new_score[s] = score[source] + soft(s in allowed[source], len(allowed[source])) + emit(s, row)
+            new_paths[s] = [*paths[source], s]
+        score, paths = new_score, new_paths
+    final = max(states, key=lambda s: (score[s] + soft(s in (inside, outside), 2), -s))
+    return "".join("IOS"[s] if s < 3 else "M" for s in paths[final])
+
+
+def brute_force_authors_decodings(log_probs: np.ndarray, helix: int) -> set[str]:
+    """Every state path scored; the letters of the best ones (I/O loops emit alike, so ties are common)."""
+    n_states = 3 + 2 * helix
+    start, end, moves, emits = authors_state_machine(helix)
+    with np.errstate(divide="ignore"):
+        emission = np.log(np.exp(log_probs).astype(np.float64) @ emits.T)
+    paths = np.array(list(itertools.product(range(n_states), repeat=len(log_probs))))
+    scores = start[paths[:, 0]] + end[paths[:, -1]] + emission[np.arange(len(log_probs)), paths].sum(axis=1)
+    scores += moves[paths[:, :-1], paths[:, 1:]].sum(axis=1)
+    best = paths[scores >= scores.max() - 1e-9]
+    return {"".join("IOS"[s] if s < 3 else "M" for s in path) for path in best}
+
+
+def log_probs_from(runs: list[tuple[str, int, float]]) -> np.ndarray:
+    """float32 log-softmax rows, each run of `n` residues favouring `letter` by `strength` nats."""
+    logits = np.concatenate([np.tile(np.eye(3)[INDEX[letter]] * strength, (n, 1)) for letter, n, strength in runs])
+    return (logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_authors_state_machine_prices_forbidden_moves_at_about_36_nats() -> None:
+    start, end, moves, _ = authors_state_machine(21)
+    assert start[0] == pytest.approx(math.log(1 / 3)) and start[3] == pytest.approx(math.log(EPS / 3))
+    assert end[1] == pytest.approx(math.log(1 / 2)) and end[3] == pytest.approx(math.log(EPS / 2))
+    assert moves[0, 0] == pytest.approx(math.log(1 / 2)) and moves[3, 4] == pytest.approx(0.0, abs=1e-12)
+    assert moves[3, 1] == pytest.approx(math.log(EPS), rel=1e-9)  # leaving a helix early: -36.04
+    assert -37.2 < moves[0, 1] < -36.0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_authors_decoder_equals_exhaustive_search_and_the_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(scale=rng.choice([2.0, 40.0]), size=(6, 3))
+    log_probs = (logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)).astype(np.float32)
+    decoded = authors_topology(log_probs, helix=2)
+    assert decoded in brute_force_authors_decodings(log_probs, helix=2)
+    assert decoded == reference_authors_decode(log_probs, helix=2)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_authors_decoder_equals_the_reference_at_helix_21(seed: int) -> None:
+    log_probs = log_probs_for("I" * 20 + "M" * 21 + "O" * 15 + "M" * 21 + "I" * 3, confidence=2.0, noise=3.0, seed=seed)
+    assert authors_topology(log_probs.astype(np.float32)) == reference_authors_decode(log_probs.astype(np.float32), 21)
+
+
+def test_authors_soft_grammar_takes_a_forbidden_short_helix_where_the_hard_one_cannot() -> None:
+    """A signal-peptide-like hydrophobic stretch (residues our data leaves unlabelled): 12 residues favouring M
+    by 3.5 nats gain about 42 nats, more than the ~36-nat price of a helix leaving its chain after 12 states; a
+    21-residue helix there would cover 9 residues favouring a loop by 10 nats."""
+    true = "." * 15 + "O" * 10 + "M" * 21 + "I" * 9
+    log_probs = log_probs_from([("O", 3, 10.0), ("M", 12, 3.5), ("O", 10, 10.0), ("M", 21, 5.0), ("I", 9, 5.0)])
+    theirs = authors_topology(log_probs)
+    assert theirs == reference_authors_decode(log_probs, 21)
+    assert tm_segments(theirs) == [(3, 15), (25, 46)]  # a 12-residue helix: impossible in a hard grammar
+    hard = viterbi_topology(log_probs, grammar="bepler")
+    assert tm_segments(hard) == [(25, 46)]
+    assert not authors_topology_correct(theirs, true)
+    assert authors_topology_correct(hard, true)
+    metrics = transmembrane_metrics([true], [theirs], [hard], authors_topologies=[theirs])
+    assert metrics["accuracy_protein_authors"] == 0.0 and metrics["accuracy_protein_segments"] == 1.0
+
+
+def test_authors_criterion_loses_every_segment_of_a_topology_starting_in_the_membrane() -> None:
+    true = "M" * 21 + "O" * 10 + "M" * 21 + "I" * 8
+    assert authors_tm_regions(true) == [] and tm_segments(true) == [(0, 21), (31, 52)]
+    assert authors_tm_regions("O" + true[1:]) == [(1, 21), (31, 52)]
+    assert authors_topology_correct("M" * 5 + "O" * 55, true)  # no regions on either side: "correct"
+    assert not authors_topology_correct("O" * 31 + "M" * 21 + "I" * 8, true)  # the right second helix: wrong
+    # the residue-0 case through the decoder: residue 0 as a loop would cost 45 nats, more than a forbidden start
+    log_probs = log_probs_from([("M", 1, 45.0), ("M", 20, 8.0), ("O", 10, 5.0), ("M", 21, 5.0), ("I", 8, 5.0)])
+    theirs = authors_topology(log_probs)
+    assert theirs.startswith("M") and theirs == reference_authors_decode(log_probs, 21)
+    ours = viterbi_topology(log_probs)
+    metrics = transmembrane_metrics([true], [ours], [ours], authors_topologies=[theirs])
+    assert metrics["accuracy_protein_authors"] == 1.0  # zero regions against zero regions
+    assert metrics["accuracy_protein"] == 1.0  # ours finds both segments, unchanged
+    other = transmembrane_metrics([true], [ours], [ours], authors_topologies=["I" + theirs[1:]])
+    assert other["accuracy_protein_authors"] == 0.0

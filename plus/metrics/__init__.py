@@ -12,6 +12,8 @@ from plus.metrics.secstr import (
 )
 from plus.metrics.task import fit_homology_thresholds, task_metrics
 from plus.metrics.transmembrane import (
+    authors_topology,
+    authors_topology_correct,
     n_terminal_side,
     tm_segments,
     topology_correct,
@@ -22,6 +24,8 @@ from plus.metrics.transmembrane import (
 __all__ = [
     "accuracy",
     "assign_levels",
+    "authors_topology",
+    "authors_topology_correct",
     "classification_metrics",
     "confusion_matrix",
     "fit_homology_thresholds",

@@ -10,8 +10,9 @@ Columns read, by task shape (`split` is optional and only used in error messages
   Transmembrane (classes IOM) -> accuracy (per residue, on `prediction`, which PLUS takes as the undecoded
   argmax), accuracy_protein (N-terminal side checked) and accuracy_protein_segments (on the optional column
   `topology`, the `viterbi_topology` decoding with our sided grammar; without it, on `prediction`), and
-  accuracy_protein_authors (the authors' acc_p: on the optional column `topology_authors`, decoded with
-  grammar="bepler", segments only; absent without that column). Any other residue task -> accuracy.
+  accuracy_protein_authors (the authors' acc_p: on the optional column `topology_authors`, decoded by
+  `authors_topology`, scored by `authors_topology_correct`; absent without that column). Any other residue
+  task -> accuracy.
 - pair: `id`, `target` (0..4), `expected_level` -> homology metrics. `homology_thresholds` is the list of 4
   thresholds fitted on the valid split (`fit_homology_thresholds`), or "self" for the authors' fit on the
   evaluated split itself. `homology_score="authors"` scores pairs with the authors' sum_k k * p_k, computed from

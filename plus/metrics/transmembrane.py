@@ -13,7 +13,15 @@ both). Ties go to I before O, and to a loop before a helix.
 log(p_I + p_O) (so the I/O letters of its output carry no information), every loop residue pays log(1/2)
 (their row-normalised transitions) and helices cannot touch either end. PLUS's copy of that decoder adds
 machine epsilon inside every log, which turns each forbidden start, end or transition into a ~36-nat penalty
-instead of a ban (a soft grammar); that softening is not reproduced.
+instead of a ban (a soft grammar); that softening is not reproduced here.
+
+The authors' decoder itself, `authors_topology(log_probs, helix=21)`: the PLUS copy of B&B's state machine
+(an inside loop, an outside loop, a signal-peptide state that emits nothing, and two chains of `helix` helix
+states, I->O and O->I), every start, end and transition scored log(a + eps) - log(row sum + eps) with a in
+{0, 1}: allowed moves cost log(1/k) for a row of k allowed moves, forbidden ones about 36 nats more. Emissions
+are log(p_I + p_O) for the loops and log(p_M) for the helix states, from p = exp(log_probs) in the input's
+precision. Ties go to the lowest state number. `authors_topology_correct` is their criterion, their residue-0
+bug included (`authors_tm_regions`).
 
 Correctness, `topology_correct(pred, true, min_overlap=5, same_side=True)`: the same number of TM segments,
 the k-th predicted segment overlapping the k-th true segment by >= `min_overlap` residues and, when
@@ -147,6 +155,82 @@ def _viterbi(log_probs: np.ndarray, helix_length: tuple[int, int], grammar: Gram
     return "".join(labels), score
 
 
+MACHINE_EPS = float(np.finfo(float).eps)
+AUTHORS_HELIX = 21
+_AUTHORS_LETTERS = "IOS"  # inside loop, outside loop, signal peptide (emits nothing, so it is never decoded)
+
+
+def _soft_log(allowed: np.ndarray) -> np.ndarray:
+    """log(a + eps) - log(sum(a) + eps) along the last axis: the authors' softened log-probabilities."""
+    return np.log(allowed + MACHINE_EPS) - np.log(allowed.sum(axis=-1, keepdims=True) + MACHINE_EPS)
+
+
+def authors_state_machine(helix: int = AUTHORS_HELIX) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(log start [S], log end [S], log transitions [S, S] (from, to), emission mask [S, 3]) of their decoder.
+
+    States: 0 inside loop, 1 outside loop, 2 signal peptide, 3 .. 2+helix the I->O helix, then the O->I helix.
+    """
+    n_states = 3 + 2 * helix
+    to_out, to_in = 3, 3 + helix  # first state of the I->O and O->I helix chains
+    start, end = np.zeros(n_states), np.zeros(n_states)
+    start[[0, 1, 2]] = 1.0
+    end[[0, 1]] = 1.0
+    moves = np.zeros((n_states, n_states))
+    for source, target in [(0, 0), (0, to_out), (1, 1), (1, to_in), (2, 0), (2, 1)]:
+        moves[source, target] = 1.0
+    for first, exit_state in [(to_out, 1), (to_in, 0)]:
+        for state in range(first, first + helix - 1):
+            moves[state, state + 1] = 1.0
+        moves[first + helix - 1, exit_state] = 1.0
+    emits = np.zeros((n_states, 3))
+    emits[[0, 1], 0] = emits[[0, 1], 1] = 1.0
+    emits[3:, 2] = 1.0
+    return _soft_log(start), _soft_log(end), _soft_log(moves), emits
+
+
+def authors_topology(log_probs: np.ndarray, helix: int = AUTHORS_HELIX) -> str:
+    """The PLUS authors' Viterbi decoding (soft grammar, see the module docstring) as an I/O/M string."""
+    log_probs = np.asarray(log_probs)
+    if log_probs.ndim != 2 or log_probs.shape[1] != len(TOPOLOGY) or len(log_probs) == 0:
+        raise ValueError(f"expected log-probabilities of shape [L, 3] (I, O, M order), got {log_probs.shape}")
+    log_start, log_end, log_moves, emits = authors_state_machine(helix)
+    with np.errstate(divide="ignore"):
+        emission = np.log(np.exp(log_probs) @ emits.T)  # [L, S]; the signal state's is -inf
+    length, n_states = emission.shape
+    back = np.zeros((length, n_states), dtype=np.int64)
+    best = emission[0] + log_start
+    for t in range(1, length):
+        candidates = best[:, None] + log_moves + emission[t][None, :]
+        back[t] = np.argmax(candidates, axis=0)
+        best = np.max(candidates, axis=0)
+    state = int(np.argmax(best + log_end))
+    path = [state]
+    for t in range(length - 1, 0, -1):
+        state = int(back[t, state])
+        path.append(state)
+    return "".join(_AUTHORS_LETTERS[s] if s < 3 else "M" for s in reversed(path))
+
+
+def authors_tm_regions(topology: str) -> list[tuple[int, int]]:
+    """Their `transmembrane_regions`: every M run, except that a topology starting with M has none at all (a run
+    opened at residue 0 is never closed, and no later one is opened)."""
+    return [] if topology[:1] == "M" else tm_segments(topology)
+
+
+def authors_topology_correct(pred: str, true: str, *, min_overlap: int = 5) -> bool:
+    """Their `is_prediction_correct`: as many regions (`authors_tm_regions`) in both, the k-th predicted one
+    overlapping the k-th true one by >= min_overlap residues; no side check. `.` and `S` are never M."""
+    if len(pred) != len(true):
+        raise ValueError(f"predicted topology has {len(pred)} residues, true topology {len(true)}")
+    predicted, actual = authors_tm_regions(pred), authors_tm_regions(true)
+    if len(predicted) != len(actual):
+        return False
+    return all(
+        min(p_end, t_end) - max(p_start, t_start) >= min_overlap
+        for (p_start, p_end), (t_start, t_end) in zip(predicted, actual, strict=True)
+    )
+
+
 def tm_segments(topology: str) -> list[tuple[int, int]]:
     """Half-open (start, end) of every maximal run of M, including one that starts at residue 0."""
     return [match.span() for match in re.finditer("M+", topology)]
@@ -204,10 +288,10 @@ def transmembrane_metrics(
 
     `predictions` are the per-residue letters (PLUS scores the undecoded argmax); `topologies` are the
     grammar-decoded strings for the protein-level metrics (`viterbi_topology`, default grammar); None uses
-    `predictions`. `authors_topologies` are the strings decoded with the authors' grammar
-    (`viterbi_topology(..., grammar="bepler")`): `accuracy_protein_authors` scores them with the authors'
-    criterion (segment count and >= `min_overlap` overlaps, no side check), i.e. the PLUS code's acc_p, except that
-    it is averaged over all proteins (the authors report the last evaluation batch's value: docs/fidelity.md).
+    `predictions`. `authors_topologies` are the strings of the authors' decoder (`authors_topology`):
+    `accuracy_protein_authors` scores them with the authors' criterion (`authors_topology_correct`: segment count
+    and >= `min_overlap` overlaps, no side check, their residue-0 bug), i.e. the PLUS code's acc_p, except that it
+    is averaged over all proteins (the authors report the last evaluation batch's value: docs/fidelity.md).
     """
     accuracy, n_residues = residue_accuracy(targets, predictions, TOPOLOGY)
     topologies = predictions if topologies is None else topologies
@@ -233,5 +317,12 @@ def transmembrane_metrics(
     if authors_topologies is not None:
         if len(authors_topologies) != len(targets):
             raise ValueError(f"{len(targets)} target strings but {len(authors_topologies)} authors' topologies")
-        result["accuracy_protein_authors"] = correct(authors_topologies, False)
+        result["accuracy_protein_authors"] = float(
+            np.mean(
+                [
+                    authors_topology_correct(p, t, min_overlap=min_overlap)
+                    for p, t in zip(authors_topologies, targets, strict=True)
+                ]
+            )
+        )
     return result

@@ -8,8 +8,10 @@ Alphabets. Theirs has 22 rows: 0 = start/stop (and padding, which packing never 
 order, 21 = X, which is also their MLM mask (a zero, never-trained row: their padding_idx). Ours: PAD 0, A..V
 1..20, X 21, MASK 22, CLS 23, SEP 24. Embedding rows: our A..V get theirs, our X and MASK get their row 21
 (zeros, as in their model), our CLS and SEP get their start/stop row 0, our PAD stays zero. Their MLM decoder has
-21 outputs, for their tokens 0..20 (targets are only ever 1..20); our decoder's rows for A..V get theirs and every
-other row (PAD, X, MASK, CLS, SEP) gets zero weights and a bias of NEVER, so those tokens are never predicted.
+21 outputs, for their tokens 0..20 (targets are only ever 1..20, but output 0, start/stop, is part of their MLM
+softmax): our decoder's rows for A..V get theirs, our CLS row gets their output 0 (so our softmax has their 21
+terms and the MLM log-probabilities of the residues equal theirs), and every other row (PAD, X, MASK, SEP) gets
+zero weights and a bias of NEVER, so those tokens are never predicted.
 Their ordinal SFP/homology weights (`ordinal_weight`, `ordinal_bias`) are not part of an encoder here and are
 dropped: our SFP and homology heads start fresh.
 
@@ -103,8 +105,9 @@ def convert_authors_state(state: dict[str, torch.Tensor], config: RNNConfig) -> 
     embed[PAD] = 0.0
     decoder_weight = torch.zeros(VOCAB_SIZE, 2 * config.hidden)
     decoder_bias = torch.full((VOCAB_SIZE,), NEVER)
-    decoder_weight[list(RESIDUES)] = state["decoder.weight"].float()[list(RESIDUES)]
-    decoder_bias[list(RESIDUES)] = state["decoder.bias"].float()[list(RESIDUES)]
+    ours, their_outputs = [CLS, *RESIDUES], [THEIR_START_STOP, *RESIDUES]
+    decoder_weight[ours] = state["decoder.weight"].float()[their_outputs]
+    decoder_bias[ours] = state["decoder.bias"].float()[their_outputs]
     converted = {"embed.weight": embed, "decoder.weight": decoder_weight, "decoder.bias": decoder_bias}
     converted["proj.weight"], converted["proj.bias"] = state["fc.weight"], state["fc.bias"]
     for name, tensor in state.items():

@@ -13,7 +13,8 @@ from plus.run_plan.plan import JobPlan, RunPlan
 from plus.run_plan.tables import jobs_frame, totals_by_model, totals_by_rule
 
 COUNTING = (
-    "pretrain: steps (epochs x train sequences // batch_pairs, or max_steps) x batch_pairs x 2 sequences x mean "
+    "pretrain: steps (epochs x train sequences // batch_pairs, or ceil under last_batch keep, or max_steps) x "
+    "batch_pairs x 2 sequences x mean "
     "length; + validations (every val_every_n_steps, max_val_pairs pairs) and the final test pairs, twice for "
     "MLM + SFP (masked and unmasked).",
     "finetune: at most max_epochs x the train split's residues (early stopping may end sooner); homology: all "

@@ -76,9 +76,13 @@ def pretrain_work(job: PretrainJob, corpus: CorpusSize, kind: str) -> Work:
     elif train.records.value is None:
         steps, steps_text, step_sources = None, "? steps", (train.records.source,)
     else:
-        per_epoch = int(train.records.value // t.batch_pairs)
+        records = f"{train.records.value:,.0f}"
+        if t.last_batch == "keep":
+            per_epoch, division = math.ceil(train.records.value / t.batch_pairs), f"ceil({records} / {t.batch_pairs})"
+        else:
+            per_epoch, division = int(train.records.value // t.batch_pairs), f"{records} // {t.batch_pairs}"
         steps = t.epochs * per_epoch
-        steps_text = f"{t.epochs} epochs x {per_epoch:,} steps ({train.records.value:,.0f} // {t.batch_pairs})"
+        steps_text = f"{t.epochs} epochs x {per_epoch:,} steps ({division})"
         step_sources = (train.records.source,)
     training = Pass(
         "training",
@@ -88,7 +92,7 @@ def pretrain_work(job: PretrainJob, corpus: CorpusSize, kind: str) -> Work:
         (*step_sources, train.mean_length.source),
     )
     validations = None if steps is None else int(steps // t.val_every_n_steps)
-    val_pairs = None if pairs.value is None else min(t.max_val_pairs, pairs.value)
+    val_pairs = pairs.value if pairs.value is None or t.max_val_pairs is None else min(t.max_val_pairs, pairs.value)
     validation = _pairs_pass(
         "validation",
         _times(validations, val_pairs),

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from plus.metrics.secstr import q3_from_probabilities
-from plus.metrics.transmembrane import viterbi_topology
+from plus.metrics.transmembrane import authors_topology, viterbi_topology
 from plus.tasks import SCOP_LEVELS, TaskSpec
 from plus.tensors import pad_tokens
 
@@ -133,7 +133,7 @@ def prediction_columns(spec: TaskSpec, outputs: Sequence[dict[str, np.ndarray]])
             columns["prediction_3class"] = [q3_from_probabilities(np.exp(o["log_probs"])) for o in outputs]
         if spec.name == "transmembrane":
             columns["topology"] = [viterbi_topology(o["log_probs"], grammar="sided") for o in outputs]
-            columns["topology_authors"] = [viterbi_topology(o["log_probs"], grammar="bepler") for o in outputs]
+            columns["topology_authors"] = [authors_topology(o["log_probs"]) for o in outputs]
         return columns
     exceedance = np.array([o["exceedance"] for o in outputs]).reshape(len(outputs), len(SCOP_LEVELS))
     columns = {"expected_level": exceedance.sum(axis=1)}

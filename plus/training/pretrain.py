@@ -165,6 +165,7 @@ class PfamDataModule(L.LightningDataModule):
             batch,
             self.seed,
             length_buckets=self.training.batch_order == "length-buckets",
+            keep_last=self.training.last_batch == "keep",
         )
         return RankSlices(sampler, batch, num_replicas, rank)
 

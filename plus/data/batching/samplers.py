@@ -137,9 +137,11 @@ class CorpusBatchSampler(Sampler[list[int]]):
     """Batches of a corpus too large to hold an epoch's order in memory: it keeps one chunk of it at a time.
 
     Epoch e visits the sequences in the order of a keyed permutation of (seed, e) (see KeyedPermutation); the last
-    n mod batch_size of that order are left out this epoch. The order is cut into chunks of batch_size *
-    chunk_batches positions, taken in a shuffled order. A chunk is cut into batches, sorted by length first when
-    `length_buckets` (so a batch holds sequences of similar length), and its batches come in a shuffled order; without
+    n mod batch_size of that order are left out this epoch, or with `keep_last` form a short batch of their own
+    (ceil(n / batch_size) batches, as a torch DataLoader without drop_last; it comes anywhere in its chunk's
+    shuffled batch order, not last). The order is cut into chunks of batch_size * chunk_batches positions, taken
+    in a shuffled order. A chunk is cut into batches, sorted by length first when `length_buckets` (so a batch
+    holds sequences of similar length), and its batches come in a shuffled order; without
     length buckets every batch is a uniform draw, as in a plain shuffle. Lengths are asked of `lengths_of` a chunk
     at a time. Deterministic given (seed, epoch); `iter_from(b)` starts at batch b without reading the chunks before.
     """
@@ -153,11 +155,13 @@ class CorpusBatchSampler(Sampler[list[int]]):
         *,
         length_buckets: bool = True,
         chunk_batches: int = 100,
+        keep_last: bool = False,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, not {batch_size}")
         self.n, self.lengths_of, self.batch_size, self.seed = n, lengths_of, batch_size, seed
         self.length_buckets = length_buckets
+        self.keep_last = keep_last
         self.chunk_batches = max(chunk_batches, 1)
         self.epoch = 0
 
@@ -165,7 +169,7 @@ class CorpusBatchSampler(Sampler[list[int]]):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.n // self.batch_size
+        return math.ceil(self.n / self.batch_size) if self.keep_last else self.n // self.batch_size
 
     def __iter__(self) -> Iterator[list[int]]:
         return self.iter_from(0)
@@ -193,13 +197,13 @@ class CorpusBatchSampler(Sampler[list[int]]):
         """The batches of chunk `chunk`, in their shuffled order."""
         size = self.batch_size
         start = chunk * self.chunk_batches * size
-        stop = min(start + self.chunk_batches * size, len(self) * size)
+        stop = min(start + self.chunk_batches * size, len(self) * size, self.n)
         indices = permutation(np.arange(start, stop))
         if self.length_buckets:
             indices = indices[np.argsort(self.lengths_of(indices), kind="stable")]
-        batches = indices.reshape(-1, size)
+        batches = [indices[k : k + size].tolist() for k in range(0, len(indices), size)]
         order = np.random.default_rng([self.seed, epoch, 2, chunk]).permutation(len(batches))
-        return batches[order].tolist()
+        return [batches[b] for b in order]
 
 
 class RankSlices:

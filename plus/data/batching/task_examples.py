@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from plus.errors import InputError
+from plus.settings import HomologySampler
 from plus.tasks import UNLABELLED, TaskSpec
 from plus.tensors import pad_labels, pad_tokens
 from plus.tokens import encode
@@ -110,14 +111,18 @@ class HomologyTrainPairs(Dataset):
     `sampler="bepler"` (default) draws a level with probability proportional to N_l^tau (N_l = number of pairs
     at that level) and then a uniform pair at that level, as Bepler & Berger describe.
 
-    The PLUS authors' HomolgySampler draws a level l with weight N_l^(tau-1), then an index uniformly from the
-    first (pairs at levels < l) + 1 entries of the level-sorted list of all n^2 ordered pairs: the lower levels plus
-    one boundary pair of level l (a level-0 draw is always the same pair; self-pairs count as same-family pairs).
-    It yields an epoch's items grouped by drawn level, so each batch holds the draws of one level. Its level shares
-    (level 0 = different class .. 4 = same family) are 0.778/0.193/0.026/0.003/0.000, against Bepler & Berger's
-    0.527/0.279/0.108/0.050/0.036. `sampler="plus-original"` approximates it: the level drawn with weight
-    N_l^(tau-1), then a uniform pair from all pairs at levels <= l, no self-pairs, every item independent and not
-    grouped by level; its shares are about 0.759/0.205/0.029/0.005/0.002 (docs/fidelity.md, row 18).
+    `sampler="authors"` is the PLUS authors' HomolgySampler. Over the level-sorted list of all n^2 ordered pairs
+    (self-pairs are same-family pairs, so N_4 counts them), each of an epoch's draws picks a level l with weight
+    N_l^(tau-1) and then a position uniformly among the first C_l + 1 (C_l = pairs at levels < l): a uniform pair
+    of a lower level, or, with probability 1/(C_l + 1), the first pair of level l (their list comes from numpy's
+    unstable argsort, so which level-l pair sits there is not defined; we take the first in row-major order,
+    what a stable sort gives; for level 4 that is domain 0's self-pair). The epoch's items come grouped by drawn
+    level, ascending (every level-0 draw first, then level 1, ...), so consecutive batches hold the draws of one
+    level (a batch straddles two at each boundary). The label is the pair's own level. Level shares (level 0 =
+    different class .. 4 = same family) on SCOP: 0.778/0.193/0.026/0.003/0.000, against Bepler & Berger's
+    0.527/0.279/0.108/0.050/0.036. `sampler="plus-original"` is an earlier approximation of theirs (the level
+    drawn with weight N_l^(tau-1), then a uniform pair from all pairs at levels <= l, no self-pairs, every item
+    independent, not grouped): about 0.759/0.205/0.029/0.005/0.002 (docs/fidelity.md, row 18).
     """
 
     def __init__(
@@ -126,10 +131,10 @@ class HomologyTrainPairs(Dataset):
         pairs_per_epoch: int,
         tau: float = 0.5,
         seed: int = 0,
-        sampler: str = "bepler",
+        sampler: HomologySampler = "bepler",
     ) -> None:
-        if sampler not in ("bepler", "plus-original"):
-            raise InputError(f"homology sampler must be 'bepler' or 'plus-original', not {sampler!r}")
+        if sampler not in get_args(HomologySampler):
+            raise InputError(f"homology sampler must be one of {get_args(HomologySampler)}, not {sampler!r}")
         self.tokens = [encode(s).tokens for s in frame["sequence"]]
         sccs = frame["label"].astype(str).tolist()
         bad = [s for s in sccs if len(s.split(".")) != 4]
@@ -157,6 +162,10 @@ class HomologyTrainPairs(Dataset):
         self.members = [
             {int(g): np.flatnonzero(self.keys[depth] == g) for g in np.unique(self.keys[depth])} for depth in range(5)
         ]
+        self.tau = tau
+        self._plan: tuple[int, np.ndarray] | None = None
+        if sampler == "authors":
+            self._authors_tables()
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -176,7 +185,74 @@ class HomologyTrainPairs(Dataset):
         allowed = group[(group != i) & (self.keys[level + 1, group] != inner_key)] if level < 4 else group[group != i]
         return i, int(allowed[rng.integers(len(allowed))])
 
+    def _authors_tables(self) -> None:
+        """What the authors' sampler needs: level counts with self-pairs, the weights, the prefix sums C_l, each
+        level's first row-major pair, and every domain's depth-d group as a range of the sccs-sorted order."""
+        n = self.keys.shape[1]
+        counts = self.level_counts.copy()
+        counts[4] += n  # self-pairs
+        self.authors_levels = np.flatnonzero(counts > 0)
+        present = counts[self.authors_levels]
+        weights = present ** (self.tau - 1.0)
+        self.authors_level_probs = weights / weights.sum()
+        self.authors_prefix = np.concatenate([[0], np.cumsum(present)])  # C of each present level, then n^2
+        self.authors_first_pair: dict[int, tuple[int, int]] = {}
+        for level in self.authors_levels:
+            row = next(i for i in range(n) if level == 4 or self.partner_counts[level, i] > 0)
+            self.authors_first_pair[int(level)] = (row, int(np.flatnonzero(self.pair_levels(row) == level)[0]))
+        # groups at every depth are contiguous in the order of the full sccs (a common prefix is an interval)
+        self.sorted_domains = np.argsort(self.keys[4], kind="stable")
+        rank = np.empty(n, dtype=np.int64)
+        rank[self.sorted_domains] = np.arange(n)
+        self.group_starts = np.zeros((5, n), dtype=np.int64)
+        for depth in range(1, 5):
+            first = np.full(int(self.keys[depth].max()) + 1, n, dtype=np.int64)
+            np.minimum.at(first, self.keys[depth], rank)
+            self.group_starts[depth] = first[self.keys[depth]]
+
+    def pair_levels(self, i: int) -> np.ndarray:
+        """The level of (i, j) for every j: the number of leading sccs parts the two domains share."""
+        return (self.keys[1:, :] == self.keys[1:, i : i + 1]).sum(axis=0)
+
+    def _uniform_pairs(self, level: int, count: int, rng: np.random.Generator) -> np.ndarray:
+        """`count` ordered pairs drawn uniformly from those at `level` (< 4): [count, 2]."""
+        weights = self.partner_counts[level]
+        first = rng.choice(len(weights), size=count, p=weights / weights.sum())
+        start, size = self.group_starts[level, first], self.group_sizes[level, first]
+        inner_start, inner_size = self.group_starts[level + 1, first], self.group_sizes[level + 1, first]
+        position = start + rng.integers(0, size - inner_size)
+        position = np.where(position >= inner_start, position + inner_size, position)
+        return np.stack([first, self.sorted_domains[position]], axis=1)
+
+    def authors_epoch(self, epoch: int) -> np.ndarray:
+        """The authors' sampler's items of an epoch, in order: [pairs_per_epoch, 4] of (i, j, level of (i, j),
+        drawn level), fixed by (seed, epoch)."""
+        if self._plan is not None and self._plan[0] == epoch:
+            return self._plan[1]
+        rng = np.random.default_rng([self.seed, epoch, 1])
+        drawn = rng.choice(len(self.authors_levels), size=self.pairs_per_epoch, p=self.authors_level_probs)
+        prefix, blocks = self.authors_prefix, []
+        for k, count in enumerate(np.bincount(drawn, minlength=len(self.authors_levels))):
+            position = rng.integers(0, prefix[k] + 1, size=count)
+            block = np.zeros((count, 4), dtype=np.int64)
+            drawn_level = int(self.authors_levels[k])
+            block[:, 3] = drawn_level
+            block[position == prefix[k], :3] = [*self.authors_first_pair[drawn_level], drawn_level]
+            lower = np.searchsorted(prefix, position, side="right") - 1  # index of the lower level holding it
+            for m in range(k):
+                chosen = (position < prefix[k]) & (lower == m)
+                level = int(self.authors_levels[m])
+                block[chosen, :2] = self._uniform_pairs(level, int(chosen.sum()), rng)
+                block[chosen, 2] = level
+            blocks.append(block)
+        plan = np.concatenate(blocks) if blocks else np.zeros((0, 4), dtype=np.int64)
+        self._plan = (epoch, plan)
+        return plan
+
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
+        if self.sampler == "authors":
+            i, j, level, _ = self.authors_epoch(self.epoch)[index]
+            return self.tokens[i], self.tokens[j], int(level)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         level = int(rng.choice(5, p=self.level_probs))
         if self.sampler == "plus-original":
