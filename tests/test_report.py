@@ -519,11 +519,12 @@ def test_report_rule_runs_and_builds_html_report(tmp_path):
     settings = json.dumps({"models": [{"name": name, **model} for name, model in MODELS.items()], "runs": runs})
     (tmp_path / "Snakefile").write_text(
         "import os\n\n"
+        "from plus.report.job_info import settings_summary\n"
         "from plus.report.outputs import FIGURE_FORMATS, FIGURES, TABLE_FORMATS, table_caption, table_sections\n\n"
         'configfile: "config.json"\n\n'
         f"TASKS = {list(tasks)!r}\n\n"
         f"def report_inputs():\n    return {relative!r}\n\n"
-        f"def report_settings(wildcards):\n    return {settings!r}\n\n"
+        f"REPORT_SETTINGS = {settings!r}\n\n"
         f'include: "{REPO / "workflow" / "rules" / "report.smk"}"\n\n'
         'rule all:\n    input:\n        "results/summary.md",\n    default_target: True\n'
     )
