@@ -534,13 +534,13 @@ def html_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = json.dumps({"models": [{"name": name, **model} for name, model in MODELS.items()], "runs": runs})
     (tmp_path / "Snakefile").write_text(
         "import os\n\n"
-        "from plus.report.job_info import settings_summary\n"
+        "from plus.report.job_info import JobSettings\n"
         "from plus.report.outputs import FIGURE_FORMATS, TABLE_FORMATS\n"
         "from plus.report.outputs import figure_sections, table_caption, table_sections\n\n"
         'configfile: "config.json"\n\n'
         f"TASKS = {list(tasks)!r}\nPRETRAINING = True\n\n"
         f"def report_inputs():\n    return {relative!r}\n\n"
-        f"REPORT_SETTINGS = {settings!r}\n\n"
+        f"def report_settings(wildcards):\n    return JobSettings({settings!r})\n\n"
         f'include: "{REPO / "workflow" / "rules" / "report.smk"}"\n\n'
         'rule all:\n    input:\n        "results/summary.md",\n    default_target: True\n'
     )

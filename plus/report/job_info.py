@@ -1,11 +1,10 @@
 """What the HTML report's info pane shows of the report job's settings: a short readable list, not the JSON.
 
-Kept free of heavy imports: the workflow calls it at `snakemake -n` time.
+Kept free of heavy imports: the workflow builds its params at `snakemake -n` time.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 
@@ -21,8 +20,25 @@ def _value_text(value: object) -> str:
 
 
 def settings_summary(settings_json: str) -> str:
-    """`key: value` per top-level setting (lists of named items by their names, other lists by their length),
-    then the settings' SHA-256 prefix, so that any change of the settings changes this text (and reruns the job)."""
-    settings = json.loads(settings_json)
-    digest = hashlib.sha256(settings_json.encode()).hexdigest()[:12]
-    return "; ".join([*(f"{key}: {_value_text(value)}" for key, value in settings.items()), f"sha256: {digest}"])
+    """`key: value` per top-level setting: lists of named items by their names, other lists by their length."""
+    return "; ".join(f"{key}: {_value_text(value)}" for key, value in json.loads(settings_json).items())
+
+
+class JobSettings(str):
+    """A job's settings JSON as a rule param that Snakemake shows as `settings_summary` (the report's info pane).
+
+    The shell command passes `{params.settings.json:q}`; Snakemake notices a change of the settings through the
+    param's repr, which is the JSON's.
+    """
+
+    __slots__ = ()
+
+    @property
+    def json(self) -> str:
+        return str.__str__(self)
+
+    def __str__(self) -> str:
+        return settings_summary(self.json)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)

@@ -26,7 +26,7 @@ try:
         table_caption,
         table_sections,
     )
-    from plus.report.job_info import settings_summary
+    from plus.report.job_info import JobSettings
     from plus.settings import as_json
 except ImportError as error:
     raise WorkflowError(
@@ -92,8 +92,9 @@ def evaluate_settings(wildcards):
     return as_json(PLAN.evaluate(wildcards.model, wildcards.task, wildcards.seed))
 
 
-# The report job's settings, in its shell command; its params (shown in the HTML report's info pane) summarise them.
-REPORT_SETTINGS = as_json(PLAN.report())
+def report_settings(wildcards):
+    """The report's settings: JSON in its shell command, a short summary in the HTML report's info pane."""
+    return JobSettings(as_json(PLAN.report()))
 
 
 def task_spec_json(wildcards):

@@ -72,7 +72,7 @@ rule report:
         mem_mb=4000,
         runtime=30,
     params:
-        settings=settings_summary(REPORT_SETTINGS),
+        settings=report_settings,
         task_summaries=lambda wildcards, input: [
             f"{task}/summary.json" for task in input.tasks
         ],
@@ -80,7 +80,7 @@ rule report:
         tables=lambda wildcards, output: os.path.dirname(output.tables[0]),
         figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
     shell:
-        "plus report --settings {REPORT_SETTINGS:q} --evaluations {input.evaluations:q}"
+        "plus report --settings {params.settings.json:q} --evaluations {input.evaluations:q}"
         " --predictions {input.predictions:q} --pretraining {input.pretraining:q}"
         " --histories {input.histories:q} --published {input.published:q}"
         " --audits {input.audits:q} --task-summaries {params.task_summaries:q}"
