@@ -20,10 +20,21 @@ from plus.cli import main as cli_main
 from plus.errors import InputError
 from plus.report.build import build_report
 from plus.report.collect import RunKey, collect, load_published, models_from_settings, runs_from_settings
+from plus.report.job_info import JobSettings
 from plus.report.outputs import report_files
 from plus.report.summary import summary_markdown
 from plus.report.tables import ablation_comparisons, build_tables, main_columns
-from plus.report.writers import Stat, Table, latex_escape, to_latex, to_markdown, write_table
+from plus.report.writers import (
+    HTML_TABLE_END,
+    HTML_TABLE_START,
+    Stat,
+    Table,
+    latex_escape,
+    to_html,
+    to_latex,
+    to_markdown,
+    write_table,
+)
 from plus.settings import ReportJob, as_json, parse_settings
 from plus.tasks import BUILTIN_TASKS, SCOP_LEVELS, TaskSpec
 
@@ -493,6 +504,10 @@ def test_writers_escape_and_mark_best():
     assert "**0.700**" in to_markdown(table) and "y\\|2" in to_markdown(table)
     assert "0.500 ± 0.010" in to_markdown(table)
     assert latex_escape("ρ ± 1%") == r"$\rho$ $\pm$ 1\%"
+    page = to_html(table)
+    assert "<caption>A_b &amp; c</caption>" in page and "<td>y|2</td>" in page
+    assert '<td class="number"><strong>0.700</strong></td>' in page and "0.500 ± 0.010" in page
+    assert page.split(HTML_TABLE_START)[1].split(HTML_TABLE_END)[0].strip().startswith('<table class="plus-table"')
 
 
 # ---------------------------------------------------------------- the Snakemake rule and --report
@@ -622,3 +637,10 @@ def test_report_html_shows_the_main_table_on_its_front_page_in_a_browser(html_re
     rendered = set(parser.cells)
     assert {"Model", "PLUS-RNN tiny", "RNN tiny (MLM only)"} <= rendered, sorted(rendered)[:50]
     assert any(cell.startswith(f"{homology:.3f} ± ") for cell in rendered), sorted(rendered)[:50]
+
+
+def test_job_settings_param_shows_a_summary_and_passes_the_json() -> None:
+    settings = JobSettings(json.dumps({"models": [{"name": "a"}, {"name": "b"}], "runs": [{}, {}, {}], "seed": None}))
+    assert f"{settings}" == "models: a, b; runs: 3 entries; seed: none"  # what Snakemake's info pane shows
+    assert type(settings.json) is str and json.loads(settings.json)["runs"] == [{}, {}, {}]  # the shell's text
+    assert repr(settings) == repr(settings.json)  # Snakemake's record of the params: a changed setting reruns
