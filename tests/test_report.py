@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +20,21 @@ from plus.cli import main as cli_main
 from plus.errors import InputError
 from plus.report.build import build_report
 from plus.report.collect import RunKey, collect, load_published, models_from_settings, runs_from_settings
+from plus.report.job_info import JobSettings
 from plus.report.outputs import report_files
 from plus.report.summary import summary_markdown
 from plus.report.tables import ablation_comparisons, build_tables, main_columns
-from plus.report.writers import Stat, Table, latex_escape, to_latex, to_markdown, write_table
+from plus.report.writers import (
+    HTML_TABLE_END,
+    HTML_TABLE_START,
+    Stat,
+    Table,
+    latex_escape,
+    to_html,
+    to_latex,
+    to_markdown,
+    write_table,
+)
 from plus.settings import ReportJob, as_json, parse_settings
 from plus.tasks import BUILTIN_TASKS, SCOP_LEVELS, TaskSpec
 
@@ -492,15 +504,20 @@ def test_writers_escape_and_mark_best():
     assert "**0.700**" in to_markdown(table) and "y\\|2" in to_markdown(table)
     assert "0.500 ± 0.010" in to_markdown(table)
     assert latex_escape("ρ ± 1%") == r"$\rho$ $\pm$ 1\%"
+    page = to_html(table)
+    assert "<caption>A_b &amp; c</caption>" in page and "<td>y|2</td>" in page
+    assert '<td class="number"><strong>0.700</strong></td>' in page and "0.500 ± 0.010" in page
+    assert page.split(HTML_TABLE_START)[1].split(HTML_TABLE_END)[0].strip().startswith('<table class="plus-table"')
 
 
 # ---------------------------------------------------------------- the Snakemake rule and --report
 
 
-@pytest.mark.slow
-def test_report_rule_runs_and_builds_html_report(tmp_path):
-    """The report rule in a minimal workflow (stub target helpers), then `snakemake --report`."""
+@pytest.fixture(scope="module")
+def html_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report rule in a minimal workflow (stub target helpers), then `snakemake --report`: the report.html."""
     pytest.importorskip("snakemake")
+    tmp_path = tmp_path_factory.mktemp("html_report")
     tasks = {name: BUILTIN_TASKS[name] for name in ("homology", "secstr")}
     files = make_run(tmp_path, seeds=(0, 1), tasks=tasks)
     relative = {kind: [str(p.relative_to(tmp_path)) for p in paths] for kind, paths in files.items()}
@@ -514,16 +531,31 @@ def test_report_rule_runs_and_builds_html_report(tmp_path):
         "pfam": {"source": "Pfam-A.fasta.gz", "release": "test"},
         "pretrain": {"batch_pairs": 16, "lr": 0.001, "max_steps": 400, "mlm_weight": 0.7, "sfp_weight": 0.3},
     }
+    training = {**config["pretrain"], "val_every_n_steps": 100}
+    described = [
+        {"name": name, "encoder": "plus-rnn", "protocol": "finetune", "origin": "pretrained here", **model}
+        | {"pretraining": training if model["objective"] != "none" else None}
+        for name, model in MODELS.items()
+    ]
+    config["_report"] = {  # what plus.jobs.WorkflowPlan.report_context gives the captions
+        "seeds": [0, 1],
+        "tasks": list(tasks),
+        "models": described,
+        "pretrained": [model for model in described if model["pretraining"]],
+        "pfam": config["pfam"],
+    }
     (tmp_path / "config.json").write_text(json.dumps(config))
     runs = [{"model": m, "task": t, "seed": s} for m in MODELS for t in tasks for s in (0, 1)]
     settings = json.dumps({"models": [{"name": name, **model} for name, model in MODELS.items()], "runs": runs})
     (tmp_path / "Snakefile").write_text(
         "import os\n\n"
-        "from plus.report.outputs import FIGURE_FORMATS, FIGURES, TABLE_FORMATS, table_caption, table_sections\n\n"
+        "from plus.report.job_info import JobSettings\n"
+        "from plus.report.outputs import FIGURE_FORMATS, TABLE_FORMATS\n"
+        "from plus.report.outputs import figure_sections, table_caption, table_sections\n\n"
         'configfile: "config.json"\n\n'
-        f"TASKS = {list(tasks)!r}\n\n"
+        f"TASKS = {list(tasks)!r}\nPRETRAINING = True\n\n"
         f"def report_inputs():\n    return {relative!r}\n\n"
-        f"def report_settings(wildcards):\n    return {settings!r}\n\n"
+        f"def report_settings(wildcards):\n    return JobSettings({settings!r})\n\n"
         f'include: "{REPO / "workflow" / "rules" / "report.smk"}"\n\n'
         'rule all:\n    input:\n        "results/summary.md",\n    default_target: True\n'
     )
@@ -545,7 +577,70 @@ def test_report_rule_runs_and_builds_html_report(tmp_path):
     html = tmp_path / "report.html"
     done = subprocess.run([*snakemake, "--report", str(html)], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    text = html.read_text()
+    return html
+
+
+@pytest.mark.slow
+def test_report_rule_runs_and_builds_html_report(html_report: Path) -> None:
+    text = html_report.read_text()
     assert "Confusion matrices" in text and "homology_pr_curves.png" in text
     assert "seeds 0, 1" in text  # the global description rendered the config through Jinja
     assert "Main table: one row per model variant" in text  # a table caption
+    results, _ = json.JSONDecoder().raw_decode(text, text.index("results = {") + len("results = "))
+    assert results["results/tables/main.html"]["mime_type"] == "text/html"  # shown inline, not as a download link
+    assert {Path(path).suffix for path in results if path.startswith("results/figures/")} == {".png"}
+    params = results["results/tables/main.html"]["job_properties"]["params"]
+    assert "models: plus-rnn-tiny, mlm-rnn-tiny" in params and "runs: 12 entries" in params and '"runs"' not in params
+
+
+CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser") if shutil.which(name)), None)
+
+
+class _RenderedCells(HTMLParser):
+    """The text of every table cell the browser rendered (script sources, where the report keeps its data, aside)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[str] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.cells.append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None and self.lasttag not in ("script", "style"):
+            self._cell.append(data)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="needs a headless browser: apt-get install -y chromium")
+def test_report_html_shows_the_main_table_on_its_front_page_in_a_browser(html_report: Path) -> None:
+    """Chromium renders report.html (its JavaScript included) and the front page holds the main table's cells."""
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", "--dump-dom"]
+        + [html_report.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    parser = _RenderedCells()
+    parser.feed(done.stdout)
+    main = pd.read_csv(html_report.parent / "results" / "tables" / "main.csv")
+    homology = float(main.set_index("Model").loc["PLUS-RNN tiny", "Homology acc"])
+    rendered = set(parser.cells)
+    assert {"Model", "PLUS-RNN tiny", "RNN tiny (MLM only)"} <= rendered, sorted(rendered)[:50]
+    assert any(cell.startswith(f"{homology:.3f} ± ") for cell in rendered), sorted(rendered)[:50]
+
+
+def test_job_settings_param_shows_a_summary_and_passes_the_json() -> None:
+    settings = JobSettings(json.dumps({"models": [{"name": "a"}, {"name": "b"}], "runs": [{}, {}, {}], "seed": None}))
+    assert f"{settings}" == "models: a, b; runs: 3 entries; seed: none"  # what Snakemake's info pane shows
+    assert type(settings.json) is str and json.loads(settings.json)["runs"] == [{}, {}, {}]  # the shell's text
+    assert repr(settings) == repr(settings.json)  # Snakemake's record of the params: a changed setting reruns

@@ -33,7 +33,7 @@ def build_report(
     bootstrap_seed: int = 0,
     workers: int = WORKERS,
 ) -> list[Path]:
-    """Write every table (CSV, Markdown, LaTeX), every figure (PNG, PDF) and the summary; return the paths.
+    """Write every table (HTML, CSV, Markdown, LaTeX), every figure (PNG, PDF) and the summary; return the paths.
 
     Significance against the reference model (data.reference_model) uses a paired bootstrap of
     `bootstrap_resamples` resamples (seeded with `bootstrap_seed`, run in `workers` processes) where fewer than two

@@ -16,12 +16,14 @@ from plus.errors import InputError
 from plus.io import atomic_path
 from plus.report.collect import ReportData
 from plus.report.identity import identity_distribution
+from plus.report.layout import wrap
 from plus.report.tables import (
     AblationComparison,
     ScoreColumn,
     comparable_tasks,
     evaluated_models,
     main_columns,
+    metric_label,
     split_label,
     summarize_scores,
     task_label,
@@ -33,6 +35,29 @@ FILLS = ("0.25", "0.55", "0.8", "0.95", "0.4", "0.7", "0.15", "0.9", "0.6")
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<")
 PUBLISHED_MARKERS = ("D", "^", "v", "s", "P", "X", "*", "<", ">", "h")
+
+
+SHORT_METRIC_LABELS = {
+    "accuracy_protein_authors": "protein acc (authors)",
+    "accuracy_protein": "protein acc (sided)",
+    "accuracy_protein_segments": "protein acc (segments)",
+}
+"""Figure labels of the metrics whose table label is too long for a panel; the figure's footnote gives the long one."""
+
+
+def short_header(column: ScoreColumn) -> str:
+    """The column's header with its metric's short figure label."""
+    suffix = f" ({split_label(column.split)})" if column.split != "test" else ""
+    return f"{task_label(column.task)} {SHORT_METRIC_LABELS.get(column.metric, metric_label(column.metric))}{suffix}"
+
+
+def metric_footnote(figure: Figure, columns: list[ScoreColumn]) -> None:
+    """Below the panels: the long name of each metric shown by its short label."""
+    metrics = dict.fromkeys(c.metric for c in columns if c.metric in SHORT_METRIC_LABELS)
+    notes = [f"{SHORT_METRIC_LABELS[metric]}: {metric_label(metric)}" for metric in metrics]
+    if notes:
+        width = figure.get_figwidth() - 0.3
+        figure.supxlabel(wrap("; ".join(notes) + ".", width, 7), fontsize=7, ha="center")
 
 
 def _style(index: int) -> dict:
@@ -115,7 +140,8 @@ def task_scores(data: ReportData) -> Figure:
     stats = summarize_scores(data.scores)
     models = evaluated_models(data)
     published_models = list(dict.fromkeys(data.published["model"]))
-    figure, axes = _grid(len(columns), 4, (3.2, 3.4))
+    panel_width = 3.2
+    figure, axes = _grid(len(columns), 4, (panel_width, 3.4))
     for panel, column in zip(axes, columns, strict=False):
         labels = []
         for index, name in enumerate(models):
@@ -135,8 +161,11 @@ def task_scores(data: ReportData) -> Figure:
             panel.plot(len(labels), entry.value, marker=marker, color="black", markersize=7, linestyle="none")
             labels.append(f"{entry.model} (published)")
         panel.set_xlim(-0.6, len(labels) - 0.4)
-        panel.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
-        panel.set_title(column.header, fontsize=9)
+        panel.set_xticks(
+            range(len(labels)), [wrap(label, 1.2, 7) for label in labels], rotation=60, ha="right", fontsize=7
+        )
+        panel.set_title(wrap(short_header(column), panel_width - 0.3, 9), fontsize=9)
+    metric_footnote(figure, columns)
     return figure
 
 
@@ -162,9 +191,12 @@ def ablation_deltas(data: ReportData, comparisons: list[AblationComparison]) -> 
         label = f"{data.models[plus_model].label} − {data.models[other_model].label}"
         panel.bar(xs, deltas, width=width, yerr=errors, capsize=3, label=label, **_bar_style(pair_index))
     panel.axhline(0.0, color="black", linewidth=0.8)
-    panel.set_xticks(range(len(columns)), [c.header for c in columns], rotation=30, ha="right", fontsize=8)
-    panel.set_ylabel("PLUS better by (Δ headline metric)")
+    panel.set_xticks(
+        range(len(columns)), [wrap(short_header(c), 1.6, 8) for c in columns], rotation=30, ha="right", fontsize=8
+    )
+    panel.set_ylabel("Δ headline metric\n(> 0: PLUS better)", fontsize=9)
     panel.legend(fontsize=8)
+    metric_footnote(figure, columns)
     return figure
 
 
@@ -241,9 +273,8 @@ def confusion_matrices(data: ReportData) -> Figure:
                 for (i, j), value in np.ndenumerate(fractions):
                     colour = "white" if value > 0.5 else "black"
                     panel.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6, color=colour)
-            panel.set_title(
-                f"{task_label(task.name)} ({split_label(task.headline_split)})\n{data.models[model].label}", fontsize=8
-            )
+            title = f"{task_label(task.name)} ({split_label(task.headline_split)})\n{data.models[model].label}"
+            panel.set_title(wrap(title, 2.7, 8), fontsize=8)
             panel.set_xlabel("predicted", fontsize=7)
             panel.set_ylabel("true", fontsize=7)
     if image is not None:
@@ -292,7 +323,7 @@ def homology_pr_curves(data: ReportData) -> Figure:
                     label=f"{data.models[model].label} (AP {ap:.3f})",
                 )
                 drawn = True
-            panel.set_title(f"{task_label(task)} {split_label(split)}: same {level}", fontsize=8)
+            panel.set_title(wrap(f"{task_label(task)} {split_label(split)}: same {level}", 2.9, 8), fontsize=8)
             panel.set_xlabel("recall", fontsize=7)
             panel.set_ylabel("precision", fontsize=7)
             panel.set_xlim(0, 1)

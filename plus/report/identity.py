@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from plus.analysis.leakage import IDENTITY_BINS, identity_bin
 from plus.metrics.task import task_metrics
 from plus.report.collect import ReportData, RunKey
+from plus.report.layout import wrap
 from plus.report.predictions import KEY, report_task_spec, run_predictions, with_row_keys
 from plus.report.tables import evaluated_models, metric_label, split_label, task_label
 from plus.report.writers import Stat, Table
@@ -134,7 +135,7 @@ def identity_distribution(data: ReportData) -> Figure:
             panel.axvline(edge, color="0.6", linewidth=0.6)
         panel.set_xlim(0, 1.02)
         panel.set_ylim(0, 1.02)
-        panel.set_title(task_label(task), fontsize=9)
+        panel.set_title(wrap(task_label(task), 3.1, 9), fontsize=9)
         panel.set_xlabel("max identity to training", fontsize=8)
         panel.set_ylabel("fraction of test examples ≤ x", fontsize=8)
         panel.legend(fontsize=7, loc="upper left")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-TABLE_FORMATS = ("csv", "md", "tex")
+TABLE_FORMATS = ("html", "csv", "md", "tex")
 FIGURE_FORMATS = ("png", "pdf")
 TABLES: dict[str, str] = {
     "pretraining": "Pretraining",

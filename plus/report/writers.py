@@ -1,8 +1,9 @@
-"""A small table model and its three renderings: CSV (numbers), Markdown and LaTeX (mean +- sd, best in bold)."""
+"""A small table model and its renderings: CSV (numbers), Markdown, LaTeX and HTML (mean +- sd, best in bold)."""
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import math
 from dataclasses import dataclass, field
@@ -185,10 +186,58 @@ def to_latex(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+HTML_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 1rem; color: #111; }
+table.plus-table { border-collapse: collapse; font-size: 0.85rem; }
+table.plus-table caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: 0.4rem; }
+table.plus-table th, table.plus-table td { padding: 0.2rem 0.6rem; border-bottom: 1px solid #ccc; }
+table.plus-table th { border-bottom: 2px solid #333; text-align: left; vertical-align: bottom; }
+table.plus-table td.number, table.plus-table th.number { text-align: right; font-variant-numeric: tabular-nums; }
+table.plus-table tbody tr:nth-child(even) { background: #f4f4f4; }
+p.plus-table-note { font-size: 0.75rem; margin: 0.2rem 0; max-width: 60rem; }
+"""
+HTML_TABLE_START = "<!-- table -->"
+HTML_TABLE_END = "<!-- /table -->"
+"""Markers around the `<table>` in the HTML page, so that the report's front page can embed it alone."""
+
+
+def html_table(table: Table) -> str:
+    """The table as an HTML `<table>` (title as caption, best values in bold), without its notes."""
+    kinds = table.kinds
+
+    def css(column: str) -> str:
+        return ' class="number"' if kinds[column] != "text" else ""
+
+    lines = [f'<table class="plus-table" id="table-{html.escape(table.name)}">']
+    lines.append(f"<caption>{html.escape(table.title)}</caption>")
+    lines.append("<thead><tr>" + "".join(f"<th{css(c)}>{html.escape(c)}</th>" for c in table.columns) + "</tr></thead>")
+    lines.append("<tbody>")
+    for index in range(len(table.rows)):
+        cells = []
+        for column in table.columns:
+            text = html.escape(table.cell_text(index, column))
+            text = f"<strong>{text}</strong>" if (index, column) in table.best else text
+            cells.append(f"<td{css(column)}>{text}</td>")
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    lines += ["</tbody>", "</table>"]
+    return "\n".join(lines)
+
+
+def to_html(table: Table) -> str:
+    """A standalone HTML page: the table, then its notes (what the HTML report shows inline)."""
+    notes = "".join(f'<p class="plus-table-note">{html.escape(note)}</p>\n' for note in table.notes)
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(table.title)}</title>\n'
+        f"<style>{HTML_STYLE}</style>\n</head>\n<body>\n"
+        f"{HTML_TABLE_START}\n{html_table(table)}\n{HTML_TABLE_END}\n{notes}</body>\n</html>\n"
+    )
+
+
 def write_table(table: Table, directory: Path) -> list[Path]:
-    """Write `<name>.csv`, `.md` and `.tex` into `directory`, each atomically."""
+    """Write `<name>.csv`, `.md`, `.tex` and `.html` into `directory`, each atomically."""
     written = []
-    for suffix, render in (("csv", to_csv), ("md", to_markdown), ("tex", to_latex)):
+    for suffix, render in (("csv", to_csv), ("md", to_markdown), ("tex", to_latex), ("html", to_html)):
         path = directory / f"{table.name}.{suffix}"
         with atomic_path(path) as tmp:
             tmp.write_text(render(table))

@@ -26,6 +26,7 @@ try:
         table_caption,
         table_sections,
     )
+    from plus.report.job_info import JobSettings
     from plus.settings import as_json
 except ImportError as error:
     raise WorkflowError(
@@ -92,7 +93,8 @@ def evaluate_settings(wildcards):
 
 
 def report_settings(wildcards):
-    return as_json(PLAN.report())
+    """The report's settings: JSON in its shell command, a short summary in the HTML report's info pane."""
+    return JobSettings(as_json(PLAN.report()))
 
 
 def task_spec_json(wildcards):

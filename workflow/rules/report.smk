@@ -1,5 +1,7 @@
-# The comparison report: tables (CSV, Markdown, LaTeX), figures (PNG, PDF) and results/summary.md, each marked
-# for `snakemake --report` with a caption from workflow/report/. The file names come from plus.report.outputs.
+# The comparison report: tables (HTML, CSV, Markdown, LaTeX), figures (PNG, PDF) and results/summary.md, each
+# written by `plus report`. Marked for `snakemake --report`, with a caption from workflow/report/: each table as HTML
+# (shown inline; the main table also on the front page, workflow.rst), its CSV, Markdown and LaTeX as downloads, and
+# each figure as PNG (its PDF stays in results/figures). The file names come from plus.report.outputs.
 
 
 from snakemake.io import report as flag_for_report
@@ -9,23 +11,37 @@ report: "../report/workflow.rst"
 
 
 REPORT_TABLE_FILES = [
-    flag_for_report(
-        f"results/tables/{name}.{suffix}",
-        caption=f"../report/{table_caption(name)}.rst",
-        category="Tables",
-        subcategory=section,
-        labels={"table": name, "format": suffix},
+    (
+        flag_for_report(
+            f"results/tables/{name}.{suffix}",
+            caption=f"../report/{table_caption(name)}.rst",
+            category="Tables",
+            subcategory=section,
+            labels={"table": name},
+        )
+        if suffix == "html"
+        else flag_for_report(
+            f"results/tables/{name}.{suffix}",
+            caption=f"../report/{table_caption(name)}.rst",
+            category="Table files",
+            subcategory=section,
+            labels={"table": name, "format": suffix},
+        )
     )
     for name, section in table_sections(TASKS, PRETRAINING).items()
     for suffix in TABLE_FORMATS
 ]
 REPORT_FIGURE_FILES = [
-    flag_for_report(
-        f"results/figures/{name}.{suffix}",
-        caption=f"../report/figure_{name}.rst",
-        category="Figures",
-        subcategory=section,
-        labels={"figure": name, "format": suffix},
+    (
+        flag_for_report(
+            f"results/figures/{name}.{suffix}",
+            caption=f"../report/figure_{name}.rst",
+            category="Figures",
+            subcategory=section,
+            labels={"figure": name},
+        )
+        if suffix == "png"
+        else f"results/figures/{name}.{suffix}"
     )
     for name, section in figure_sections(PRETRAINING).items()
     for suffix in FIGURE_FORMATS
@@ -64,7 +80,7 @@ rule report:
         tables=lambda wildcards, output: os.path.dirname(output.tables[0]),
         figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
     shell:
-        "plus report --settings {params.settings:q} --evaluations {input.evaluations:q}"
+        "plus report --settings {params.settings.json:q} --evaluations {input.evaluations:q}"
         " --predictions {input.predictions:q} --pretraining {input.pretraining:q}"
         " --histories {input.histories:q} --published {input.published:q}"
         " --audits {input.audits:q} --task-summaries {params.task_summaries:q}"
