@@ -68,6 +68,7 @@ def run_report(args: argparse.Namespace) -> int:
         gpus_per_rule=job.gpus_per_rule,
         provenance=job.provenance,
         reference_model=job.reference_model,
+        min_train_examples=job.min_train_examples,
     )
     written = build_report(
         data,
