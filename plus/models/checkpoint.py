@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +61,18 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: checkpoint file not found")
+    if not zipfile.is_zipfile(path):
+        raise InputError(
+            f"{path}: not a PLUS checkpoint (not a zip archive, as torch.save writes: truncated, or another kind "
+            "of file)"
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # arbitrary bytes fail in many ways inside the unpickler
+        reason = " ".join(str(error).split())[:200]
         raise InputError(
-            f"{path}: not a PLUS checkpoint (cannot be read as a weights-only torch file: {error})"
+            f"{path}: not a PLUS checkpoint (cannot be read as a weights-only torch file, truncated or not written "
+            f"by torch.save: {reason})"
         ) from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputError(f"{path}: not a PLUS checkpoint (no 'format': {FORMAT!r} key)")

@@ -37,18 +37,33 @@ def finetuned_module(checkpoint: dict[str, Any], path: str | Path) -> TaskModel:
         raise InputError(f"{path}: a {checkpoint['kind']} checkpoint, not a fine-tuned model")
     if checkpoint.get("protocol") == "probe":
         raise InputError(f"{path}: a probe; evaluate it with the embeddings it was trained on (--embeddings)")
+    if "training" not in checkpoint:
+        raise InputError(f"{path}: no fine-tuning settings in the checkpoint (written by an older version); re-run it")
+    missing = [key for key in FINETUNED_KEYS if key not in checkpoint]
+    if missing:
+        raise InputError(f"{path}: fine-tuned checkpoint lacks the key(s) {missing}; re-run the fine-tuning")
     record = checkpoint.get("encoder") or {"type": "plus"}
+    if not isinstance(record, dict) or "type" not in record or (record["type"] != "plus" and "spec" not in record):
+        raise InputError(f"{path}: checkpoint 'encoder' must be {{type, spec}}, got {record!r}")
     if record["type"] == "plus":
         encoder = build_encoder(parse_encoder_config(checkpoint["model_config"], source=f"{path}: model_config"))
     else:
         encoder = architecture(resolve_spec_paths(record["spec"], path))
-    scaling = TargetScaling(**checkpoint["scaling"])
-    if "training" not in checkpoint:
-        raise InputError(f"{path}: no fine-tuning settings in the checkpoint (written by an older version); re-run it")
+    scaling = checkpoint["scaling"]
+    if not isinstance(scaling, dict) or set(scaling) - {"mean", "std"}:
+        raise InputError(f"{path}: checkpoint 'scaling' must be {{mean, std}}, got {scaling!r}")
     training = parse_settings(FinetuneSettings, checkpoint["training"], f"{path}: training")
-    module = TaskModel(encoder, TaskSpec.from_dict(checkpoint["task"]), training, scaling, checkpoint["seed"])
-    module.load_state_dict(checkpoint["state_dict"])
+    task = TaskSpec.from_dict(checkpoint["task"], f"{path}: task")
+    module = TaskModel(encoder, task, training, TargetScaling(**scaling), checkpoint["seed"])
+    try:
+        module.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:
+        reason = " ".join(str(error).split())[:300]
+        raise InputError(f"{path}: weights do not match the model the checkpoint describes: {reason}") from error
     return module.eval()
+
+
+FINETUNED_KEYS = ("task", "scaling", "seed")
 
 
 def checkpoint_provenance(checkpoint: dict[str, Any]) -> dict[str, Any]:
