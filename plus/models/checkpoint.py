@@ -48,6 +48,11 @@ def save_checkpoint(
         "state_dict": {name: tensor.detach().cpu() for name, tensor in state_dict.items()},
         **extra,
     }
+    write_torch_file(payload, path)
+
+
+def write_torch_file(payload: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """torch.save into a temporary sibling `.<name>.<random>.tmp`, then moved into place (a full disk: ENOSPC)."""
     with atomic_path(path) as tmp:
         try:
             with open(tmp, "wb") as handle:  # a handle, not a path: torch names the archive after the file
