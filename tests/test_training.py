@@ -509,6 +509,9 @@ def test_finetuning_killed_twice_resumes_to_the_same_weights_and_history(encoder
     subprocess.run(attempt, check=True, env=ENV, capture_output=True)
 
     assert len(list((killed / "logs").glob("version_*"))) == 3
+    attempts = pd.read_csv(killed / "attempts.tsv", sep="\t")
+    assert attempts["status"].tolist() == ["interrupted", "interrupted", "finished"]
+    assert (attempts["wall_s"] > 0).all()
     assert_same_run(tmp_path / "killed", tmp_path / "straight")
     straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())
     assert json.loads((tmp_path / "killed" / "metrics.json").read_text()) == straight

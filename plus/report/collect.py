@@ -242,6 +242,7 @@ def collect(
     task_summaries: Sequence[Path] = (),
     reference_model: str | None = None,
     min_train_examples: int | None = None,
+    checkpoints_dir: Path | None = None,
 ) -> ReportData:
     """Load every input; fail on a missing, duplicated or unexpected run instead of leaving holes.
 
@@ -249,7 +250,8 @@ def collect(
     (Snakemake benchmark TSVs) with `gpus_per_rule` (rule -> GPUs requested), `provenance`
     ({task: {kind, detail}}, overriding what `task_summaries` (results/tasks/{task}/summary.json) imply) and
     `reference_model` (default: the first model pretrained with MLM + SFP, else the first model) and
-    `min_train_examples` (default: ReportSettings'; a task trained on fewer has its scores marked).
+    `min_train_examples` (default: ReportSettings'; a task trained on fewer has its scores marked) and
+    `checkpoints_dir` (results/checkpoints: the attempts.tsv of resumed training jobs, added to their cost).
     """
     if not evaluations:
         raise InputError("--evaluations: no evaluation metrics.json files given")
@@ -341,7 +343,7 @@ def collect(
         homology_thresholds=thresholds,
         audits=audit_tables,
         audit_summaries=audit_summaries,
-        costs=collect_costs(benchmarks, models, task_names, gpus_per_rule),
+        costs=collect_costs(benchmarks, models, task_names, gpus_per_rule, checkpoints_dir),
         gpus_per_rule=dict(gpus_per_rule or {}),
         provenance=task_provenance(task_names, task_summaries, provenance),
         reference_model=reference_model,

@@ -15,6 +15,7 @@ from lightning.pytorch.plugins.environments import ClusterEnvironment, Lightning
 
 from plus.errors import InputError
 from plus.models.checkpoint import write_torch_file
+from plus.training.attempts import recorded_attempt
 from plus.training.callbacks import ResumableEarlyStopping, SaveOnSignal, StepCheckpoint
 from plus.training.history import attempt_logger, record_attempt_start
 from plus.training.resume import LAST, resume_checkpoint
@@ -159,10 +160,12 @@ def checkpoint_callbacks(checkpoint_dir: Path, monitor: str | None, every_n_step
 
 
 def fit(trainer: L.Trainer, module: L.LightningModule, data: L.LightningDataModule, checkpoint_dir: Path) -> None:
-    """Train from the newest readable checkpoint in `checkpoint_dir` (or from scratch), noting where it starts."""
+    """Train from the newest readable checkpoint in `checkpoint_dir` (or from scratch), noting where it starts and,
+    in `checkpoint_dir/attempts.tsv`, how long this attempt ran."""
     start = resume_checkpoint(checkpoint_dir)
     record_attempt_start(trainer, start.step if start else 0)
-    trainer.fit(module, datamodule=data, ckpt_path=start.path if start else None, weights_only=True)
+    with recorded_attempt(checkpoint_dir):
+        trainer.fit(module, datamodule=data, ckpt_path=start.path if start else None, weights_only=True)
 
 
 def early_stopped(trainer: L.Trainer) -> bool:
