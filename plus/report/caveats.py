@@ -1,11 +1,11 @@
 """Scores the report marks as unreliable: near-constant predictions, too few training examples, or test classes
 that training never showed.
 
-A run's predictions are near-constant when, on a test split, their sd is below NEAR_CONSTANT_SD_RATIO times the
-targets' sd (regression; the expected SCOP level of a pair task) or when a single class is predicted (protein and
-residue classification). A task's training split is too small below ReportData.min_train_examples examples
-(report.min_train_examples); both checks read the task's summary.json (`plus import-task`), as does the check for
-test classes absent from training.
+A run's predictions (predictions.parquet) are near-constant when, on a test split, their sd is below
+NEAR_CONSTANT_SD_RATIO times the targets' sd (regression; the expected SCOP level of a pair task) or when a single
+class is predicted (protein and residue classification). A task's training split is too small below
+ReportData.min_train_examples examples (report.min_train_examples); that check and the one for test classes absent
+from training read the task's summary.json (`plus import-task`): a task without one is not checked for either.
 """
 
 from __future__ import annotations
