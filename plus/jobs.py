@@ -410,6 +410,7 @@ class WorkflowPlan:
             reference_model=self.config.report.reference_model,
             provenance=provenance,
             bootstrap_resamples=self.config.report.bootstrap_resamples,
+            min_train_examples=self.config.report.min_train_examples,
         )
 
 

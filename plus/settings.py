@@ -748,6 +748,9 @@ class ReportSettings(Settings):
     alignment_baseline: bool = Field(True, description="add the nearest-neighbour alignment baseline as a model row")
     reference_model: str | None = Field(None, description="model every other is tested against (default: first PLUS)")
     bootstrap_resamples: Positive = Field(1000, description="paired bootstrap resamples when fewer than 2 seeds")
+    min_train_examples: Positive = Field(
+        100, description="a task trained on fewer examples has its scores marked in the report as unreliable"
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the workflow
@@ -889,6 +892,7 @@ class ReportJob(Settings):
     provenance: dict[str, dict[str, str]] = Field({}, description="task -> {kind, detail} of its data")
     gpus_per_rule: dict[str, float] = Field({}, description="GPUs each rule's jobs ask for (for GPU hours)")
     bootstrap_resamples: Positive = ReportSettings.model_fields["bootstrap_resamples"].default
+    min_train_examples: Positive = ReportSettings.model_fields["min_train_examples"].default
 
 
 def workflow_schema() -> dict[str, Any]:

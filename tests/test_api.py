@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import re
 import subprocess
 import sys
@@ -268,3 +270,72 @@ def test_load_controls_from_a_spec(tmp_path: Path) -> None:
         plus.load(tmp_path)
     with pytest.raises(InputError, match="expected a path or an encoder spec"):
         plus.load(3)  # type: ignore[arg-type]
+
+
+def _broken_checkpoints(root: Path) -> dict[str, tuple[Path, str]]:
+    """Malformed model.pt files -> (path, what the one-line error says)."""
+    import zipfile
+
+    good = root / "good.pt"
+    save_finetuned(good, "stability")
+    data = good.read_bytes()
+    broken = {
+        "truncated": (data[: len(data) // 2], "not a zip archive, as torch.save writes: truncated"),
+        "text": (b"hello\n", "not a zip archive"),
+    }
+    files = {name: (root / f"{name}.pt", message) for name, (content, message) in broken.items()}
+    for name, (content, _) in broken.items():
+        files[name][0].write_bytes(content)
+    with zipfile.ZipFile(root / "zip.pt", "w") as archive:
+        archive.writestr("a.txt", "x")
+    files["zip"] = (root / "zip.pt", "cannot be read as a weights-only torch file")
+    payload = torch.load(good, weights_only=True)
+    edits = {
+        "no_scaling": ({"scaling": None}, r"lacks the key\(s\) \['scaling'\]"),
+        "no_task": ({"task": None}, r"lacks the key\(s\) \['task'\]"),
+        "no_seed": ({"seed": None}, r"lacks the key\(s\) \['seed'\]"),
+        "bad_scaling": ({"scaling": {"scale": 2.0}}, "'scaling' must be"),
+        "bad_weights": ({"state_dict": {}}, "weights do not match the model the checkpoint describes"),
+        "bad_task": ({"task": {"name": 3}}, "bad_task.pt: task"),
+    }
+    for name, (edit, message) in edits.items():
+        changed = {key: value for key, value in {**payload, **edit}.items() if value is not None}
+        torch.save(changed, root / f"{name}.pt")
+        files[name] = (root / f"{name}.pt", message)
+    return files
+
+
+def test_malformed_checkpoints_are_one_line_errors(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame({"id": ["a"], "sequence": ["MKV"], "label": [1.0]}).to_parquet(data / "test.parquet")
+    job = {"model": "m", "task": BUILTIN_TASKS["stability"].to_dict()}
+    for name, (path, message) in _broken_checkpoints(tmp_path).items():
+        with pytest.raises(InputError, match=message):
+            plus.load(path, device="cpu")
+        arguments = ["evaluate", "--settings", json.dumps(job), "--model", str(path), "--data", str(data)]
+        assert main([*arguments, "--out", str(tmp_path / "out")]) == 2, name
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"plus evaluate: error: {path}"), (name, lines)
+
+
+def test_a_read_only_results_directory_is_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    model = tmp_path / "model.pt"
+    save_finetuned(model, "stability")
+    data = tmp_path / "data"
+    data.mkdir()
+    test = {"id": ["a", "b", "c"], "sequence": ["MKV", "LLA", "GGW"], "label": [1.0, 0.5, 2.0]}
+    pd.DataFrame(test).to_parquet(data / "test.parquet")
+    out = tmp_path / "results" / "evaluate"
+
+    def read_only(self: Path, *args, **kwargs) -> None:
+        raise PermissionError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    job = {"model": "m", "task": BUILTIN_TASKS["stability"].to_dict()}
+    arguments = ["evaluate", "--settings", json.dumps(job), "--model", str(model), "--data", str(data)]
+    assert main([*arguments, "--out", str(out)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [
+        f"plus evaluate: error: {out}: cannot write here (Read-only file system): a read-only directory or file?"
+    ]

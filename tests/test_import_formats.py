@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import random
 import zipfile
 from pathlib import Path
@@ -18,7 +20,7 @@ from plus.data.task_data.importing import CONFIG_KEYS, check_task_config, import
 from plus.data.task_data.scope_pairs import sample_pairs, scope_pairs, similarity
 from plus.data.task_data.splitting import split_by_sequence
 from plus.errors import InputError
-from plus.tasks import with_official_defaults
+from plus.tasks import BUILTIN_TASKS, with_official_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 REALDATA = ROOT.parent / "shared" / "realdata"
@@ -243,6 +245,20 @@ def test_fasta_without_final_newline_is_flagged_in_summary(tmp_path):
     assert summary["warnings"] == [
         f"{tmp_path / 'train.fa'}: the last line has no newline; the file may be truncated (its last record was kept)"
     ]
+
+
+def test_import_task_logs_its_warnings(tmp_path, caplog):
+    train = ">a 1\nMKVLA\n>b 0\nGGGGA"
+    job = {
+        "task": BUILTIN_TASKS["solubility"].to_dict(),
+        "sources": solubility_sources(tmp_path, train, ">d 1\nMKV\n", ">e 0\nGGA\n"),
+    }
+    write(tmp_path / "job.json", json.dumps(job))
+    with caplog.at_level(logging.WARNING):
+        assert main(["import-task", "--settings", str(tmp_path / "job.json"), "--out", str(tmp_path / "out")]) == 0
+    warned = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warned == [f"solubility: {tmp_path / 'train.fa'}: the last line has no newline; the file may be truncated "
+                      "(its last record was kept)"]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -396,6 +396,30 @@ class FakeLmdb:
         pass
 
 
+def write_lmdb(directory: Path, records: list[dict]) -> Path:
+    """A TAPE LMDB database as a plain directory (data.mdb and lock.mdb), written with the `lmdb` package."""
+    lmdb = pytest.importorskip("lmdb")
+    environment = lmdb.open(str(directory), map_size=1 << 20)
+    with environment.begin(write=True) as transaction:
+        transaction.put(b"num_examples", pickle.dumps(len(records)))
+        for index, record in enumerate(records):
+            transaction.put(str(index).encode(), pickle.dumps(record))
+    environment.close()
+    return directory
+
+
+def test_tape_lmdb_directory_imports_with_each_file_md5(tmp_path):
+    records = [dict(r, id=f"s{i}") for i, r in enumerate(tape_records() * 3)]
+    splits = {split: write_lmdb(tmp_path / f"stability_{split}.lmdb", records) for split in ("train", "valid", "test")}
+    files = {split: str(path) for split, path in splits.items()}
+    source = {"format": "tape_lmdb", "options": {"label_field": "stability_score"}, "files": files}
+    summary = import_task({"task": "stability", "sources": [source]}, tmp_path / "out", "c")
+    assert {split: stats["n"] for split, stats in summary["splits"].items()} == {"train": 6, "valid": 6, "test": 6}
+    data = f"{splits['train']}/data.mdb"
+    assert data in summary["source"] and len(summary["source"][data]) == 32
+    assert all(name.startswith(tuple(map(str, splits.values()))) for name in summary["source"])
+
+
 def test_tape_lmdb_reads_pickled_records(tmp_path, monkeypatch):
     records = [dict(r, stability_score=np.array([r["stability_score"][0]], dtype=np.float32)) for r in tape_records()]
     store = {b"num_examples": pickle.dumps(2)} | {str(i).encode(): pickle.dumps(r) for i, r in enumerate(records)}

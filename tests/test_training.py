@@ -509,6 +509,9 @@ def test_finetuning_killed_twice_resumes_to_the_same_weights_and_history(encoder
     subprocess.run(attempt, check=True, env=ENV, capture_output=True)
 
     assert len(list((killed / "logs").glob("version_*"))) == 3
+    attempts = pd.read_csv(killed / "attempts.tsv", sep="\t")
+    assert attempts["status"].tolist() == ["interrupted", "interrupted", "finished"]
+    assert (attempts["wall_s"] > 0).all()
     assert_same_run(tmp_path / "killed", tmp_path / "straight")
     straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())
     assert json.loads((tmp_path / "killed" / "metrics.json").read_text()) == straight
@@ -924,3 +927,49 @@ def test_the_number_of_processes_is_part_of_a_runs_fingerprint(corpus: dict[str,
     one = pretrain.run_fingerprint(job, module, data)["fingerprint"]
     monkeypatch.setattr(pretrain, "world_size", lambda: 2)
     assert pretrain.run_fingerprint(job, module, data)["fingerprint"] != one
+
+
+KILLED_SAVE = """
+import sys, time
+from pathlib import Path
+import torch
+from plus.training.trainer import SiblingCheckpointIO
+
+def slow_save(payload, handle):
+    handle.write(b"x" * (1 << 20))
+    handle.flush()
+    time.sleep(60)
+
+torch.save = slow_save
+SiblingCheckpointIO().save_checkpoint({"global_step": 3}, Path(sys.argv[1]) / "last.ckpt")
+"""
+
+
+def test_a_killed_checkpoint_save_is_cleaned_up_at_the_next_start(tmp_path: Path) -> None:
+    """Lightning's checkpoints are written beside last.ckpt (not in the system temp directory), and the partial
+    file a SIGKILL leaves there is removed when the next attempt claims the directory."""
+    from plus.training import resume
+    from plus.training.trainer import SiblingCheckpointIO
+
+    directory = tmp_path / "ckpt"
+    record = {"fingerprint": "run"}
+    resume.claim_checkpoint_dir(directory, record)
+    (directory / "last.ckpt").write_bytes(b"the previous checkpoint")
+    process = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, str(directory)])
+    try:
+        deadline = time.monotonic() + 60
+        while not [p for p in directory.glob(".last.ckpt.*.tmp") if p.stat().st_size >= 1 << 20]:
+            assert time.monotonic() < deadline and process.poll() is None, "the save never started"
+            time.sleep(0.05)
+    finally:
+        process.kill()
+        process.wait()
+    [partial] = directory.glob(".last.ckpt.*.tmp")
+    resume.claim_checkpoint_dir(directory, record)
+    assert not partial.exists() and (directory / "last.ckpt").read_bytes() == b"the previous checkpoint"
+
+    trainer = build_trainer(directory, max_steps=1, val_every_n_steps=1)
+    assert isinstance(trainer.strategy.checkpoint_io, SiblingCheckpointIO)
+    trainer.strategy.checkpoint_io.save_checkpoint({"global_step": 5}, directory / "last.ckpt")
+    assert torch.load(directory / "last.ckpt", weights_only=True) == {"global_step": 5}
+    assert not list(directory.glob(".*.tmp"))

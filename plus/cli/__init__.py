@@ -60,9 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plus {args.command}: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            reason = "no space left on the disk"
+        elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            reason = f"cannot write here ({error.strerror}): a read-only directory or file?"
+        else:
             raise
-        print(f"plus {args.command}: error: {error.filename or 'output'}: no space left on the disk", file=sys.stderr)
+        print(f"plus {args.command}: error: {error.filename or 'output'}: {reason}", file=sys.stderr)
         return 2
 
 

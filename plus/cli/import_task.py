@@ -16,6 +16,8 @@ def run_import_task(args: argparse.Namespace) -> int:
     job = load_settings(ImportJob, args.settings)
     record = job.model_dump(mode="json", exclude_none=True)
     summary = import_task(record, args.out, f"task {job.task.name}")
+    for note in summary.get("warnings") or []:
+        log.warning("%s: %s", summary["task"], note)
     write_run_record(args.out, record, {})
     sizes = ", ".join(f"{split} {stats['n']}" for split, stats in summary["splits"].items())
     log.info("%s: wrote %s (%s)", summary["task"], args.out, sizes)

@@ -36,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--benchmarks-dir", type=Path, help="Snakemake's benchmark files (results/benchmarks): the cost table"
     )
+    parser.add_argument(
+        "--checkpoints-dir",
+        type=Path,
+        help="training jobs' checkpoint directories (results/checkpoints): attempts.tsv adds resumed jobs' attempts",
+    )
     parser.add_argument("--tables", type=Path, required=True, help="output directory for tables")
     parser.add_argument("--figures", type=Path, required=True, help="output directory for figures")
     parser.add_argument("--summary", type=Path, required=True, help="output Markdown summary")
@@ -68,6 +73,8 @@ def run_report(args: argparse.Namespace) -> int:
         gpus_per_rule=job.gpus_per_rule,
         provenance=job.provenance,
         reference_model=job.reference_model,
+        min_train_examples=job.min_train_examples,
+        checkpoints_dir=args.checkpoints_dir,
     )
     written = build_report(
         data,

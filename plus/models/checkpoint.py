@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,11 @@ def save_checkpoint(
         "state_dict": {name: tensor.detach().cpu() for name, tensor in state_dict.items()},
         **extra,
     }
+    write_torch_file(payload, path)
+
+
+def write_torch_file(payload: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """torch.save into a temporary sibling `.<name>.<random>.tmp`, then moved into place (a full disk: ENOSPC)."""
     with atomic_path(path) as tmp:
         try:
             with open(tmp, "wb") as handle:  # a handle, not a path: torch names the archive after the file
@@ -60,11 +66,18 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: checkpoint file not found")
+    if not zipfile.is_zipfile(path):
+        raise InputError(
+            f"{path}: not a PLUS checkpoint (not a zip archive, as torch.save writes: truncated, or another kind "
+            "of file)"
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # arbitrary bytes fail in many ways inside the unpickler
+        reason = " ".join(str(error).split())[:200]
         raise InputError(
-            f"{path}: not a PLUS checkpoint (cannot be read as a weights-only torch file: {error})"
+            f"{path}: not a PLUS checkpoint (cannot be read as a weights-only torch file, truncated or not written "
+            f"by torch.save: {reason})"
         ) from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputError(f"{path}: not a PLUS checkpoint (no 'format': {FORMAT!r} key)")

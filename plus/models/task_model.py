@@ -6,12 +6,16 @@ steps on top of it).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from plus.data.batching.task_examples import TargetScaling
+from plus.errors import InputError
 from plus.models.encoder import Encoder
 from plus.models.heads import PairHead, ProteinHead, ResidueHead
 from plus.objectives.masking import IGNORE_INDEX, mask_tokens
@@ -155,3 +159,20 @@ class TaskModel(nn.Module):
         if self.spec.shape == "pair":
             return {"exceedance": exceedance_probabilities(logits).cpu().numpy()}
         return {"log_probs": torch.log_softmax(logits, dim=-1).cpu().numpy()}
+
+
+HEAD_KEYS = ("task", "scaling", "seed", "state_dict")
+
+
+def checkpoint_head_fields(checkpoint: dict[str, Any], path: str | Path) -> tuple[TaskSpec, TargetScaling, int]:
+    """The task, target scaling and seed a fine-tuned or probe checkpoint records, checked (one-line InputErrors)."""
+    missing = [key for key in HEAD_KEYS if key not in checkpoint]
+    if missing:
+        raise InputError(f"{path}: checkpoint lacks the key(s) {missing}; re-run the training that wrote it")
+    scaling = checkpoint["scaling"]
+    if not isinstance(scaling, dict) or set(scaling) - {"mean", "std"}:
+        raise InputError(f"{path}: checkpoint 'scaling' must be {{mean, std}}, got {scaling!r}")
+    seed = checkpoint["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InputError(f"{path}: checkpoint 'seed' must be an integer, got {seed!r}")
+    return TaskSpec.from_dict(checkpoint["task"], f"{path}: task"), TargetScaling(**scaling), seed

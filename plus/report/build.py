@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from plus.io import atomic_path
+from plus.report.caveats import report_caveats
 from plus.report.collect import ReportData
 from plus.report.cost_table import cost_table
 from plus.report.figures import build_figures, write_figure
@@ -40,7 +41,8 @@ def build_report(
     seeds are in common.
     """
     statistics = compare_to_reference(data, n_resamples=bootstrap_resamples, seed=bootstrap_seed, workers=workers)
-    tables = build_tables(data, significance_marks(statistics), statistics_note(statistics, data))
+    caveats = report_caveats(data)
+    tables = build_tables(data, significance_marks(statistics), statistics_note(statistics, data), caveats)
     tables["statistics"] = statistics_table(data, statistics)
     tables["identity_bins"] = identity_bin_table(data)
     tables["cost"] = cost_table(data)
@@ -53,7 +55,7 @@ def build_report(
     for name, draw in build_figures(data, comparisons).items():
         if pretrained or name not in PRETRAINING_OUTPUTS:
             written += write_figure(draw(), Path(figures_dir), name)
-    text = summary_markdown(data, tables, comparisons, written, Path(summary_path), statistics)
+    text = summary_markdown(data, tables, comparisons, written, Path(summary_path), statistics, caveats)
     with atomic_path(summary_path) as tmp:
         tmp.write_text(text)
     return [*written, Path(summary_path)]

@@ -14,8 +14,8 @@ import pandas as pd
 
 from plus.errors import InputError
 from plus.report.cost import collect_costs, empty_costs
-from plus.report.provenance import Provenance, task_provenance
-from plus.settings import ReportJob
+from plus.report.provenance import Provenance, read_summary, task_provenance
+from plus.settings import ReportJob, ReportSettings
 from plus.tasks import BUILTIN_TASKS
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,8 @@ class ReportData:
     gpus_per_rule: dict[str, float] = field(default_factory=dict)
     provenance: dict[str, Provenance] = field(default_factory=dict)  # task -> where its data came from
     reference_model: str | None = None  # the model every other is tested against (None: statistics' default)
+    task_summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> its summary.json (import)
+    min_train_examples: int = ReportSettings.model_fields["min_train_examples"].default  # fewer: scores marked
 
     def pretrained(self, model: str) -> bool:
         """Whether the run pretrained a model's encoder: not a random initialisation, an alignment baseline, an
@@ -239,13 +241,17 @@ def collect(
     provenance: Mapping[str, Any] | None = None,
     task_summaries: Sequence[Path] = (),
     reference_model: str | None = None,
+    min_train_examples: int | None = None,
+    checkpoints_dir: Path | None = None,
 ) -> ReportData:
     """Load every input; fail on a missing, duplicated or unexpected run instead of leaving holes.
 
     Optional: `audits` (identity.parquet of `plus audit-leakage`, summary.json beside it), `benchmarks`
     (Snakemake benchmark TSVs) with `gpus_per_rule` (rule -> GPUs requested), `provenance`
     ({task: {kind, detail}}, overriding what `task_summaries` (results/tasks/{task}/summary.json) imply) and
-    `reference_model` (default: the first model pretrained with MLM + SFP, else the first model).
+    `reference_model` (default: the first model pretrained with MLM + SFP, else the first model) and
+    `min_train_examples` (default: ReportSettings'; a task trained on fewer has its scores marked) and
+    `checkpoints_dir` (results/checkpoints: the attempts.tsv of resumed training jobs, added to their cost).
     """
     if not evaluations:
         raise InputError("--evaluations: no evaluation metrics.json files given")
@@ -337,11 +343,23 @@ def collect(
         homology_thresholds=thresholds,
         audits=audit_tables,
         audit_summaries=audit_summaries,
-        costs=collect_costs(benchmarks, models, task_names, gpus_per_rule),
+        costs=collect_costs(benchmarks, models, task_names, gpus_per_rule, checkpoints_dir),
         gpus_per_rule=dict(gpus_per_rule or {}),
         provenance=task_provenance(task_names, task_summaries, provenance),
         reference_model=reference_model,
+        task_summaries=load_task_summaries(task_summaries, task_names),
+        **({} if min_train_examples is None else {"min_train_examples": min_train_examples}),
     )
+
+
+def load_task_summaries(paths: Sequence[Path], tasks: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Task -> its summary.json (of `plus import-task`), for the tasks of the report."""
+    summaries = {}
+    for path in map(Path, paths):
+        summary = read_summary(path)
+        if str(summary["task"]) in tasks:
+            summaries[str(summary["task"])] = summary
+    return summaries
 
 
 def _default_expected(

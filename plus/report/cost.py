@@ -7,6 +7,12 @@ file stem) equal to a model or task name, or of the form `seed{n}`, names the mo
 model and no task are that model's pretraining; with a model and a task, its fine-tuning and evaluation (summed
 over seeds); with neither, data preparation and reporting shared by all models.
 GPU hours = wall hours x the GPUs the rule requested (`gpus_per_rule`; a rule not listed counts 0).
+
+A benchmark file measures only the invocation that finished the job: a job resumed by a later invocation (or
+retried) overwrites the file of its earlier attempts. Training jobs record every attempt in
+`<checkpoints dir>/<the benchmark file's path under benchmarks/, without .tsv>/attempts.tsv`
+(plus.training.attempts); the attempts other than the last finished one are added to the job's wall, CPU and GPU
+time.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from plus.errors import InputError
+from plus.training.attempts import ATTEMPTS, read_attempts
 
 BENCHMARK_COLUMNS = ("s", "max_rss", "cpu_time")
-COST_COLUMNS = ("rule", "model", "task", "seed", "file", "wall_s", "cpu_s", "gpu_s", "max_rss_mb")
+COST_COLUMNS = ("rule", "model", "task", "seed", "file", "attempts", "wall_s", "cpu_s", "gpu_s", "max_rss_mb")
 _SEED = re.compile(r"seed(\d+)")
 
 
@@ -51,11 +58,33 @@ def read_benchmark(path: Path) -> dict[str, float]:
     }
 
 
-def job_of(path: Path, models: Iterable[str], tasks: Iterable[str]) -> tuple[str, str | None, str | None, int | None]:
-    """(rule, model, task, seed) named by a benchmark file's path."""
+def _benchmark_parts(path: Path) -> list[str]:
+    """The parts of a benchmark file's path under `benchmarks/` (all of it when there is no such directory)."""
     parts = list(path.parts)
     start = max((i for i, p in enumerate(parts) if p == "benchmarks"), default=len(parts) - 2) + 1
-    names = [*parts[start:-1], path.stem]
+    return parts[start:]
+
+
+def earlier_attempts(path: Path, checkpoints_dir: Path | None) -> tuple[int, float, float]:
+    """(attempts, wall s, CPU s) of a job's attempts that its benchmark file does not measure: every recorded
+    attempt but the last finished one."""
+    if checkpoints_dir is None:
+        return 1, 0.0, 0.0
+    parts = _benchmark_parts(path)
+    attempts = read_attempts(Path(checkpoints_dir).joinpath(*parts[:-1], Path(parts[-1]).stem, ATTEMPTS))
+    if attempts.empty:
+        return 1, 0.0, 0.0
+    finished = [index for index, status in enumerate(attempts["status"]) if status == "finished"]
+    if finished:
+        attempts = attempts.drop(index=attempts.index[finished[-1]])
+    wall = float(pd.to_numeric(attempts["wall_s"], errors="coerce").fillna(0).sum())
+    cpu = float(pd.to_numeric(attempts["cpu_s"], errors="coerce").fillna(0).sum())
+    return len(attempts) + 1, wall, cpu
+
+
+def job_of(path: Path, models: Iterable[str], tasks: Iterable[str]) -> tuple[str, str | None, str | None, int | None]:
+    """(rule, model, task, seed) named by a benchmark file's path."""
+    names = [*_benchmark_parts(path)[:-1], path.stem]
     rule = names[0] if len(names) > 1 else path.stem
     models, tasks = set(models), set(tasks)
     model = next((n for n in names[1:] if n in models), None) or (path.stem if path.stem in models else None)
@@ -65,15 +94,21 @@ def job_of(path: Path, models: Iterable[str], tasks: Iterable[str]) -> tuple[str
 
 
 def collect_costs(
-    paths: Sequence[Path], models: Iterable[str], tasks: Iterable[str], gpus_per_rule: Mapping[str, float] | None
+    paths: Sequence[Path],
+    models: Iterable[str],
+    tasks: Iterable[str],
+    gpus_per_rule: Mapping[str, float] | None,
+    checkpoints_dir: Path | None = None,
 ) -> pd.DataFrame:
-    """One row per benchmark file: COST_COLUMNS."""
+    """One row per benchmark file: COST_COLUMNS, earlier attempts recorded under `checkpoints_dir` included."""
     gpus = dict(gpus_per_rule or {})
     models, tasks = list(models), list(tasks)
     rows = []
     for path in map(Path, paths):
         rule, model, task, seed = job_of(path, models, tasks)
         measured = read_benchmark(path)
+        attempts, extra_wall, extra_cpu = earlier_attempts(path, checkpoints_dir)
+        wall = measured["wall_s"] + extra_wall
         gpu_count = float(gpus.get(rule, 0))
         rows.append(
             {
@@ -82,9 +117,10 @@ def collect_costs(
                 "task": task,
                 "seed": seed,
                 "file": str(path),
-                "wall_s": measured["wall_s"],
-                "cpu_s": measured["cpu_s"],
-                "gpu_s": measured["wall_s"] * gpu_count,
+                "attempts": attempts,
+                "wall_s": wall,
+                "cpu_s": measured["cpu_s"] + extra_cpu,
+                "gpu_s": wall * gpu_count,
                 "max_rss_mb": measured["max_rss_mb"],
             }
         )
@@ -92,9 +128,10 @@ def collect_costs(
 
 
 def aggregate_costs(costs: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, stage, task): jobs, wall/CPU/GPU hours (summed) and peak RSS in GB (max)."""
+    """Per (model, stage, task): jobs, attempts, wall/CPU/GPU hours (summed) and peak RSS in GB (max)."""
     if costs.empty:
-        return pd.DataFrame(columns=["model", "stage", "task", "jobs", "wall_h", "cpu_h", "gpu_h", "peak_rss_gb"])
+        columns = ["model", "stage", "task", "jobs", "attempts", "wall_h", "cpu_h", "gpu_h", "peak_rss_gb"]
+        return pd.DataFrame(columns=columns)
     frame = costs.copy()
     frame["stage"] = np.where(
         frame["model"].isna(), "shared", np.where(frame["task"].isna(), "pretraining", "fine-tune + evaluate")
@@ -104,6 +141,7 @@ def aggregate_costs(costs: pd.DataFrame) -> pd.DataFrame:
     grouped = frame.groupby(["model", "stage", "task"], sort=False)
     out = grouped.agg(
         jobs=("file", "size"),
+        attempts=("attempts", "sum"),
         wall_h=("wall_s", lambda v: v.sum() / 3600),
         cpu_h=("cpu_s", lambda v: v.sum(min_count=1) / 3600),
         gpu_h=("gpu_s", lambda v: v.sum() / 3600),

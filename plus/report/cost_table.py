@@ -28,6 +28,7 @@ def cost_table(data: ReportData) -> Table:
             "Stage": "text",
             "Task": "text",
             "Jobs": "text",
+            "Attempts": "text",
             "Wall h": "scalar",
             "CPU h": "scalar",
             "GPU h": "scalar",
@@ -48,6 +49,7 @@ def cost_table(data: ReportData) -> Table:
                 "Stage": row.stage,
                 "Task": task_label(row.task) if row.task != "—" else "—",
                 "Jobs": str(row.jobs),
+                "Attempts": str(row.attempts),
                 "Wall h": _stat(row.wall_h),
                 "CPU h": _stat(row.cpu_h),
                 "GPU h": _stat(row.gpu_h),
@@ -59,6 +61,9 @@ def cost_table(data: ReportData) -> Table:
         "Wall and CPU hours: Snakemake's `s` and `cpu_time`, summed over jobs (fine-tune + evaluate: over seeds); "
         "peak RSS: the largest `max_rss` of those jobs.",
         f"GPU h = wall h x GPUs requested by the job's rule (GPUs per rule: {gpus}; other rules count 0).",
+        "Attempts: the runs of the jobs, resumed or retried ones included; the earlier attempts of a training job "
+        "(its checkpoint directory's attempts.tsv) are added to its wall, CPU and GPU hours, as Snakemake's "
+        "benchmark file keeps only the last.",
     ]
     if data.costs.empty:
         table.notes.append("No benchmark files were given.")

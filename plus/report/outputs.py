@@ -16,6 +16,7 @@ TABLES: dict[str, str] = {
     "ablation": "Ablation",
     "protocol_gain": "Fine-tuning against probing",
     "published": "Published results",
+    "data": "Data",
     "statistics": "Statistics",
     "identity_bins": "Identity to training",
     "cost": "Cost",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from plus.report.caveats import CAVEAT_MARK, Caveat
 from plus.report.collect import ReportData
 from plus.report.cost_table import cost_paragraph
 from plus.report.statistics import ALPHA
@@ -18,6 +19,7 @@ from plus.report.tables import (
     ScoreColumn,
     evaluated_models,
     higher_is_better,
+    import_warnings,
     main_columns,
     metric_label,
     split_label,
@@ -207,6 +209,28 @@ def leakage_findings(data: ReportData) -> list[str]:
     return lines
 
 
+def caveat_lines(data: ReportData, caveats: Sequence[Caveat]) -> list[str]:
+    """One line per caveat naming the model (or every model), the task and the reason."""
+    lines = []
+    for caveat in caveats:
+        who = "every model" if caveat.model is None else data.models[caveat.model].label
+        lines.append(f"- {CAVEAT_MARK} {task_label(caveat.task)}, {who}: {caveat.reason}.")
+    return lines or ["- None found: no near-constant predictions, small training split or unseen test class."]
+
+
+def data_lines(data: ReportData) -> list[str]:
+    """Per task: its provenance and the warnings of its import."""
+    lines = []
+    for task in data.tasks:
+        provenance = data.provenance.get(task)
+        line = f"- {task_label(task)}: {provenance.text() if provenance else 'provenance unknown'}."
+        warnings = import_warnings(data, task)
+        if warnings:
+            line += f" Import warnings: {'; '.join(warnings)}."
+        lines.append(line)
+    return lines
+
+
 def summary_markdown(
     data: ReportData,
     tables: dict[str, Table],
@@ -214,11 +238,14 @@ def summary_markdown(
     files: list[Path],
     summary_path: Path,
     statistics: pd.DataFrame | None = None,
+    caveats: Sequence[Caveat] = (),
 ) -> str:
     """The whole summary.md text."""
     lines = ["# PLUS reproduction: summary of results", "", "## What was run", ""]
     lines += what_was_run(data)
     lines += ["", "## Main results", "", to_markdown(tables["main"], title=False).rstrip("\n"), ""]
+    lines += ["## Caveats", "", *caveat_lines(data, caveats), ""]
+    lines += ["## Data", "", *data_lines(data), ""]
     lines += ["## Findings", "", *ablation_findings(data, comparisons), *best_findings(data)]
     lines += pretraining_findings(data)
     if statistics is not None and not statistics.empty:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from plus.report.caveats import CAVEAT_NOTE, Caveat, caveat_mark
 from plus.report.collect import ReportData
 from plus.report.writers import Stat, Table
 
@@ -178,14 +180,31 @@ def provenance_notes(data: ReportData, tasks: list[str] | None = None) -> list[s
     """One note naming where each task's data came from."""
     tasks = list(data.tasks) if tasks is None else tasks
     parts = [f"{task_label(t)}: {data.provenance[t].text()}" for t in tasks if t in data.provenance]
-    return [f"Data provenance — {'; '.join(parts)}."] if parts else []
+    notes = [f"Data provenance — {'; '.join(parts)}."] if parts else []
+    warned = [f"{task_label(t)}: {'; '.join(import_warnings(data, t))}" for t in tasks if import_warnings(data, t)]
+    return notes + ([f"Import warnings — {'; '.join(warned)}."] if warned else [])
 
 
-def main_table(data: ReportData, marks: dict[tuple[str, str], str] | None = None, marks_note: str = "") -> Table:
+def import_warnings(data: ReportData, task: str) -> list[str]:
+    """The warnings `plus import-task` recorded in a task's summary.json (e.g. a file that may be truncated)."""
+    return [str(note) for note in data.task_summaries.get(task, {}).get("warnings") or []]
+
+
+def _with_mark(stat: Stat | None, mark: str) -> Stat | None:
+    return stat if stat is None or not mark else replace(stat, marker=stat.marker + mark)
+
+
+def main_table(
+    data: ReportData,
+    marks: dict[tuple[str, str], str] | None = None,
+    marks_note: str = "",
+    caveats: Sequence[Caveat] = (),
+) -> Table:
     """Rows: this run's models then published baselines; columns: every task's headline metric.
 
     Published numbers appear only in the columns of tasks whose data is the official benchmark (`provenance`);
-    `marks` (model, task) -> marker is appended to that model's headline cell.
+    `marks` (model, task) -> marker is appended to that model's headline cell, CAVEAT_MARK to every cell of a
+    model and task that a caveat applies to.
     """
     marks = marks or {}
     columns = main_columns(data)
@@ -210,7 +229,7 @@ def main_table(data: ReportData, marks: dict[tuple[str, str], str] | None = None
                 and column.metric == data.tasks[column.task].headline_metric
             ):
                 stat = replace(stat, marker=marks[(name, column.task)])
-            row[column.header] = stat
+            row[column.header] = _with_mark(stat, caveat_mark(list(caveats), name, column.task))
         seeds = len(set(data.scores.loc[data.scores["model"] == name, "seed"]))
         row["Source"] = f"this run ({seeds} seed{'s' if seeds != 1 else ''})"
         table.rows.append(row)
@@ -252,12 +271,14 @@ def main_table(data: ReportData, marks: dict[tuple[str, str], str] | None = None
     table.notes += provenance_notes(data)
     if marks_note:
         table.notes.append(marks_note)
+    if caveats:
+        table.notes.append(CAVEAT_NOTE)
     for column in columns:
         table.mark_best([column.header], higher_is_better=higher_is_better(column.metric))
     return table
 
 
-def detail_table(data: ReportData, task: str) -> Table:
+def detail_table(data: ReportData, task: str, caveats: Sequence[Caveat] = ()) -> Table:
     """Every metric of one task on every test split, per model (e.g. homology AP per SCOP level)."""
     scores = data.scores[data.scores["task"] == task]
     splits = list(dict.fromkeys(scores["split"]))
@@ -273,8 +294,9 @@ def detail_table(data: ReportData, task: str) -> Table:
     for split in splits:
         for name in evaluated_models(data):
             row: dict = {"Model": data.models[name].label, "Test set": split_label(split)}
+            mark = caveat_mark(list(caveats), name, task)
             for metric in metrics:
-                row[metric_label(metric)] = stats.get((name, task, split, metric))
+                row[metric_label(metric)] = _with_mark(stats.get((name, task, split, metric)), mark)
             table.rows.append(row)
     for metric in metrics:
         table.mark_best([metric_label(metric)], group_by="Test set", higher_is_better=higher_is_better(metric))
@@ -282,6 +304,8 @@ def detail_table(data: ReportData, task: str) -> Table:
         "Bold: best value per test set. —: metric not reported for this split.",
         *provenance_notes(data, [task]),
     ]
+    if any(caveat.task == task for caveat in caveats):
+        table.notes.append(CAVEAT_NOTE)
     if "accuracy_protein_authors" in metrics or "accuracy_protein" in metrics:
         table.notes.append(PROTEIN_ACC_NOTE)
     return table
@@ -477,17 +501,46 @@ def protocol_gain_table(data: ReportData) -> Table:
     return table
 
 
+def data_table(data: ReportData) -> Table:
+    """Per task: where its data came from, its split sizes and the warnings of its import."""
+    table = Table(
+        "data",
+        "Data: each task's provenance, split sizes and import warnings",
+        {"Task": "text", "Provenance": "text", "Splits": "text", "Import warnings": "text"},
+    )
+    for task in data.tasks:
+        provenance = data.provenance.get(task)
+        splits = data.task_summaries.get(task, {}).get("splits") or {}
+        sizes = ", ".join(
+            f"{split} {record['n']}" for split, record in splits.items() if isinstance(record, dict) and "n" in record
+        )
+        table.rows.append(
+            {
+                "Task": task_label(task),
+                "Provenance": provenance.text() if provenance else None,
+                "Splits": sizes or None,
+                "Import warnings": "; ".join(import_warnings(data, task)) or "none",
+            }
+        )
+    table.notes = ["From each task's summary.json (plus import-task). —: no task summary given."]
+    return table
+
+
 def build_tables(
-    data: ReportData, marks: dict[tuple[str, str], str] | None = None, marks_note: str = ""
+    data: ReportData,
+    marks: dict[tuple[str, str], str] | None = None,
+    marks_note: str = "",
+    caveats: Sequence[Caveat] = (),
 ) -> dict[str, Table]:
     """Every table of the report by name (the file stem it is written under)."""
     comparisons = ablation_comparisons(data)
     tables = [
         pretraining_table(data),
-        main_table(data, marks, marks_note),
+        main_table(data, marks, marks_note, caveats),
         ablation_table(data, comparisons),
         protocol_gain_table(data),
         published_table(data),
-        *(detail_table(data, task) for task in data.tasks),
+        data_table(data),
+        *(detail_table(data, task, caveats) for task in data.tasks),
     ]
     return {table.name: table for table in tables}

@@ -9,7 +9,6 @@ from typing import Any
 import pandas as pd
 import torch
 
-from plus.data.batching.task_examples import TargetScaling
 from plus.data.task_data.canonical import read_split
 from plus.errors import InputError, short_list
 from plus.io import atomic_path, write_json
@@ -18,7 +17,7 @@ from plus.models import build_encoder, parse_encoder_config
 from plus.models.checkpoint import load_checkpoint
 from plus.models.registry import architecture
 from plus.models.spec_paths import resolve_spec_paths
-from plus.models.task_model import TaskModel
+from plus.models.task_model import TaskModel, checkpoint_head_fields
 from plus.settings import EvaluateJob, FinetuneSettings, parse_settings
 from plus.tasks import TaskSpec
 from plus.tokens import encode
@@ -37,17 +36,23 @@ def finetuned_module(checkpoint: dict[str, Any], path: str | Path) -> TaskModel:
         raise InputError(f"{path}: a {checkpoint['kind']} checkpoint, not a fine-tuned model")
     if checkpoint.get("protocol") == "probe":
         raise InputError(f"{path}: a probe; evaluate it with the embeddings it was trained on (--embeddings)")
+    if "training" not in checkpoint:
+        raise InputError(f"{path}: no fine-tuning settings in the checkpoint (written by an older version); re-run it")
+    task, scaling, seed = checkpoint_head_fields(checkpoint, path)
     record = checkpoint.get("encoder") or {"type": "plus"}
+    if not isinstance(record, dict) or "type" not in record or (record["type"] != "plus" and "spec" not in record):
+        raise InputError(f"{path}: checkpoint 'encoder' must be {{type, spec}}, got {record!r}")
     if record["type"] == "plus":
         encoder = build_encoder(parse_encoder_config(checkpoint["model_config"], source=f"{path}: model_config"))
     else:
         encoder = architecture(resolve_spec_paths(record["spec"], path))
-    scaling = TargetScaling(**checkpoint["scaling"])
-    if "training" not in checkpoint:
-        raise InputError(f"{path}: no fine-tuning settings in the checkpoint (written by an older version); re-run it")
     training = parse_settings(FinetuneSettings, checkpoint["training"], f"{path}: training")
-    module = TaskModel(encoder, TaskSpec.from_dict(checkpoint["task"]), training, scaling, checkpoint["seed"])
-    module.load_state_dict(checkpoint["state_dict"])
+    module = TaskModel(encoder, task, training, scaling, seed)
+    try:
+        module.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:
+        reason = " ".join(str(error).split())[:300]
+        raise InputError(f"{path}: weights do not match the model the checkpoint describes: {reason}") from error
     return module.eval()
 
 

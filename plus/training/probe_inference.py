@@ -12,14 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from plus.data.batching.task_examples import TargetScaling
 from plus.errors import InputError
 from plus.models.frozen_states import FrozenStates
 from plus.models.registry import open_encoder, weights_sha256
 from plus.models.spec_paths import resolve_spec_paths
-from plus.models.task_model import TaskModel
+from plus.models.task_model import TaskModel, checkpoint_head_fields
 from plus.settings import EncoderSpec, FinetuneSettings, parse_encoder_spec, parse_settings
-from plus.tasks import TaskSpec
 from plus.training.embed_task import layout_for, representation_for
 
 HEAD_PREFIX = "head."
@@ -44,7 +42,7 @@ def probe_predictor(checkpoint: dict[str, Any], path: str | Path) -> TaskModel:
     """The probe as a TaskModel over FrozenStates of its encoder, in eval mode (no embeddings directory needed)."""
     if checkpoint.get("protocol") != "probe":
         raise InputError(f"{path}: not a probe checkpoint")
-    task = TaskSpec.from_dict(checkpoint["task"])
+    task, scaling, seed = checkpoint_head_fields(checkpoint, path)
     states = checkpoint.get("states") or {}
     frozen = FrozenStates(
         open_encoder(probe_encoder_spec(checkpoint, path)),
@@ -53,7 +51,7 @@ def probe_predictor(checkpoint: dict[str, Any], path: str | Path) -> TaskModel:
         states.get("dtype", "float16"),
     )
     training = parse_settings(FinetuneSettings, checkpoint.get("training", {}), f"{path}: training")
-    module = TaskModel(frozen, task, training, TargetScaling(**checkpoint["scaling"]), checkpoint["seed"])
+    module = TaskModel(frozen, task, training, scaling, seed)
     head = {k[len(HEAD_PREFIX) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(HEAD_PREFIX)}
     try:
         module.head.load_state_dict(head)

@@ -96,8 +96,24 @@ def claim_checkpoint_dir(checkpoint_dir: Path, record: dict[str, Any]) -> None:
             aside,
         )
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    remove_partial_saves(checkpoint_dir)
     if _stored_fingerprint(checkpoint_dir) != record["fingerprint"]:
         write_json(checkpoint_dir / FINGERPRINT, record)
+
+
+PARTIAL_SAVES = ".*.tmp"  # the temporary siblings plus.io.atomic_path writes a file through
+
+
+def remove_partial_saves(directory: Path) -> list[Path]:
+    """Remove the temporary files of saves that were killed before they were moved into place; return them."""
+    removed = []
+    for path in sorted(directory.glob(PARTIAL_SAVES)):
+        if path.is_file():
+            size = path.stat().st_size
+            path.unlink()
+            log.warning("%s: removed the partial file (%d bytes) of a save that was interrupted", path, size)
+            removed.append(path)
+    return removed
 
 
 def _wait_for_claim(checkpoint_dir: Path, expected: str) -> None:

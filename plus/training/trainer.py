@@ -10,9 +10,12 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.plugins import TorchCheckpointIO
 from lightning.pytorch.plugins.environments import ClusterEnvironment, LightningEnvironment
 
 from plus.errors import InputError
+from plus.models.checkpoint import write_torch_file
+from plus.training.attempts import recorded_attempt
 from plus.training.callbacks import ResumableEarlyStopping, SaveOnSignal, StepCheckpoint
 from plus.training.history import attempt_logger, record_attempt_start
 from plus.training.resume import LAST, resume_checkpoint
@@ -80,6 +83,17 @@ def world_size() -> int:
     return process_layout().world_size
 
 
+class SiblingCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, writing each checkpoint to a temporary sibling in the checkpoint directory
+    (Lightning's own goes through the system temp directory): a save that is killed leaves its partial file where
+    the next start removes it (plus.training.resume.remove_partial_saves)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        write_torch_file(checkpoint, Path(path))
+
+
 def build_trainer(
     checkpoint_dir: Path,
     *,
@@ -111,7 +125,7 @@ def build_trainer(
         # unused parameters are normal here: the projection under MLM only or an `h` head, the MLM head at weight 0
         strategy="ddp_find_unused_parameters_true" if layout.world_size > 1 else "auto",
         num_nodes=layout.nodes,
-        plugins=[layout.environment] if layout.environment is not None else [],
+        plugins=[SiblingCheckpointIO(), *([layout.environment] if layout.environment is not None else [])],
         precision=resolve_precision(precision),
         max_epochs=-1,
         max_steps=max_steps,
@@ -146,10 +160,12 @@ def checkpoint_callbacks(checkpoint_dir: Path, monitor: str | None, every_n_step
 
 
 def fit(trainer: L.Trainer, module: L.LightningModule, data: L.LightningDataModule, checkpoint_dir: Path) -> None:
-    """Train from the newest readable checkpoint in `checkpoint_dir` (or from scratch), noting where it starts."""
+    """Train from the newest readable checkpoint in `checkpoint_dir` (or from scratch), noting where it starts and,
+    in `checkpoint_dir/attempts.tsv`, how long this attempt ran."""
     start = resume_checkpoint(checkpoint_dir)
     record_attempt_start(trainer, start.step if start else 0)
-    trainer.fit(module, datamodule=data, ckpt_path=start.path if start else None, weights_only=True)
+    with recorded_attempt(checkpoint_dir):
+        trainer.fit(module, datamodule=data, ckpt_path=start.path if start else None, weights_only=True)
 
 
 def early_stopped(trainer: L.Trainer) -> bool:

@@ -77,6 +77,7 @@ rule report:
             f"{task}/summary.json" for task in input.tasks
         ],
         benchmarks="results/benchmarks",
+        checkpoints="results/checkpoints",
         tables=lambda wildcards, output: os.path.dirname(output.tables[0]),
         figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
     shell:
@@ -84,6 +85,6 @@ rule report:
         " --predictions {input.predictions:q} --pretraining {input.pretraining:q}"
         " --histories {input.histories:q} --published {input.published:q}"
         " --audits {input.audits:q} --task-summaries {params.task_summaries:q}"
-        " --benchmarks-dir {params.benchmarks:q}"
+        " --benchmarks-dir {params.benchmarks:q} --checkpoints-dir {params.checkpoints:q}"
         " --tables {params.tables:q} --figures {params.figures:q} --summary {output.summary:q}"
         " --workers {threads} > {log:q} 2>&1"

@@ -34,8 +34,8 @@ reading any file (for the workflow to call when it validates its config).
   is skipped. A directory, a symbolic link loop or a broken link where a file is expected is named as such,
   and `member` on a file that is not a tar or zip archive says so. A CSV/TSV row with fewer fields than the
   first line is an error. A file whose last line has no newline may have been cut off: summary.json `warnings`
-  says so (FASTA and CSV files; 3-line, paired secstr and NetSurfP records check their own lengths, and a
-  cut JSON file does not parse).
+  says so, `plus import-task` logs it and the report shows it (the data table and summary.md) (FASTA and CSV
+  files; 3-line, paired secstr and NetSurfP records check their own lengths, and a cut JSON file does not parse).
 - TAPE LMDB records are pickles. They are loaded by a restricted unpickler that resolves only plain data
   types (dict, list, tuple, set, str, bytes, int, float, complex, bool) and numpy array and scalar
   reconstruction; any other name in a record (e.g. `os.system`) is refused with an error naming the file and

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -165,7 +166,8 @@ def import_task(config: Mapping[str, Any], out_dir: str | os.PathLike[str], wher
             log.info("%s: %s %s: %d records", spec.name, source["format"], split, len(table))
         parts.append(tables)
         for spec_value in source["files"].values():
-            checksums.setdefault(describe(spec_value), file_md5(spec_path(spec_value)))
+            for name, md5 in source_md5s(spec_path(spec_value), describe(spec_value)).items():
+                checksums.setdefault(name, md5)
     repeated = _repeated_splits(parts)
     if repeated:
         log.info("%s: splits %s come from more than one source and are concatenated", spec.name, repeated)
@@ -190,6 +192,15 @@ def import_task(config: Mapping[str, Any], out_dir: str | os.PathLike[str], wher
         extra["max_length"] = dict(config["max_length"])
     expected = _expected_sizes(config, where)
     return write_task(out_dir, spec, tables, sources=checksums, expected_sizes=expected, extra=extra)
+
+
+def source_md5s(path: Path, name: str) -> dict[str, str]:
+    """summary.json `source` entries of one source: `name` -> md5 of a file; of a directory (an LMDB database
+    given as its directory), `name/relative path` -> md5 of each file under it."""
+    if not path.is_dir():
+        return {name: file_md5(path)}
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    return {f"{name.rstrip('/')}/{p.relative_to(path).as_posix()}": file_md5(p) for p in files}
 
 
 def _downloaded_from(config: Mapping[str, Any], where: str) -> list[str]:
