@@ -76,6 +76,7 @@ def expected_counts(config: dict) -> dict[str, int]:
         "import_task": tasks,
         "pretrain": len(pretrained),
         "finetune": models * tasks * seeds,
+        "align_task": tasks,  # one search per task, read by both the audit and the baseline
         "audit_leakage": tasks,
         "alignment_baseline": tasks,
         "evaluate": models * tasks * seeds,

@@ -132,6 +132,18 @@ def encoder_inputs(wildcards):
     return PLAN.encoder_inputs(wildcards.model)
 
 
+def baseline_hits(wildcards):
+    """The shared search the alignment baseline reads (none for pair tasks: it scores each pair with itself)."""
+    if PLAN.task_specs[wildcards.task].shape == "pair":
+        return []
+    return [f"results/align/{wildcards.task}/hits.parquet"]
+
+
+def baseline_hits_args(wildcards):
+    """`--hits PATH` of plus alignment-baseline, or nothing (the rule quotes each)."""
+    return [arg for path in baseline_hits(wildcards) for arg in ("--hits", path)]
+
+
 def import_inputs(wildcards):
     """Every local file the import of one task reads."""
     return PLAN.import_inputs(wildcards.task)
