@@ -4,13 +4,14 @@ each computed on their own, and both give byte-identical outputs when they read 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from plus.analysis.alignment import AlignmentIndex, map_each
+from plus.analysis.alignment import AlignmentIndex, SearchHit, map_each
 from plus.analysis.search import HIT_COLUMNS, read_hits, search_splits
 from plus.cli import main as cli_main
 from plus.settings import as_json
@@ -68,7 +69,7 @@ def test_each_distinct_query_is_searched_once_across_splits() -> None:
     index = AlignmentIndex(train)
     original = index.search
 
-    def counting(query: str, top_k: int = 10):  # noqa: ANN202
+    def counting(query: str, top_k: int = 10) -> SearchHit:
         searched.append(query)
         return original(query, top_k)
 
@@ -116,7 +117,9 @@ def residue_task(root: Path) -> Path:
 
 
 @pytest.mark.parametrize(("task", "make"), [("stability", regression_task), ("secstr", residue_task)])
-def test_audit_and_baseline_from_the_hits_are_byte_identical(tmp_path: Path, task: str, make) -> None:  # noqa: ANN001
+def test_audit_and_baseline_from_the_hits_are_byte_identical(
+    tmp_path: Path, task: str, make: Callable[[Path], Path]
+) -> None:
     data = make(tmp_path / "tasks" / task)
     spec = as_json(resolve_task(task))
     hits = tmp_path / "align" / "hits.parquet"
