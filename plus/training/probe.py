@@ -17,7 +17,8 @@ from plus.data.embedding_store import EmbeddingSplit
 from plus.errors import InputError
 from plus.models.cached import CachedEncoder
 from plus.settings import FinetuneJob, FinetuneSettings, parse_settings
-from plus.tasks import TaskSpec, layout_for, representation_for
+from plus.tasks import TaskSpec
+from plus.training.embed_task import layout_for, representation_for
 from plus.training.finetune import FinetuneModule, run_finetune
 
 

@@ -19,7 +19,8 @@ from plus.models.registry import open_encoder, weights_sha256
 from plus.models.spec_paths import resolve_spec_paths
 from plus.models.task_model import TaskModel
 from plus.settings import EncoderSpec, FinetuneSettings, parse_encoder_spec, parse_settings
-from plus.tasks import TaskSpec, layout_for, representation_for
+from plus.tasks import TaskSpec
+from plus.training.embed_task import layout_for, representation_for
 
 HEAD_PREFIX = "head."
 
