@@ -45,12 +45,14 @@ from plus.settings import (
     parse_settings,
     spec_has_mlm_head,
 )
-from plus.tasks import resolve_task
+from plus.tasks import layout_for, representation_for, resolve_task
 
 DOWNLOAD_DIR = "resources/downloads"
 SYNTHETIC_DIR = "resources/synthetic"  # where rule synthetic writes the demo data
 CORPUS_DIR = "results/pfam"  # one directory per corpus under it, named by corpus_key
 CORPUS_KEY_LENGTH = 12
+EMBEDDINGS_DIR = "results/embeddings"  # a probe's frozen states: <EMBEDDINGS_DIR>/<embedding_key>/<task>
+EMBEDDING_KEY_LENGTH = 12
 BASELINE = "alignment-nn"  # the report's nearest-neighbour alignment baseline
 WEIGHTED_TYPES = ("plus", "plus-authors", "huggingface")  # encoders with weights trained elsewhere
 IMPORT_KEYS = (
@@ -114,6 +116,14 @@ def _local_file(group: str, spec: Any) -> str | dict[str, str]:
     if not isinstance(spec, str) and spec.member:
         return {"path": path, "member": spec.member}
     return path
+
+
+def embedding_key(job: EmbedTaskJob) -> str:
+    """A short hash of an embed-task job's settings: the encoder spec, the task (its splits), representation,
+    layout, dtype and batch budget. The spec names weights by path, not by content: hashing a large weights file
+    whenever the workflow is planned (`snakemake -n`) would be slow, and a changed file at the same path reruns the
+    job anyway (it is the job's input); the manifest records the weights' sha256 when the states are computed."""
+    return hashlib.sha256(as_json(job).encode()).hexdigest()[:EMBEDDING_KEY_LENGTH]
 
 
 def corpus_key(settings: PfamSettings, source: Any) -> str:
@@ -233,8 +243,40 @@ class WorkflowPlan:
         return encoder_inputs(self.encoder_spec(model))
 
     def embed_task(self, model: str, task: str) -> EmbedTaskJob:
-        """The states a probe of `model` on `task` trains on, computed once for every seed."""
-        return EmbedTaskJob(encoder=self.encoder_spec(model), task=self.task_spec(model, task))
+        """The states a probe of `model` on `task` trains on, computed once for every seed: the task as configured
+        (not the model's head) with the representation and layout its head reads filled in, so that it depends on
+        what the states are only, and models with the same encoder and states get equal jobs."""
+        spec = self.task_spec(model, task)
+        return EmbedTaskJob(
+            encoder=self.encoder_spec(model),
+            task=self.task_specs[task],
+            representation=representation_for(spec),
+            layout=layout_for(spec),
+        )
+
+    def embedding_key(self, model: str, task: str) -> str:
+        """A short hash of embed_task(model, task): equal for probes whose states are the same (EMBEDDINGS_DIR)."""
+        return embedding_key(self.embed_task(model, task))
+
+    def embedding_dir(self, model: str, task: str) -> str:
+        """Where the states of a probe of `model` on `task` are stored, shared by every model with the same key."""
+        return f"{EMBEDDINGS_DIR}/{self.embedding_key(model, task)}/{task}"
+
+    def embedding_jobs(self) -> dict[tuple[str, str], EmbedTaskJob]:
+        """One embed-task job per distinct (key, task) over every probed model and task."""
+        jobs: dict[tuple[str, str], EmbedTaskJob] = {}
+        for model in self.models_with("probe"):
+            for task in self.tasks:
+                job = self.embed_task(model, task)
+                jobs.setdefault((embedding_key(job), task), job)
+        return jobs
+
+    def embedding_model(self, key: str, task: str) -> str:
+        """A probed model whose states on `task` have this key (the first in the config)."""
+        for model in self.models_with("probe"):
+            if task in self.tasks and self.embedding_key(model, task) == key:
+                return model
+        raise InputError(f"no probed model's states on {task!r} have the key {key!r}")
 
     def import_task(self, task: str) -> ImportJob:
         entry = self.config.tasks[task]

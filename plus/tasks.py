@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from plus.errors import InputError
 from plus.settings import HeadSpec, TaskSpec, parse_settings
@@ -95,6 +95,17 @@ BUILTIN_TASKS: dict[str, TaskSpec] = {
         ),
     )
 }
+
+
+def representation_for(spec: TaskSpec) -> Literal["h", "z"]:
+    """What a probe's head reads: z for pairs (the alignment space), else the head's input (h or z)."""
+    return "z" if spec.shape == "pair" else spec.head.input
+
+
+def layout_for(spec: TaskSpec) -> Literal["residues", "pooled"]:
+    """Pooled sums only for a protein-level head that sums; per-residue states for everything else."""
+    protein_level = spec.shape in ("protein_classification", "protein_regression")
+    return "pooled" if protein_level and spec.head.pooling == "sum" else "residues"
 
 
 def resolve_task(name: str, overrides: dict[str, Any] | None = None, where: str | None = None) -> TaskSpec:

@@ -172,6 +172,7 @@ def test_one_custom_task_only(workdir: Path) -> None:
 def test_alignment_baseline_only(workdir: Path) -> None:
     counts = run_case(workdir, "baseline_only", {"models": {}, "tasks": demo_tasks(workdir, "stability")})
     assert counts["alignment_baseline"] == 1 and "finetune" not in counts and "probe" not in counts
+    assert counts["align_task"] == 1  # audit and baseline read one search
     assert list(main_rows(workdir)["Model"]) == ["Alignment NN"]
 
 
@@ -182,7 +183,7 @@ def test_audits_off(workdir: Path) -> None:
         "report": {**TINY["report"], "leakage_audit": False, "alignment_baseline": False},
     }
     counts = run_case(workdir, "no_audits", config)
-    assert "audit_leakage" not in counts and "alignment_baseline" not in counts
+    assert "audit_leakage" not in counts and "alignment_baseline" not in counts and "align_task" not in counts
     assert list(main_rows(workdir)["Model"]) == ["onehot"]
 
 

@@ -308,7 +308,7 @@ def test_cli_prints_tables_and_json(capsys: pytest.CaptureFixture[str], tmp_path
     assert "Totals per stage:" in text and "Totals per model" in text and "pretrain plus-rnn-large" in text
     assert cli_main(["plan", "--config", config, "--results", str(tmp_path), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert len(document["jobs"]) == 13 + 2 + 7 + 7 + 7 + 4 + 126 + 126 + 1
+    assert len(document["jobs"]) == 13 + 2 + 7 + 7 + 7 + 7 + 4 + 126 + 126 + 1  # align_task: one per task
     assert [row["rule"] for row in document["totals"]["rule"]][-1] == "total (GPU rules)"
     assert [row["model"] for row in document["totals"]["model"]][:2] == ["plus-rnn-base", "plus-rnn-large"]
 

@@ -280,6 +280,7 @@ def test_reduced_demo_through_slurm_equals_local_run(slurm_cluster: Path, tmp_pa
         "pretrain": 1,  # the other model is not pretrained: its initialisation is made where it is fine-tuned
         "finetune": n_models * n_tasks,
         "evaluate": n_models * n_tasks,
+        "align_task": n_tasks,
         "audit_leakage": n_tasks,
         "alignment_baseline": n_tasks,
         "report": 1,

@@ -76,6 +76,7 @@ def expected_counts(config: dict) -> dict[str, int]:
         "import_task": tasks,
         "pretrain": len(pretrained),
         "finetune": models * tasks * seeds,
+        "align_task": tasks,  # one search per task, read by both the audit and the baseline
         "audit_leakage": tasks,
         "alignment_baseline": tasks,
         "evaluate": models * tasks * seeds,
@@ -303,6 +304,7 @@ def test_the_bring_your_own_example_dry_runs_without_pretraining(tmp_path: Path)
     assert job_counts(result.stdout) == {
         "download": 3,  # the three TAPE archives
         "import_task": 3,
+        "align_task": 3,
         "audit_leakage": 3,
         "alignment_baseline": 3,
         "finetune": runs,  # plus-rnn-authors
@@ -313,6 +315,38 @@ def test_the_bring_your_own_example_dry_runs_without_pretraining(tmp_path: Path)
         "report": 1,
         "all": 1,
     }
+
+
+def test_probes_of_the_same_encoder_share_one_embed_task_job(tmp_path: Path) -> None:
+    workdir = copy_workflow(tmp_path / "workflow")
+    config = load_config("byo_example.yaml")
+    (tmp_path / "esm2").mkdir()
+    (tmp_path / "esm2" / "config.json").write_text("{}")
+    (tmp_path / "PLUS-RNN_BASE.pt").write_bytes(b"")
+    config["models"]["esm2-8m"]["encoder"]["path"] = str(tmp_path / "esm2")
+    config["models"]["plus-rnn-authors"]["encoder"]["path"] = str(tmp_path / "PLUS-RNN_BASE.pt")
+    # the same encoders under other names (one with a wider head: the states it reads are the same)
+    config["models"]["esm2-8m-again"] = {**config["models"]["esm2-8m"], "label": "ESM-2 8M again"}
+    config["models"]["onehot-again"] = {"encoder": {"type": "onehot"}, "protocol": "probe", "label": "One-hot 2"}
+    config["models"]["onehot-again"]["heads"] = {"stability": {"hidden": 64}}
+    config["tasks"] = {"stability": {}}
+    (workdir / "byo.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "-n", "-p", "--configfile", "byo.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = job_counts(result.stdout)
+    assert counts["embed_task"] == 3 and counts["probe"] == 5 * len(config["seeds"])  # esm2, onehot, blosum62
+    made = set(re.findall(r"plus embed-task .* --out (results/embeddings/[0-9a-f]{12}/stability) ", result.stdout))
+    assert len(made) == 3
+    read = re.findall(r"plus probe .* --embeddings (\S+) ", result.stdout)
+    assert set(read) == made and len(read) == 5 * len(config["seeds"])
+
+    plan = plan_workflow(config)
+    assert plan.embedding_dir("esm2-8m", "stability") == plan.embedding_dir("esm2-8m-again", "stability")
+    assert plan.embedding_dir("onehot", "stability") == plan.embedding_dir("onehot-again", "stability")
+    assert plan.embedding_dir("onehot", "stability") != plan.embedding_dir("blosum62", "stability")
+    # the key is what the states are, not the config's order or names: a rerun with models reordered reuses them
+    reordered = plan_workflow({**config, "models": dict(reversed(list(config["models"].items())))})
+    assert reordered.embedding_jobs() == plan.embedding_jobs()
 
 
 # ---------------------------------------------------------------- rules

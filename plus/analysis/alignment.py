@@ -30,10 +30,12 @@ every training sequence in full (top-1 fell short on 2 of the 30 fluorescence on
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 import pyopal
@@ -44,6 +46,8 @@ SCORING_MATRIX = "BLOSUM62"
 GAP_OPEN = 11
 GAP_EXTEND = 1
 TOP_K = 10
+PROGRESS_EVERY = 1000  # queries between progress lines (also one every PROGRESS_SECONDS)
+PROGRESS_SECONDS = 30.0
 _UNSUPPORTED = str.maketrans({letter: "X" for letter in "JOU"})  # letters BLOSUM62 lacks: unknown residue
 
 
@@ -74,6 +78,15 @@ class AlignedPair:
     alignment: str
     query_start: int
     target_start: int
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One query's search: the best-scoring hit with its alignment, and the highest-identity hit of the top k."""
+
+    by_score: Hit
+    pair: AlignedPair
+    by_identity: Hit
 
 
 class AlignmentIndex:
@@ -126,6 +139,26 @@ class AlignmentIndex:
         (pair,) = self.align(query, [index])
         return Hit(index, int(scores[index]), identity_of(pair.alignment, len(query), int(self.lengths[index])))
 
+    def search(self, query: str, top_k: int = TOP_K) -> SearchHit:
+        """Both nearest training sequences from one scoring pass: by score (as nearest_by_score, with the
+        alignment) and by identity among the top_k scores (as nearest_by_identity, exact copies first)."""
+        query = clean(query)
+        scores = self.scores(query)
+        index = int(np.argmax(scores))
+        (pair,) = self.align(query, [index])
+        by_score = Hit(index, int(scores[index]), identity_of(pair.alignment, len(query), int(self.lengths[index])))
+        if query in self.exact:
+            return SearchHit(by_score, pair, Hit(self.exact[query], -1, 1.0))
+        candidates = _top(scores, top_k)
+        best = None
+        for candidate, aligned in zip(candidates, self.align(query, candidates), strict=True):
+            length = int(self.lengths[candidate])
+            hit = Hit(int(candidate), int(scores[candidate]), identity_of(aligned.alignment, len(query), length))
+            if best is None or (hit.identity, hit.score) > (best.identity, best.score):
+                best = hit
+        assert best is not None
+        return SearchHit(by_score, pair, best)
+
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k highest scores, highest first (ties: lower index first)."""
@@ -147,21 +180,53 @@ def pair_score(query: str, target: str) -> tuple[int, float]:
     return int(result.score), identity_of(result.alignment, len(query), len(target))
 
 
+Result = TypeVar("Result")
+
+
+class Progress:
+    """Logs `what: n of N aligned` every `every` queries or `seconds` seconds, with the rate and an ETA."""
+
+    def __init__(self, total: int, what: str, every: int = PROGRESS_EVERY, seconds: float = PROGRESS_SECONDS) -> None:
+        self.total, self.what, self.every, self.seconds = total, what, every, seconds
+        self.started = self.last = time.perf_counter()
+
+    def step(self, number: int) -> None:
+        """Note that `number` queries are done; log a line when one is due."""
+        now = time.perf_counter()
+        if number % self.every and now - self.last < self.seconds and number != self.total:
+            return
+        self.last = now
+        rate = number / max(now - self.started, 1e-9)
+        log.info(
+            "%s: %d of %d aligned (%.1f%%), %.0f s, %.1f queries/s, ETA %.0f s",
+            self.what,
+            number,
+            self.total,
+            100.0 * number / self.total,
+            now - self.started,
+            rate,
+            (self.total - number) / rate,
+        )
+
+
 def map_each(
-    function: Callable[[str], Hit], queries: Iterable[str], threads: int = 1, every: int = 1000, what: str = "queries"
-) -> list[Hit]:
+    function: Callable[[str], Result],
+    queries: Iterable[str],
+    threads: int = 1,
+    every: int = PROGRESS_EVERY,
+    what: str = "queries",
+) -> list[Result]:
     """`function` over every query, on `threads` threads (Opal releases the GIL), logging progress."""
     queries = list(queries)
-    done: list[Hit] = []
+    progress = Progress(len(queries), what, every)
+    done: list[Result] = []
     if threads <= 1:
         for number, query in enumerate(queries, start=1):
             done.append(function(query))
-            if number % every == 0:
-                log.info("%s: %d of %d aligned", what, number, len(queries))
+            progress.step(number)
         return done
     with ThreadPoolExecutor(threads) as pool:
-        for number, hit in enumerate(pool.map(function, queries), start=1):
-            done.append(hit)
-            if number % every == 0:
-                log.info("%s: %d of %d aligned", what, number, len(queries))
+        for number, result in enumerate(pool.map(function, queries), start=1):
+            done.append(result)
+            progress.step(number)
     return done

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 import pyopal
 
-from plus.analysis.alignment import AlignedPair, AlignmentIndex, aligner, clean, map_each
+from plus.analysis.alignment import AlignedPair, AlignmentIndex, SearchHit, aligner, clean
+from plus.analysis.search import SplitHits, check_hits, read_hits, search_splits
 from plus.data.task_data.canonical import read_split
 from plus.errors import InputError
 from plus.io import atomic_path, write_json
@@ -59,11 +60,10 @@ def transfer_labels(length: int, pair: AlignedPair, labels: str, fallback: str) 
     return "".join(out)
 
 
-def _protein_predictions(spec: TaskSpec, train: pd.DataFrame, table: pd.DataFrame, threads: int) -> pd.DataFrame:
-    index = AlignmentIndex(train["sequence"].astype(str).tolist())
-    distinct = list(dict.fromkeys(table["sequence"].astype(str)))
-    hits = dict(zip(distinct, map_each(index.nearest_by_score, distinct, threads, what=spec.name), strict=True))
-    nearest = [hits[s] for s in table["sequence"].astype(str)]
+def _protein_predictions(
+    spec: TaskSpec, train: pd.DataFrame, table: pd.DataFrame, hits: dict[str, SearchHit]
+) -> pd.DataFrame:
+    nearest = [hits[clean(s)].by_score for s in table["sequence"].astype(str)]
     rows = [h.index for h in nearest]
     out = pd.DataFrame({"id": table["id"].astype(str).to_numpy(), "target": table["label"].to_numpy()})
     labels = train["label"].to_numpy()[rows]
@@ -78,26 +78,27 @@ def _protein_predictions(spec: TaskSpec, train: pd.DataFrame, table: pd.DataFram
     return out
 
 
-def _residue_predictions(spec: TaskSpec, train: pd.DataFrame, table: pd.DataFrame, threads: int) -> pd.DataFrame:
-    index = AlignmentIndex(train["sequence"].astype(str).tolist())
+def _residue_predictions(
+    spec: TaskSpec, train: pd.DataFrame, table: pd.DataFrame, hits: dict[str, SearchHit]
+) -> pd.DataFrame:
     train_labels = train["label"].astype(str).tolist()
     counts = Counter("".join(train_labels))
     counts.pop(UNLABELLED, None)
     fallback = max(spec.classes, key=lambda c: (counts.get(c, 0), -spec.classes.index(c)))
     sequences = table["sequence"].astype(str).tolist()
-    hits = map_each(index.nearest_by_score, sequences, threads, what=spec.name)
-    predictions = []
-    for sequence, hit in zip(sequences, hits, strict=True):
-        (pair,) = index.align(sequence, [hit.index])
-        predictions.append(transfer_labels(len(sequence), pair, train_labels[hit.index], fallback))
+    found = [hits[clean(s)] for s in sequences]
+    predictions = [
+        transfer_labels(len(sequence), hit.pair, train_labels[hit.by_score.index], fallback)
+        for sequence, hit in zip(sequences, found, strict=True)
+    ]
     return pd.DataFrame(
         {
             "id": table["id"].astype(str).to_numpy(),
             "target": table["label"].astype(str).to_numpy(),
             "prediction": predictions,
-            "nearest_train_id": train["id"].astype(str).to_numpy()[[h.index for h in hits]],
-            "score": [h.score for h in hits],
-            "identity": [h.identity for h in hits],
+            "nearest_train_id": train["id"].astype(str).to_numpy()[[h.by_score.index for h in found]],
+            "score": [h.by_score.score for h in found],
+            "identity": [h.by_score.identity for h in found],
         }
     )
 
@@ -131,27 +132,52 @@ def _pair_predictions(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def predict_split(spec: TaskSpec, train: pd.DataFrame, table: pd.DataFrame, threads: int = 1) -> pd.DataFrame:
-    """The baseline's predictions table (docs/design.md layout) for one split."""
+def predict_split(
+    spec: TaskSpec,
+    train: pd.DataFrame,
+    table: pd.DataFrame,
+    threads: int = 1,
+    hits: dict[str, SearchHit] | None = None,
+) -> pd.DataFrame:
+    """The baseline's predictions table (docs/design.md layout) for one split.
+
+    `hits`: this split's part of the shared search (plus.analysis.search) instead of searching here."""
     if spec.shape == "pair":
         return _pair_predictions(table)
+    if hits is None:
+        index = AlignmentIndex(train["sequence"].astype(str).tolist())
+        hits = search_splits(index, {"split": table}, threads=threads)["split"]
     if spec.shape == "residue_classification":
-        return _residue_predictions(spec, train, table, threads)
-    return _protein_predictions(spec, train, table, threads)
+        return _residue_predictions(spec, train, table, hits)
+    return _protein_predictions(spec, train, table, hits)
 
 
 def run_alignment_baseline(
-    data_dir: Path, spec: TaskSpec, out_dir: Path, *, model: str = MODEL_NAME, seed: int = 0, threads: int = 1
+    data_dir: Path,
+    spec: TaskSpec,
+    out_dir: Path,
+    *,
+    model: str = MODEL_NAME,
+    seed: int = 0,
+    threads: int = 1,
+    hits_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Predict every test split with the alignment baseline; write predictions.parquet and metrics.json."""
+    """Predict every test split with the alignment baseline; write predictions.parquet and metrics.json.
+
+    `hits_path`: the task's hits.parquet (plus align-task), read instead of searching (pair tasks ignore it)."""
     data_dir = Path(data_dir)
     train = read_split(data_dir, "train")
     thresholds = None
     if spec.shape == "pair":
         thresholds = fit_homology_thresholds(predict_split(spec, train, read_split(data_dir, "valid")))
+    split_hits: SplitHits | None = None
+    if hits_path is not None and spec.shape != "pair":
+        split_hits, settings = read_hits(Path(hits_path))
+        check_hits(split_hits, settings, spec.test_splits, "train", len(train), Path(hits_path))
     tables, splits = [], {}
     for split in spec.test_splits:
-        table = predict_split(spec, train, read_split(data_dir, split), threads)
+        found = split_hits[split] if split_hits is not None else None
+        table = predict_split(spec, train, read_split(data_dir, split), threads, found)
         splits[split] = {**task_metrics(spec, table.assign(split=split), homology_thresholds=thresholds)}
         tables.append(table.assign(split=split))
         log.info("%s %s: %s", spec.name, split, splits[split])

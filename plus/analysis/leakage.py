@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from plus.analysis.alignment import GAP_EXTEND, GAP_OPEN, SCORING_MATRIX, TOP_K, AlignmentIndex, Hit, clean, map_each
+from plus.analysis.alignment import GAP_EXTEND, GAP_OPEN, SCORING_MATRIX, TOP_K, AlignmentIndex, Hit, clean
+from plus.analysis.search import SplitHits, check_hits, read_hits, search_splits
 from plus.errors import InputError
 from plus.io import atomic_path, write_json
 
@@ -95,35 +96,24 @@ def audit_identity(
     *,
     top_k: int = TOP_K,
     threads: int = 1,
+    hits: SplitHits | None = None,
 ) -> pd.DataFrame:
-    """IDENTITY_COLUMNS for every record of the audited splits, in table order (pairs: max over both sides)."""
+    """IDENTITY_COLUMNS for every record of the audited splits, in table order (pairs: max over both sides).
+
+    `hits`: the shared search (plus.analysis.search, e.g. read from hits.parquet) instead of searching here."""
     audited = audited_splits(splits, reference, chosen)
     train = splits[reference]
-    index = AlignmentIndex(train["sequence"].astype(str).tolist())
+    if hits is None:
+        index = AlignmentIndex(train["sequence"].astype(str).tolist())
+        hits = search_splits(index, {split: splits[split] for split in audited}, top_k=top_k, threads=threads)
     train_ids = train["id"].astype(str).to_numpy()
     frames = []
     for split in audited:
         table = splits[split]
-        sides = _sides(table)
-        distinct = list(dict.fromkeys(clean(s) for _, column in sides for s in table[column].astype(str)))
-        started = time.perf_counter()
-        hits = dict(
-            zip(
-                distinct,
-                map_each(lambda q: index.nearest_by_identity(q, top_k), distinct, threads, what=split),
-                strict=True,
-            )
-        )
-        log.info(
-            "%s: %d distinct sequences against %d in %.1f s",
-            split,
-            len(distinct),
-            len(index),
-            time.perf_counter() - started,
-        )
+        found = hits[split]
         best: list[Hit] = []
         for row in range(len(table)):
-            candidates = [hits[clean(str(table[column].iat[row]))] for _, column in sides]
+            candidates = [found[clean(str(table[column].iat[row]))].by_identity for _, column in _sides(table)]
             best.append(max(candidates, key=lambda h: (h.identity, h.score)))
         frames.append(
             pd.DataFrame(
@@ -195,11 +185,21 @@ def audit_task(
     splits: Sequence[str] | None = None,
     top_k: int = TOP_K,
     threads: int = 1,
+    hits_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Write `identity.parquet` and `summary.json` of one task into out_dir; return the summary."""
+    """Write `identity.parquet` and `summary.json` of one task into out_dir; return the summary.
+
+    `hits_path`: the task's hits.parquet (plus align-task), read instead of searching; its top_k is used."""
     started = time.perf_counter()
     tables = read_task_splits(Path(task_dir))
-    identity = audit_identity(tables, reference, splits, top_k=top_k, threads=threads)
+    hits = None
+    if hits_path is not None:
+        hits, settings = read_hits(Path(hits_path))
+        check_hits(
+            hits, settings, audited_splits(tables, reference, splits), reference, len(tables[reference]), hits_path
+        )
+        top_k = int(settings["top_k"])
+    identity = audit_identity(tables, reference, splits, top_k=top_k, threads=threads, hits=hits)
     summary = {
         "task": Path(task_dir).name,
         "data": str(task_dir),

@@ -30,7 +30,8 @@ command groups:
   models        embed (embeddings of a FASTA file), predict (a task model's predictions for a FASTA file),
                 models (the presets), devices (visible GPUs)
   results       report (tables, figures and summary.md), audit-leakage (test-train identity),
-                alignment-baseline (nearest-neighbour alignment predictions)
+                alignment-baseline (nearest-neighbour alignment predictions), align-task (one test-train
+                search that both read with --hits)
   planning      plan (residues, hours and SLURM runtimes of every job of a config)
   settings      settings-schema (the JSON schema of the workflow config)"""
 

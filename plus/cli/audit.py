@@ -17,7 +17,13 @@ def run_audit(args: argparse.Namespace) -> int:
 
         raise InputError("--top-k and --threads must be at least 1")
     summary = audit_task(
-        args.data, args.out, reference=args.reference, splits=args.splits, top_k=args.top_k, threads=args.threads
+        args.data,
+        args.out,
+        reference=args.reference,
+        splits=args.splits,
+        top_k=args.top_k,
+        threads=args.threads,
+        hits_path=args.hits,
     )
     for split, stats in summary["splits"].items():
         log.info(
@@ -43,4 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--splits", nargs="+", help="splits to audit (default: every split named test*)")
     parser.add_argument("--top-k", type=int, default=10, help="best-scoring hits aligned in full (default: 10)")
     parser.add_argument("--threads", type=int, default=1, help="alignment threads (default: 1)")
+    parser.add_argument(
+        "--hits", type=Path, help="hits.parquet of `plus align-task`: read instead of searching (its --top-k is used)"
+    )
     parser.set_defaults(handler=run_audit)

@@ -44,7 +44,9 @@ def run_baseline(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise InputError("--threads must be at least 1")
     spec = with_data_classes(load_task_spec(args.task_spec), args.data)
-    metrics = run_alignment_baseline(args.data, spec, args.out, model=args.model, seed=args.seed, threads=args.threads)
+    metrics = run_alignment_baseline(
+        args.data, spec, args.out, model=args.model, seed=args.seed, threads=args.threads, hits_path=args.hits
+    )
     headline = metrics["headline"]
     print(f"{metrics['task']} {metrics['model']}: {headline['metric']} on {headline['split']} = {headline['value']}")
     return 0
@@ -66,4 +68,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default="alignment-nn", help="model name written into metrics.json")
     parser.add_argument("--seed", type=int, default=0, help="seed written into metrics.json (the baseline is exact)")
     parser.add_argument("--threads", type=int, default=1, help="alignment threads (default: 1)")
+    parser.add_argument("--hits", type=Path, help="hits.parquet of `plus align-task`: read instead of searching")
     parser.set_defaults(handler=run_baseline)

@@ -110,6 +110,7 @@ class RunPlan:
         comparisons = [
             rule
             for rule, on in (
+                ("align_task", w.config.report.leakage_audit or w.config.report.alignment_baseline),
                 ("audit_leakage", w.config.report.leakage_audit),
                 ("alignment_baseline", w.config.report.alignment_baseline),
             )
@@ -117,7 +118,11 @@ class RunPlan:
         ]
         plans += [JobPlan(rule, task=t, note="comparison (CPU); not planned") for rule in comparisons for t in w.tasks]
         probes = w.models_with("probe")
-        plans += [JobPlan("embed_task", model=m, task=t, note="not planned") for m in probes for t in w.tasks]
+        embedded: dict[tuple[str, str], str] = {}  # one embed_task job per (key, task): probes of one encoder share it
+        for m in probes:
+            for t in w.tasks:
+                embedded.setdefault((w.embedding_key(m, t), t), m)
+        plans += [JobPlan("embed_task", model=m, task=t, note="not planned") for (_, t), m in embedded.items()]
         for rule in ("probe", "evaluate_probe"):
             plans += [
                 JobPlan(rule, model=m, task=t, seed=s, note="not planned: probes are not measured")

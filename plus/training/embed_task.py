@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from plus.data.embedding_store import EmbeddingWriter, Layout
+from plus.data.embedding_store import EmbeddingWriter
 from plus.data.task_data.canonical import read_split, required_splits
 from plus.io import atomic_path, require, write_json
 from plus.models.registry import encoder_record, open_encoder
 from plus.settings import parse_encoder_spec
-from plus.tasks import TaskSpec
+from plus.tasks import TaskSpec, layout_for, representation_for
 from plus.tensors import pad_tokens
 from plus.tokens import encode
 
@@ -33,17 +33,6 @@ log = logging.getLogger(__name__)
 
 RESIDUES_PER_BATCH = 8192
 MAX_BATCH = 512
-
-
-def representation_for(spec: TaskSpec) -> str:
-    """What the head reads: z for pairs (the alignment space), else the head's input (h or z)."""
-    return "z" if spec.shape == "pair" else spec.head.input
-
-
-def layout_for(spec: TaskSpec) -> Layout:
-    """Pooled sums only for a protein-level head that sums; per-residue states for everything else."""
-    protein_level = spec.shape in ("protein_classification", "protein_regression")
-    return "pooled" if protein_level and spec.head.pooling == "sum" else "residues"
 
 
 def split_sequences(frame: pd.DataFrame) -> list[np.ndarray]:

@@ -63,6 +63,8 @@ MODELS = PLAN.models
 PRETRAINING = bool(PLAN.pretrained_models)  # else no pretraining tables or figures
 TASKS = PLAN.tasks
 SEEDS = [str(seed) for seed in PLAN.seeds]
+# (key, task) -> the embed-task job of the probes sharing those states
+EMBEDDING_JOBS = PLAN.embedding_jobs()
 
 
 # ---------------------------------------------------------------- settings of each job (canonical JSON)
@@ -102,7 +104,7 @@ def task_spec_json(wildcards):
 
 
 def embed_task_settings(wildcards):
-    return as_json(PLAN.embed_task(wildcards.model, wildcards.task))
+    return as_json(EMBEDDING_JOBS[(wildcards.key, wildcards.task)])
 
 
 # ---------------------------------------------------------------- inputs, params and resources
@@ -132,6 +134,28 @@ def corpus_input(name):
 def encoder_inputs(wildcards):
     """The files or directories a model's encoder is read from (its pretraining output for a model pretrained here)."""
     return PLAN.encoder_inputs(wildcards.model)
+
+
+def baseline_hits(wildcards):
+    """The shared search the alignment baseline reads (none for pair tasks: it scores each pair with itself)."""
+    if PLAN.task_specs[wildcards.task].shape == "pair":
+        return []
+    return [f"results/align/{wildcards.task}/hits.parquet"]
+
+
+def baseline_hits_args(wildcards):
+    """`--hits PATH` of plus alignment-baseline, or nothing (the rule quotes each)."""
+    return [arg for path in baseline_hits(wildcards) for arg in ("--hits", path)]
+
+
+def embedding_encoder_inputs(wildcards):
+    """The encoder files of the states with this key (those of any model sharing it: the same encoder spec)."""
+    return PLAN.encoder_inputs(PLAN.embedding_model(wildcards.key, wildcards.task))
+
+
+def embedding_dir(wildcards):
+    """The stored states a probe of this model on this task reads (shared by models with the same key)."""
+    return PLAN.embedding_dir(wildcards.model, wildcards.task)
 
 
 def import_inputs(wildcards):
@@ -224,5 +248,6 @@ wildcard_constraints:
     task=_one_of(TASKS),
     seed=_one_of(SEEDS),
     corpus=_one_of(PLAN.corpora),
+    key=_one_of(sorted({key for key, _ in EMBEDDING_JOBS})),
     group=_one_of(sorted({download.group for download in PLAN.downloads.values()})),
     file=_one_of(sorted({download.name for download in PLAN.downloads.values()})),

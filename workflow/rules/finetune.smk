@@ -1,5 +1,6 @@
 # Fine-tuning of every (model, task, seed) and its evaluation on the task's test splits; models of protocol
-# `probe` instead train their head on the frozen encoder's states, computed once per (model, task).
+# `probe` instead train their head on the frozen encoder's states, computed once per (key, task): the key is a
+# hash of the states' settings (plus.jobs.embedding_key), so probes of the same encoder share one job.
 
 
 rule finetune:
@@ -68,16 +69,14 @@ rule evaluate:
 
 rule embed_task:
     input:
-        encoder=encoder_inputs,
+        encoder=embedding_encoder_inputs,
         data="results/tasks/{task}",
     output:
-        directory("results/embeddings/{model}/{task}"),
+        directory("results/embeddings/{key}/{task}"),
     log:
-        "logs/embed_task/{model}/{task}.log",
+        "logs/embed_task/{key}/{task}.log",
     benchmark:
-        "results/benchmarks/embed_task/{model}/{task}.tsv"
-    wildcard_constraints:
-        model=PROBED,
+        "results/benchmarks/embed_task/{key}/{task}.tsv"
     conda:
         "../../envs/plus-gpu.yaml"
     threads: 1
@@ -94,7 +93,7 @@ rule embed_task:
 
 rule probe:
     input:
-        embeddings="results/embeddings/{model}/{task}",
+        embeddings=embedding_dir,
         data="results/tasks/{task}",
     output:
         model="results/finetune/{model}/{task}/seed{seed}/model.pt",
@@ -127,7 +126,7 @@ rule probe:
 rule evaluate_probe:
     input:
         model="results/finetune/{model}/{task}/seed{seed}/model.pt",
-        embeddings="results/embeddings/{model}/{task}",
+        embeddings=embedding_dir,
         data="results/tasks/{task}",
     output:
         metrics="results/evaluate/{model}/{task}/seed{seed}/metrics.json",

@@ -1,0 +1,212 @@
+"""One Smith-Waterman search of a task's test splits against its training split, read by both the leakage audit
+(plus.analysis.leakage: the highest identity among the top-k scores) and the alignment baseline
+(plus.analysis.baseline: the best-scoring hit and its alignment, to copy labels along).
+
+Each distinct query sequence (upper case, BLOSUM62 alphabet; both sides of pairs) is scored once against every
+training sequence (plus.analysis.alignment.AlignmentIndex.search); the expensive part, scoring, used to run twice,
+once for each consumer. `hits.parquet` has one row per (split, distinct query) with HIT_COLUMNS; training
+sequences are named by their row in the reference split (`*_index`). Its Parquet schema metadata (key
+SEARCH_METADATA_KEY) holds the settings as JSON: reference split and size, top_k, aligner and scoring.
+Pair tasks' baseline scores each pair with itself, not against training, so it needs no training search.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from plus.analysis.alignment import (
+    GAP_EXTEND,
+    GAP_OPEN,
+    SCORING_MATRIX,
+    TOP_K,
+    AlignedPair,
+    AlignmentIndex,
+    Hit,
+    SearchHit,
+    clean,
+    map_each,
+)
+from plus.errors import InputError
+from plus.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+HIT_COLUMNS = (
+    "split",
+    "sequence",
+    "score_index",
+    "score",
+    "score_identity",
+    "alignment",
+    "query_start",
+    "target_start",
+    "identity_index",
+    "identity_score",
+    "identity",
+)
+SEARCH_METADATA_KEY = b"plus.search"
+SplitHits = dict[str, dict[str, SearchHit]]  # split -> clean query sequence -> its search
+
+
+def query_sequences(table: pd.DataFrame) -> list[str]:
+    """The distinct clean sequences of a split in table order (pairs: the first side's, then the second's)."""
+    columns = ["sequence", *(["sequence_b"] if "sequence_b" in table.columns else [])]
+    return list(dict.fromkeys(clean(s) for column in columns for s in table[column].astype(str)))
+
+
+def search_splits(
+    index: AlignmentIndex,
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    top_k: int = TOP_K,
+    threads: int = 1,
+) -> SplitHits:
+    """Every distinct query of each split searched once (a sequence in several splits too)."""
+    wanted = {split: query_sequences(table) for split, table in tables.items()}
+    distinct = list(dict.fromkeys(q for queries in wanted.values() for q in queries))
+    started = time.perf_counter()
+    found = dict(
+        zip(
+            distinct,
+            map_each(lambda q: index.search(q, top_k), distinct, threads, what=f"{'+'.join(tables)} search"),
+            strict=True,
+        )
+    )
+    log.info(
+        "%d distinct sequences of %s against %d in %.1f s on %d thread(s)",
+        len(distinct),
+        ", ".join(tables),
+        len(index),
+        time.perf_counter() - started,
+        threads,
+    )
+    return {split: {q: found[q] for q in queries} for split, queries in wanted.items()}
+
+
+def hits_frame(hits: SplitHits) -> pd.DataFrame:
+    """HIT_COLUMNS, one row per (split, query)."""
+    rows = [
+        (
+            split,
+            query,
+            h.by_score.index,
+            h.by_score.score,
+            h.by_score.identity,
+            h.pair.alignment,
+            h.pair.query_start,
+            h.pair.target_start,
+            h.by_identity.index,
+            h.by_identity.score,
+            h.by_identity.identity,
+        )
+        for split, found in hits.items()
+        for query, h in found.items()
+    ]
+    frame = pd.DataFrame(rows, columns=list(HIT_COLUMNS))
+    integers = ["score_index", "score", "query_start", "target_start", "identity_index", "identity_score"]
+    return frame.astype({c: "int64" for c in integers} | {"score_identity": "float64", "identity": "float64"})
+
+
+def frame_hits(frame: pd.DataFrame) -> SplitHits:
+    """The inverse of hits_frame."""
+    hits: SplitHits = {}
+    for row in frame.itertuples(index=False):
+        hits.setdefault(str(row.split), {})[str(row.sequence)] = SearchHit(
+            Hit(int(row.score_index), int(row.score), float(row.score_identity)),
+            AlignedPair(str(row.alignment), int(row.query_start), int(row.target_start)),
+            Hit(int(row.identity_index), int(row.identity_score), float(row.identity)),
+        )
+    return hits
+
+
+def write_hits(path: Path, hits: SplitHits, settings: dict[str, Any]) -> None:
+    """`hits.parquet` with the search's settings in its schema metadata."""
+    table = pa.Table.from_pandas(hits_frame(hits), preserve_index=False)
+    metadata = {**(table.schema.metadata or {}), SEARCH_METADATA_KEY: json.dumps(settings, sort_keys=True).encode()}
+    with atomic_path(Path(path)) as tmp:
+        pq.write_table(table.replace_schema_metadata(metadata), tmp)
+
+
+def read_hits(path: Path) -> tuple[SplitHits, dict[str, Any]]:
+    """The searches and settings of a `hits.parquet` (plus align-task)."""
+    path = Path(path)
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as error:
+        raise InputError(f"{path}: cannot read the search hits (plus align-task): {error}") from error
+    raw = (table.schema.metadata or {}).get(SEARCH_METADATA_KEY)
+    missing = [c for c in HIT_COLUMNS if c not in table.column_names]
+    if raw is None or missing:
+        raise InputError(f"{path}: not a hits table of `plus align-task` (columns missing: {missing})")
+    return frame_hits(table.to_pandas()), json.loads(raw)
+
+
+def check_hits(
+    hits: SplitHits, settings: dict[str, Any], splits: Iterable[str], reference: str, n_reference: int, where: Path
+) -> None:
+    """Raise InputError unless the hits cover `splits` and were searched against this reference split."""
+    if settings.get("reference_split") != reference or settings.get("n_reference") != n_reference:
+        raise InputError(
+            f"{where}: searched against {settings.get('reference_split')!r} of {settings.get('n_reference')} "
+            f"sequences, not {reference!r} of {n_reference}: rerun `plus align-task`"
+        )
+    absent = [s for s in splits if s not in hits]
+    if absent:
+        raise InputError(f"{where}: no hits for splits {absent} (searched: {sorted(hits)})")
+
+
+def search_settings(reference: str, n_reference: int, top_k: int, splits: Sequence[str]) -> dict[str, Any]:
+    """What a search was: recorded in hits.parquet and checked by its readers."""
+    return {
+        "reference_split": reference,
+        "n_reference": n_reference,
+        "splits": list(splits),
+        "top_k": top_k,
+        "aligner": "pyopal Smith-Waterman (local)",
+        "scoring_matrix": SCORING_MATRIX,
+        "gap_open": GAP_OPEN,
+        "gap_extend": GAP_EXTEND,
+    }
+
+
+def searched_splits(tables: Mapping[str, pd.DataFrame], reference: str, test_splits: Sequence[str] = ()) -> list[str]:
+    """The audit's default splits (every test*, else all but the reference) and the task's test splits."""
+    from plus.analysis.leakage import audited_splits
+
+    return list(dict.fromkeys([*audited_splits(dict(tables), reference, None), *test_splits]))
+
+
+def search_task(
+    task_dir: Path,
+    out: Path,
+    *,
+    test_splits: Sequence[str] = (),
+    reference: str = "train",
+    top_k: int = TOP_K,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Search a canonical task's test splits against its reference split; write `out` (hits.parquet)."""
+    from plus.analysis.leakage import read_task_splits
+
+    if top_k < 1 or threads < 1:
+        raise InputError("top_k and threads must be at least 1")
+    started = time.perf_counter()
+    tables = read_task_splits(Path(task_dir))
+    splits = searched_splits(tables, reference, test_splits)
+    unknown = [s for s in splits if s not in tables]
+    if unknown:
+        raise InputError(f"{task_dir}: splits {unknown} not found among {sorted(tables)}")
+    index = AlignmentIndex(tables[reference]["sequence"].astype(str).tolist())
+    hits = search_splits(index, {s: tables[s] for s in splits}, top_k=top_k, threads=threads)
+    settings = search_settings(reference, len(index), top_k, splits)
+    write_hits(Path(out), hits, settings)
+    return {**settings, "queries": sum(len(h) for h in hits.values()), "seconds": time.perf_counter() - started}
