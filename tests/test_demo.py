@@ -107,7 +107,13 @@ def test_every_job_records_the_settings_it_ran_with(demo: Path) -> None:
         "seed": 2020,
     }
     assert not (results / "pretrain" / "rnn-tiny-nopretrain").exists()
-    for path in ("pfam", "tasks/secstr", "pretrain/plus-rnn-tiny", "evaluate/plus-rnn-tiny/homology/seed0"):
+    (corpus,) = (results / "pfam").iterdir()  # results/pfam/<key of its settings and source>
+    for path in (
+        f"pfam/{corpus.name}",
+        "tasks/secstr",
+        "pretrain/plus-rnn-tiny",
+        "evaluate/plus-rnn-tiny/homology/seed0",
+    ):
         assert "settings" in json.loads((results / path / "config.json").read_text()), path
 
 
