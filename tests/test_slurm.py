@@ -195,7 +195,8 @@ def test_toy_workflow_runs_every_job_through_sbatch_with_fake_gpus(slurm_cluster
 
 DEMO_MODELS = ("plus-rnn-tiny", "rnn-tiny-nopretrain")
 DEMO_TASKS = ("solubility", "secstr")
-DEMO_THREADS = ("--set-threads", "pretrain=1", "finetune=1", "evaluate=1")
+# On the command line these replace the profile's set-threads; align_task's must fit the test node's 2 CPUs
+DEMO_THREADS = ("--set-threads", "pretrain=1", "finetune=1", "evaluate=1", "align_task=2")
 
 
 def reduced_demo_config() -> dict:

@@ -14,7 +14,7 @@ rule align_task:
         "results/benchmarks/align_task/{task}.tsv"
     conda:
         "../../envs/plus-cpu.yaml"
-    threads: 4  # queries are split over threads (Opal releases the GIL); the slurm profile sets more
+    threads: 2  # queries are split over threads (Opal releases the GIL); the slurm profile sets more
     resources:
         mem_mb=memory_mb(4000),
         runtime=runtime_minutes(4 * 60),
