@@ -167,7 +167,7 @@ class Model:
         tasks: a label letter per residue (secstr adds `prediction_3class`, transmembrane the decoded `topology`).
         """
         head = self._head("predict")
-        if head.spec.shape == "pair":
+        if head.spec.task_shape.pairs:
             raise InputError(f"{self.source}: {head.spec.name} compares two proteins: use predict_pairs([(a, b), ...])")
         batch = batch if isinstance(batch, Batch) else Batch.of(batch)
         outputs = predict_outputs(head, batch.tokens, max_residues=max_residues)
@@ -180,7 +180,7 @@ class Model:
     ) -> pd.DataFrame:
         """One row per pair: `id_a`, `id_b`, `expected_level` (0..4) and `p_class` ... `p_family` (P(level > k))."""
         head = self._head("predict_pairs")
-        if head.spec.shape != "pair":
+        if not head.spec.task_shape.pairs:
             raise InputError(f"{self.source}: {head.spec.name} predicts single proteins: use predict(batch)")
         if len(pairs) == 0:
             raise InputError("pairs: no pairs")

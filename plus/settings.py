@@ -29,6 +29,8 @@ from pydantic import (
 
 from plus.errors import InputError
 from plus.run_plan.settings import PlanSettings
+from plus.tasks.decoding import DECODINGS, Decoding
+from plus.tasks.shapes import SHAPES, TaskShape
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")]
 Shape = Literal["pair", "protein_classification", "protein_regression", "residue_classification"]
@@ -387,23 +389,6 @@ class HeadSpec(Settings):
     )
 
 
-def headline_metrics(shape: str, classes: tuple[str, ...]) -> tuple[str, ...]:
-    """The metric names an evaluation of a task of this shape (and these classes) reports."""
-    from plus.tasks import SCOP_LEVELS, SECSTR8, TOPOLOGY
-
-    if shape == "protein_classification":
-        return ("accuracy", "mcc") if len(classes) == 2 else ("accuracy",)
-    if shape == "protein_regression":
-        return ("spearman", "pearson")
-    if shape == "pair":
-        return ("accuracy", "pearson", "spearman", *(f"average_precision_{level}" for level in SCOP_LEVELS))
-    if tuple(classes) == tuple(SECSTR8):
-        return ("accuracy_8class", "accuracy_3class")
-    if tuple(classes) == tuple(TOPOLOGY):
-        return ("accuracy", "accuracy_protein", "accuracy_protein_authors", "accuracy_protein_segments")
-    return ("accuracy",)
-
-
 class TaskSpec(Settings):
     """Everything fine-tuning and evaluation need to know about a task."""
 
@@ -414,6 +399,11 @@ class TaskSpec(Settings):
     head: HeadSpec = HeadSpec()
     aux_mlm_weight: float = Field(0.3, ge=0, le=1, description="weight of the auxiliary MLM loss (0: off)")
     file_order: bool = Field(False, description="train in file order, no shuffle (the authors' SecStr)")
+    decoding: Literal["argmax", "secstr_q3", "tm_topology"] = Field(
+        "argmax",
+        description="per-residue tasks: argmax letters; secstr_q3: + the paper's Q3 (classes GHIBESTC); "
+        "tm_topology: + decoded topologies and protein accuracies (classes IOM)",
+    )
     headline_metric: str = "accuracy"
     headline_split: str = "test"
     description: str = ""
@@ -423,14 +413,21 @@ class TaskSpec(Settings):
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskSpec:
-        classification = self.shape in ("protein_classification", "residue_classification")
-        if classification and len(self.classes) < 2 and not self.classes_from_data:
+        shape = self.task_shape
+        if shape.classified and len(self.classes) < 2 and not self.classes_from_data:
             raise ValueError("a classification task needs at least two classes")
+        alphabet = self.decoder.alphabet
+        if self.decoding != "argmax" and not shape.per_residue:
+            raise ValueError(f"decoding {self.decoding!r} is for per-residue tasks; this task is {self.shape}")
+        if alphabet is not None and tuple(self.classes) != tuple(alphabet) and not self.classes_from_data:
+            raise ValueError(
+                f"decoding {self.decoding!r} decodes the classes {list(alphabet)}, not {list(self.classes)}"
+            )
         if self.headline_split not in self.test_splits:
             raise ValueError(
                 f"headline_split {self.headline_split!r} is not one of the test splits {list(self.test_splits)}"
             )
-        metrics = headline_metrics(self.shape, self.classes)
+        metrics = shape.metric_names(self)
         if self.headline_metric not in metrics:
             raise ValueError(
                 f"headline_metric {self.headline_metric!r} is not reported for this task; one of {list(metrics)}"
@@ -438,14 +435,18 @@ class TaskSpec(Settings):
         return self
 
     @property
-    def n_outputs(self) -> int:
-        from plus.tasks import SCOP_LEVELS
+    def task_shape(self) -> TaskShape:
+        """The object that owns this shape's labels, batches, head, loss, predictions and metrics."""
+        return SHAPES[self.shape]
 
-        if self.shape == "pair":
-            return len(SCOP_LEVELS)
-        if self.shape == "protein_regression":
-            return 1
-        return len(self.classes)
+    @property
+    def decoder(self) -> Decoding:
+        """How this task's per-residue letters are decoded and scored."""
+        return DECODINGS[self.decoding]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.task_shape.n_outputs(self)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -523,7 +524,7 @@ class TaskEntry(ImportSettings):
     model_config = ConfigDict(json_schema_extra=_sources_optional)
 
     sources: list[Source] = Field(
-        min_length=1, description="default for a built-in task: its official sources (plus/official_tasks.yaml)"
+        min_length=1, description="default for a built-in task: its official sources (plus/tasks/official_tasks.yaml)"
     )
     shape: Shape | None = None
     classes: tuple[str, ...] | None = None
@@ -776,7 +777,8 @@ class WorkflowConfig(Settings):
     report: ReportSettings = ReportSettings()
     models: dict[Name, ModelEntry] = Field({}, description="the encoders benchmarked (none: alignment baseline only)")
     tasks: dict[Name, TaskEntry] = Field(
-        min_length=1, description="a built-in task's keys left out take its official ones (plus/official_tasks.yaml)"
+        min_length=1,
+        description="a built-in task's keys left out take its official ones (plus/tasks/official_tasks.yaml)",
     )
     run: RunSelection = Field(
         default_factory=RunSelection, description="plan only these models and tasks (plus.jobs.select_run)"

@@ -67,7 +67,7 @@ def _protein_predictions(
     rows = [h.index for h in nearest]
     out = pd.DataFrame({"id": table["id"].astype(str).to_numpy(), "target": table["label"].to_numpy()})
     labels = train["label"].to_numpy()[rows]
-    if spec.shape == "protein_regression":
+    if spec.task_shape.scalar:
         out["prediction"] = labels.astype(float)
     else:
         out["prediction"] = labels.astype(str)
@@ -142,12 +142,12 @@ def predict_split(
     """The baseline's predictions table (docs/design.md layout) for one split.
 
     `hits`: this split's part of the shared search (plus.analysis.search) instead of searching here."""
-    if spec.shape == "pair":
+    if spec.task_shape.pairs:
         return _pair_predictions(table)
     if hits is None:
         index = AlignmentIndex(train["sequence"].astype(str).tolist())
         hits = search_splits(index, {"split": table}, threads=threads)["split"]
-    if spec.shape == "residue_classification":
+    if spec.task_shape.per_residue:
         return _residue_predictions(spec, train, table, hits)
     return _protein_predictions(spec, train, table, hits)
 
@@ -168,10 +168,10 @@ def run_alignment_baseline(
     data_dir = Path(data_dir)
     train = read_split(data_dir, "train")
     thresholds = None
-    if spec.shape == "pair":
+    if spec.task_shape.pairs:
         thresholds = fit_homology_thresholds(predict_split(spec, train, read_split(data_dir, "valid")))
     split_hits: SplitHits | None = None
-    if hits_path is not None and spec.shape != "pair":
+    if hits_path is not None and not spec.task_shape.pairs:
         split_hits, settings = read_hits(Path(hits_path))
         check_hits(split_hits, settings, spec.test_splits, "train", len(train), Path(hits_path))
     tables, splits = [], {}

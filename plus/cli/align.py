@@ -18,7 +18,7 @@ def run_align_task(args: argparse.Namespace) -> int:
         from plus.cli.baseline import load_task_spec
 
         spec = load_task_spec(args.task_spec)
-        test_splits = () if spec.shape == "pair" else spec.test_splits
+        test_splits = () if spec.task_shape.pairs else spec.test_splits
     result = search_task(
         args.data, args.out, test_splits=test_splits, reference=args.reference, top_k=args.top_k, threads=args.threads
     )

@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score
 
 from plus.metrics.regression import pearson, spearman
-from plus.tasks import SCOP_LEVELS
+from plus.tasks.alphabets import SCOP_LEVELS
 
 N_THRESHOLDS = len(SCOP_LEVELS)
 HomologyScore = Literal["exceedance-sum", "authors"]

@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 
 from plus.metrics.classification import confusion_matrix
-from plus.tasks import SECSTR3_OF_8, SECSTR8, UNLABELLED
+from plus.tasks.alphabets import SECSTR3, SECSTR3_OF_8, SECSTR8, UNLABELLED
 
-SECSTR3 = "HEC"
 _Q3_OF_Q8 = str.maketrans(SECSTR8, SECSTR3_OF_8)
 _GROUPING = np.eye(len(SECSTR3))[[SECSTR3.index(letter) for letter in SECSTR3_OF_8]]  # [8, 3] one-hot
 

@@ -3,16 +3,16 @@
 Columns read, by task shape (`split` is optional and only used in error messages):
 - protein_classification: `id`, `target`, `prediction` (class names) -> accuracy (+ mcc for two classes).
 - protein_regression: `id`, `target`, `prediction` (floats) -> spearman, pearson.
-- residue_classification: `id`, `target`, `prediction` (per-residue letter strings, `.` in target = unlabelled).
-  SecStr (classes GHIBESTC) -> accuracy_8class, accuracy_3class: the 3-class prediction is the optional column
-  `prediction_3class` (H/E/C letters from `q3_from_probabilities`, the paper's acc3); without it, the 8-class
-  letters in `prediction` are mapped to 3 classes (`q3_from_q8`), which can differ slightly from the paper.
-  Transmembrane (classes IOM) -> accuracy (per residue, on `prediction`, which PLUS takes as the undecoded
+- residue_classification: `id`, `target`, `prediction` (per-residue letter strings, `.` in target = unlabelled),
+  scored as the task's `decoding` says (plus/tasks/decoding.py). secstr_q3 (classes GHIBESTC) -> accuracy_8class,
+  accuracy_3class: the 3-class prediction is the optional column `prediction_3class` (H/E/C letters from
+  `q3_from_probabilities`, the paper's acc3); without it, the 8-class letters in `prediction` are mapped to 3
+  classes (`q3_from_q8`), which can differ slightly from the paper.
+  tm_topology (classes IOM) -> accuracy (per residue, on `prediction`, which PLUS takes as the undecoded
   argmax), accuracy_protein (N-terminal side checked) and accuracy_protein_segments (on the optional column
   `topology`, the `viterbi_topology` decoding with our sided grammar; without it, on `prediction`), and
   accuracy_protein_authors (the authors' acc_p: on the optional column `topology_authors`, decoded by
-  `authors_topology`, scored by `authors_topology_correct`; absent without that column). Any other residue
-  task -> accuracy.
+  `authors_topology`, scored by `authors_topology_correct`; absent without that column). argmax -> accuracy.
 - pair: `id`, `target` (0..4), `expected_level` -> homology metrics. `homology_thresholds` is the list of 4
   thresholds fitted on the valid split (`fit_homology_thresholds`), or "self" for the authors' fit on the
   evaluated split itself. `homology_score="authors"` scores pairs with the authors' sum_k k * p_k, computed from
@@ -29,12 +29,9 @@ import numpy as np
 import pandas as pd
 
 from plus.errors import InputError
-from plus.metrics.classification import classification_metrics
-from plus.metrics.homology import HomologyScore, expected_level, fit_level_thresholds, homology_metrics
-from plus.metrics.regression import regression_metrics
-from plus.metrics.secstr import SECSTR3, residue_accuracy, secstr_metrics
-from plus.metrics.transmembrane import transmembrane_metrics
-from plus.tasks import SCOP_LEVELS, SECSTR8, TOPOLOGY, UNLABELLED, TaskSpec
+from plus.metrics.homology import HomologyScore, expected_level, fit_level_thresholds
+from plus.settings import TaskSpec
+from plus.tasks.alphabets import SCOP_LEVELS, UNLABELLED
 
 HomologyThresholds = Sequence[float] | Literal["self"] | None
 
@@ -44,7 +41,7 @@ def _where(spec: TaskSpec, frame: pd.DataFrame) -> str:
     return f"predictions of task {spec.name!r}" + (f", split {', '.join(splits)}" if splits else "")
 
 
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], where: str) -> None:
+def require_columns(frame: pd.DataFrame, columns: Sequence[str], where: str) -> None:
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise InputError(f"{where}: missing columns {missing} (have {list(frame.columns)})")
@@ -52,7 +49,7 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str], where: str) ->
         raise InputError(f"{where}: no rows to score")
 
 
-def _check_classes(frame: pd.DataFrame, columns: Sequence[str], classes: Sequence[str], where: str) -> None:
+def check_classes(frame: pd.DataFrame, columns: Sequence[str], classes: Sequence[str], where: str) -> None:
     for column in columns:
         bad = ~frame[column].astype(str).isin(list(classes))
         if bad.any():
@@ -60,7 +57,7 @@ def _check_classes(frame: pd.DataFrame, columns: Sequence[str], classes: Sequenc
             raise InputError(f"{where}: record {row['id']!r} has {column} {row[column]!r}, not one of {list(classes)}")
 
 
-def _check_floats(frame: pd.DataFrame, columns: Sequence[str], where: str) -> None:
+def check_floats(frame: pd.DataFrame, columns: Sequence[str], where: str) -> None:
     for column in columns:
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
         bad = np.flatnonzero(~np.isfinite(values))
@@ -69,7 +66,7 @@ def _check_floats(frame: pd.DataFrame, columns: Sequence[str], where: str) -> No
             raise InputError(f"{where}: record {row['id']!r} has non-numeric or non-finite {column} {row[column]!r}")
 
 
-def _check_residue_strings(
+def check_residue_strings(
     frame: pd.DataFrame, column: str, allowed: str | Sequence[str], where: str, *, unlabelled_ok: bool
 ) -> None:
     letters = set(allowed) | ({UNLABELLED} if unlabelled_ok else set())
@@ -85,35 +82,6 @@ def _check_residue_strings(
             raise InputError(f"{where}: record {record!r} has letters {sorted(unknown)} in {column}")
 
 
-def _residue_metrics(spec: TaskSpec, frame: pd.DataFrame, where: str, checked: bool) -> dict[str, float]:
-    if not checked:
-        _check_residue_strings(frame, "target", spec.classes, where, unlabelled_ok=True)
-        _check_residue_strings(frame, "prediction", spec.classes, where, unlabelled_ok=False)
-    targets, predictions = frame["target"].tolist(), frame["prediction"].tolist()
-    try:
-        if tuple(spec.classes) == tuple(SECSTR8):
-            predictions3 = None
-            if "prediction_3class" in frame.columns:
-                if not checked:
-                    _check_residue_strings(frame, "prediction_3class", SECSTR3, where, unlabelled_ok=False)
-                predictions3 = frame["prediction_3class"].tolist()
-            return secstr_metrics(targets, predictions, predictions3)
-        if tuple(spec.classes) == tuple(TOPOLOGY):
-            decoded: dict[str, list[str] | None] = {"topology": None, "topology_authors": None}
-            for column in decoded:
-                if column in frame.columns:
-                    if not checked:
-                        _check_residue_strings(frame, column, TOPOLOGY, where, unlabelled_ok=False)
-                    decoded[column] = frame[column].tolist()
-            return transmembrane_metrics(
-                targets, predictions, decoded["topology"], authors_topologies=decoded["topology_authors"]
-            )
-        accuracy, n_residues = residue_accuracy(targets, predictions, spec.classes)
-    except ValueError as error:
-        raise InputError(f"{where}: {error}") from error
-    return {"accuracy": accuracy, "n_residues": n_residues}
-
-
 EXCEEDANCE_COLUMNS = tuple(f"p_{level}" for level in SCOP_LEVELS)
 
 
@@ -121,14 +89,14 @@ def pair_scores(frame: pd.DataFrame, score: HomologyScore, where: str, checked: 
     """Each pair's score: `expected_level` (exceedance-sum), or the authors' sum_k k * p_k from `p_class`."""
     if score == "exceedance-sum":
         if not checked:
-            _require_columns(frame, ("id", "target", "expected_level"), where)
-            _check_floats(frame, ("target", "expected_level"), where)
+            require_columns(frame, ("id", "target", "expected_level"), where)
+            check_floats(frame, ("target", "expected_level"), where)
         return frame["expected_level"].to_numpy(dtype=float)
     if score != "authors":
         raise InputError(f"{where}: homology score must be 'exceedance-sum' or 'authors', not {score!r}")
     if not checked:
-        _require_columns(frame, ("id", "target", *EXCEEDANCE_COLUMNS), where)
-        _check_floats(frame, ("target", *EXCEEDANCE_COLUMNS), where)
+        require_columns(frame, ("id", "target", *EXCEEDANCE_COLUMNS), where)
+        check_floats(frame, ("target", *EXCEEDANCE_COLUMNS), where)
     return expected_level(frame[list(EXCEEDANCE_COLUMNS)].to_numpy(dtype=float), "authors")
 
 
@@ -157,31 +125,7 @@ def task_metrics(
     class and value checks are skipped."""
     frame = split_predictions
     where = f"predictions of task {spec.name!r}" if checked else _where(spec, frame)
-    if not checked and spec.shape != "pair":
-        _require_columns(frame, ("id", "target", "prediction"), where)
-    if spec.shape == "protein_classification":
-        if not checked:
-            _check_classes(frame, ("target", "prediction"), spec.classes, where)
-        result = classification_metrics(
-            frame["target"].astype(str).to_numpy(), frame["prediction"].astype(str).to_numpy(), spec.classes
-        )
-    elif spec.shape == "protein_regression":
-        if not checked:
-            _check_floats(frame, ("target", "prediction"), where)
-        result = regression_metrics(frame["target"].astype(float), frame["prediction"].astype(float))
-    elif spec.shape == "residue_classification":
-        result = _residue_metrics(spec, frame, where, checked)
-    elif spec.shape == "pair":
-        scores = pair_scores(frame, homology_score, where, checked)
-        try:
-            if isinstance(homology_thresholds, str):
-                if homology_thresholds != "self":
-                    raise ValueError(f"homology_thresholds must be 4 floats or 'self', not {homology_thresholds!r}")
-                result = homology_metrics(frame["target"], scores, thresholds_from="self")
-            else:
-                result = homology_metrics(frame["target"], scores, thresholds=homology_thresholds)
-        except ValueError as error:
-            raise InputError(f"{where}: {error}") from error
-    else:
-        raise InputError(f"{where}: unknown task shape {spec.shape!r}")
-    return {**result, "n": len(frame)}
+    if not checked and not spec.task_shape.pairs:
+        require_columns(frame, ("id", "target", "prediction"), where)
+    pair = {"homology_thresholds": homology_thresholds, "homology_score": homology_score}
+    return {**spec.task_shape.metrics(spec, frame, where, checked, **pair), "n": len(frame)}

@@ -42,7 +42,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from plus.metrics.secstr import residue_accuracy
-from plus.tasks import TOPOLOGY, UNLABELLED
+from plus.tasks.alphabets import TOPOLOGY, UNLABELLED
 
 Grammar = Literal["sided", "bepler"]
 _NEG_INF = -math.inf

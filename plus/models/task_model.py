@@ -17,24 +17,9 @@ from torch import nn
 from plus.data.batching.task_examples import TargetScaling
 from plus.errors import InputError
 from plus.models.encoder import Encoder
-from plus.models.heads import PairHead, ProteinHead, ResidueHead
 from plus.objectives.masking import IGNORE_INDEX, mask_tokens
-from plus.objectives.ordinal import exceedance_probabilities, ordinal_loss
 from plus.settings import FinetuneSettings
 from plus.tasks import TaskSpec
-
-
-def build_head(spec: TaskSpec, encoder: Encoder) -> nn.Module:
-    """The head the task spec asks for, reading the encoder's h (d_h) or its projection z (d_z).
-
-    A head without an MLP (hidden None, the authors' PLUS-TFM heads) is Dropout(encoder dropout) -> Linear."""
-    if spec.shape == "pair":
-        return PairHead(n_levels=spec.n_outputs + 1)
-    d_in = encoder.d_h if spec.head.input == "h" else encoder.d_z
-    dropout = encoder.config.dropout if spec.head.hidden is None else 0.0
-    if spec.shape == "residue_classification":
-        return ResidueHead(d_in, spec.head.hidden, spec.n_outputs, dropout=dropout)
-    return ProteinHead(d_in, spec.head.hidden, spec.n_outputs, pooling=spec.head.pooling, dropout=dropout)
 
 
 class TaskModel(nn.Module):
@@ -51,7 +36,8 @@ class TaskModel(nn.Module):
         super().__init__()
         self.encoder = encoder.train()
         self.spec = spec
-        self.head = build_head(spec, encoder)
+        self.shape = spec.task_shape
+        self.head = self.shape.build_head(spec, encoder)
         self.training_settings = training
         self.scaling = scaling
         self.seed = seed
@@ -94,7 +80,7 @@ class TaskModel(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Task outputs (logits, regression values or ordinal logits); with a generator, of masked inputs, with the
         MLM loss. Sequences A and B of a pair draw their masks one after the other from it, so they differ."""
-        if self.spec.shape == "pair":
+        if self.shape.pairs:
             a = self._encode(batch["tokens_a"], batch["len_a"], generator)
             b = self._encode(batch["tokens_b"], batch["len_b"], generator)
             logits = self.head(
@@ -109,16 +95,16 @@ class TaskModel(nn.Module):
             return result
         tokens, lengths = batch["tokens"], batch["lengths"]
         limit = self.training_settings.max_input_residues
-        if limit is not None and self.spec.shape != "residue_classification":
+        if limit is not None and self.shape.per_protein:
             tokens, lengths = tokens[:, :limit], lengths.clamp(max=limit)
         encoded = self._encode(tokens, lengths, generator)
         rep = self.representation(encoded["h"])
-        if self.spec.shape == "residue_classification":
+        if self.shape.per_residue:
             logits = self.head(rep)
         else:
             cls = encoded.get("cls")
             logits = self.head(rep, lengths, None if cls is None else self.representation(cls))
-        if self.spec.shape == "protein_regression":
+        if self.shape.scalar:
             logits = logits.squeeze(-1)
         result = {"logits": logits}
         if "mlm_loss" in encoded:
@@ -127,14 +113,7 @@ class TaskModel(nn.Module):
 
     def task_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """MSE (regression), cross-entropy (classes; residues skip -100) or the ordinal loss (pairs), in fp32."""
-        logits = logits.float()
-        if self.spec.shape == "protein_regression":
-            return F.mse_loss(logits, target.float())
-        if self.spec.shape == "residue_classification":
-            return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=-100)
-        if self.spec.shape == "pair":
-            return ordinal_loss(logits, target)
-        return F.cross_entropy(logits, target)
+        return self.shape.loss(logits.float(), target)
 
     def clip_groups(self) -> list[list[torch.nn.Parameter]]:
         """The parameter groups clipped on their own under `grad_clip_scope: per-module`, as the authors clip: the
@@ -142,23 +121,18 @@ class TaskModel(nn.Module):
         and a protein-level head; a residue-level head is not clipped."""
         groups: list[list[torch.nn.Parameter]] = []
         encoder = list(self.encoder.parameters())
-        if self.spec.shape == "pair":
+        if self.shape.pairs:
             encoder += list(self.head.parameters())
         if self.encoder.config.kind != "tfm":
             groups.append(encoder)
-        if self.spec.shape in ("protein_classification", "protein_regression"):
+        if self.shape.per_protein:
             groups.append(list(self.head.parameters()))
         return groups
 
     @torch.no_grad()
     def predict_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         """Unmasked predictions for evaluation, in target units."""
-        logits = self.outputs(batch)["logits"].float()
-        if self.spec.shape == "protein_regression":
-            return {"value": (logits * self.scaling.std + self.scaling.mean).cpu().numpy()}
-        if self.spec.shape == "pair":
-            return {"exceedance": exceedance_probabilities(logits).cpu().numpy()}
-        return {"log_probs": torch.log_softmax(logits, dim=-1).cpu().numpy()}
+        return self.shape.predict(self.outputs(batch)["logits"].float(), self.scaling)
 
 
 HEAD_KEYS = ("task", "scaling", "seed", "state_dict")

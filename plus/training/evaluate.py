@@ -64,7 +64,7 @@ def checkpoint_provenance(checkpoint: dict[str, Any]) -> dict[str, Any]:
 def predict_split(module: TaskModel, frame: pd.DataFrame, batch_size: int = 64) -> pd.DataFrame:
     """The predictions table of docs/design.md for one split."""
     tokens = [encode(sequence).tokens for sequence in frame["sequence"]]
-    tokens_b = [encode(sequence).tokens for sequence in frame["sequence_b"]] if module.spec.shape == "pair" else None
+    tokens_b = [encode(sequence).tokens for sequence in frame["sequence_b"]] if module.spec.task_shape.pairs else None
     outputs = predict_outputs(module, tokens, tokens_b, max_items=batch_size)
     table = pd.DataFrame({"id": frame["id"].astype(str).to_numpy(), "target": frame["label"].to_numpy()})
     for name, column in prediction_columns(module.spec, outputs).items():
@@ -119,7 +119,7 @@ def run_evaluation(
     spec = module.spec
     data_dir, batch_size, settings = Path(data_dir), job.batch_size, job
     thresholds: list[float] | str | None = None
-    if spec.shape == "pair":
+    if spec.task_shape.pairs:
         if settings.homology_thresholds == "self":
             thresholds = "self"
         else:
@@ -145,7 +145,7 @@ def run_evaluation(
         },
         **checkpoint_provenance(checkpoint),
     }
-    if spec.shape == "pair":
+    if spec.task_shape.pairs:
         metrics["homology_score"] = settings.homology_score
         metrics["homology_thresholds_from"] = settings.homology_thresholds
         if isinstance(thresholds, list):

@@ -23,8 +23,6 @@ from plus.data.batching.task_examples import (
     PairTaskDataset,
     SequenceTaskDataset,
     TargetScaling,
-    collate_sequences,
-    collate_task_pairs,
 )
 from plus.data.task_data.canonical import read_split
 from plus.data.task_data.classes import with_data_classes
@@ -118,7 +116,7 @@ class TaskDataModule(L.LightningDataModule):
         super().__init__()
         self.spec = spec
         self.training = training
-        is_pair = spec.shape == "pair"
+        is_pair = spec.task_shape.pairs
         self.batch_size = (training.homology_batch_size or training.batch_size) if is_pair else training.batch_size
         self.seed = seed
         train, valid = read_split(data_dir, "train"), read_split(data_dir, "valid")
@@ -133,7 +131,7 @@ class TaskDataModule(L.LightningDataModule):
             self.valid_set: Dataset = PairTaskDataset(valid)
             self.scaling = TargetScaling()
         else:
-            standardize = spec.shape == "protein_regression" and training.target_scaling == "standardize"
+            standardize = spec.task_shape.scalar and training.target_scaling == "standardize"
             self.scaling = (
                 TargetScaling.fit(train["label"].to_numpy(dtype=np.float64)) if standardize else TargetScaling()
             )
@@ -141,7 +139,7 @@ class TaskDataModule(L.LightningDataModule):
             self.valid_set = SequenceTaskDataset(valid, spec, self.scaling)
 
     def collate(self, batch: list[Any]) -> dict[str, torch.Tensor]:
-        return collate_task_pairs(batch) if self.spec.shape == "pair" else collate_sequences(batch, self.spec.shape)
+        return self.spec.task_shape.collate(batch)
 
     def _ranks(self) -> dict[str, int]:
         trainer = self.trainer
@@ -152,7 +150,7 @@ class TaskDataModule(L.LightningDataModule):
         order; `file_order` tasks: file order; else length buckets or a uniform shuffle, as `batch_order` says)."""
         n = len(self.train_set)
         sampler: Any
-        if self.spec.shape == "pair" or self.spec.file_order:
+        if self.spec.task_shape.pairs or self.spec.file_order:
             sampler = ShuffledBatchSampler(n, self.batch_size, self.seed, shuffle=False)
         elif self.training.batch_order == "shuffle":
             sampler = ShuffledBatchSampler(n, self.batch_size, self.seed)
@@ -230,7 +228,7 @@ def run_finetune(
     data_dir = Path(data_dir)
     data = TaskDataModule(spec, data_dir, training, seed)
     module = FinetuneModule(encoder, spec, training, data.scaling, seed)
-    is_pair = spec.shape == "pair"
+    is_pair = spec.task_shape.pairs
     steps_per_epoch = len(data.batch_sampler(num_replicas=world_size()))
     max_steps = (training.homology_epochs if is_pair else training.max_epochs) * steps_per_epoch
     if training.max_steps:

@@ -10,9 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from plus.metrics.secstr import q3_from_probabilities
-from plus.metrics.transmembrane import authors_topology, viterbi_topology
-from plus.tasks import SCOP_LEVELS, TaskSpec
+from plus.settings import TaskSpec
 from plus.tensors import pad_tokens
 
 if TYPE_CHECKING:
@@ -93,7 +91,7 @@ def predict_outputs(
         lengths: list[Any] = [len(t) for t in tokens]
     else:
         lengths = [(len(a), len(b)) for a, b in zip(tokens, tokens_b, strict=True)]
-    per_residue = module.spec.shape == "residue_classification"
+    per_residue = module.spec.task_shape.per_residue
     outputs: list[Any] = [None] * len(tokens)
     for indices in length_batches(lengths, max_items, max_residues):
         if tokens_b is None:
@@ -119,24 +117,4 @@ def predict_outputs(
 
 def prediction_columns(spec: TaskSpec, outputs: Sequence[dict[str, np.ndarray]]) -> dict[str, Any]:
     """The prediction columns of predictions.parquet (docs/design.md) for the task's shape, one value per output."""
-    if spec.shape == "protein_regression":
-        return {"prediction": [float(o["value"]) for o in outputs]}
-    if spec.shape == "protein_classification":
-        return {
-            "prediction": [spec.classes[int(np.argmax(o["log_probs"]))] for o in outputs],
-            "probabilities": [np.exp(o["log_probs"]).tolist() for o in outputs],
-        }
-    if spec.shape == "residue_classification":
-        letters = np.array(list(spec.classes))
-        columns = {"prediction": ["".join(letters[np.argmax(o["log_probs"], axis=1)]) for o in outputs]}
-        if spec.name == "secstr":
-            columns["prediction_3class"] = [q3_from_probabilities(np.exp(o["log_probs"])) for o in outputs]
-        if spec.name == "transmembrane":
-            columns["topology"] = [viterbi_topology(o["log_probs"], grammar="sided") for o in outputs]
-            columns["topology_authors"] = [authors_topology(o["log_probs"]) for o in outputs]
-        return columns
-    exceedance = np.array([o["exceedance"] for o in outputs]).reshape(len(outputs), len(SCOP_LEVELS))
-    columns = {"expected_level": exceedance.sum(axis=1)}
-    for k, level in enumerate(SCOP_LEVELS):
-        columns[f"p_{level}"] = exceedance[:, k]
-    return columns
+    return spec.task_shape.prediction_columns(spec, outputs)

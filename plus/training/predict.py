@@ -81,7 +81,7 @@ def predict_fasta(
     sequences = dict(records)
     pair_ids = read_pairs(pairs, sequences) if pairs is not None else None
     model, task = task_model(model_path, device)
-    is_pair = task.shape == "pair"
+    is_pair = task.task_shape.pairs
     if is_pair and pair_ids is None:
         raise InputError(f"{model_path}: {task.name} compares two proteins: give the pairs with --pairs")
     if not is_pair and pair_ids is not None:

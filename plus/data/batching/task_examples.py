@@ -7,13 +7,10 @@ from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
-import torch
 from torch.utils.data import Dataset
 
 from plus.errors import InputError
-from plus.settings import HomologySampler
-from plus.tasks import UNLABELLED, TaskSpec
-from plus.tensors import pad_labels, pad_tokens
+from plus.settings import HomologySampler, TaskSpec
 from plus.tokens import encode
 
 
@@ -30,30 +27,13 @@ class TargetScaling:
         return cls(float(np.mean(values)), std if std > 0 else 1.0)
 
 
-def encode_labels(frame: pd.DataFrame, spec: TaskSpec, scaling: TargetScaling) -> list[Any]:
-    """Canonical labels as model targets: class index, scaled float, per-residue indices (-100 unlabelled)."""
-    if spec.shape == "protein_classification":
-        index = {name: i for i, name in enumerate(spec.classes)}
-        return [index[str(label)] for label in frame["label"]]
-    if spec.shape == "protein_regression":
-        return list((frame["label"].to_numpy(dtype=np.float64) - scaling.mean) / scaling.std)
-    if spec.shape == "residue_classification":
-        lookup = np.full(256, -100, dtype=np.int64)
-        for i, letter in enumerate(spec.classes):
-            lookup[ord(letter)] = i
-        lookup[ord(UNLABELLED)] = -100
-        return [lookup[np.frombuffer(label.encode(), dtype=np.uint8)] for label in frame["label"]]
-    return [int(label) for label in frame["label"]]
-
-
 class SequenceTaskDataset(Dataset):
     """Single-sequence examples (protein- and residue-level tasks)."""
 
     def __init__(self, frame: pd.DataFrame, spec: TaskSpec, scaling: TargetScaling) -> None:
         self.ids = frame["id"].astype(str).tolist()
         self.tokens = [encode(sequence).tokens for sequence in frame["sequence"]]
-        self.labels = encode_labels(frame, spec, scaling)
-        self.shape = spec.shape
+        self.labels = spec.task_shape.encode_labels(frame, spec, scaling)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -84,25 +64,6 @@ class PairTaskDataset(Dataset):
     @property
     def lengths(self) -> np.ndarray:
         return np.array([len(a) + len(b) for a, b in zip(self.tokens_a, self.tokens_b, strict=True)])
-
-
-def collate_sequences(batch: list[tuple[np.ndarray, Any]], shape: str) -> dict[str, torch.Tensor]:
-    tokens, lengths = pad_tokens([item[0] for item in batch])
-    labels = [item[1] for item in batch]
-    if shape == "residue_classification":
-        target = pad_labels(labels)
-    elif shape == "protein_regression":
-        target = torch.tensor(labels, dtype=torch.float32)
-    else:
-        target = torch.tensor(labels, dtype=torch.long)
-    return {"tokens": tokens, "lengths": lengths, "target": target}
-
-
-def collate_task_pairs(batch: list[tuple[np.ndarray, np.ndarray, int]]) -> dict[str, torch.Tensor]:
-    tokens_a, len_a = pad_tokens([item[0] for item in batch])
-    tokens_b, len_b = pad_tokens([item[1] for item in batch])
-    target = torch.tensor([item[2] for item in batch], dtype=torch.long)
-    return {"tokens_a": tokens_a, "len_a": len_a, "tokens_b": tokens_b, "len_b": len_b, "target": target}
 
 
 class HomologyTrainPairs(Dataset):

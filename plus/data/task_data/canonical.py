@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,12 +14,11 @@ import pandas as pd
 
 from plus.data.task_data.importers import ORIGIN
 from plus.data.task_data.splitting import canonical_order
-from plus.errors import InputError, short_list
+from plus.errors import InputError
 from plus.io import atomic_path, write_json
-from plus.tasks import SCOP_LEVELS, UNLABELLED, TaskSpec
+from plus.tasks import TaskSpec
 from plus.tokens import encode, first_non_letter
 
-PAIR_LEVELS = len(SCOP_LEVELS) + 1  # similarity 0..4
 NONCANONICAL = "XBZUOJ"  # letters that are not one of the 20 amino acids, counted per split in summary.json
 
 
@@ -31,9 +29,7 @@ def required_splits(spec: TaskSpec) -> tuple[str, ...]:
 
 def canonical_columns(spec: TaskSpec, split: str) -> tuple[str, ...]:
     """The columns a split's table has on disk (pair tasks: pairs except in train)."""
-    if spec.shape == "pair" and split != "train":
-        return ("id", "sequence", "label", "id_b", "sequence_b")
-    return ("id", "sequence", "label")
+    return spec.task_shape.columns(split)
 
 
 def merge_tables(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
@@ -99,7 +95,7 @@ def apply_max_length(
     for split, table in tables.items():
         table = table.copy()
         columns = ["sequence", "sequence_b"] if "sequence_b" in table else ["sequence"]
-        if spec.shape == "residue_classification":
+        if spec.task_shape.per_residue:
             columns.append("label")
         too_long = np.zeros(len(table), dtype=bool)
         for column in columns:
@@ -165,59 +161,9 @@ def _check_labels(table: pd.DataFrame, split: str, spec: TaskSpec) -> pd.Series:
     labels = table["label"]
     if labels.isna().any():
         raise InputError(f"{_record(table, split, _first(labels.isna()))}: label is missing")
-    if spec.shape != "residue_classification":
-        labels = labels.map(lambda v: v.strip() if isinstance(v, str) else v)
-    if spec.shape == "protein_regression":
-        numbers = pd.to_numeric(labels, errors="coerce")
-        bad = numbers.isna().to_numpy() | ~np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
-        if bad.any():
-            position = _first(bad)
-            raise InputError(
-                f"{_record(table, split, position)}: label {_show(labels.iloc[position])} is not a finite number"
-            )
-        return numbers.astype("float64")
-    if spec.shape == "pair":
-        if split == "train":
-            text = labels.astype(str)
-            if (text.str.strip() == "").any():
-                raise InputError(f"{_record(table, split, _first(text.str.strip() == ''))}: empty label")
-            return text
-        numbers = pd.to_numeric(labels, errors="coerce")
-        bad = ~numbers.isin(range(PAIR_LEVELS)).to_numpy()
-        if bad.any():
-            position = _first(bad)
-            raise InputError(
-                f"{_record(table, split, position)}: similarity {_show(labels.iloc[position])} is not an "
-                f"integer 0..{PAIR_LEVELS - 1}"
-            )
-        return numbers.astype("int64")
-    text = labels.map(lambda v: v if isinstance(v, str) else str(v))
-    if spec.shape == "protein_classification":
-        bad = ~text.isin(spec.classes).to_numpy()
-        if bad.any():
-            position = _first(bad)
-            raise InputError(
-                f"{_record(table, split, position)}: unknown class {_show(text.iloc[position])} "
-                f"(task {spec.name!r} classes: {short_list(spec.classes)})"
-            )
-        return text
-    wrong_length = (text.str.len() != table["sequence"].str.len()).to_numpy()
-    if wrong_length.any():
-        position = _first(wrong_length)
-        raise InputError(
-            f"{_record(table, split, position)}: label has {len(text.iloc[position])} letters but the "
-            f"sequence has {len(table['sequence'].iloc[position])} residues"
-        )
-    allowed = "".join(re.escape(letter) for letter in (*spec.classes, UNLABELLED))
-    bad = ~text.str.fullmatch(f"[{allowed}]*").to_numpy(dtype=bool)
-    if bad.any():
-        position = _first(bad)
-        letters = sorted(set(text.iloc[position]) - set(spec.classes) - {UNLABELLED})
-        raise InputError(
-            f"{_record(table, split, position)}: label letters {letters} are not classes of task "
-            f"{spec.name!r} ({''.join(spec.classes)} or {UNLABELLED!r} for unlabelled)"
-        )
-    return text
+    return spec.task_shape.check_labels(
+        labels, table["sequence"], split, spec, lambda position: _record(table, split, position)
+    )
 
 
 def validate_split(table: pd.DataFrame, split: str, spec: TaskSpec) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -235,7 +181,7 @@ def validate_split(table: pd.DataFrame, split: str, spec: TaskSpec) -> tuple[pd.
     if table["id"].isna().any():
         raise InputError(f"split {split!r}, record {_first(table['id'].isna()) + 1}: id is missing")
     ids = table["id"].astype(str)
-    if (spec.shape != "pair" or split == "train") and ids.duplicated().any():
+    if spec.task_shape.unique_ids(split) and ids.duplicated().any():
         position = _first(ids.duplicated())
         earlier = int(np.flatnonzero((ids == ids.iloc[position]).to_numpy())[0])
         raise InputError(
@@ -259,32 +205,8 @@ def validate_split(table: pd.DataFrame, split: str, spec: TaskSpec) -> tuple[pd.
         "unknown_residues": int(unknown),
         "noncanonical_residues": {letter: int(noncanonical[letter]) for letter in NONCANONICAL},
     }
-    stats.update(_label_summary(clean["label"], split, spec))
+    stats.update(spec.task_shape.label_summary(clean["label"], split, spec))
     return clean, stats
-
-
-def _label_summary(labels: pd.Series, split: str, spec: TaskSpec) -> dict[str, Any]:
-    if spec.shape == "protein_regression":
-        values = labels.to_numpy(dtype=float)
-        return {
-            "label_stats": {
-                "mean": float(values.mean()),
-                "std": float(values.std()),
-                "min": float(values.min()),
-                "median": float(np.median(values)),
-                "max": float(values.max()),
-            }
-        }
-    if spec.shape == "protein_classification":
-        counts = labels.value_counts()
-        return {"class_balance": {name: int(counts.get(name, 0)) for name in spec.classes}}
-    if spec.shape == "residue_classification":
-        counts = Counter("".join(labels))
-        return {"class_balance": {name: counts.get(name, 0) for name in (*spec.classes, UNLABELLED)}}
-    if split == "train":
-        return {"label_stats": {"distinct_labels": int(labels.nunique())}}
-    counts = labels.value_counts()
-    return {"class_balance": {str(level): int(counts.get(level, 0)) for level in range(PAIR_LEVELS)}}
 
 
 def write_task(

@@ -1,4 +1,4 @@
-"""The seven PLUS tasks (TaskSpec values), their label alphabets, and tasks added through config."""
+"""The seven PLUS tasks (TaskSpec values), their official sources, and tasks added through config."""
 
 from __future__ import annotations
 
@@ -10,25 +10,8 @@ from typing import Any, Literal
 
 from plus.errors import InputError
 from plus.settings import HeadSpec, TaskSpec, parse_settings
+from plus.tasks.alphabets import LOCALIZATION_CLASSES, SECSTR8, TOPOLOGY
 
-UNLABELLED = "."  # per-residue label character for residues excluded from loss and metrics
-
-SECSTR8 = "GHIBESTC"  # TAPE / NetSurfP-2.0 order; Q3 groups GHI->H, BE->E, STC->C
-SECSTR3_OF_8 = "HHHEECCC"
-TOPOLOGY = "IOM"  # inside, outside, membrane
-LOCALIZATION_CLASSES = (
-    "Cell.membrane",
-    "Cytoplasm",
-    "Endoplasmic.reticulum",
-    "Extracellular",
-    "Golgi.apparatus",
-    "Lysosome/Vacuole",
-    "Mitochondrion",
-    "Nucleus",
-    "Peroxisome",
-    "Plastid",
-)
-SCOP_LEVELS = ("class", "fold", "superfamily", "family")  # similarity 0..4 = how many of these agree
 OFFICIAL_TASKS_FILE = Path(__file__).with_name("official_tasks.yaml")
 
 
@@ -81,6 +64,7 @@ BUILTIN_TASKS: dict[str, TaskSpec] = {
             classes=tuple(SECSTR8),
             test_splits=("test_cb513", "test_casp12", "test_ts115"),
             head=HeadSpec(input="h", hidden=512),
+            decoding="secstr_q3",
             headline_metric="accuracy_3class",
             headline_split="test_cb513",
             description="TAPE / NetSurfP-2.0 secondary structure, 8 classes (Q3 reported)",
@@ -90,6 +74,7 @@ BUILTIN_TASKS: dict[str, TaskSpec] = {
             shape="residue_classification",
             classes=tuple(TOPOLOGY),
             head=HeadSpec(input="h", hidden=128),
+            decoding="tm_topology",
             headline_metric="accuracy",
             description="TOPCONS2 transmembrane topology (I/O/M)",
         ),
@@ -99,13 +84,12 @@ BUILTIN_TASKS: dict[str, TaskSpec] = {
 
 def representation_for(spec: TaskSpec) -> Literal["h", "z"]:
     """What a probe's head reads: z for pairs (the alignment space), else the head's input (h or z)."""
-    return "z" if spec.shape == "pair" else spec.head.input
+    return "z" if spec.task_shape.pairs else spec.head.input
 
 
 def layout_for(spec: TaskSpec) -> Literal["residues", "pooled"]:
     """Pooled sums only for a protein-level head that sums; per-residue states for everything else."""
-    protein_level = spec.shape in ("protein_classification", "protein_regression")
-    return "pooled" if protein_level and spec.head.pooling == "sum" else "residues"
+    return "pooled" if spec.task_shape.per_protein and spec.head.pooling == "sum" else "residues"
 
 
 def resolve_task(name: str, overrides: dict[str, Any] | None = None, where: str | None = None) -> TaskSpec:
@@ -131,7 +115,7 @@ def _official_entries() -> dict[str, dict[str, Any]]:
 
 
 def official_task_entry(name: str) -> dict[str, Any] | None:
-    """A built-in task's official `tasks` entry (sources and import settings; plus/official_tasks.yaml), else None."""
+    """A built-in task's official `tasks` entry (sources, import settings; plus/tasks/official_tasks.yaml) or None."""
     entry = _official_entries().get(name)
     return copy.deepcopy(entry) if entry is not None else None
 
