@@ -9,8 +9,8 @@ import logging
 import pkgutil
 import sys
 
-from plus import __version__
 from plus.errors import InputError
+from plus.version import __version__
 
 DESCRIPTION = """\
 plus is for pretraining protein language models the PLUS way (masked language modelling plus same-family

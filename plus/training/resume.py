@@ -19,9 +19,9 @@ from typing import Any, NamedTuple
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 
-from plus import __version__
 from plus.errors import InputError
 from plus.io import write_json
+from plus.version import __version__
 
 log = logging.getLogger(__name__)
 
