@@ -51,7 +51,7 @@ def fingerprint(settings: dict[str, Any], inputs: dict[str, Any]) -> dict[str, A
     return {"fingerprint": hashlib.sha256(canonical.encode()).hexdigest(), **json.loads(canonical)}
 
 
-def architecture(module: torch.nn.Module) -> dict[str, list[int]]:
+def parameter_shapes(module: torch.nn.Module) -> dict[str, list[int]]:
     """Every parameter and buffer name of a module with its shape."""
     return {name: list(tensor.shape) for name, tensor in module.state_dict().items()}
 
