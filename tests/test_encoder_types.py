@@ -105,7 +105,7 @@ def test_records_carry_type_path_and_weights_sha256(tmp_path: Path) -> None:
         open_encoder({"type": "plus"})
 
 
-def test_length_batches_keep_the_residue_budget() -> None:
+def test_residue_budget_batches_keep_the_budget() -> None:
     lengths = np.array([5, 300, 40, 41, 7, 1000, 2])
     batches = residue_budget_batches(lengths, residues_per_batch=100)
     assert sorted(i for batch in batches for i in batch) == list(range(7))
