@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from plus.version import __version__
 
 __all__ = ["Batch", "Embeddings", "Model", "__version__", "load"]
 _API_NAMES = frozenset(__all__) - {"__version__"}

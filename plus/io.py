@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from plus.errors import InputError
+from plus.version import __version__
 
 
 @contextlib.contextmanager
@@ -55,8 +56,6 @@ RUN_MARKER = "config.json"
 
 def _mark_as_ours(directory: Path) -> None:
     """Give a directory a plus wrote a config.json (the command then writes its full run record over it)."""
-    from plus import __version__
-
     marker = directory / RUN_MARKER
     if not marker.exists():
         marker.write_text(json.dumps({"plus_version": __version__}) + "\n")
@@ -170,8 +169,6 @@ def write_run_record(directory: str | os.PathLike[str], settings: dict[str, Any]
     """Write `directory/config.json`: the resolved settings a command ran with, its inputs and the code version.
 
     It is the record of what ran; Snakemake re-runs a job whose settings changed (they are its params)."""
-    from plus import __version__
-
     path = Path(directory) / "config.json"
     write_json(path, {"settings": settings, "inputs": inputs, "plus_version": __version__})
     return path

@@ -369,13 +369,6 @@ class EvaluateSettings(Settings):
     )
 
 
-class EmbedSettings(Settings):
-    """`plus embed` and the Python API's embeddings."""
-
-    representation: Literal["h", "z"] = Field("h", description="h: per-residue states; z: the projection")
-    batch_size: Positive = 16
-
-
 # ------------------------------------------------------------------------------------------------ tasks
 
 

@@ -14,7 +14,6 @@ CLS = 23
 SEP = 24
 VOCAB_SIZE = 25
 RESIDUE_TOKENS = range(1, X + 1)  # the 21 tokens a residue can be (A..V and X)
-N_RESIDUE_TOKENS = len(RESIDUE_TOKENS)
 
 GAP_CHARACTERS = "-."
 _ALIASES = {"O": "K", "U": "C", "B": "X", "Z": "X"}

@@ -20,7 +20,7 @@ from plus.models.registry import encoder_record, open_encoder, random_like
 from plus.settings import encoder_inputs, parse_encoder_spec, spec_has_mlm_head
 from plus.tensors import pad_tokens
 from plus.tokens import CLS, X, encode
-from plus.training.embed_task import length_batches
+from plus.training.embed_task import residue_budget_batches
 
 
 def _batch(*sequences: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,9 +105,9 @@ def test_records_carry_type_path_and_weights_sha256(tmp_path: Path) -> None:
         open_encoder({"type": "plus"})
 
 
-def test_length_batches_keep_the_residue_budget() -> None:
+def test_residue_budget_batches_keep_the_budget() -> None:
     lengths = np.array([5, 300, 40, 41, 7, 1000, 2])
-    batches = length_batches(lengths, residues_per_batch=100)
+    batches = residue_budget_batches(lengths, residues_per_batch=100)
     assert sorted(i for batch in batches for i in batch) == list(range(7))
     for batch in batches:
         assert len(batch) == 1 or len(batch) * lengths[batch].max() <= 100

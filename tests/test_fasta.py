@@ -9,26 +9,28 @@ import plus.data.fasta as fasta_module
 from plus.data.fasta import FastaRecord, looks_like_html, read_fasta
 from plus.errors import InputError
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-PFAM_SEEDS = REALDATA / "pfam_seed" / "derived_Pfam-A_fasta_format_from_seeds.fasta"
+
+@pytest.fixture(scope="module")
+def pfam_seeds(realdata: Path) -> Path:
+    return realdata / "pfam_seed" / "derived_Pfam-A_fasta_format_from_seeds.fasta"
 
 
-def test_real_pfam_file_matches_biopython():
-    records = list(read_fasta(PFAM_SEEDS))
-    expected = list(SeqIO.parse(PFAM_SEEDS, "fasta"))
+def test_real_pfam_file_matches_biopython(pfam_seeds: Path):
+    records = list(read_fasta(pfam_seeds))
+    expected = list(SeqIO.parse(pfam_seeds, "fasta"))
     assert len(records) == len(expected) == 283
     for ours, theirs in zip(records, expected, strict=True):
         assert ours.header == theirs.description
         assert ours.sequence == str(theirs.seq)
-    lines = PFAM_SEEDS.read_text().splitlines()
+    lines = pfam_seeds.read_text().splitlines()
     assert all(lines[record.line - 1] == ">" + record.header for record in records)
 
 
 @pytest.mark.parametrize("block", [1, 7, 100, 4096])
-def test_block_boundaries_do_not_matter(monkeypatch, block):
+def test_block_boundaries_do_not_matter(pfam_seeds: Path, monkeypatch, block):
     monkeypatch.setattr(fasta_module, "BLOCK_CHARS", block)
-    expected = [(r.description, str(r.seq)) for r in SeqIO.parse(PFAM_SEEDS, "fasta")]
-    assert [(r.header, r.sequence) for r in read_fasta(PFAM_SEEDS)] == expected
+    expected = [(r.description, str(r.seq)) for r in SeqIO.parse(pfam_seeds, "fasta")]
+    assert [(r.header, r.sequence) for r in read_fasta(pfam_seeds)] == expected
     text = "\n\n>a\nAC\n\nDE \n>b\n>c x\nK"
     assert list(read_fasta(io.StringIO(text))) == [
         FastaRecord("a", "ACDE", 3),
@@ -60,17 +62,17 @@ def test_sequence_before_first_header_names_file_and_line(tmp_path):
         list(read_fasta(path))
 
 
-def test_truncated_gzip_is_a_clear_error(tmp_path):
-    data = gzip.compress(PFAM_SEEDS.read_bytes())
+def test_truncated_gzip_is_a_clear_error(pfam_seeds: Path, tmp_path):
+    data = gzip.compress(pfam_seeds.read_bytes())
     path = tmp_path / "cut.fasta.gz"
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match=rf"{path}: truncated compressed file"):
         list(read_fasta(path))
 
 
-def test_corrupt_gzip_is_a_clear_error(tmp_path):
+def test_corrupt_gzip_is_a_clear_error(pfam_seeds: Path, tmp_path):
     path = tmp_path / "corrupt.fasta.gz"
-    data = bytearray(gzip.compress(PFAM_SEEDS.read_bytes()))
+    data = bytearray(gzip.compress(pfam_seeds.read_bytes()))
     data[100:140] = b"\x00" * 40
     path.write_bytes(bytes(data))
     with pytest.raises(InputError, match=rf"{path}: corrupt compressed file"):

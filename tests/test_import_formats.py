@@ -23,8 +23,6 @@ from plus.errors import InputError
 from plus.tasks import BUILTIN_TASKS, with_official_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
-REALDATA = ROOT.parent / "shared" / "realdata"
-needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason="shared/realdata not available")
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
 
 
@@ -224,9 +222,8 @@ def test_duplicates_across_splits_are_reported(tmp_path):
     }
 
 
-@needs_realdata
-def test_duplicates_match_an_independent_count_on_real_tape_stability(tmp_path):
-    files = {s: str(REALDATA / "tape_stability" / f"{s}.csv") for s in ("train", "valid", "test")}
+def test_duplicates_match_an_independent_count_on_real_tape_stability(realdata: Path, tmp_path):
+    files = {s: str(realdata / "tape_stability" / f"{s}.csv") for s in ("train", "valid", "test")}
     config = {"task": "stability", "sources": [{"format": "tape_csv", "files": files}]}
     summary = import_task(config, tmp_path / "out", "c")
     frames = {s: pd.read_csv(f) for s, f in files.items()}
@@ -346,9 +343,8 @@ def test_deeploc_third_tag_maps_to_a_split(tmp_path):
     assert {s: t["id"].tolist() for s, t in tables.items()} == {"train": ["A"], "test_new": ["B"], "test": ["C"]}
 
 
-@needs_realdata
-def test_real_deeploc_with_default_tags():
-    tables = get_importer("deeploc")({"fasta": str(REALDATA / "deeploc" / "deeploc_test_set.fasta")}, {})
+def test_real_deeploc_with_default_tags(realdata: Path):
+    tables = get_importer("deeploc")({"fasta": str(realdata / "deeploc" / "deeploc_test_set.fasta")}, {})
     assert list(tables) == ["test"] and len(tables["test"]) == 2768
 
 

@@ -14,8 +14,6 @@ from plus.data.task_data.importers import get_importer
 from plus.errors import InputError
 from plus.tasks import BUILTIN_TASKS
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-
 
 def table(files: dict, options: dict) -> dict[str, pd.DataFrame]:
     return get_importer("table")(files, options)
@@ -120,9 +118,8 @@ def test_new_task_end_to_end_without_code(tmp_path):
     assert test["label"].tolist() == [40 + i / 2 for i in range(2, 30, 3)]
 
 
-@pytest.mark.skipif(not REALDATA.is_dir(), reason="shared/realdata not available")
-def test_real_deeploc_through_generic_fasta():
-    path = str(REALDATA / "deeploc" / "deeploc_test_set.fasta")
+def test_real_deeploc_through_generic_fasta(realdata: Path):
+    path = str(realdata / "deeploc" / "deeploc_test_set.fasta")
     found = table({"test": path}, {"fasta_label": "header_field:1"})["test"]
     assert len(found) == 2768
     assert found["label"].str.rpartition("-")[0].nunique() == 10

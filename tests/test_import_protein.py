@@ -22,9 +22,6 @@ from plus.errors import InputError
 from plus.metrics.task import task_metrics
 from plus.tasks import BUILTIN_TASKS, LOCALIZATION_CLASSES
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason="shared/realdata not available")
-
 
 def run(fmt: str, files: dict, options: dict | None = None) -> dict[str, pd.DataFrame]:
     options = options or {}
@@ -85,9 +82,8 @@ def test_registry_has_every_protein_format():
 # --- real data --------------------------------------------------------------------------------------------
 
 
-@needs_realdata
-def test_deeploc_real_test_set():
-    tables = run("deeploc", {"fasta": str(REALDATA / "deeploc" / "deeploc_test_set.fasta")})
+def test_deeploc_real_test_set(realdata: Path):
+    tables = run("deeploc", {"fasta": str(realdata / "deeploc" / "deeploc_test_set.fasta")})
     assert list(tables) == ["test"]
     test = tables["test"]
     assert len(test) == 2768
@@ -103,10 +99,9 @@ def test_deeploc_real_test_set():
     assert capped[long].iloc[0]["sequence"] == first[:500] + first[-500:]
 
 
-@needs_realdata
-def test_deepsol_real_valid_and_test():
+def test_deepsol_real_valid_and_test(realdata: Path):
     files = {
-        f"{part}_{kind}": str(REALDATA / "deepsol" / f"{part}_{kind}")
+        f"{part}_{kind}": str(realdata / "deepsol" / f"{part}_{kind}")
         for part in ("val", "test")
         for kind in ("src", "tgt")
     }
@@ -116,7 +111,6 @@ def test_deepsol_real_valid_and_test():
     validate_split(tables["valid"], "valid", BUILTIN_TASKS["solubility"])
 
 
-@needs_realdata
 @pytest.mark.parametrize(
     ("task", "files", "sizes"),
     [
@@ -136,10 +130,10 @@ def test_deepsol_real_valid_and_test():
         ),
     ],
 )
-def test_import_task_end_to_end_on_tape_csvs(tmp_path, task, files, sizes):
+def test_import_task_end_to_end_on_tape_csvs(realdata: Path, tmp_path, task, files, sizes):
     config = {
         "task": BUILTIN_TASKS[task].to_dict(),
-        "sources": [{"format": "tape_csv", "files": {k: str(REALDATA / v) for k, v in files.items()}}],
+        "sources": [{"format": "tape_csv", "files": {k: str(realdata / v) for k, v in files.items()}}],
         "expected_sizes": sizes,
     }
     write(tmp_path / "config.json", json.dumps(config))

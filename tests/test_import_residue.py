@@ -30,12 +30,18 @@ from plus.data.task_data.importing import import_task
 from plus.errors import InputError
 from plus.tasks import BUILTIN_TASKS, SECSTR3_OF_8, SECSTR8, TaskSpec
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "secondary_structure"
-CB513 = REALDATA / "CB513_HHblits.csv"
-TS115 = REALDATA / "TS115_HHblits.csv"
-needs_realdata = pytest.mark.skipif(not CB513.is_file(), reason="shared/realdata not present")
 SECSTR_LETTERS = set(SECSTR8) | {"."}
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
+
+
+@pytest.fixture(scope="module")
+def cb513(realdata: Path) -> Path:
+    return realdata / "secondary_structure" / "CB513_HHblits.csv"
+
+
+@pytest.fixture(scope="module")
+def ts115(realdata: Path) -> Path:
+    return realdata / "secondary_structure" / "TS115_HHblits.csv"
 
 
 def write(path: Path, text: str) -> Path:
@@ -101,15 +107,14 @@ def test_topology_map_default_and_overrides():
 
 
 @pytest.fixture(scope="module")
-def netsurfp_tables():
-    return import_netsurfp_csv({"test_cb513": str(CB513), "test_ts115": str(TS115)}, {})
+def netsurfp_tables(cb513: Path, ts115: Path):
+    return import_netsurfp_csv({"test_cb513": str(cb513), "test_ts115": str(ts115)}, {})
 
 
 def _raw(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, skipinitialspace=True)
 
 
-@needs_realdata
 def test_netsurfp_real_counts_lengths_and_letters(netsurfp_tables):
     cb513, ts115 = netsurfp_tables["test_cb513"], netsurfp_tables["test_ts115"]
     assert len(cb513) == 511
@@ -124,7 +129,6 @@ def test_netsurfp_real_counts_lengths_and_letters(netsurfp_tables):
     assert cb513["sequence"].str.len().min() == 20 and cb513["sequence"].str.len().max() == 874
 
 
-@needs_realdata
 def test_netsurfp_real_three_class_distribution_is_plausible(netsurfp_tables):
     for table in netsurfp_tables.values():
         counts = Counter("".join(table["label"]))
@@ -138,9 +142,8 @@ def test_netsurfp_real_three_class_distribution_is_plausible(netsurfp_tables):
         assert 0.35 < q3["C"] / total < 0.50
 
 
-@needs_realdata
-def test_netsurfp_masks_match_the_raw_columns(netsurfp_tables):
-    raw = _raw(CB513)
+def test_netsurfp_masks_match_the_raw_columns(cb513: Path, netsurfp_tables):
+    raw = _raw(cb513)
     mask = np.concatenate([np.array(v.split(), dtype=float) for v in raw["cb513_mask"]]) == 1
     ordered = np.concatenate([np.array(v.split(), dtype=float) for v in raw["disorder"]]) == 1
     labels = "".join(netsurfp_tables["test_cb513"]["label"])
@@ -156,9 +159,8 @@ def test_netsurfp_masks_match_the_raw_columns(netsurfp_tables):
     assert netsurfp_tables["test_ts115"].attrs["mapped"] == {"disordered residues masked": 2203}
 
 
-@needs_realdata
-def test_netsurfp_options_turn_masking_off():
-    tables = import_netsurfp_csv({"test": str(TS115)}, {"mask_disordered": False, "id_prefix": "ts"})
+def test_netsurfp_options_turn_masking_off(ts115: Path):
+    tables = import_netsurfp_csv({"test": str(ts115)}, {"mask_disordered": False, "id_prefix": "ts"})
     assert "." not in "".join(tables["test"]["label"])
     assert tables["test"]["id"].iloc[0] == "ts_0"
 
@@ -384,21 +386,19 @@ def test_transmembrane_task_written_canonically(tmp_path):
     assert written["label"].iloc[0] == ".....IIIIMMMMMOOO"
 
 
-@needs_realdata
-def test_secstr_task_validates_real_netsurfp_as_every_split(tmp_path):
+def test_secstr_task_validates_real_netsurfp_as_every_split(cb513: Path, ts115: Path, tmp_path):
     spec = TaskSpec.from_dict(
         {**BUILTIN_TASKS["secstr"].to_dict(), "test_splits": ["test_cb513", "test_ts115"], "name": "secstr_real"}
     )
     tables = import_netsurfp_csv(
-        {"train": str(TS115), "valid": str(TS115), "test_cb513": str(CB513), "test_ts115": str(TS115)}, {}
+        {"train": str(ts115), "valid": str(ts115), "test_cb513": str(cb513), "test_ts115": str(ts115)}, {}
     )
     summary = write_task(tmp_path / "secstr", spec, tables, expected_sizes={"test_cb513": 511, "test_ts115": 115})
     assert summary["splits"]["test_cb513"]["class_balance"]["."] == 60584
     assert read_split(tmp_path / "secstr", "test_cb513")["label"].str.len().sum() == 144011
 
 
-@needs_realdata
-def test_secstr_demo_layout_tape_json_plus_netsurfp(tmp_path):
+def test_secstr_demo_layout_tape_json_plus_netsurfp(cb513: Path, ts115: Path, tmp_path):
     records = [
         {"id": "p1", "primary": "MKVLA", "ss8": [1, 1, 4, 7, 0], "valid_mask": [True, True, True, False, True]},
         {"id": "p2", "primary": "GGS", "ss8": [6, 5, 2], "valid_mask": [1, 1, 1]},
@@ -412,7 +412,7 @@ def test_secstr_demo_layout_tape_json_plus_netsurfp(tmp_path):
                 "files": {"train": tape["a"], "valid": tape["b"], "test_casp12": tape["c"]},
                 "options": {"label_field": "ss8"},
             },
-            {"format": "netsurfp_csv", "files": {"test_cb513": str(CB513), "test_ts115": str(TS115)}},
+            {"format": "netsurfp_csv", "files": {"test_cb513": str(cb513), "test_ts115": str(ts115)}},
         ],
         "expected_sizes": {"test_cb513": 511, "test_ts115": 115},
     }

@@ -22,9 +22,6 @@ from plus.data.task_data.importers import get_importer, open_text
 from plus.errors import InputError
 from plus.tasks import BUILTIN_TASKS
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason="shared/realdata not available")
-
 
 def run(fmt: str, files: dict, options: dict | None = None):
     options = options or {}

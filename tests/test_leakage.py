@@ -13,8 +13,6 @@ from plus.analysis.alignment import AlignmentIndex, clean, identity_of
 from plus.analysis.leakage import IDENTITY_BINS, audit_identity, audit_task, exact_duplicates, identity_bin
 from plus.cli import main as cli_main
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason="shared/realdata not available")
 AA = "ARNDCQEGHILKMFPSTWYV"
 
 
@@ -147,10 +145,9 @@ def real_csv(path: Path, prefix: str) -> pd.DataFrame:
     return table.assign(id=[f"{prefix}{i}" for i in range(len(table))]).rename(columns={"seq": "sequence"})
 
 
-@needs_realdata
-def test_fluorescence_test_mutants_are_at_least_as_close_as_to_wild_type() -> None:
+def test_fluorescence_test_mutants_are_at_least_as_close_as_to_wild_type(realdata: Path) -> None:
     """Every TAPE fluorescence test variant is avGFP with >= 4 mutations, so wild type (in train) bounds it."""
-    folder = REALDATA / "tape_fluorescence"
+    folder = realdata / "tape_fluorescence"
     train = real_csv(folder / "train_reconstructed_from_sarkisyan.csv", "train_")
     test = real_csv(folder / "test_reconstructed_from_sarkisyan.csv", "test_").sample(40, random_state=0)
     subset = pd.concat([train.sample(600, random_state=0), train[train["num_mutations"] == 0]])
@@ -161,10 +158,9 @@ def test_fluorescence_test_mutants_are_at_least_as_close_as_to_wild_type() -> No
     assert (identity_bin(identity["max_identity"]) == ">=90%").all()
 
 
-@needs_realdata
-def test_stability_test_designs_copied_from_train_are_found(tmp_path: Path) -> None:
+def test_stability_test_designs_copied_from_train_are_found(realdata: Path, tmp_path: Path) -> None:
     """TAPE stability test row 37 is the same sequence as train row 42076 (one of 26 such test sequences)."""
-    folder = REALDATA / "tape_stability"
+    folder = realdata / "tape_stability"
     train = real_csv(folder / "train.csv", "train_")
     test = real_csv(folder / "test.csv", "test_")
     train_subset = pd.concat([train.iloc[[42076, 32162]], train.sample(400, random_state=1)]).drop_duplicates("id")
@@ -179,10 +175,9 @@ def test_stability_test_designs_copied_from_train_are_found(tmp_path: Path) -> N
     assert shared["sequences"] >= 2 and ["test_37", "train_42076"] in shared["examples"]
 
 
-@needs_realdata
-def test_ts115_is_not_redundant_with_cb513() -> None:
+def test_ts115_is_not_redundant_with_cb513(realdata: Path) -> None:
     """Cross-set identity of the two NetSurfP-2.0 test sets: no TS115 chain is >= 90% identical to a CB513 one."""
-    folder = REALDATA / "secondary_structure"
+    folder = realdata / "secondary_structure"
 
     def chains(name: str, prefix: str) -> pd.DataFrame:
         table = pd.read_csv(folder / name, skipinitialspace=True)
@@ -198,12 +193,11 @@ def test_ts115_is_not_redundant_with_cb513() -> None:
     assert (identity["max_identity"] < 0.3).mean() > 0.9
 
 
-@needs_realdata
-def test_deeploc_test_proteins_also_in_deepsol_are_identical() -> None:
+def test_deeploc_test_proteins_also_in_deepsol_are_identical(realdata: Path) -> None:
     """DeepLoc test protein Q9HCY8 is also DeepSol validation line 2349 (one of 8 shared sequences)."""
-    fasta = (REALDATA / "deeploc" / "deeploc_test_set.fasta").read_text().split(">")[1:]
+    fasta = (realdata / "deeploc" / "deeploc_test_set.fasta").read_text().split(">")[1:]
     records = {entry.split()[0]: "".join(entry.splitlines()[1:]) for entry in fasta}
-    deepsol = [line.strip() for line in (REALDATA / "deepsol" / "val_src").read_text().splitlines() if line.strip()]
+    deepsol = [line.strip() for line in (realdata / "deepsol" / "val_src").read_text().splitlines() if line.strip()]
     train = pd.DataFrame({"id": [f"val_{i}" for i in range(len(deepsol))], "sequence": deepsol}).iloc[2300:2400]
     test = pd.DataFrame({"id": ["Q9HCY8", "P54005"], "sequence": [records["Q9HCY8"], records["P54005"]]})
     identity = audit_identity({"train": train.reset_index(drop=True), "test": test}).set_index("id")

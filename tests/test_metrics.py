@@ -33,9 +33,6 @@ from plus.metrics import (
 )
 from plus.tasks import BUILTIN_TASKS, SECSTR8, resolve_task
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-
-
 # ---- classification -----------------------------------------------------------------------------------
 
 
@@ -121,9 +118,8 @@ def test_regression_rejects_bad_input() -> None:
         spearman([1.0, 2.0], [1.0, float("nan")])
 
 
-@pytest.mark.skipif(not (REALDATA / "tape_stability" / "valid.csv").is_file(), reason="shared realdata absent")
-def test_spearman_on_real_stability_labels() -> None:
-    labels = pd.read_csv(REALDATA / "tape_stability" / "valid.csv")["label"].to_numpy(dtype=float)
+def test_spearman_on_real_stability_labels(realdata: Path) -> None:
+    labels = pd.read_csv(realdata / "tape_stability" / "valid.csv")["label"].to_numpy(dtype=float)
     noisy = labels + np.random.default_rng(1).normal(scale=0.5, size=len(labels))
     assert spearman(labels, noisy) == pytest.approx(stats.spearmanr(labels, noisy).statistic)
     assert spearman(labels, labels) == pytest.approx(1.0)
@@ -192,11 +188,8 @@ def test_secstr_metrics_by_hand() -> None:
     assert with_q3["accuracy_3class"] == pytest.approx(4 / 5)
 
 
-@pytest.mark.skipif(
-    not (REALDATA / "secondary_structure" / "CB513_HHblits.csv").is_file(), reason="shared realdata absent"
-)
-def test_q3_mapping_reproduces_netsurfp_dssp3_on_cb513() -> None:
-    with open(REALDATA / "secondary_structure" / "CB513_HHblits.csv", newline="") as handle:
+def test_q3_mapping_reproduces_netsurfp_dssp3_on_cb513(realdata: Path) -> None:
+    with open(realdata / "secondary_structure" / "CB513_HHblits.csv", newline="") as handle:
         rows = list(csv.reader(handle))[1:]
     assert len(rows) == 511
     dssp3 = ["".join(row[1].split()) for row in rows]

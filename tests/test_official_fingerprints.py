@@ -36,11 +36,13 @@ from plus.settings import ReportJob, parse_settings
 from plus.tasks import resolve_task
 
 ROOT = Path(__file__).resolve().parents[1]
-REALDATA = ROOT.parent / "shared" / "realdata"
-needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason="shared/realdata not available")
-STABILITY = REALDATA / "tape_stability"
 SPLITS = ("train", "valid", "test")
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
+
+
+@pytest.fixture(scope="module")
+def tape_stability(realdata: Path) -> Path:
+    return realdata / "tape_stability"
 
 
 def canonical(source: dict, task: str = "stability") -> dict[str, pd.DataFrame]:
@@ -121,21 +123,19 @@ def test_a_malformed_official_table_is_a_one_line_error(tmp_path: Path) -> None:
         read_official(tmp_path / "absent.tsv")
 
 
-@needs_realdata
-def test_the_benchmark_script_reproduces_the_shipped_table(tmp_path: Path) -> None:
+def test_the_benchmark_script_reproduces_the_shipped_table(realdata: Path, tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import official_fingerprints
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
-    official_fingerprints.main(["--realdata", str(REALDATA), "--out", str(tmp_path / "table.tsv")])
+    official_fingerprints.main(["--realdata", str(realdata), "--out", str(tmp_path / "table.tsv")])
     assert (tmp_path / "table.tsv").read_text() == OFFICIAL_TABLE.read_text()
 
 
-@needs_realdata
-def test_fluorescence_valid_rebuilt_from_sarkisyan_has_tape_valid_fingerprint(tmp_path: Path) -> None:
+def test_fluorescence_valid_rebuilt_from_sarkisyan_has_tape_valid_fingerprint(realdata: Path, tmp_path: Path) -> None:
     """The float32 rule: labels rebuilt from Sarkisyan's doubles fingerprint as TAPE's float32 valid.csv."""
-    gfp = REALDATA / "gfp_sarkisyan2016"
+    gfp = realdata / "gfp_sarkisyan2016"
     wild = "".join((gfp / "avGFP_wt.fasta").read_text().split("\n")[1:]).strip()
     variants = pd.read_csv(gfp / "avgfp.tsv", sep="\t")
 
@@ -146,16 +146,15 @@ def test_fluorescence_valid_rebuilt_from_sarkisyan_has_tape_valid_fingerprint(tm
         return "".join(r for r in residues if r != "*")
 
     score = dict(zip(variants["variant"].map(mutate), variants["score"], strict=True))
-    valid = pd.read_csv(REALDATA / "tape_fluorescence" / "valid.csv")
+    valid = pd.read_csv(realdata / "tape_fluorescence" / "valid.csv")
     pd.DataFrame({"seq": valid["seq"], "label": valid["seq"].map(score)}).to_csv(tmp_path / "valid.csv", index=False)
     rebuilt = canonical(table_config({"valid": tmp_path / "valid.csv"})["sources"][0], "fluorescence")["valid"]
     shipped = {(entry.task, entry.split): entry for entry in official_splits()}[("fluorescence", "valid")]
     assert split_fingerprint(rebuilt) == shipped.fingerprint
 
 
-@needs_realdata
-def test_tape_stability_imported_as_a_local_table_is_official(tmp_path: Path) -> None:
-    summary = import_task(table_config({s: STABILITY / f"{s}.csv" for s in SPLITS}), tmp_path / "stability", "t")
+def test_tape_stability_imported_as_a_local_table_is_official(tape_stability: Path, tmp_path: Path) -> None:
+    summary = import_task(table_config({s: tape_stability / f"{s}.csv" for s in SPLITS}), tmp_path / "stability", "t")
     splits = summary["content"]["splits"]
     assert {split: record["status"] for split, record in splits.items()} == dict.fromkeys(SPLITS, OFFICIAL)
     assert splits["test"]["official"] == "TAPE stability test" and splits["test"]["n"] == 12851
@@ -164,10 +163,13 @@ def test_tape_stability_imported_as_a_local_table_is_official(tmp_path: Path) ->
     assert provenance.text() == "official (TAPE stability train, valid, test splits, content-verified)"
 
 
-@needs_realdata
-def test_a_copy_with_one_test_row_dropped_is_reported_split_by_split(tmp_path: Path) -> None:
-    pd.read_csv(STABILITY / "test.csv").iloc[1:].to_csv(tmp_path / "test.csv", index=False)
-    files = {"train": STABILITY / "train.csv", "valid": STABILITY / "valid.csv", "test": tmp_path / "test.csv"}
+def test_a_copy_with_one_test_row_dropped_is_reported_split_by_split(tape_stability: Path, tmp_path: Path) -> None:
+    pd.read_csv(tape_stability / "test.csv").iloc[1:].to_csv(tmp_path / "test.csv", index=False)
+    files = {
+        "train": tape_stability / "train.csv",
+        "valid": tape_stability / "valid.csv",
+        "test": tmp_path / "test.csv",
+    }
     summary = import_task(table_config(files), tmp_path / "stability", "t")
     status = {split: record["status"] for split, record in summary["content"]["splits"].items()}
     assert status == {"train": OFFICIAL, "valid": OFFICIAL, "test": DIFFERS}
@@ -270,9 +272,10 @@ def stability_report(root: Path, summary: Path) -> Path:
     return root / "tables"
 
 
-@needs_realdata
-def test_the_report_sets_published_numbers_beside_content_verified_data_only(tmp_path: Path) -> None:
-    import_task(table_config({s: STABILITY / f"{s}.csv" for s in SPLITS}), tmp_path / "official", "t")
+def test_the_report_sets_published_numbers_beside_content_verified_data_only(
+    tape_stability: Path, tmp_path: Path
+) -> None:
+    import_task(table_config({s: tape_stability / f"{s}.csv" for s in SPLITS}), tmp_path / "official", "t")
     tables = stability_report(tmp_path / "a", tmp_path / "official" / "summary.json")
     with open(tables / "main.csv", newline="") as handle:
         main = {row["Model"]: row for row in csv.DictReader(handle)}
@@ -281,8 +284,12 @@ def test_the_report_sets_published_numbers_beside_content_verified_data_only(tmp
         "Stability: official (TAPE stability train, valid, test splits, content-verified)"
         in (tables / "main.md").read_text()
     )
-    pd.read_csv(STABILITY / "valid.csv").iloc[1:].to_csv(tmp_path / "valid.csv", index=False)
-    files = {"train": STABILITY / "train.csv", "valid": tmp_path / "valid.csv", "test": STABILITY / "test.csv"}
+    pd.read_csv(tape_stability / "valid.csv").iloc[1:].to_csv(tmp_path / "valid.csv", index=False)
+    files = {
+        "train": tape_stability / "train.csv",
+        "valid": tmp_path / "valid.csv",
+        "test": tape_stability / "test.csv",
+    }
     import_task(table_config(files), tmp_path / "modified", "t")
     tables = stability_report(tmp_path / "b", tmp_path / "modified" / "summary.json")
     with open(tables / "main.csv", newline="") as handle:

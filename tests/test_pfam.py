@@ -18,9 +18,12 @@ from plus.errors import InputError
 from plus.settings import PfamSettings, parse_settings
 from plus.tokens import decode
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-PFAM_SEEDS = REALDATA / "pfam_seed" / "derived_Pfam-A_fasta_format_from_seeds.fasta"
 CONFIG = {"release": "seeds", "min_length": 20, "min_family_size": 10, "test_fraction": 0.2, "seed": 3}
+
+
+@pytest.fixture(scope="module")
+def pfam_seeds(realdata: Path) -> Path:
+    return realdata / "pfam_seed" / "derived_Pfam-A_fasta_format_from_seeds.fasta"
 
 
 def all_lengths(store: CorpusStore) -> np.ndarray:
@@ -50,9 +53,9 @@ def expected_counts(path, config):
     }
 
 
-def test_real_pfam_seed_file(tmp_path):
-    summary = prepare_pfam(PFAM_SEEDS, tmp_path / "pfam", _pfam({**CONFIG, "n_test_pairs": 40}), progress=False)
-    expected = expected_counts(PFAM_SEEDS, CONFIG)
+def test_real_pfam_seed_file(pfam_seeds: Path, tmp_path):
+    summary = prepare_pfam(pfam_seeds, tmp_path / "pfam", _pfam({**CONFIG, "n_test_pairs": 40}), progress=False)
+    expected = expected_counts(pfam_seeds, CONFIG)
     assert expected["read"] == 283 and expected["families_seen"] == 8
     counts = summary["counts"]
     assert counts["read"] == 283
@@ -238,13 +241,13 @@ def test_html_page_instead_of_pfam(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_config_validation(tmp_path):
+def test_config_validation(pfam_seeds: Path, tmp_path):
     with pytest.raises(InputError, match="pfam.min_len: unknown key"):
-        prepare_pfam(PFAM_SEEDS, tmp_path / "o", _pfam({"min_len": 5}), progress=False)
+        prepare_pfam(pfam_seeds, tmp_path / "o", _pfam({"min_len": 5}), progress=False)
     with pytest.raises(InputError, match="pfam.test_fraction: Input should be less than 1"):
-        prepare_pfam(PFAM_SEEDS, tmp_path / "o", _pfam({"test_fraction": 1.5}), progress=False)
+        prepare_pfam(pfam_seeds, tmp_path / "o", _pfam({"test_fraction": 1.5}), progress=False)
     with pytest.raises(InputError, match="pfam.max_length: Input should be greater than or equal to 1"):
-        prepare_pfam(PFAM_SEEDS, tmp_path / "o", _pfam({"max_length": 0}), progress=False)
+        prepare_pfam(pfam_seeds, tmp_path / "o", _pfam({"max_length": 0}), progress=False)
     with pytest.raises(InputError, match="Pfam input file not found"):
         prepare_pfam(tmp_path / "absent.fa.gz", tmp_path / "o", _pfam({}), progress=False)
     assert not (tmp_path / "o").exists()
@@ -255,17 +258,17 @@ def test_parse_header():
     assert (header.name, header.accession, header.family_id) == ("F0S5U5_PSESL/156-195", "PF10417.8", "1-cysPrx_C")
 
 
-def test_cli_with_yaml_settings(tmp_path, capsys):
+def test_cli_with_yaml_settings(pfam_seeds: Path, tmp_path, capsys):
     config = tmp_path / "c.yaml"
     config.write_text("min_family_size: 10\nseed: 3\nn_test_pairs: 8\nrelease: '27.0'\n")
-    code = main(["prepare-pfam", "--settings", str(config), "--input", str(PFAM_SEEDS), "--out", str(tmp_path / "o")])
+    code = main(["prepare-pfam", "--settings", str(config), "--input", str(pfam_seeds), "--out", str(tmp_path / "o")])
     assert code == 0
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["release"] == "27.0" and summary["config"]["min_family_size"] == 10
     record = json.loads((tmp_path / "o" / "config.json").read_text())
-    assert record["settings"]["min_family_size"] == 10 and record["inputs"]["input"] == str(PFAM_SEEDS)
+    assert record["settings"]["min_family_size"] == 10 and record["inputs"]["input"] == str(pfam_seeds)
     config.write_text("min_family_siz: 10\n")
-    code = main(["prepare-pfam", "--settings", str(config), "--input", str(PFAM_SEEDS), "--out", str(tmp_path / "p")])
+    code = main(["prepare-pfam", "--settings", str(config), "--input", str(pfam_seeds), "--out", str(tmp_path / "p")])
     assert code == 2 and "min_family_siz" in capsys.readouterr().err
 
 
@@ -285,18 +288,18 @@ def test_header_without_sequence_at_the_end_is_counted_not_a_crash(tmp_path, cap
     assert counts["too_short"] == 0
 
 
-def seeds_stockholm(path: Path, compress: bool = False) -> Path:
-    data = b"".join(p.read_bytes() for p in sorted((REALDATA / "pfam_seed").glob("*.sto")))
+def seeds_stockholm(realdata: Path, path: Path, compress: bool = False) -> Path:
+    data = b"".join(p.read_bytes() for p in sorted((realdata / "pfam_seed").glob("*.sto")))
     path.write_bytes(gzip.compress(data) if compress else data)
     return path
 
 
 @pytest.mark.parametrize("compress", [False, True])
-def test_stockholm_seeds_give_the_same_corpus_as_their_fasta(tmp_path, compress):
-    sto = seeds_stockholm(tmp_path / ("seeds.sto.gz" if compress else "seeds.sto"), compress)
+def test_stockholm_seeds_give_the_same_corpus_as_their_fasta(realdata: Path, pfam_seeds: Path, tmp_path, compress):
+    sto = seeds_stockholm(realdata, tmp_path / ("seeds.sto.gz" if compress else "seeds.sto"), compress)
     config = _pfam({**CONFIG, "n_test_pairs": 40})
     from_sto = prepare_pfam(sto, tmp_path / "sto", config, progress=False)
-    from_fasta = prepare_pfam(PFAM_SEEDS, tmp_path / "fa", config, progress=False)
+    from_fasta = prepare_pfam(pfam_seeds, tmp_path / "fa", config, progress=False)
     assert from_sto["counts"] == from_fasta["counts"] and from_sto["families"] == from_fasta["families"]
     for split in ("train", "test"):
         for name in ("tokens.bin", "offsets.npy", "families.npy", "families.json"):

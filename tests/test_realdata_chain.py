@@ -29,17 +29,13 @@ from plus.training.evaluate import run_evaluation
 from plus.training.finetune import run_finetune
 
 REPO = Path(__file__).resolve().parents[1]
-REALDATA = REPO.parent / "shared" / "realdata"
 MODEL = "rnn-tiny-untrained"
 MODELS = {
     MODEL: {"label": "RNN tiny (untrained encoder)", "objective": "none", "preset": "plus-rnn-tiny"},
     "alignment-nn": {"label": "Alignment NN", "objective": "alignment", "preset": "alignment"},
 }
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not REALDATA.is_dir(), reason="shared/realdata not available"),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +53,10 @@ def report_models() -> dict:
     return models_from_settings(parse_settings(ReportJob, {"models": models, "runs": runs}, "report"))
 
 
-def stability_config(root: Path) -> dict:
+def stability_config(realdata: Path, root: Path) -> dict:
     """1,500 train, 200 valid (TAPE train.csv) and 400 test (TAPE test.csv) rows, through the generic importer."""
-    train = pd.read_csv(REALDATA / "tape_stability" / "train.csv").sample(1700, random_state=0)
-    test = pd.read_csv(REALDATA / "tape_stability" / "test.csv").sample(400, random_state=0)
+    train = pd.read_csv(realdata / "tape_stability" / "train.csv").sample(1700, random_state=0)
+    test = pd.read_csv(realdata / "tape_stability" / "test.csv").sample(400, random_state=0)
     for split, table in (("train", train.iloc[:1500]), ("valid", train.iloc[1500:]), ("test", test)):
         table.to_csv(root / f"stability_{split}.csv", index=False)
     files = {split: str(root / f"stability_{split}.csv") for split in ("train", "valid", "test")}
@@ -68,10 +64,10 @@ def stability_config(root: Path) -> dict:
     return {"task": "stability", "sources": [{"format": "table", "files": files, "options": options}]}
 
 
-def localization_config(root: Path) -> dict:
+def localization_config(realdata: Path, root: Path) -> dict:
     """The DeepLoc test set split by a hash of the accession: 50% train, 10% valid, 20% test; first 60 and last
     60 residues kept."""
-    entries = (REALDATA / "deeploc" / "deeploc_test_set.fasta").read_text().split(">")[1:]
+    entries = (realdata / "deeploc" / "deeploc_test_set.fasta").read_text().split(">")[1:]
     rows = []
     for entry in entries:
         lines = entry.splitlines()
@@ -102,13 +98,16 @@ def untrained_encoder(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> dict:
+def chain(realdata: Path, tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> dict:
     root = tmp_path_factory.mktemp("realdata")
     (root / "pretrain").mkdir()
     untrained_encoder(root / "pretrain" / "model.pt")
     files: dict[str, list[Path]] = {"evaluations": [], "predictions": [], "audits": []}
     summaries = []
-    for task, config in (("stability", stability_config(root)), ("localization", localization_config(root))):
+    for task, config in (
+        ("stability", stability_config(realdata, root)),
+        ("localization", localization_config(realdata, root)),
+    ):
         data = root / "tasks" / task
         import_task(config, data, f"{task} config")
         summaries.append(data / "summary.json")

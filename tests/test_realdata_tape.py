@@ -14,24 +14,20 @@ import yaml
 from workflow_helpers import copy_workflow, run_snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
-REALDATA = ROOT.parent / "shared" / "realdata"
 ROWS = {"train": 300, "valid": 100, "test": 100}
 MODELS = ("onehot-finetune", "onehot-probe")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not REALDATA.is_dir(), reason="shared/realdata not available"),
-]
+pytestmark = pytest.mark.slow
 
 
-def subset_config(workdir: Path) -> dict:
+def subset_config(realdata: Path, workdir: Path) -> dict:
     """The shipped real-data config reduced to the first rows of each stability split, one seed, one epoch."""
     config = yaml.safe_load((workdir / "config" / "realdata_tape.yaml").read_text())
     files = {}
     for split, rows in ROWS.items():
         path = workdir / "data" / f"stability_{split}.csv"
         path.parent.mkdir(exist_ok=True)
-        pd.read_csv(REALDATA / "tape_stability" / f"{split}.csv", nrows=rows).to_csv(path, index=False)
+        pd.read_csv(realdata / "tape_stability" / f"{split}.csv", nrows=rows).to_csv(path, index=False)
         files[split] = str(path.relative_to(workdir))
     stability = config["tasks"]["stability"]
     stability["sources"][0]["files"] = files
@@ -44,9 +40,9 @@ def subset_config(workdir: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def run(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = copy_workflow(tmp_path_factory.mktemp("realdata_tape"))
-    (workdir / "subset.yaml").write_text(yaml.safe_dump(subset_config(workdir)))
+    (workdir / "subset.yaml").write_text(yaml.safe_dump(subset_config(realdata, workdir)))
     targets = [f"results/evaluate/{model}/stability/seed0/metrics.json" for model in (*MODELS, "alignment-nn")]
     targets.append("results/audit/stability/summary.json")
     result = run_snakemake(workdir, *targets, "--cores", "1", "--configfile", "subset.yaml", timeout=600)

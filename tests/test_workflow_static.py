@@ -28,7 +28,6 @@ from workflow_helpers import ROOT, copy_workflow, job_counts, run_snakemake
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
 RULE_FILES = sorted((ROOT / "workflow" / "rules").glob("*.smk"))
-PFAM_SEEDS = ROOT.parent / "shared" / "realdata" / "pfam_seed" / "derived_Pfam-A_fasta_format_from_seeds.fasta"
 TRAINING_RULES = ("pretrain", "finetune", "evaluate")
 # import name -> conda-forge package names that provide it
 CONDA_NAME = {
@@ -41,6 +40,11 @@ CONDA_NAME = {
 }
 # pyproject distribution name -> conda-forge package names
 CONDA_OF_DIST = {"torch": {"pytorch"}, "matplotlib": {"matplotlib", "matplotlib-base"}, "lmdb": {"python-lmdb"}}
+
+
+@pytest.fixture(scope="module")
+def pfam_seeds(realdata: Path) -> Path:
+    return realdata / "pfam_seed" / "derived_Pfam-A_fasta_format_from_seeds.fasta"
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -652,14 +656,14 @@ def test_every_value_in_a_rule_shell_command_is_quoted() -> None:
                 assert field.endswith(":q"), f"{path.name}: rule {name}: {{{field}}} is not quoted with :q"
 
 
-def test_a_hostile_file_name_and_url_are_data_not_commands(tmp_path: Path) -> None:
+def test_a_hostile_file_name_and_url_are_data_not_commands(pfam_seeds: Path, tmp_path: Path) -> None:
     workdir = copy_workflow(tmp_path)
     data = workdir / "data (copy)"
     data.mkdir()
     hostile = data / "Pfam $(touch PWNED-PATH) `touch PWNED-TICK`.fa"
-    hostile.write_bytes(PFAM_SEEDS.read_bytes())
+    hostile.write_bytes(pfam_seeds.read_bytes())
     url_file = data / "ok$(id>PWNED-URL)"
-    url_file.write_bytes(PFAM_SEEDS.read_bytes())
+    url_file.write_bytes(pfam_seeds.read_bytes())
     config = load_config("config.yaml")
     config["pfam"] = {"source": str(hostile.relative_to(workdir)), "min_family_size": 5, "n_test_pairs": 10}
     config["tasks"]["solubility"]["sources"][0]["files"]["test_src"] = {"url": f"file://{url_file.resolve()}"}
@@ -670,5 +674,5 @@ def test_a_hostile_file_name_and_url_are_data_not_commands(tmp_path: Path) -> No
     result = snakemake(workdir, "--cores", "1", "--configfile", "hostile.yaml", "--", *targets)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert json.loads((workdir / corpus / "summary.json").read_text())["counts"]["read"] == 283
-    assert (workdir / target).read_bytes() == PFAM_SEEDS.read_bytes()
+    assert (workdir / target).read_bytes() == pfam_seeds.read_bytes()
     assert not list(workdir.rglob("PWNED*")), "a command in a file name or URL was executed"

@@ -173,13 +173,6 @@ def aligner() -> pyopal.Aligner:
     return pyopal.Aligner(SCORING_MATRIX, gap_open=GAP_OPEN, gap_extend=GAP_EXTEND)
 
 
-def pair_score(query: str, target: str) -> tuple[int, float]:
-    """Smith-Waterman score and identity of one pair of sequences."""
-    query, target = clean(query), clean(target)
-    (result,) = aligner().align(query, pyopal.Database([target]), mode="full", algorithm="sw")
-    return int(result.score), identity_of(result.alignment, len(query), len(target))
-
-
 Result = TypeVar("Result")
 
 

@@ -132,7 +132,7 @@ def _pair_predictions(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def predict_split(
+def alignment_predictions(
     spec: TaskSpec,
     train: pd.DataFrame,
     table: pd.DataFrame,
@@ -169,7 +169,7 @@ def run_alignment_baseline(
     train = read_split(data_dir, "train")
     thresholds = None
     if spec.task_shape.pairs:
-        thresholds = fit_homology_thresholds(predict_split(spec, train, read_split(data_dir, "valid")))
+        thresholds = fit_homology_thresholds(alignment_predictions(spec, train, read_split(data_dir, "valid")))
     split_hits: SplitHits | None = None
     if hits_path is not None and not spec.task_shape.pairs:
         split_hits, settings = read_hits(Path(hits_path))
@@ -177,7 +177,7 @@ def run_alignment_baseline(
     tables, splits = [], {}
     for split in spec.test_splits:
         found = split_hits[split] if split_hits is not None else None
-        table = predict_split(spec, train, read_split(data_dir, split), threads, found)
+        table = alignment_predictions(spec, train, read_split(data_dir, split), threads, found)
         splits[split] = {**task_metrics(spec, table.assign(split=split), homology_thresholds=thresholds)}
         tables.append(table.assign(split=split))
         log.info("%s %s: %s", spec.name, split, splits[split])

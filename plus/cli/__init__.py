@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib
 import logging
-import pkgutil
 import sys
 
-from plus import __version__
 from plus.errors import InputError
+from plus.version import __version__
 
 DESCRIPTION = """\
 plus is for pretraining protein language models the PLUS way (masked language modelling plus same-family
@@ -43,8 +41,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"plus {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        importlib.import_module(f"{__name__}.{module.name}").register(subparsers)
+    # every command module, imported when the parser is built (each registers its subcommands; keep them sorted)
+    from plus.cli import (
+        align,
+        audit,
+        baseline,
+        devices,
+        download,
+        formats,
+        import_task,
+        models,
+        pfam,
+        plan,
+        predict,
+        probe,
+        report,
+        scope_pairs,
+        settings_schema,
+        synthetic,
+        train,
+    )
+
+    command_modules = [align, audit, baseline, devices, download, formats, import_task, models, pfam, plan, predict]
+    command_modules += [probe, report, scope_pairs, settings_schema, synthetic, train]
+    for module in command_modules:
+        module.register(subparsers)
     return parser
 
 

@@ -37,7 +37,8 @@ PRETRAINING_OUTPUTS = ("pretraining", "ablation", "pretraining_curves", "ablatio
 """Tables and figures about pretraining: written only when a model of the run is pretrained here."""
 
 
-def detail_table(task: str) -> str:
+def detail_table_stem(task: str) -> str:
+    """The file stem of one task's detail table (written in every TABLE_FORMATS)."""
     return f"detail_{task}"
 
 
@@ -48,7 +49,7 @@ def table_caption(table: str) -> str:
 
 def table_sections(tasks: Iterable[str], pretrained: bool = True) -> dict[str, str]:
     """Every table stem of a report on these tasks -> its section (`pretrained`: a model is pretrained here)."""
-    tables = {**TABLES, **{detail_table(task): f"Detail: {task}" for task in tasks}}
+    tables = {**TABLES, **{detail_table_stem(task): f"Detail: {task}" for task in tasks}}
     return {stem: section for stem, section in tables.items() if pretrained or stem not in PRETRAINING_OUTPUTS}
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from plus.errors import InputError
-from plus.report.collect import ReportData, RunKey, TaskInfo
+from plus.report.collect import ReportData, TaskInfo
 from plus.tasks import BUILTIN_TASKS, UNLABELLED, TaskSpec
 
 KEY = "_row"
@@ -37,11 +37,6 @@ def run_predictions(data: ReportData, model: str, task: str) -> dict[int, pd.Dat
     """Seed -> predictions of one model on one task."""
     keys = sorted((k for k in data.predictions if k.model == model and k.task == task), key=lambda k: k.seed)
     return {key.seed: read_predictions(data.predictions[key]) for key in keys}
-
-
-def thresholds_of(data: ReportData, key: RunKey) -> list[float] | None:
-    """The homology level thresholds a run fitted on its valid split (from its metrics.json)."""
-    return data.homology_thresholds.get(key)
 
 
 def report_task_spec(task: TaskInfo, frames: list[pd.DataFrame]) -> TaskSpec:

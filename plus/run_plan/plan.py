@@ -22,7 +22,6 @@ from plus.settings import parse_settings
 GPU_RULES = ("pretrain", "finetune", "evaluate")
 RESUMABLE_RULES = ("pretrain", "finetune")  # Lightning checkpoints; evaluation and Pfam preparation start again
 CPU_TIMED_RULES = ("prepare_pfam",)
-LOCAL_RULES = ("download",)
 # What each timed rule requested before the plan (minutes, times the attempt): its request where time is unknown.
 FALLBACK_MINUTES = {"prepare_pfam": 6 * 60, "pretrain": 48 * 60, "finetune": 12 * 60, "evaluate": 2 * 60}
 RULE_ORDER = ("synthetic", "download", "prepare_pfam", "import_task", "pretrain", "finetune", "evaluate", "report")

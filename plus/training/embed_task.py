@@ -46,7 +46,7 @@ def split_sequences(frame: pd.DataFrame) -> list[np.ndarray]:
     return list(seen.values())
 
 
-def length_batches(lengths: np.ndarray, residues_per_batch: int, max_batch: int = MAX_BATCH) -> list[list[int]]:
+def residue_budget_batches(lengths: np.ndarray, residues_per_batch: int, max_batch: int = MAX_BATCH) -> list[list[int]]:
     """Indices sorted by length, cut so that count x longest stays within the budget (at least one each)."""
     batches: list[list[int]] = []
     current: list[int] = []
@@ -70,7 +70,7 @@ def encode_sequences(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(index, states [length, d] as float32) for every sequence, computed in length-sorted budgeted batches."""
     lengths = np.array([len(s) for s in sequences])
-    for batch in length_batches(lengths, residues_per_batch):
+    for batch in residue_budget_batches(lengths, residues_per_batch):
         tokens, batch_lengths = pad_tokens([sequences[i] for i in batch])
         h = encoder(tokens.to(device), batch_lengths.to(device))
         states = (h if representation == "h" else encoder.project(h)).float().cpu().numpy()

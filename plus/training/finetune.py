@@ -36,7 +36,7 @@ from plus.random_streams import random_stream, stream_seed
 from plus.settings import FinetuneJob, FinetuneSettings
 from plus.tasks import TaskSpec
 from plus.training.history import training_history
-from plus.training.resume import architecture, claim_checkpoint_dir, fingerprint
+from plus.training.resume import claim_checkpoint_dir, fingerprint, parameter_shapes
 from plus.training.trainer import best_checkpoint, build_trainer, early_stopped, fit, world_size
 
 
@@ -191,7 +191,7 @@ def run_fingerprint(
     path = encoder.get("path")
     inputs = {
         "encoder_config": encoder_model_config(module.encoder),
-        "architecture": architecture(module),
+        "architecture": parameter_shapes(module),
         "processes": world_size(),  # each rank's batch slice and streams depend on it
         "task_data": task_data_identity(data_dir),
         "encoder": encoder.get("sha256") or (file_md5(path) if path and Path(path).is_file() else encoder),

@@ -20,7 +20,7 @@ from plus.data.batching.pfam_pairs import (
     SFPPairDataset,
     SingleSequenceDataset,
     TestPairDataset,
-    collate_sequences,
+    collate_corpus_sequences,
     collate_sfp_pairs,
 )
 from plus.data.batching.samplers import (
@@ -40,7 +40,7 @@ from plus.random_streams import random_stream, stream_seed
 from plus.settings import PretrainJob, PretrainSettings
 from plus.training.history import training_history
 from plus.training.optimizers import BertAdam, clip_per_tensor, warmup_linear
-from plus.training.resume import architecture, claim_checkpoint_dir, fingerprint
+from plus.training.resume import claim_checkpoint_dir, fingerprint, parameter_shapes
 from plus.training.trainer import build_trainer, fit, world_size
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class PfamDataModule(L.LightningDataModule):
         if single_sequences:
             max_length = None if max_pair_length is None else max_pair_length - 2
             self.dataset = SingleSequenceDataset(self.train_store, max_length)
-            self.collate: Any = collate_sequences
+            self.collate: Any = collate_corpus_sequences
         else:
             self.dataset = SFPPairDataset(
                 self.train_store,
@@ -228,7 +228,7 @@ def run_fingerprint(job: PretrainJob, module: PretrainModule, data: PfamDataModu
     """What makes a pretraining run: its settings, architecture, processes, corpus stores and test pairs (resume.py)."""
     inputs = {
         "encoder": module.encoder.config,
-        "architecture": architecture(module),
+        "architecture": parameter_shapes(module),
         "processes": world_size(),  # each rank's batch slice and streams depend on it
         "train": data.train_store.meta,
         "test": data.test_store.meta,

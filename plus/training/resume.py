@@ -19,9 +19,9 @@ from typing import Any, NamedTuple
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 
-from plus import __version__
 from plus.errors import InputError
 from plus.io import write_json
+from plus.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def fingerprint(settings: dict[str, Any], inputs: dict[str, Any]) -> dict[str, A
     return {"fingerprint": hashlib.sha256(canonical.encode()).hexdigest(), **json.loads(canonical)}
 
 
-def architecture(module: torch.nn.Module) -> dict[str, list[int]]:
+def parameter_shapes(module: torch.nn.Module) -> dict[str, list[int]]:
     """Every parameter and buffer name of a module with its shape."""
     return {name: list(tensor.shape) for name, tensor in module.state_dict().items()}
 

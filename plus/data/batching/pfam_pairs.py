@@ -173,6 +173,7 @@ class SingleSequenceDataset(Dataset):
         return tokens if self.max_length is None else tokens[: self.max_length]
 
 
-def collate_sequences(batch: Sequence[np.ndarray]) -> SequenceBatch:
+def collate_corpus_sequences(batch: Sequence[np.ndarray]) -> SequenceBatch:
+    """Pad corpus token arrays into one SequenceBatch (pretraining on single sequences, no same-family pairs)."""
     tokens, lengths = pad_tokens(list(batch))
     return SequenceBatch(tokens, lengths)

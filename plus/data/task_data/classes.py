@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from plus.errors import InputError
-from plus.io import atomic_path, read_text_file
+from plus.io import read_text_file
 from plus.settings import TaskSpec
 
 
@@ -50,12 +50,6 @@ def classes_in_task_dir(task_dir: str | os.PathLike[str], split: str = "train") 
     from plus.data.task_data.canonical import read_split
 
     return classes_in_data({split: read_split(task_dir, split)}, split, str(task_dir))
-
-
-def write_classes_file(classes: tuple[str, ...] | list[str], path: str | os.PathLike[str]) -> None:
-    """Write classes one per line, atomically (the format `read_classes_file` reads)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text("".join(f"{name}\n" for name in classes), encoding="utf-8")
 
 
 def with_data_classes(spec: TaskSpec, task_dir: str | os.PathLike[str]) -> TaskSpec:

@@ -1,0 +1,21 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """The real task and Pfam files in ../shared/realdata beside the repository; a test needing them fails without."""
+    if not REALDATA.is_dir():
+        pytest.fail(
+            f"the shared real data is missing: {REALDATA} is not a directory. The tests that read official task and "
+            "Pfam files expect the shared data folder beside the repository root (../shared/realdata); CI has it.",
+            pytrace=False,
+        )
+    return REALDATA
