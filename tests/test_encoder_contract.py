@@ -128,6 +128,7 @@ def test_the_union_is_the_registry() -> None:
     assert len(set(ENCODER_TYPES)) == len(ENCODER_SPECS) == len(get_args(get_args(EncoderSpec)[0]))
     assert all(encoder_spec_class(name).type_name() == name for name in ENCODER_TYPES)
     assert set(WEIGHTED_SPECS) <= set(ENCODER_SPECS)
+    assert all(isinstance(spec.origin, str) and spec.origin for spec in ENCODER_SPECS)
     with pytest.raises(InputError, match="unknown encoder type 'esm'"):
         encoder_spec_class("esm")
 

@@ -9,6 +9,7 @@ imports its model's module when asked for its encoder, so the workflow can read 
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args
@@ -28,7 +29,7 @@ class BaseEncoderSpec(Settings):
     """What every encoder type answers (the defaults: an encoder that reads nothing and has no weights)."""
 
     trained_elsewhere: ClassVar[bool] = False  # weights trained outside this workflow (report objective external)
-    origin: ClassVar[str] = "weights trained elsewhere"  # where its weights come from, in the report's words
+    origin: ClassVar[str]  # where its weights come from, in the report's words
 
     @classmethod
     def type_name(cls) -> str:
@@ -55,9 +56,9 @@ class BaseEncoderSpec(Settings):
         path = self.source_path
         return [path] if path else []
 
+    @abstractmethod
     def open(self) -> nn.Module:
         """The encoder with its weights loaded, in eval mode."""
-        raise NotImplementedError(f"{type(self).__name__} does not say how to open its encoder")
 
     def initialise(self, seed: int = 0) -> nn.Module:
         """The same architecture, untrained: weights freshly initialised from `seed` (its own are never read).
@@ -91,6 +92,7 @@ class WeightsFileSpec(BaseEncoderSpec):
     """An encoder whose trained weights are read from `path` (declared by each subclass)."""
 
     trained_elsewhere: ClassVar[bool] = True
+    origin: ClassVar[str] = "weights trained elsewhere"
 
     @property
     def source_path(self) -> str | None:
