@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plus.errors import InputError
+from plus.models.specs import encoder_spec_class
 from plus.settings import (
     EmbedTaskJob,
     EncoderSpec,
@@ -54,7 +55,6 @@ CORPUS_KEY_LENGTH = 12
 EMBEDDINGS_DIR = "results/embeddings"  # a probe's frozen states: <EMBEDDINGS_DIR>/<embedding_key>/<task>
 EMBEDDING_KEY_LENGTH = 12
 BASELINE = "alignment-nn"  # the report's nearest-neighbour alignment baseline
-WEIGHTED_TYPES = ("plus", "plus-authors", "huggingface")  # encoders with weights trained elsewhere
 IMPORT_KEYS = (
     "sources",
     "expected_sizes",
@@ -431,7 +431,7 @@ class WorkflowPlan:
             ReportModel(
                 name=name,
                 label=entry.label or name,
-                objective=entry.objective or ("external" if entry.encoder.type in WEIGHTED_TYPES else "none"),
+                objective=entry.objective or ("external" if entry.encoder.trained_elsewhere else "none"),
                 preset=entry.preset or getattr(entry.encoder, "preset", None) or entry.encoder.type,
                 encoder=entry.encoder.type,
                 protocol=entry.protocol,
@@ -464,11 +464,7 @@ def _origin(model: ReportModel, entry: ModelEntry | None) -> str:
         return f"pretrained here ({'MLM + SFP' if model.objective == 'plus' else 'MLM only'})"
     if entry is not None and entry.pretrained_here:
         return "no pretraining: a seeded random initialisation"
-    if model.encoder in ("onehot", "blosum62"):
-        return "a fixed residue encoding, no weights (control)"
-    if model.encoder == "random":
-        return "random initialisation of a pretrained architecture (control)"
-    return "weights trained elsewhere"
+    return encoder_spec_class(model.encoder).origin
 
 
 def _run_record(path: str) -> dict[str, Any] | None:

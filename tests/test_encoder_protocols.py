@@ -17,6 +17,7 @@ from plus.errors import InputError
 from plus.io import file_sha256
 from plus.models import build_encoder
 from plus.models.checkpoint import load_checkpoint, save_checkpoint
+from plus.models.specs import ENCODER_TYPES, parse_encoder_spec
 from plus.settings import EvaluateJob, FinetuneJob
 from plus.tasks import resolve_task
 from plus.training import evaluate, finetune, probe
@@ -71,7 +72,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def encoders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[str, Any], str | None]]:
-    """{type: (spec, sha256 the records must show)}."""
+    """{type: (spec, sha256 the records must show)} for every type of the EncoderSpec union."""
     root = tmp_path_factory.mktemp("encoders")
     torch.manual_seed(0)
     ours = build_encoder("plus-rnn-tiny")
@@ -123,10 +124,10 @@ def _check_outputs(out: Path, evaluation: dict[str, Any], record: dict[str, Any]
     assert evaluation["splits"]["test"]["n"] == 10
 
 
-@pytest.mark.parametrize("kind", ["plus", "plus-authors", "huggingface", "onehot", "blosum62", "random"])
+@pytest.mark.parametrize("kind", ENCODER_TYPES)
 def test_every_encoder_type_finetunes_and_probes(kind: str, encoders, data, tmp_path: Path) -> None:
     spec, sha256 = encoders[kind]
-    has_mlm = kind in ("plus", "plus-authors")
+    has_mlm = parse_encoder_spec(spec).has_mlm_head
     for task in TASKS:
         config = _config(task, data[task], spec, aux_mlm_weight=0.3 if has_mlm else 0.0)
         out = tmp_path / task

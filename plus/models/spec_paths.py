@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from plus.errors import InputError
-from plus.settings import EncoderSpec, parse_encoder_spec
+from plus.models.specs import EncoderSpec, parse_encoder_spec
 
 
 def path_candidates(recorded: str, checkpoint: str | os.PathLike[str]) -> list[Path]:
@@ -36,11 +36,4 @@ def resolve_recorded_path(recorded: str, checkpoint: str | os.PathLike[str]) -> 
 
 def resolve_spec_paths(spec: EncoderSpec, checkpoint: str | os.PathLike[str]) -> EncoderSpec:
     """The spec with its `path` (and its `like.path` for random) resolved as the module docstring says."""
-    spec = parse_encoder_spec(spec)
-    if spec.type == "random":
-        like = resolve_spec_paths(spec.like, checkpoint)
-        return spec.model_copy(update={"like": like})
-    path = getattr(spec, "path", None)
-    if path is None:
-        return spec
-    return spec.model_copy(update={"path": resolve_recorded_path(path, checkpoint)})
+    return parse_encoder_spec(spec).with_paths(lambda path: resolve_recorded_path(path, checkpoint))
