@@ -14,6 +14,7 @@ import yaml
 
 from plus.cli import main
 from plus.data.task_data.classes import classes_in_data, classes_in_task_dir, read_classes_file
+from plus.data.task_data.declarations import FormatOptions, type_name
 from plus.data.task_data.formats_doc import formats_markdown
 from plus.data.task_data.importers import check_source, get_importer, import_source, registry
 from plus.data.task_data.importing import CONFIG_KEYS, check_task_config, import_task
@@ -44,7 +45,8 @@ def some_files(fmt_name: str) -> dict:
 
 
 def required_options(fmt_name: str) -> dict:
-    return {option.name: "x" for option in registry()[fmt_name].options if option.required}
+    fields = registry()[fmt_name].options.model_fields
+    return {name: "x" for name, field in fields.items() if field.is_required()}
 
 
 # --- declarations: unknown keys, types, check_source -------------------------------------------------------
@@ -80,6 +82,41 @@ def test_option_types_are_checked():
         )
     with pytest.raises(InputError, match="option header must be true or false, not 1"):
         import_source({"format": "table", "files": {"a": "x.csv"}, "options": {"header": 1}}, "s")
+
+
+def test_the_registry_is_explicit_and_each_format_has_one_options_model():
+    package = ROOT / "plus" / "data" / "task_data" / "importers"
+    assert not any("pkgutil" in path.read_text() for path in package.glob("*.py"))
+    for name, fmt in registry().items():
+        assert name == fmt.name
+        assert issubclass(fmt.options, FormatOptions)
+        assert fmt.options.model_config["extra"] == "forbid"
+
+
+def test_options_are_validated_into_the_formats_model_with_defaults():
+    options = registry()["tape_json"].resolve_options({"label_field": "stability_score"})
+    assert isinstance(options, registry()["tape_json"].options)
+    assert (options.label_field, options.valid_mask) == ("stability_score", "respect")
+    assert registry()["deeploc"].resolve_options(None).tags == {"test": "test"}
+    assert registry()["plus_fasta:label"].resolve_options({"kind": "label"}) == registry()["plus_fasta:label"].options()
+
+
+@pytest.mark.parametrize(
+    ("fmt_name", "options", "message"),
+    [
+        ("tape_json", {}, "format 'tape_json': options.label_field is required: record field used as label"),
+        ("tape_json", {"label_field": 3}, "format 'tape_json': option label_field must be a string, not 3"),
+        ("table", {"format": "xml"}, r"option format must be one of \['fasta', 'csv', 'tsv', None\], not 'xml'"),
+        ("table", {"split_column": True}, "option split_column must be a string or an integer or null, not True"),
+        ("flip_fasta", {"sets": {"train": ""}}, "format 'flip_fasta': options.sets must map SET values to split"),
+        ("topcons_3line", {"sep": ","}, r"unknown options \['sep'\]; allowed: \['split', 'seed', 'map'\]"),
+        ("tape_csv", {"sep": ","}, r"format 'tape_csv': takes no options, got \['sep'\]"),
+    ],
+)
+def test_a_bad_option_is_one_line_naming_it(fmt_name, options, message):
+    with pytest.raises(InputError, match=message) as error:
+        registry()[fmt_name].resolve_options(options)
+    assert "\n" not in str(error.value)
 
 
 def check(source: dict) -> None:
@@ -148,8 +185,9 @@ def test_docs_formats_md_is_generated_from_the_declarations(capsys):
     assert capsys.readouterr().out == committed
     for fmt in registry().values():
         assert f"## `{fmt.name}`" in committed
-        for option in fmt.options:
-            assert f"| `{option.name}` | {option.type_name} |" in committed
+        for name, field in fmt.options.model_fields.items():
+            assert f"| `{name}` | {type_name(field)} |" in committed
+            assert field.description, f"{fmt.name}: option {name} has no description"
         for key in fmt.files:
             assert f"| `{key.pattern}`" in committed
 
