@@ -17,10 +17,11 @@ from plus.data.task_data.classes import classes_in_data, classes_in_task_dir, re
 from plus.data.task_data.declarations import FormatOptions, type_name
 from plus.data.task_data.formats_doc import formats_markdown
 from plus.data.task_data.importers import check_source, get_importer, import_source, registry
-from plus.data.task_data.importing import CONFIG_KEYS, check_task_config, import_task
+from plus.data.task_data.importing import CONFIG_KEYS, check_task_config, import_job, import_task
 from plus.data.task_data.scope_pairs import sample_pairs, scope_pairs, similarity
 from plus.data.task_data.splitting import split_by_sequence
 from plus.errors import InputError
+from plus.settings import ImportJob, parse_settings
 from plus.tasks import BUILTIN_TASKS, with_official_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -260,6 +261,41 @@ def test_duplicates_across_splits_are_reported(tmp_path):
         "train/test": {"sequences": 2, "examples": [["a", "f"], ["b", "e"]]},
         "valid/test": {"sequences": 1, "examples": [["d", "f"]]},
     }
+
+
+def test_plus_import_task_runs_its_typed_job_as_import_task_runs_the_same_config(tmp_path):
+    train = ">a 1\nMKVLAMKVLA\n>b 0\nGGGGA\n>c 1\nWWWWA\n>h 0\nPPPPAK\n>i 1\nKKKKAR\n"
+    sources = solubility_sources(tmp_path, train, ">d 1\nMKVLW\n", ">e 0\nGGGGAW\n>f 1\nMKVLAW\n")
+    del sources[0]["files"]["valid"]  # carved from train
+    with zipfile.ZipFile(tmp_path / "test.zip", "w") as archive:
+        archive.write(sources[0]["files"]["test"], "inner/test.fa")
+    sources[0]["files"]["test"] = {"path": str(tmp_path / "test.zip"), "member": "inner/test.fa"}
+    config = {
+        "task": BUILTIN_TASKS["solubility"].to_dict(),
+        "sources": sources,
+        "label_map": {"1": "1", "0": "0"},
+        "valid_from_train": {"fraction": 0.3, "seed": 2},
+        "max_length": {"keep_ends": 6},
+    }
+    write(tmp_path / "job.json", json.dumps(config))
+    assert main(["import-task", "--settings", str(tmp_path / "job.json"), "--out", str(tmp_path / "cli")]) == 0
+    import_task(config, tmp_path / "direct", "task solubility")
+    written = sorted(path.name for path in (tmp_path / "direct").iterdir() if path.name != "config.json")
+    assert written == sorted(path.name for path in (tmp_path / "cli").iterdir() if path.name != "config.json")
+    assert "max_length" in json.loads((tmp_path / "cli" / "summary.json").read_text())
+    for name in written:
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "direct" / name).read_bytes(), name
+    record = json.loads((tmp_path / "cli" / "config.json").read_text())["settings"]
+    assert record["sources"][0]["files"]["test"] == {"path": str(tmp_path / "test.zip"), "member": "inner/test.fa"}
+
+
+def test_an_import_job_is_checked_like_a_config(tmp_path):
+    source = {"format": "plus_fasta", "options": {"kind": "label", "sep": ","}, "files": {"train": "a.fa"}}
+    job = {"task": BUILTIN_TASKS["solubility"].to_dict(), "sources": [source]}
+    with pytest.raises(InputError, match=r"sources\[0\] \(plus_fasta\): format 'plus_fasta:label': takes no options"):
+        import_job(parse_settings(ImportJob, job), tmp_path / "out", "task solubility")
+    with pytest.raises(InputError, match="give classes_file or classes_from_data, not both"):
+        parse_settings(ImportJob, {**job, "classes_file": "c.txt", "classes_from_data": True})
 
 
 @needs_realdata
