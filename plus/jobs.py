@@ -550,7 +550,7 @@ def _check_sources(tasks: Mapping[str, TaskEntry]) -> None:
     for task, entry in tasks.items():
         for index, source in enumerate(entry.sources):
             try:
-                check_source(source.model_dump(mode="json", exclude_none=True), f"tasks.{task}.sources.{index}")
+                check_source(source, f"tasks.{task}.sources.{index}")
             except InputError as error:
                 raise SettingsError(str(error)) from None
 

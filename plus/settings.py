@@ -499,6 +499,12 @@ class ImportSettings(Settings):
     max_length: KeepEnds | None = None
     label_map: dict[str, str | None] = Field({}, description="old label -> new label, or null to drop the records")
 
+    @model_validator(mode="after")
+    def _one_class_source(self) -> ImportSettings:
+        if self.classes_file is not None and self.classes_from_data:
+            raise ValueError("give classes_file or classes_from_data, not both")
+        return self
+
 
 class HeadOverride(Settings):
     """A partial HeadSpec: the keys given replace the task's."""

@@ -14,12 +14,14 @@ import yaml
 
 from plus.cli import main
 from plus.data.task_data.classes import classes_in_data, classes_in_task_dir, read_classes_file
+from plus.data.task_data.declarations import FormatOptions, type_name
 from plus.data.task_data.formats_doc import formats_markdown
 from plus.data.task_data.importers import check_source, get_importer, import_source, registry
-from plus.data.task_data.importing import CONFIG_KEYS, check_task_config, import_task
+from plus.data.task_data.importing import CONFIG_KEYS, check_task_config, import_job, import_task
 from plus.data.task_data.scope_pairs import sample_pairs, scope_pairs, similarity
 from plus.data.task_data.splitting import split_by_sequence
 from plus.errors import InputError
+from plus.settings import ImportJob, parse_settings
 from plus.tasks import BUILTIN_TASKS, with_official_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +44,8 @@ def some_files(fmt_name: str) -> dict:
 
 
 def required_options(fmt_name: str) -> dict:
-    return {option.name: "x" for option in registry()[fmt_name].options if option.required}
+    fields = registry()[fmt_name].options.model_fields
+    return {name: "x" for name, field in fields.items() if field.is_required()}
 
 
 # --- declarations: unknown keys, types, check_source -------------------------------------------------------
@@ -78,6 +81,41 @@ def test_option_types_are_checked():
         )
     with pytest.raises(InputError, match="option header must be true or false, not 1"):
         import_source({"format": "table", "files": {"a": "x.csv"}, "options": {"header": 1}}, "s")
+
+
+def test_the_registry_is_explicit_and_each_format_has_one_options_model():
+    package = ROOT / "plus" / "data" / "task_data" / "importers"
+    assert not any("pkgutil" in path.read_text() for path in package.glob("*.py"))
+    for name, fmt in registry().items():
+        assert name == fmt.name
+        assert issubclass(fmt.options, FormatOptions)
+        assert fmt.options.model_config["extra"] == "forbid"
+
+
+def test_options_are_validated_into_the_formats_model_with_defaults():
+    options = registry()["tape_json"].resolve_options({"label_field": "stability_score"})
+    assert isinstance(options, registry()["tape_json"].options)
+    assert (options.label_field, options.valid_mask) == ("stability_score", "respect")
+    assert registry()["deeploc"].resolve_options(None).tags == {"test": "test"}
+    assert registry()["plus_fasta:label"].resolve_options({"kind": "label"}) == registry()["plus_fasta:label"].options()
+
+
+@pytest.mark.parametrize(
+    ("fmt_name", "options", "message"),
+    [
+        ("tape_json", {}, "format 'tape_json': options.label_field is required: record field used as label"),
+        ("tape_json", {"label_field": 3}, "format 'tape_json': option label_field must be a string, not 3"),
+        ("table", {"format": "xml"}, r"option format must be one of \['fasta', 'csv', 'tsv', None\], not 'xml'"),
+        ("table", {"split_column": True}, "option split_column must be a string or an integer or null, not True"),
+        ("flip_fasta", {"sets": {"train": ""}}, "format 'flip_fasta': options.sets must map SET values to split"),
+        ("topcons_3line", {"sep": ","}, r"unknown options \['sep'\]; allowed: \['split', 'seed', 'map'\]"),
+        ("tape_csv", {"sep": ","}, r"format 'tape_csv': takes no options, got \['sep'\]"),
+    ],
+)
+def test_a_bad_option_is_one_line_naming_it(fmt_name, options, message):
+    with pytest.raises(InputError, match=message) as error:
+        registry()[fmt_name].resolve_options(options)
+    assert "\n" not in str(error.value)
 
 
 def check(source: dict) -> None:
@@ -146,8 +184,9 @@ def test_docs_formats_md_is_generated_from_the_declarations(capsys):
     assert capsys.readouterr().out == committed
     for fmt in registry().values():
         assert f"## `{fmt.name}`" in committed
-        for option in fmt.options:
-            assert f"| `{option.name}` | {option.type_name} |" in committed
+        for name, field in fmt.options.model_fields.items():
+            assert f"| `{name}` | {type_name(field)} |" in committed
+            assert field.description, f"{fmt.name}: option {name} has no description"
         for key in fmt.files:
             assert f"| `{key.pattern}`" in committed
 
@@ -220,6 +259,41 @@ def test_duplicates_across_splits_are_reported(tmp_path):
         "train/test": {"sequences": 2, "examples": [["a", "f"], ["b", "e"]]},
         "valid/test": {"sequences": 1, "examples": [["d", "f"]]},
     }
+
+
+def test_plus_import_task_runs_its_typed_job_as_import_task_runs_the_same_config(tmp_path):
+    train = ">a 1\nMKVLAMKVLA\n>b 0\nGGGGA\n>c 1\nWWWWA\n>h 0\nPPPPAK\n>i 1\nKKKKAR\n"
+    sources = solubility_sources(tmp_path, train, ">d 1\nMKVLW\n", ">e 0\nGGGGAW\n>f 1\nMKVLAW\n")
+    del sources[0]["files"]["valid"]  # carved from train
+    with zipfile.ZipFile(tmp_path / "test.zip", "w") as archive:
+        archive.write(sources[0]["files"]["test"], "inner/test.fa")
+    sources[0]["files"]["test"] = {"path": str(tmp_path / "test.zip"), "member": "inner/test.fa"}
+    config = {
+        "task": BUILTIN_TASKS["solubility"].to_dict(),
+        "sources": sources,
+        "label_map": {"1": "1", "0": "0"},
+        "valid_from_train": {"fraction": 0.3, "seed": 2},
+        "max_length": {"keep_ends": 6},
+    }
+    write(tmp_path / "job.json", json.dumps(config))
+    assert main(["import-task", "--settings", str(tmp_path / "job.json"), "--out", str(tmp_path / "cli")]) == 0
+    import_task(config, tmp_path / "direct", "task solubility")
+    written = sorted(path.name for path in (tmp_path / "direct").iterdir() if path.name != "config.json")
+    assert written == sorted(path.name for path in (tmp_path / "cli").iterdir() if path.name != "config.json")
+    assert "max_length" in json.loads((tmp_path / "cli" / "summary.json").read_text())
+    for name in written:
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "direct" / name).read_bytes(), name
+    record = json.loads((tmp_path / "cli" / "config.json").read_text())["settings"]
+    assert record["sources"][0]["files"]["test"] == {"path": str(tmp_path / "test.zip"), "member": "inner/test.fa"}
+
+
+def test_an_import_job_is_checked_like_a_config(tmp_path):
+    source = {"format": "plus_fasta", "options": {"kind": "label", "sep": ","}, "files": {"train": "a.fa"}}
+    job = {"task": BUILTIN_TASKS["solubility"].to_dict(), "sources": [source]}
+    with pytest.raises(InputError, match=r"sources\[0\] \(plus_fasta\): format 'plus_fasta:label': takes no options"):
+        import_job(parse_settings(ImportJob, job), tmp_path / "out", "task solubility")
+    with pytest.raises(InputError, match="give classes_file or classes_from_data, not both"):
+        parse_settings(ImportJob, {**job, "classes_file": "c.txt", "classes_from_data": True})
 
 
 def test_duplicates_match_an_independent_count_on_real_tape_stability(realdata: Path, tmp_path):

@@ -9,16 +9,15 @@ log = logging.getLogger(__name__)
 
 
 def run_import_task(args: argparse.Namespace) -> int:
-    from plus.data.task_data.importing import import_task
+    from plus.data.task_data.importing import import_job
     from plus.io import write_run_record
     from plus.settings import ImportJob, load_settings
 
     job = load_settings(ImportJob, args.settings)
-    record = job.model_dump(mode="json", exclude_none=True)
-    summary = import_task(record, args.out, f"task {job.task.name}")
+    summary = import_job(job, args.out, f"task {job.task.name}")
     for note in summary.get("warnings") or []:
         log.warning("%s: %s", summary["task"], note)
-    write_run_record(args.out, record, {})
+    write_run_record(args.out, job.model_dump(mode="json", exclude_none=True), {})
     sizes = ", ".join(f"{split} {stats['n']}" for split, stats in summary["splits"].items())
     log.info("%s: wrote %s (%s)", summary["task"], args.out, sizes)
     return 0

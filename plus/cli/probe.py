@@ -13,7 +13,7 @@ def _embed_task(args: argparse.Namespace) -> int:
     from plus.training.embed_task import run_embed_task
 
     job = load_settings(EmbedTaskJob, args.settings)
-    manifest = run_embed_task(job.model_dump(mode="json"), args.data, args.out)
+    manifest = run_embed_task(job, args.data, args.out)
     write_run_record(args.out, job.model_dump(mode="json"), {"data": str(args.data)})
     counts = ", ".join(f"{split} {n['sequences']}" for split, n in manifest["splits"].items())
     print(f"{manifest['task']}: {manifest['representation']} states of {counts} sequences in {args.out}")

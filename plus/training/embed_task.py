@@ -22,10 +22,10 @@ import torch
 
 from plus.data.embedding_store import EmbeddingWriter
 from plus.data.task_data.canonical import read_split, required_splits
-from plus.io import atomic_path, require, write_json
+from plus.io import atomic_path, write_json
 from plus.models.registry import encoder_record, open_encoder
-from plus.settings import parse_encoder_spec
-from plus.tasks import TaskSpec, layout_for, representation_for
+from plus.settings import EmbedTaskJob, parse_settings
+from plus.tasks import layout_for, representation_for
 from plus.tensors import pad_tokens
 from plus.tokens import encode
 
@@ -78,14 +78,18 @@ def encode_sequences(
             yield index, states[row, : batch_lengths[row]]
 
 
-def run_embed_task(config: dict[str, Any], data_dir: Path, out_dir: Path) -> dict[str, Any]:
-    """Write every split's store and manifest.json into `out_dir` (atomically, as one directory)."""
-    spec = TaskSpec.from_dict(require(config, "task", "embed-task settings"))
-    encoder_spec = parse_encoder_spec(require(config, "encoder", "embed-task settings"))
-    representation = config.get("representation") or representation_for(spec)
-    layout = config.get("layout") or layout_for(spec)
-    dtype = config.get("dtype", "float16")
-    budget = int(config.get("residues_per_batch", RESIDUES_PER_BATCH))
+def run_embed_task(job: EmbedTaskJob | dict[str, Any], data_dir: Path, out_dir: Path) -> dict[str, Any]:
+    """Write every split's store and manifest.json into `out_dir` (atomically, as one directory).
+
+    `job` is what `plus embed-task` runs; a mapping is validated into one first."""
+    if not isinstance(job, EmbedTaskJob):
+        job = parse_settings(EmbedTaskJob, job, "embed-task settings")
+    spec = job.task
+    encoder_spec = job.encoder
+    representation = job.representation or representation_for(spec)
+    layout = job.layout or layout_for(spec)
+    dtype = job.dtype
+    budget = job.residues_per_batch
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     encoder = open_encoder(encoder_spec).to(device).eval()
     record = encoder_record(encoder_spec)

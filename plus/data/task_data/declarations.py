@@ -1,20 +1,26 @@
-"""What each import format accepts, declared in one place: its `files` keys and its options.
+"""What each import format accepts, declared in one place: its `files` keys and its options model.
 
-An importer module builds one `Format` per format name. Calling it checks the files keys and options (unknown
-keys and wrong types are InputErrors naming them), fills in the declared defaults and runs the reader. The
-same checks run without reading anything through `Format.validate` (importers.check_source), for the workflow
-to call when it validates its config; docs/formats.md is generated from these declarations.
+An importer module declares one pydantic model per format for its options (`FormatOptions`: each option's type,
+default and description written once) and builds one `Format` per format name. Calling a format checks the files
+keys and validates the options through the model (an unknown option or a value of the wrong type is a one-line
+InputError naming it), then runs the reader with the validated model. The same checks run without reading anything
+through `Format.validate` (importers.check_source), for the workflow to call when it validates its config;
+docs/formats.md is generated from these declarations (plus.data.task_data.formats_doc).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
+import types
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.fields import FieldInfo
 
 from plus.errors import InputError
 
@@ -32,40 +38,82 @@ _TYPE_WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class Option:
-    """One option of a format: name, accepted types (`type(None)` allows null), default, one-line meaning, and
-    optionally the only values it accepts (`choices`)."""
+class FormatOptions(BaseModel):
+    """Base of every format's options model: unknown options are errors, values keep their type (no coercion)."""
 
-    name: str
-    types: tuple[type, ...]
-    default: Any
-    meaning: str
-    required: bool = False
-    choices: tuple[Any, ...] = ()
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    @property
-    def type_name(self) -> str:
-        """The accepted types as docs show them, e.g. `str or null`, or the choices, e.g. `"a" or "b"`."""
-        if self.choices:
-            return " or ".join(f'"{choice}"' if isinstance(choice, str) else repr(choice) for choice in self.choices)
-        return " or ".join(_TYPE_NAMES[kind] for kind in self.types)
 
-    def check(self, value: Any, where: str) -> None:
-        """InputError unless `value` has one of the accepted types (a bool is not taken for a number)."""
-        if isinstance(value, bool):
-            ok = bool in self.types
-        elif isinstance(value, int):
-            ok = int in self.types or float in self.types
-        elif isinstance(value, Mapping):
-            ok = dict in self.types
+class NoOptions(FormatOptions):
+    """The options of a format that takes none."""
+
+
+OptionsT = TypeVar("OptionsT", bound=FormatOptions)
+
+
+def _members(annotation: Any) -> list[Any]:
+    """The members of an option's annotation, unions flattened (a Literal stays whole)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return [kind for member in get_args(annotation) for kind in _members(member)]
+    return [annotation]
+
+
+def _choices(annotation: Any) -> tuple[Any, ...]:
+    """The values the Literal members of an annotation allow (none: any value of its types)."""
+    return tuple(
+        choice for member in _members(annotation) if get_origin(member) is Literal for choice in get_args(member)
+    )
+
+
+def _describe(field: FieldInfo, names: Mapping[type, str]) -> str:
+    """An option's types (and choices) in `names`' words, joined by `or`."""
+    parts = []
+    for member in _members(field.annotation):
+        if get_origin(member) is Literal:
+            parts += [json.dumps(choice) if isinstance(choice, str) else repr(choice) for choice in get_args(member)]
         else:
-            ok = any(isinstance(value, kind) for kind in self.types if kind not in (bool, dict))
-        if not ok:
-            words = " or ".join(_TYPE_WORDS[kind] for kind in self.types)
-            raise InputError(f"{where}: option {self.name} must be {words}, not {value!r}")
-        if self.choices and value not in self.choices:
-            raise InputError(f"{where}: option {self.name} must be one of {list(self.choices)}, not {value!r}")
+            parts.append(names[get_origin(member) or member])
+    return " or ".join(parts)
+
+
+def type_name(field: FieldInfo) -> str:
+    """An option's accepted types as docs show them, e.g. `str or null`, or its choices, e.g. `"a" or "b"`."""
+    return _describe(field, _TYPE_NAMES)
+
+
+def _option_error(name: str, field: FieldInfo, error: Mapping[str, Any], given: Mapping[str, Any]) -> str:
+    """One line for the first problem pydantic found with option `name`."""
+    if error["type"] == "missing":
+        return f"options.{name} is required: {field.description}"
+    if error["type"] == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    tagged = len([member for member in _members(field.annotation) if member is not type(None)]) > 1
+    inner = error["loc"][2 if tagged else 1 :]  # past the member's tag, in a union of several types
+    if inner:
+        return f"options.{'.'.join(map(str, (name, *inner)))}: {error['msg']}"
+    choices = _choices(field.annotation)
+    if error["type"] == "literal_error" and choices:
+        nullable = [None] if type(None) in _members(field.annotation) else []
+        return f"option {name} must be one of {[*choices, *nullable]}, not {given[name]!r}"
+    return f"option {name} must be {_describe(field, _TYPE_WORDS)}, not {given[name]!r}"
+
+
+def parse_options(model: type[OptionsT], given: Mapping[str, Any], where: str) -> OptionsT:
+    """`given` validated by a format's options model; InputError, one line naming the option, when it fails."""
+    try:
+        return model.model_validate(dict(given))
+    except ValidationError as failure:
+        errors = failure.errors()
+    unknown = sorted(str(error["loc"][0]) for error in errors if error["type"] == "extra_forbidden")
+    if unknown:
+        if not model.model_fields:
+            raise InputError(f"{where}: takes no options, got {unknown}") from None
+        raise InputError(f"{where}: unknown options {unknown}; allowed: {list(model.model_fields)}") from None
+    by_option = {str(error["loc"][0]): error for error in reversed(errors) if error["loc"]}
+    for name, field in model.model_fields.items():
+        if name in by_option:
+            raise InputError(f"{where}: {_option_error(name, field, by_option[name], given)}") from None
+    raise InputError(f"{where}: {errors[0]['msg']}") from None
 
 
 @dataclass(frozen=True)
@@ -86,20 +134,16 @@ class FileKey:
 
 
 @dataclass(frozen=True)
-class Format:
-    """An import format: its name, reader, files keys, options, and checks that need no file."""
+class Format(Generic[OptionsT]):
+    """An import format: its name, reader, files keys, options model, and the checks that need files and options."""
 
     name: str
-    read: Callable[[dict[str, Any], dict[str, Any]], Tables]
+    read: Callable[[dict[str, Any], OptionsT], Tables]
     summary: str
     files: tuple[FileKey, ...]
-    options: tuple[Option, ...] = ()
-    check: Callable[[Mapping[str, Any], dict[str, Any]], None] | None = None
+    options: type[OptionsT] = NoOptions  # type: ignore[assignment]
+    check: Callable[[Mapping[str, Any], OptionsT], None] | None = None
     details: str = ""
-    option_names: tuple[str, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "option_names", tuple(option.name for option in self.options))
 
     @property
     def base_name(self) -> str:
@@ -123,31 +167,17 @@ class Format:
         if missing:
             raise InputError(f"format {self.name!r}: files keys {missing} are required")
 
-    def resolve_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The options with defaults filled in; InputError on an unknown name or a value of the wrong type."""
+    def resolve_options(self, options: Mapping[str, Any] | None) -> OptionsT:
+        """The options validated by this format's model (defaults filled in); `kind` selects a kinded format."""
         if options is None:
             options = {}
         if not isinstance(options, Mapping):
             raise InputError(f"format {self.name!r}: options must be a mapping, not {type(options).__name__}")
         given = {key: value for key, value in options.items() if not (key == "kind" and self.kind is not None)}
-        unknown = sorted(str(key) for key in given if key not in self.option_names)
-        if unknown:
-            if not self.options:
-                raise InputError(f"format {self.name!r}: takes no options, got {unknown}")
-            raise InputError(f"format {self.name!r}: unknown options {unknown}; allowed: {list(self.option_names)}")
-        resolved = {}
-        for option in self.options:
-            if option.required and option.name not in given:
-                raise InputError(f"format {self.name!r}: options.{option.name} is required: {option.meaning}")
-            if option.name in given:
-                option.check(given[option.name], f"format {self.name!r}")
-                resolved[option.name] = given[option.name]
-            else:
-                resolved[option.name] = option.default
-        return resolved
+        return parse_options(self.options, given, f"format {self.name!r}")
 
-    def validate(self, files: Any, options: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Every check that needs no file: files keys, option names and types, the format's own checks."""
+    def validate(self, files: Any, options: Mapping[str, Any] | None) -> OptionsT:
+        """Every check that needs no file: files keys, the options, the format's own cross-checks."""
         resolved = self.resolve_options(options)
         self.check_files(files)
         if self.check is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,10 @@ from plus.data.task_data.canonical import (
 )
 from plus.data.task_data.classes import classes_in_data, read_classes_file
 from plus.data.task_data.fingerprint import content_record
-from plus.data.task_data.importers import check_source, describe, import_source, spec_path
+from plus.data.task_data.importers import check_source, describe, import_source, source_files, spec_path
 from plus.errors import InputError
 from plus.io import file_md5, require
+from plus.settings import ImportJob, LocalSource
 from plus.tasks import TaskSpec, resolve_task
 
 log = logging.getLogger(__name__)
@@ -156,16 +157,71 @@ def check_task_config(config: Mapping[str, Any], where: str) -> TaskSpec:
 
 
 def import_task(config: Mapping[str, Any], out_dir: str | os.PathLike[str], where: str) -> dict[str, Any]:
-    """Run every source of a task config, merge, carve/cap/map as configured, validate and write out_dir."""
+    """Import a task from a config mapping, checked first by `check_task_config`; write out_dir (see `import_job`)."""
     spec = check_task_config(config, where)
+    carve = config.get("valid_from_train")
+    return _import(
+        spec,
+        config["sources"],
+        out_dir,
+        where,
+        label_map=check_label_map(config["label_map"], where) if config.get("label_map") else {},
+        valid_from_train=_carve_settings(carve, where) if carve else None,
+        classes_file=config.get("classes_file"),
+        classes_from_data=bool(config.get("classes_from_data")),
+        max_length=dict(config["max_length"]) if config.get("max_length") else None,
+        expected_sizes=_expected_sizes(config, where),
+        downloaded_from=_downloaded_from(config, where),
+    )
+
+
+def import_job(job: ImportJob, out_dir: str | os.PathLike[str], where: str) -> dict[str, Any]:
+    """What `plus import-task` runs: a typed job (validated by plus.settings), each source checked by its format."""
+    for index, source in enumerate(job.sources):
+        check_source(source, f"{where}: sources[{index}]")
+    carve = job.valid_from_train
+    return _import(
+        job.task,
+        job.sources,
+        out_dir,
+        where,
+        label_map=dict(job.label_map),
+        valid_from_train=(carve.fraction, carve.seed) if carve else None,
+        classes_file=job.classes_file,
+        classes_from_data=job.classes_from_data,
+        max_length=job.max_length.model_dump() if job.max_length else None,
+        expected_sizes=dict(job.expected_sizes),
+        downloaded_from=list(job.downloaded_from),
+    )
+
+
+def _import(
+    spec: TaskSpec,
+    sources: Sequence[Mapping[str, Any] | LocalSource],
+    out_dir: str | os.PathLike[str],
+    where: str,
+    *,
+    label_map: Mapping[str, str | None],
+    valid_from_train: tuple[float, int] | None,
+    classes_file: str | os.PathLike[str] | None,
+    classes_from_data: bool,
+    max_length: dict[str, Any] | None,
+    expected_sizes: Mapping[str, int],
+    downloaded_from: list[str],
+) -> dict[str, Any]:
+    """Run every source, merge, map labels, carve valid, set the classes, cut lengths, validate and write out_dir."""
     parts = []
     checksums: dict[str, str] = {}
-    for index, source in enumerate(config["sources"]):
+    for index, source in enumerate(sources):
         tables = import_source(source, f"{where}: sources[{index}]")
+        if isinstance(source, LocalSource):
+            fmt, files = source.format, source_files(source)
+        else:
+            fmt, files = source["format"], source["files"]
         for split, table in tables.items():
-            log.info("%s: %s %s: %d records", spec.name, source["format"], split, len(table))
+            log.info("%s: %s %s: %d records", spec.name, fmt, split, len(table))
         parts.append(tables)
-        for spec_value in source["files"].values():
+        for spec_value in files.values():
             for name, md5 in source_md5s(spec_path(spec_value), describe(spec_value)).items():
                 checksums.setdefault(name, md5)
     repeated = _repeated_splits(parts)
@@ -173,25 +229,24 @@ def import_task(config: Mapping[str, Any], out_dir: str | os.PathLike[str], wher
         log.info("%s: splits %s come from more than one source and are concatenated", spec.name, repeated)
     tables = merge_tables(parts)
     extra: dict[str, Any] = {}
-    if config.get("label_map"):
-        tables = apply_label_map(tables, config["label_map"], where)
-    if config.get("valid_from_train"):
-        fraction, seed = _carve_settings(config["valid_from_train"], where)
+    if label_map:
+        tables = apply_label_map(tables, label_map, where)
+    if valid_from_train:
+        fraction, seed = valid_from_train
         tables = carve_valid(tables, fraction, seed)
         extra["valid_from_train"] = {"fraction": fraction, "seed": seed}
-    if config.get("classes_file") is not None:
-        spec = _with_classes(spec, read_classes_file(config["classes_file"]), where)
-        extra["classes"] = {"from": str(config["classes_file"]), "names": list(spec.classes)}
-    elif config.get("classes_from_data"):
+    if classes_file is not None:
+        spec = _with_classes(spec, read_classes_file(classes_file), where)
+        extra["classes"] = {"from": str(classes_file), "names": list(spec.classes)}
+    elif classes_from_data:
         spec = _with_classes(spec, classes_in_data(tables, where=where), where)
         extra["classes"] = {"from": "train data", "names": list(spec.classes)}
     if set(tables) == set(required_splits(spec)):  # else write_task says which splits are missing or extra
-        extra["content"] = _content(spec, tables, _downloaded_from(config, where))
-    if config.get("max_length"):
-        tables = apply_max_length(tables, config["max_length"], spec)
-        extra["max_length"] = dict(config["max_length"])
-    expected = _expected_sizes(config, where)
-    return write_task(out_dir, spec, tables, sources=checksums, expected_sizes=expected, extra=extra)
+        extra["content"] = _content(spec, tables, downloaded_from)
+    if max_length:
+        tables = apply_max_length(tables, max_length, spec)
+        extra["max_length"] = max_length
+    return write_task(out_dir, spec, tables, sources=checksums, expected_sizes=expected_sizes, extra=extra)
 
 
 def source_md5s(path: Path, name: str) -> dict[str, str]:

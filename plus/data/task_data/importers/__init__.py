@@ -1,7 +1,8 @@
-"""Task importers: the registry of formats, running one config source, and checking one without reading it.
+"""Task importers: looking up a format, running one config source, and checking one without reading it.
 
-Every module in this package defines `FORMATS: dict[str, Format]` (plus.data.task_data.declarations): a format
-declares its `files` keys and options and reads the files into canonical tables by split name (columns `id`,
+The modules of this package declare formats (plus.data.task_data.declarations), listed by name in
+`catalog.FORMATS`: a format declares its `files` keys and its options model (pydantic, one per format) and reads
+the files, with the validated options, into canonical tables by split name (columns `id`,
 `sequence`, `label`, + `sequence_b`/`id_b` for pairs; an optional `origin` column, "file: line N", is used by
 validation to name the record in error messages and is not written out). Counts of what an importer mapped or
 dropped go in `table.attrs["mapped"]` / `table.attrs["dropped"]`, warnings (e.g. a file that may be truncated)
@@ -13,13 +14,11 @@ A format whose behaviour depends on `options.kind` registers one format per kind
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Iterable, Mapping
-from functools import cache
 from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel
 
 from plus.data.task_data.declarations import Format, check_file_spec
 from plus.data.task_data.reading import (
@@ -33,6 +32,7 @@ from plus.data.task_data.reading import (
     truncation_warnings,
 )
 from plus.errors import InputError
+from plus.settings import LocalSource, Source
 
 __all__ = [
     "ORIGIN",
@@ -47,6 +47,7 @@ __all__ = [
     "read_delimited",
     "read_lines",
     "registry",
+    "source_files",
     "spec_member",
     "spec_path",
     "truncation_warnings",
@@ -54,6 +55,7 @@ __all__ = [
 
 ORIGIN = "origin"  # optional column: where a record came from, for error messages only
 SOURCE_KEYS = ("format", "files", "options")
+TypedSource = Source | LocalSource  # a config source as plus.settings validates it, or as an import job holds it
 
 
 def new_table(
@@ -71,21 +73,11 @@ def new_table(
     return table
 
 
-@cache
 def registry() -> dict[str, Format]:
-    """Every format of every module in this package, by name (`format` or `format:kind`)."""
-    found: dict[str, Format] = {}
-    owner: dict[str, str] = {}
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        for name, declared in getattr(module, "FORMATS", {}).items():
-            if name in found:
-                raise RuntimeError(f"format {name!r} defined by both {owner[name]} and {module_info.name}")
-            if name != declared.name:
-                raise RuntimeError(f"{module_info.name}: FORMATS key {name!r} names format {declared.name!r}")
-            found[name] = declared
-            owner[name] = module_info.name
-    return found
+    """Every format by name (`format` or `format:kind`): `catalog.FORMATS`."""
+    from plus.data.task_data.importers.catalog import FORMATS  # its modules import this package's helpers
+
+    return FORMATS
 
 
 def get_importer(fmt: str, options: Mapping[str, Any] | None = None) -> Format:
@@ -105,7 +97,23 @@ def get_importer(fmt: str, options: Mapping[str, Any] | None = None) -> Format:
     raise InputError(f"unknown import format {fmt!r}; known formats: {known}")
 
 
+def source_files(source: TypedSource) -> dict[str, FileSpec]:
+    """A typed source's `files` as the readers take them: archive members (and downloads) as mappings."""
+    return {
+        key: value.model_dump(mode="json", exclude_none=True) if isinstance(value, BaseModel) else value
+        for key, value in source.files.items()
+    }
+
+
+def _as_mapping(source: Any) -> Any:
+    """A typed source as the mapping a config holds; anything else unchanged."""
+    if isinstance(source, (Source, LocalSource)):
+        return {"format": source.format, "files": source_files(source), "options": source.options}
+    return source
+
+
 def _source_parts(source: Any, where: str) -> tuple[Format, Mapping[str, Any], dict[str, Any]]:
+    """The format, files and raw options of a config source."""
     if not isinstance(source, Mapping) or "format" not in source:
         raise InputError(f"{where}: a source needs a 'format' key")
     unknown = sorted(str(key) for key in source if key not in SOURCE_KEYS)
@@ -123,12 +131,14 @@ def _source_parts(source: Any, where: str) -> tuple[Format, Mapping[str, Any], d
         raise InputError(f"{where}: {error}") from error
 
 
-def check_source(source: Mapping[str, Any], where: str) -> None:
-    """Check one config source `{format, files, options}` without reading any file (for `snakemake -n`).
+def check_source(source: Mapping[str, Any] | TypedSource, where: str) -> None:
+    """Check one source `{format, files, options}` (a config mapping or a typed source) without reading any file.
 
     Checks the format name (and kind), the files keys and each file entry's shape (a path, or a mapping with
-    `path` or `url` and an optional `member`), the option names and types, and the format's own cross-checks.
+    `path` or `url` and an optional `member`), the options (through the format's options model), and the
+    format's own cross-checks.
     """
+    source = _as_mapping(source)
     importer, files, options = _source_parts(source, where)
     try:
         importer.validate(files, options)
@@ -138,8 +148,9 @@ def check_source(source: Mapping[str, Any], where: str) -> None:
         raise InputError(f"{where} ({source['format']}): {error}") from error
 
 
-def import_source(source: Mapping[str, Any], where: str) -> dict[str, pd.DataFrame]:
-    """Run one config source `{format, files, options}`; `where` names it in error messages."""
+def import_source(source: Mapping[str, Any] | TypedSource, where: str) -> dict[str, pd.DataFrame]:
+    """Run one source `{format, files, options}` (a config mapping or a typed source); `where` names it in errors."""
+    source = _as_mapping(source)
     importer, files, options = _source_parts(source, where)
     try:
         return importer(dict(files), options)

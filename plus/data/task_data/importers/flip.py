@@ -16,14 +16,33 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, field_validator
 
 from plus.data.fasta import read_fasta
-from plus.data.task_data.declarations import FileKey, Format, Option
+from plus.data.task_data.declarations import FileKey, Format, FormatOptions
 from plus.data.task_data.importers import ORIGIN, FileSpec, describe, new_table, open_text, truncation_warnings
 from plus.data.task_data.importers.labels import apply_mask
 from plus.errors import InputError
 
 TRUE, FALSE = "true", "false"
+
+
+class FlipOptions(FormatOptions):
+    """Options of the `flip_fasta` format."""
+
+    sets: dict[Any, Any] = Field({"train": "train", "test": "test"}, description="SET value -> split name")
+    validation_split: str | None = Field(
+        "valid", description="split of records with VALIDATION=True (null: they stay in their SET's split)"
+    )
+
+    @field_validator("sets")
+    @classmethod
+    def _sets_name_splits(cls, sets: dict[Any, Any]) -> dict[Any, Any]:
+        if not sets or not all(
+            isinstance(key, str) and isinstance(value, str) and value for key, value in sets.items()
+        ):
+            raise ValueError(f"options.sets must map SET values to split names, got {sets!r}")
+        return sets
 
 
 def _records(spec: FileSpec) -> tuple[dict[str, tuple[str, str, int]], list[str]]:
@@ -55,8 +74,8 @@ def _tags(header: str, where: str) -> dict[str, str]:
     return tags
 
 
-def _split_of(tags: Mapping[str, str], options: Mapping[str, Any], where: str) -> str:
-    sets = options["sets"]
+def _split_of(tags: Mapping[str, str], options: FlipOptions, where: str) -> str:
+    sets = options.sets
     if "SET" not in tags:
         raise InputError(f"{where}: header has no SET=... field")
     if tags["SET"] not in sets:
@@ -64,12 +83,12 @@ def _split_of(tags: Mapping[str, str], options: Mapping[str, Any], where: str) -
     validation = tags.get("VALIDATION", "False").lower()
     if validation not in (TRUE, FALSE):
         raise InputError(f"{where}: VALIDATION={tags['VALIDATION']} is not True or False")
-    if validation == TRUE and options["validation_split"] is not None:
-        return options["validation_split"]
+    if validation == TRUE and options.validation_split is not None:
+        return options.validation_split
     return sets[tags["SET"]]
 
 
-def _read_flip(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _read_flip(files: dict[str, FileSpec], options: FlipOptions) -> dict[str, pd.DataFrame]:
     sequences, notes = _records(files["sequences"])
     labels, label_notes = _records(files["labels"])
     masks, mask_notes = _records(files["mask"]) if "mask" in files else ({}, [])
@@ -108,12 +127,6 @@ def _read_flip(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str,
     return tables
 
 
-def _check_flip(files: Mapping[str, Any], options: dict[str, Any]) -> None:
-    sets = options["sets"]
-    if not sets or not all(isinstance(key, str) and isinstance(value, str) and value for key, value in sets.items()):
-        raise InputError(f"format 'flip_fasta': options.sets must map SET values to split names, got {sets!r}")
-
-
 import_flip_fasta = Format(
     "flip_fasta",
     _read_flip,
@@ -127,17 +140,6 @@ import_flip_fasta = Format(
         ),
         FileKey("mask", "FASTA of per-residue 0/1, 0 = unresolved -> '.' (FLIP: mask.fasta)"),
     ),
-    (
-        Option("sets", (dict,), {"train": "train", "test": "test"}, "SET value -> split name"),
-        Option(
-            "validation_split",
-            (str, type(None)),
-            "valid",
-            "split of records with VALIDATION=True (null: they stay in their SET's split)",
-        ),
-    ),
-    check=_check_flip,
+    FlipOptions,
     details="Files are joined by ID; sequences the labels file does not name are counted in `dropped`.",
 )
-
-FORMATS = {import_flip_fasta.name: import_flip_fasta}

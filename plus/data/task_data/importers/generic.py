@@ -1,6 +1,6 @@
 """The generic `table` importer: any CSV, TSV or FASTA file, read through a column mapping from config.
 
-files: `{split: path}`; the options are declared on `import_table` below (docs/formats.md lists them).
+files: `{split: path}`; the options are declared by `TableOptions` below (docs/formats.md lists them).
 FASTA files (`.fa`, `.fasta`, `.faa`, or `format: fasta`) take the id from header field 0 and the label (and,
 with `split_column: "header_field:N"`, the split) from other whitespace-separated header fields.
 """
@@ -8,13 +8,14 @@ with `split_column: "header_field:N"`, the split) from other whitespace-separate
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from plus.data.fasta import read_fasta
-from plus.data.task_data.declarations import SPLIT, FileKey, Format, Option
+from plus.data.task_data.declarations import SPLIT, FileKey, Format, FormatOptions
 from plus.data.task_data.importers import (
     ORIGIN,
     FileSpec,
@@ -28,6 +29,28 @@ from plus.data.task_data.importers import (
 )
 from plus.errors import InputError
 
+
+class TableOptions(FormatOptions):
+    """Options of the `table` format."""
+
+    columns: dict[str, Any] | None = Field(
+        None,
+        description="canonical column -> file column (names, or 0-based positions with header: false) for id "
+        "(optional: `{split}_{row}`), sequence, label, and sequence_b/id_b for pairs; required for CSV/TSV",
+    )
+    sep: str | None = Field(None, description="field separator (null: tab for .tsv/.tab files, comma otherwise)")
+    header: bool = Field(True, description="whether the first line names the columns")
+    split_column: str | int | None = Field(
+        None,
+        description="column whose values name each row's split; for FASTA `header_field:N` "
+        "(null: the files key is the split)",
+    )
+    fasta_label: str = Field(
+        "header_field:1", description="FASTA only: the label is header field N (field 0 is the id)"
+    )
+    format: Literal["fasta", "csv", "tsv"] | None = Field(None, description="the file type (null: from the file name)")
+
+
 FASTA_SUFFIXES = (".fa", ".fasta", ".faa", ".fa.gz", ".fasta.gz", ".faa.gz")
 TABLE_COLUMNS = ("id", "sequence", "label", "id_b", "sequence_b")
 HEADER_FIELD = "header_field"
@@ -40,16 +63,16 @@ def _file_name(spec: FileSpec) -> str:
     return str(spec_member(spec) or spec_path(spec)).lower()
 
 
-def _is_fasta(spec: FileSpec, options: dict[str, Any]) -> bool:
-    if options["format"] is not None:
-        return options["format"] == "fasta"
+def _is_fasta(spec: FileSpec, options: TableOptions) -> bool:
+    if options.format is not None:
+        return options.format == "fasta"
     return _file_name(spec).endswith(FASTA_SUFFIXES)
 
 
-def _separator(spec: FileSpec, options: dict[str, Any]) -> str:
-    if options["sep"] is not None:
-        return str(options["sep"])
-    if options["format"] == "tsv" or _file_name(spec).removesuffix(".gz").endswith((".tsv", ".tab")):
+def _separator(spec: FileSpec, options: TableOptions) -> str:
+    if options.sep is not None:
+        return str(options.sep)
+    if options.format == "tsv" or _file_name(spec).removesuffix(".gz").endswith((".tsv", ".tab")):
         return "\t"
     return ","
 
@@ -62,10 +85,10 @@ def _header_field(rule: Any, option: str) -> int:
     return int(number)
 
 
-def _read_fasta_table(spec: FileSpec, split: str, options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _read_fasta_table(spec: FileSpec, split: str, options: TableOptions) -> dict[str, pd.DataFrame]:
     name = describe(spec)
-    field = _header_field(options["fasta_label"], "fasta_label")
-    split_field = None if options["split_column"] is None else _header_field(options["split_column"], "split_column")
+    field = _header_field(options.fasta_label, "fasta_label")
+    split_field = None if options.split_column is None else _header_field(options.split_column, "split_column")
     rows: dict[str, list[tuple[str, str, str, str]]] = {}
     with open_text(spec) as handle:
         for record in read_fasta(handle, name=name):
@@ -87,8 +110,8 @@ def _read_fasta_table(spec: FileSpec, split: str, options: dict[str, Any]) -> di
     }
 
 
-def _column_map(options: dict[str, Any]) -> dict[str, Any]:
-    columns = options["columns"]
+def _column_map(options: TableOptions) -> dict[str, Any]:
+    columns = options.columns
     if not isinstance(columns, dict) or "sequence" not in columns or "label" not in columns:
         raise InputError("format 'table': options.columns must map at least 'sequence' and 'label' to columns")
     unknown = sorted(set(columns) - set(TABLE_COLUMNS))
@@ -97,20 +120,20 @@ def _column_map(options: dict[str, Any]) -> dict[str, Any]:
     return columns
 
 
-def _read_delimited(spec: FileSpec, options: dict[str, Any]) -> tuple[pd.DataFrame, pd.Series]:
+def _read_delimited(spec: FileSpec, options: TableOptions) -> tuple[pd.DataFrame, pd.Series]:
     """The file as a frame of strings and, per row, its line number in the file."""
-    header = options["header"]
+    header = options.header
     frame = read_delimited(spec, sep=_separator(spec, options), header=0 if header else None)
     lines = pd.Series(np.arange(1, len(frame) + 1) + (1 if header else 0))
     return frame, lines
 
 
-def _read_delimited_table(spec: FileSpec, split: str, options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _read_delimited_table(spec: FileSpec, split: str, options: TableOptions) -> dict[str, pd.DataFrame]:
     name = describe(spec)
     columns = _column_map(options)
     frame, lines = _read_delimited(spec, options)
     wanted = dict(columns)
-    split_column = options["split_column"]
+    split_column = options.split_column
     if split_column is not None:
         wanted["split"] = split_column
     missing = [source for source in wanted.values() if source not in frame]
@@ -133,7 +156,7 @@ def _read_delimited_table(spec: FileSpec, split: str, options: dict[str, Any]) -
     return result
 
 
-def _read_table(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _read_table(files: dict[str, FileSpec], options: TableOptions) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {}
     for key, spec in files.items():
         if _is_fasta(spec, options):
@@ -150,13 +173,11 @@ def _read_table(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str
     return tables
 
 
-def _check_table(files: Mapping[str, Any], options: dict[str, Any]) -> None:
-    """The option checks that need no file: the FASTA rules, the format name, and (for tables) columns."""
-    if options["format"] not in (None, "fasta", "csv", "tsv"):
-        raise InputError(f"format 'table': options.format must be fasta, csv or tsv, not {options['format']!r}")
-    _header_field(options["fasta_label"], "fasta_label")
+def _check_table(files: Mapping[str, Any], options: TableOptions) -> None:
+    """The option checks that need the files keys: the FASTA rules and (for tables) columns."""
+    _header_field(options.fasta_label, "fasta_label")
     fasta = [key for key, spec in files.items() if _is_fasta(spec, options)]
-    split_column = options["split_column"]
+    split_column = options.split_column
     if fasta and split_column is not None and not str(split_column).startswith(f"{HEADER_FIELD}:"):
         raise InputError(
             f"format 'table': files {fasta} are FASTA, where split_column must be 'header_field:N', "
@@ -173,26 +194,6 @@ import_table = Format(
     _read_table,
     "Any CSV, TSV or FASTA file read through a column mapping from config (new tasks need no code).",
     (FileKey(SPLIT, "a file of that split, or any name when split_column names each row's split"),),
-    (
-        Option(
-            "columns",
-            (dict, type(None)),
-            None,
-            "canonical column -> file column (names, or 0-based positions with header: false) for id (optional: "
-            "`{split}_{row}`), sequence, label, and sequence_b/id_b for pairs; required for CSV/TSV",
-        ),
-        Option("sep", (str, type(None)), None, "field separator (null: tab for .tsv/.tab files, comma otherwise)"),
-        Option("header", (bool,), True, "whether the first line names the columns"),
-        Option(
-            "split_column",
-            (str, int, type(None)),
-            None,
-            "column whose values name each row's split; for FASTA `header_field:N` (null: the files key is the split)",
-        ),
-        Option("fasta_label", (str,), "header_field:1", "FASTA only: the label is header field N (field 0 is the id)"),
-        Option("format", (str, type(None)), None, "fasta, csv or tsv (null: from the file name)"),
-    ),
+    TableOptions,
     check=_check_table,
 )
-
-FORMATS = {import_table.name: import_table}

@@ -152,8 +152,3 @@ import_plus_homology_pairs = Format(
     "TSVs `pdb_id_A pdb_id_B sequence_A sequence_B similarity` by split.",
     (FileKey(SPLIT, "a pairs TSV of that split"),),
 )
-
-FORMATS = {
-    fmt.name: fmt
-    for fmt in (import_scope_bepler, import_plus_homology, import_plus_homology_train, import_plus_homology_pairs)
-}

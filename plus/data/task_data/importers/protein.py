@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+from pydantic import Field, field_validator
 
 from plus.data.fasta import read_fasta
-from plus.data.task_data.declarations import SPLIT, FileKey, Format, Option
+from plus.data.task_data.declarations import SPLIT, FileKey, Format, FormatOptions, NoOptions
 from plus.data.task_data.importers import (
     ORIGIN,
     FileSpec,
@@ -24,7 +25,25 @@ DEEPSOL_PARTS = {"train": "train", "val": "valid", "test": "test"}
 DEEPLOC_MEMBRANE_TAGS = ("M", "S", "U")
 
 
-def _read_deepsol(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+class DeepLocOptions(FormatOptions):
+    """Options of the `deeploc` format."""
+
+    tags: dict[Any, Any] = Field(
+        {"test": "test"}, description="third header field -> split, e.g. {test: test, new_test_set: test2}"
+    )
+    untagged_split: str = Field("train", description="split of records whose header has no third field")
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_name_splits(cls, tags: dict[Any, Any]) -> dict[Any, Any]:
+        if not tags or not all(
+            isinstance(key, str) and isinstance(value, str) and value for key, value in tags.items()
+        ):
+            raise ValueError(f"options.tags must map header tags to split names, got {tags!r}")
+        return tags
+
+
+def _read_deepsol(files: dict[str, FileSpec], options: NoOptions) -> dict[str, pd.DataFrame]:
     tables = {}
     for part, split in DEEPSOL_PARTS.items():
         src, tgt = files.get(f"{part}_src"), files.get(f"{part}_tgt")
@@ -54,14 +73,14 @@ def _read_deepsol(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[s
     return tables
 
 
-def _check_deepsol(files: Mapping[str, Any], options: dict[str, Any]) -> None:
+def _check_deepsol(files: Mapping[str, Any], options: NoOptions) -> None:
     for part in DEEPSOL_PARTS:
         if (f"{part}_src" in files) != (f"{part}_tgt" in files):
             raise InputError(f"format 'deepsol': {part}_src and {part}_tgt must be given together")
 
 
-def _read_deeploc(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    tags: Mapping[str, str] = options["tags"]
+def _read_deeploc(files: dict[str, FileSpec], options: DeepLocOptions) -> dict[str, pd.DataFrame]:
+    tags: Mapping[str, str] = options.tags
     spec = files["fasta"]
     rows: dict[str, list[tuple[str, str, str, str]]] = {}
     name = describe(spec)
@@ -79,7 +98,7 @@ def _read_deeploc(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[s
                 raise InputError(
                     f"{where}: location {fields[1]!r} is not 'Location-X' with X in {DEEPLOC_MEMBRANE_TAGS}"
                 )
-            split = tags[fields[2]] if len(fields) == 3 else options["untagged_split"]
+            split = tags[fields[2]] if len(fields) == 3 else options.untagged_split
             rows.setdefault(split, []).append((fields[0], record.sequence, location, where))
         notes = truncation_warnings(handle)
     if not rows:
@@ -90,12 +109,6 @@ def _read_deeploc(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[s
         )
         for split, records in rows.items()
     }
-
-
-def _check_deeploc(files: Mapping[str, Any], options: dict[str, Any]) -> None:
-    tags = options["tags"]
-    if not tags or not all(isinstance(key, str) and isinstance(value, str) and value for key, value in tags.items()):
-        raise InputError(f"format 'deeploc': options.tags must map header tags to split names, got {tags!r}")
 
 
 def _read_plus_fasta(files: dict[str, FileSpec], kind: str) -> dict[str, pd.DataFrame]:
@@ -144,13 +157,7 @@ import_deeploc = Format(
     _read_deeploc,
     "DeepLoc 1.0 FASTA, headers `>ACC Location-{M,S,U}[ TAG]`; label = Location (the membrane tag is dropped).",
     (FileKey("fasta", "the DeepLoc FASTA (e.g. deeploc_data.fasta)", required=True),),
-    (
-        Option(
-            "tags", (dict,), {"test": "test"}, "third header field -> split, e.g. {test: test, new_test_set: test2}"
-        ),
-        Option("untagged_split", (str,), "train", "split of records whose header has no third field"),
-    ),
-    check=_check_deeploc,
+    DeepLocOptions,
     details="A header whose third field is not a key of `tags` is an error.",
 )
 import_plus_label = Format(
@@ -165,5 +172,3 @@ import_plus_localization = Format(
     "PLUS localization FASTA: `>id Location-M`, one file per split (the tag after the last '-' is dropped).",
     _SPLIT_FILES,
 )
-
-FORMATS = {fmt.name: fmt for fmt in (import_deepsol, import_deeploc, import_plus_label, import_plus_localization)}

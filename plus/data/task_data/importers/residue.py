@@ -13,9 +13,10 @@ from typing import Any, NamedTuple, TextIO
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from plus.data.fasta import read_fasta
-from plus.data.task_data.declarations import SPLIT, FileKey, Format, Option
+from plus.data.task_data.declarations import SPLIT, FileKey, Format, FormatOptions, NoOptions
 from plus.data.task_data.importers import ORIGIN, FileSpec, describe, new_table, open_text, read_delimited
 from plus.data.task_data.importers.labels import (
     apply_mask,
@@ -31,19 +32,49 @@ from plus.tasks import SECSTR8, TOPOLOGY
 POOL = "pool"
 
 
+class NetSurfPOptions(FormatOptions):
+    """Options of the `netsurfp_csv` format."""
+
+    mask_column: str | None = Field("cb513_mask", description="0/1 column; residues with 0 become '.' (null: none)")
+    mask_disordered: bool = Field(
+        True, description="residues with disorder 0 become '.' (their dssp8 is a placeholder C in these files)"
+    )
+    disorder_column: str = Field("disorder", description="the 0/1 disorder column")
+    id_column: str | None = Field(None, description="column holding ids (null: ids are `{id_prefix}_{row}`)")
+    id_prefix: str | None = Field(None, description="prefix of generated ids (null: the split name)")
+
+
+class PoolOptions(FormatOptions):
+    """Options of the `plus_3line` format: how `pool` files are split."""
+
+    split: dict[Any, Any] | None = Field(
+        None,
+        description="split fractions for pool files, e.g. {train: 0.8, valid: 0.1, test: 0.1}; they must sum to 1",
+    )
+    seed: int = Field(0, description="seed of the pool split")
+
+
+class TopconsOptions(PoolOptions):
+    """Options of the `topcons_3line` format: the topology letter map and the pool split."""
+
+    map: dict[Any, Any] | None = Field(
+        None, description="topology letter -> I, O, M or '.' (default: S and any other -> '.')"
+    )
+
+
 # NetSurfP-2.0 / ProtTrans CSV ------------------------------------------------------------------------------
 
 
-def _read_netsurfp_files(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _read_netsurfp_files(files: dict[str, FileSpec], options: NetSurfPOptions) -> dict[str, pd.DataFrame]:
     return {split: _read_netsurfp(spec, split, options) for split, spec in files.items()}
 
 
-def _read_netsurfp(spec: FileSpec, split: str, options: Mapping[str, Any]) -> pd.DataFrame:
+def _read_netsurfp(spec: FileSpec, split: str, options: NetSurfPOptions) -> pd.DataFrame:
     name = describe(spec)
-    mask_column = options["mask_column"]
-    disorder_column = options["disorder_column"] if options["mask_disordered"] else None
-    id_column = options["id_column"]
-    id_prefix = split if options["id_prefix"] is None else options["id_prefix"]
+    mask_column = options.mask_column
+    disorder_column = options.disorder_column if options.mask_disordered else None
+    id_column = options.id_column
+    id_prefix = split if options.id_prefix is None else options.id_prefix
     frame = read_delimited(spec, sep=",", skipinitialspace=True)
     frame.columns = [str(column).strip() for column in frame.columns]
     needed = [c for c in ("input", "dssp8", mask_column, disorder_column, id_column) if c]
@@ -105,7 +136,7 @@ def _binary(values: list[str], residues: list[str], column: str, where: str) -> 
 # PLUS secstr FASTA: >name:sequence / >name:secstr ----------------------------------------------------------
 
 
-def _read_plus_secstr_files(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _read_plus_secstr_files(files: dict[str, FileSpec], options: NoOptions) -> dict[str, pd.DataFrame]:
     return {split: _read_plus_secstr(spec) for split, spec in files.items()}
 
 
@@ -181,8 +212,8 @@ def read_three_line(handle: TextIO, name: str) -> Iterator[ThreeLineRecord]:
         yield ThreeLineRecord(record, sequence.upper(), topology, number)
 
 
-def _read_topcons(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    mapping = topology_map(options["map"])
+def _read_topcons(files: dict[str, FileSpec], options: TopconsOptions) -> dict[str, pd.DataFrame]:
+    mapping = topology_map(options.map)
     tables = {}
     for split, records in _records_by_split(files, options).items():
         rows, counts = [], Counter()
@@ -194,7 +225,7 @@ def _read_topcons(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[s
     return tables
 
 
-def _read_plus_3line(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _read_plus_3line(files: dict[str, FileSpec], options: PoolOptions) -> dict[str, pd.DataFrame]:
     tables = {}
     for split, records in _records_by_split(files, options).items():
         for record, origin in records:
@@ -221,30 +252,28 @@ def _is_pool(key: str) -> bool:
     return key == POOL or key.startswith(f"{POOL}_")
 
 
-def _check_pool(files: Mapping[str, Any], options: dict[str, Any]) -> None:
+def _check_pool(files: Mapping[str, Any], options: PoolOptions) -> None:
     """Pool files and options.split go together (checked without reading the files)."""
     pools = [key for key in files if _is_pool(key)]
     if not pools:
-        if options["split"] is not None:
+        if options.split is not None:
             raise InputError("options.split applies only to 'pool' files")
         return
     if len(pools) != len(files):
         raise InputError(f"'pool' files cannot be combined with per-split files {sorted(files)}")
-    if options["split"] is None:
+    if options.split is None:
         raise InputError("a 'pool' file needs options.split, e.g. {train: 0.8, valid: 0.1, test: 0.1}")
-    check_fractions(options["split"], "options.split")
+    check_fractions(options.split, "options.split")
 
 
-def _records_by_split(
-    files: dict[str, FileSpec], options: Mapping[str, Any]
-) -> dict[str, list[tuple[ThreeLineRecord, str]]]:
+def _records_by_split(files: dict[str, FileSpec], options: PoolOptions) -> dict[str, list[tuple[ThreeLineRecord, str]]]:
     """Records per split: one file per split, or `pool` / `pool_*` files concatenated and split by fractions."""
     pools = sorted(key for key in files if _is_pool(key))
     if not pools:
         return {split: _read_records(spec) for split, spec in files.items()}
     records = [record for key in pools for record in _read_records(files[key])]
     sequences = [record.sequence for record, _ in records]
-    parts = split_by_sequence(sequences, options["split"], options["seed"], "options.split")
+    parts = split_by_sequence(sequences, options.split, options.seed, "options.split")
     return {split: [records[i] for i in indices] for split, indices in parts.items()}
 
 
@@ -258,15 +287,6 @@ _POOL_FILES = (
     FileKey(POOL, "one 3-line file to split by options.split (instead of per-split files)"),
     FileKey(f"{POOL}_*", "several pool files, concatenated before splitting"),
 )
-_POOL_OPTIONS = (
-    Option(
-        "split",
-        (dict, type(None)),
-        None,
-        "split fractions for pool files, e.g. {train: 0.8, valid: 0.1, test: 0.1}; they must sum to 1",
-    ),
-    Option("seed", (int,), 0, "seed of the pool split"),
-)
 _POOL_DETAILS = (
     "A pool is split by a seeded hash of each sequence, cut at the cumulative fractions in the order train, "
     "valid, test, then other names sorted: the result depends only on the data and the seed, and identical "
@@ -278,18 +298,7 @@ import_netsurfp_csv = Format(
     _read_netsurfp_files,
     "NetSurfP-2.0 / ProtTrans CSVs (`input, dssp3, dssp8, disorder, cb513_mask`, space-separated per residue).",
     (FileKey(SPLIT, "a CSV of that split (key = split name, e.g. test_cb513)"),),
-    (
-        Option("mask_column", (str, type(None)), "cb513_mask", "0/1 column; residues with 0 become '.' (null: none)"),
-        Option(
-            "mask_disordered",
-            (bool,),
-            True,
-            "residues with disorder 0 become '.' (their dssp8 is a placeholder C in these files)",
-        ),
-        Option("disorder_column", (str,), "disorder", "the 0/1 disorder column"),
-        Option("id_column", (str, type(None)), None, "column holding ids (null: ids are `{id_prefix}_{row}`)"),
-        Option("id_prefix", (str, type(None)), None, "prefix of generated ids (null: the split name)"),
-    ),
+    NetSurfPOptions,
     details="dssp8 coil spellings `-`, ` `, `L` and polyproline `P` become C; each mapping is counted.",
 )
 import_plus_secstr = Format(
@@ -303,10 +312,7 @@ import_topcons_3line = Format(
     _read_topcons,
     "TOPCONS2 3-line files (`>name`, sequence, topology); I, O, M kept, other letters mapped by options.map.",
     _POOL_FILES,
-    (
-        Option("map", (dict, type(None)), None, "topology letter -> I, O, M or '.' (default: S and any other -> '.')"),
-        *_POOL_OPTIONS,
-    ),
+    TopconsOptions,
     check=_check_pool,
     details=_POOL_DETAILS,
 )
@@ -315,9 +321,7 @@ import_plus_3line = Format(
     _read_plus_3line,
     "The PLUS authors' transmembrane 3-line files: topology letters must be I, O or M only.",
     _POOL_FILES,
-    _POOL_OPTIONS,
+    PoolOptions,
     check=_check_pool,
     details=_POOL_DETAILS,
 )
-
-FORMATS = {fmt.name: fmt for fmt in (import_netsurfp_csv, import_plus_secstr, import_topcons_3line, import_plus_3line)}

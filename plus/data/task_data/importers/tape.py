@@ -14,13 +14,14 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from plus.data.task_data import archives, safe_pickle
-from plus.data.task_data.declarations import SPLIT, FileKey, Format, Option
+from plus.data.task_data.declarations import SPLIT, FileKey, Format, FormatOptions, NoOptions
 from plus.data.task_data.importers import (
     ORIGIN,
     FileSpec,
@@ -36,6 +37,20 @@ from plus.errors import InputError
 from plus.tasks import UNLABELLED
 
 
+class TapeOptions(FormatOptions):
+    """Options of the `tape_json` and `tape_lmdb` formats."""
+
+    label_field: str = Field(
+        description="record field used as label (e.g. one of stability_score, log_fluorescence, or ss8: ints 0-7 -> "
+        "GHIBESTC, positions where valid_mask is false -> '.'); one-element lists are unwrapped"
+    )
+    valid_mask: Literal["respect", "ignore"] = Field(
+        "respect",
+        description="ss8 only: respect = residues with valid_mask false become '.' (unscored); ignore = every "
+        "residue keeps its ss8 label and is scored, as in the PLUS authors' files",
+    )
+
+
 def _unwrap(value: Any) -> Any:
     """TAPE stores scalar labels as one-element lists (or arrays); return the scalar."""
     if isinstance(value, np.ndarray):
@@ -47,13 +62,13 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
-def _tape_table(records: Iterator[Any], split: str, name: str, options: dict[str, Any]) -> pd.DataFrame:
+def _tape_table(records: Iterator[Any], split: str, name: str, options: TapeOptions) -> pd.DataFrame:
     """Canonical rows from TAPE records (dicts with `primary`, the label field and usually `id`).
 
     With label_field ss8, positions where `valid_mask` is false become unlabelled ('.'), unless options
     valid_mask is "ignore" (the PLUS authors' files label and score every residue: docs/fidelity.md, row 5)."""
-    label_field = options["label_field"]
-    respect_mask = options["valid_mask"] == "respect"
+    label_field = options.label_field
+    respect_mask = options.valid_mask == "respect"
     ids, sequences, labels, origins = [], [], [], []
     unlabelled = scored_despite_mask = 0
     for index, record in enumerate(records):
@@ -99,7 +114,7 @@ def _unique_ids(ids: list[str]) -> tuple[list[str], int]:
     return result, sum(n - 1 for n in seen.values())
 
 
-def _read_tape_json(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _read_tape_json(files: dict[str, FileSpec], options: TapeOptions) -> dict[str, pd.DataFrame]:
     tables = {}
     for split, spec in files.items():
         name = describe(spec)
@@ -164,7 +179,7 @@ def _extract_lmdb(spec: FileSpec, target: Path) -> tuple[Path, bool]:
     return target, True
 
 
-def _read_tape_lmdb(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _read_tape_lmdb(files: dict[str, FileSpec], options: TapeOptions) -> dict[str, pd.DataFrame]:
     try:
         importlib.import_module("lmdb")
     except ImportError as error:
@@ -187,7 +202,7 @@ def _read_tape_lmdb(files: dict[str, FileSpec], options: dict[str, Any]) -> dict
     return tables
 
 
-def _read_tape_csv(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _read_tape_csv(files: dict[str, FileSpec], options: NoOptions) -> dict[str, pd.DataFrame]:
     tables = {}
     for split, spec in files.items():
         name = describe(spec)
@@ -213,22 +228,6 @@ def _read_tape_csv(files: dict[str, FileSpec], options: dict[str, Any]) -> dict[
 
 
 _SPLIT_FILES = (FileKey(SPLIT, "a file of that split (key = split name, e.g. train, valid, test_cb513)"),)
-_LABEL_FIELD = Option(
-    "label_field",
-    (str,),
-    None,
-    "record field used as label (e.g. one of stability_score, log_fluorescence, or ss8: ints 0-7 -> GHIBESTC, "
-    "positions where valid_mask is false -> '.'); one-element lists are unwrapped",
-    required=True,
-)
-_VALID_MASK = Option(
-    "valid_mask",
-    (str,),
-    "respect",
-    "ss8 only: respect = residues with valid_mask false become '.' (unscored); ignore = every residue keeps its "
-    "ss8 label and is scored, as in the PLUS authors' files",
-    choices=("respect", "ignore"),
-)
 _RECORDS = (
     "Ids come from the records' `id` (`{split}_{index}` when absent); repeated ids get a `#k` suffix, counted in "
     "`mapped`."
@@ -239,7 +238,7 @@ import_tape_json = Format(
     _read_tape_json,
     "TAPE raw JSON lists of records (data_raw_pytorch archives), one file per split.",
     _SPLIT_FILES,
-    (_LABEL_FIELD, _VALID_MASK),
+    TapeOptions,
     details=_RECORDS,
 )
 import_tape_lmdb = Format(
@@ -247,7 +246,7 @@ import_tape_lmdb = Format(
     _read_tape_lmdb,
     "TAPE LMDB databases (data_pytorch archives), one per split: a path, or a directory/file member of an archive.",
     _SPLIT_FILES,
-    (_LABEL_FIELD, _VALID_MASK),
+    TapeOptions,
     details=_RECORDS
     + " Records are unpickled by a restricted unpickler that allows only plain data types and numpy arrays; "
     "any other pickled name is refused (see plus/data/task_data/safe_pickle.py). Needs the `lmdb` package.",
@@ -258,5 +257,3 @@ import_tape_csv = Format(
     "`seq,label[,num_mutations]` CSV copies of TAPE splits, one file per split. Ids are `{split}_{row}`.",
     _SPLIT_FILES,
 )
-
-FORMATS = {fmt.name: fmt for fmt in (import_tape_json, import_tape_lmdb, import_tape_csv)}
