@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from plus.errors import InputError
-from plus.run_plan.settings import PlanSettings
+from plus.estimates.settings import PlanSettings
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")]
 Shape = Literal["pair", "protein_classification", "protein_regression", "residue_classification"]
