@@ -454,6 +454,7 @@ class WorkflowPlan:
             reference_model=self.config.report.reference_model,
             provenance=provenance,
             gpus_per_rule=self.requests.gpus_per_rule(),
+            tasks={task: self.task_specs[task] for task in self.tasks},
             bootstrap_resamples=self.config.report.bootstrap_resamples,
             min_train_examples=self.config.report.min_train_examples,
         )

@@ -891,6 +891,7 @@ class ReportJob(Settings):
     reference_model: str | None = None
     provenance: dict[str, dict[str, str]] = Field({}, description="task -> {kind, detail} of its data")
     gpus_per_rule: dict[str, float] = Field({}, description="GPUs each rule's jobs ask for (for GPU hours)")
+    tasks: dict[str, TaskSpec] = Field({}, description="task -> its spec as the workflow resolved it")
     bootstrap_resamples: Positive = ReportSettings.model_fields["bootstrap_resamples"].default
     min_train_examples: Positive = ReportSettings.model_fields["min_train_examples"].default
 
