@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plus.errors import InputError
+from plus.estimates.requests import RuleRequests, rule_requests
 from plus.models.specs import encoder_spec_class
 from plus.settings import (
     EmbedTaskJob,
@@ -140,6 +141,7 @@ class WorkflowPlan:
     config: WorkflowConfig
     task_specs: dict[str, TaskSpec]
     downloads: dict[str, Download]
+    requests: RuleRequests  # what each rule's jobs ask SLURM for: runtime per attempt, GPUs, retries
 
     @property
     def models(self) -> list[str]:
@@ -451,6 +453,8 @@ class WorkflowPlan:
             runs=self.runs(),
             reference_model=self.config.report.reference_model,
             provenance=provenance,
+            gpus_per_rule=self.requests.gpus_per_rule(),
+            tasks={task: self.task_specs[task] for task in self.tasks},
             bootstrap_resamples=self.config.report.bootstrap_resamples,
             min_train_examples=self.config.report.min_train_examples,
         )
@@ -602,4 +606,8 @@ def plan_workflow(config: Mapping[str, Any]) -> WorkflowPlan:
     _check_references(settings)
     _check_sources(settings.tasks)
     settings = select_run(settings)
-    return WorkflowPlan(settings, _task_specs(settings), _downloads(settings))
+    try:
+        requests = rule_requests(settings.plan)
+    except InputError as error:
+        raise SettingsError(str(error)) from None
+    return WorkflowPlan(settings, _task_specs(settings), _downloads(settings), requests)

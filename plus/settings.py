@@ -41,7 +41,7 @@ from plus.models.specs import (  # noqa: F401 (re-exported: plus.settings holds 
     parse_encoder_spec,
     spec_has_mlm_head,
 )
-from plus.run_plan.settings import PlanSettings
+from plus.estimates.settings import PlanSettings
 from plus.settings_base import Settings, SettingsError
 from plus.tasks.decoding import DECODINGS, Decoding
 from plus.tasks.shapes import SHAPES, TaskShape
@@ -786,6 +786,7 @@ class ReportJob(Settings):
     reference_model: str | None = None
     provenance: dict[str, dict[str, str]] = Field({}, description="task -> {kind, detail} of its data")
     gpus_per_rule: dict[str, float] = Field({}, description="GPUs each rule's jobs ask for (for GPU hours)")
+    tasks: dict[str, TaskSpec] = Field({}, description="task -> its spec as the workflow resolved it")
     bootstrap_resamples: Positive = ReportSettings.model_fields["bootstrap_resamples"].default
     min_train_examples: Positive = ReportSettings.model_fields["min_train_examples"].default
 

@@ -556,6 +556,7 @@ def html_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"TASKS = {list(tasks)!r}\nPRETRAINING = True\n\n"
         f"def report_inputs():\n    return {relative!r}\n\n"
         f"def report_settings(wildcards):\n    return JobSettings({settings!r})\n\n"
+        "def requested_runtime(rule):\n    return lambda wildcards, attempt: 30 * attempt\n\n"
         f'include: "{REPO / "workflow" / "rules" / "report.smk"}"\n\n'
         'rule all:\n    input:\n        "results/summary.md",\n    default_target: True\n'
     )

@@ -20,6 +20,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from plus.cli import main as cli_main
+from plus.estimates.requests import load_table
 from plus.jobs import plan_workflow
 from plus.settings import PfamSettings, PretrainSettings, workflow_schema
 from plus.tasks import BUILTIN_TASKS, TaskSpec
@@ -381,8 +382,20 @@ def test_every_rule_has_log_benchmark_conda_threads_resources_and_calls_plus() -
         assert re.search(rf'"(OMP_NUM_THREADS=\{{threads\}} )?{launcher}plus [a-z-]+ ', shell), f"rule {rule}: {shell}"
     for rule in TRAINING_RULES:
         resources = blocks[rule].split("    resources:", 1)[1].split("    shell:", 1)[0]
-        assert "gpu=" in resources and "runtime=planned_runtime(" in resources and "mem_mb=memory_mb(" in resources
+        assert f'gpu=REQUESTS.gpus("{rule}")' in resources and "mem_mb=memory_mb(" in resources
+        assert f'runtime=requested_runtime("{rule}")' in resources
         assert "../../envs/plus-gpu.yaml" in blocks[rule]
+
+
+def test_every_rule_takes_its_runtime_and_gpus_from_the_requests_table() -> None:
+    table = load_table()
+    blocks = {rule: block for rule, block in rule_blocks().items() if rule != "all"}
+    assert set(blocks) == set(table), "plus/estimates/requests.yaml has one row per rule"
+    for rule, block in blocks.items():
+        resources = block.split("    resources:", 1)[1].split("    shell:", 1)[0]
+        assert f'runtime=requested_runtime("{rule}")' in resources, rule
+        assert ("gpu=" in resources) == bool(table[rule].gpus), rule
+        assert ("    retries:" in block) == (table[rule].retries is not None), rule
 
 
 def test_rules_do_not_name_the_builtin_tasks() -> None:

@@ -27,8 +27,9 @@ from plus.analysis.alignment import AlignedPair, AlignmentIndex, SearchHit, alig
 from plus.analysis.search import SplitHits, check_hits, read_hits, search_splits
 from plus.data.task_data.canonical import read_split
 from plus.errors import InputError
-from plus.io import atomic_path, write_json
+from plus.io import atomic_path
 from plus.metrics.task import fit_homology_thresholds, task_metrics
+from plus.report.records import METRICS_FILE, write_evaluation
 from plus.tasks import SCOP_LEVELS, UNLABELLED, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -201,5 +202,5 @@ def run_alignment_baseline(
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / "predictions.parquet") as tmp:
         pd.concat(tables, ignore_index=True).to_parquet(tmp, index=False)
-    write_json(out_dir / "metrics.json", metrics)
+    write_evaluation(out_dir / METRICS_FILE, metrics)
     return metrics

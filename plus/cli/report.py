@@ -71,6 +71,7 @@ def run_report(args: argparse.Namespace) -> int:
         task_summaries=args.task_summaries,
         benchmarks=sorted(args.benchmarks_dir.rglob("*.tsv")) if args.benchmarks_dir else (),
         gpus_per_rule=job.gpus_per_rule,
+        task_specs=job.tasks,
         provenance=job.provenance,
         reference_model=job.reference_model,
         min_train_examples=job.min_train_examples,

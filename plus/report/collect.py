@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,8 @@ import pandas as pd
 from plus.errors import InputError
 from plus.report.cost import collect_costs, empty_costs
 from plus.report.provenance import Provenance, read_summary, task_provenance
-from plus.settings import ReportJob, ReportSettings
+from plus.report.records import EvaluationRecord
+from plus.settings import ReportJob, ReportSettings, TaskSpec
 from plus.tasks import BUILTIN_TASKS
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,8 @@ class ReportData:
     audits: dict[str, pd.DataFrame] = field(default_factory=dict)  # task -> identity.parquet rows
     audit_summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> the audit's summary.json
     costs: pd.DataFrame = field(default_factory=empty_costs)  # one row per benchmark file (plus.report.cost)
-    gpus_per_rule: dict[str, float] = field(default_factory=dict)
+    gpus_per_rule: dict[str, float] = field(default_factory=dict)  # rule -> GPUs per job, from the plan
+    task_specs: dict[str, TaskSpec] = field(default_factory=dict)  # task -> its spec, from the plan (may be empty)
     provenance: dict[str, Provenance] = field(default_factory=dict)  # task -> where its data came from
     reference_model: str | None = None  # the model every other is tested against (None: statistics' default)
     task_summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> its summary.json (import)
@@ -108,13 +109,6 @@ def _key(record: dict[str, Any], key: str, source: str) -> Any:
     return record[key]
 
 
-def _metric_value(value: Any, source: str) -> float:
-    """A metric value; NaN is kept (an undefined metric, e.g. a correlation of constant predictions)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isinf(value):
-        raise InputError(f"{source}: expected a number or NaN, found {value!r}")
-    return float(value)
-
-
 def models_from_settings(job: ReportJob) -> dict[str, ModelInfo]:
     """The report's models, in table order, from its settings."""
     return {
@@ -130,42 +124,16 @@ def runs_from_settings(job: ReportJob) -> list[RunKey]:
     return [RunKey(run.model, run.task, run.seed) for run in job.runs]
 
 
+def evaluation_rows(record: EvaluationRecord) -> tuple[RunKey, TaskInfo, list[dict[str, Any]]]:
+    """An evaluation's run, its task description and its (split, metric, value) records."""
+    key = RunKey(record.model, record.task, record.seed)
+    task = TaskInfo(key.task, record.shape, record.headline.metric, record.headline.split)
+    return key, task, record.metric_rows()
+
+
 def load_evaluation(path: Path) -> tuple[RunKey, TaskInfo, list[dict[str, Any]]]:
-    """One evaluation metrics.json: its run, its task description and its (split, metric, value) records."""
-    record = read_json_file(path)
-    source = str(path)
-    seed = _key(record, "seed", source)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InputError(f"{source}: 'seed' must be an integer, found {seed!r}")
-    key = RunKey(str(_key(record, "model", source)), str(_key(record, "task", source)), seed)
-    headline = _key(record, "headline", source)
-    if not isinstance(headline, dict):
-        raise InputError(f"{source}: 'headline' must be an object with metric and split")
-    task = TaskInfo(
-        key.task,
-        str(_key(record, "shape", source)),
-        str(_key(headline, "metric", f"{source}: headline")),
-        str(_key(headline, "split", f"{source}: headline")),
-    )
-    splits = _key(record, "splits", source)
-    if not isinstance(splits, dict) or not splits:
-        raise InputError(f"{source}: 'splits' must be a non-empty object split -> metrics")
-    rows = []
-    for split, metrics in splits.items():
-        if not isinstance(metrics, dict):
-            raise InputError(f"{source}: splits.{split} must be an object metric -> value")
-        for metric, value in metrics.items():
-            if metric == "n":
-                continue
-            rows.append(
-                {"split": split, "metric": metric, "value": _metric_value(value, f"{source}: {split}.{metric}")}
-            )
-    if not any(r["split"] == task.headline_split and r["metric"] == task.headline_metric for r in rows):
-        raise InputError(
-            f"{source}: headline metric {task.headline_metric!r} on split {task.headline_split!r} "
-            "is not among the reported splits"
-        )
-    return key, task, rows
+    """One evaluation metrics.json (plus.report.records): its run, its task description and its metric records."""
+    return evaluation_rows(EvaluationRecord.read(path))
 
 
 def load_published(path: Path) -> pd.DataFrame:
@@ -238,6 +206,7 @@ def collect(
     audits: Sequence[Path] = (),
     benchmarks: Sequence[Path] = (),
     gpus_per_rule: Mapping[str, float] | None = None,
+    task_specs: Mapping[str, TaskSpec] | None = None,
     provenance: Mapping[str, Any] | None = None,
     task_summaries: Sequence[Path] = (),
     reference_model: str | None = None,
@@ -247,7 +216,8 @@ def collect(
     """Load every input; fail on a missing, duplicated or unexpected run instead of leaving holes.
 
     Optional: `audits` (identity.parquet of `plus audit-leakage`, summary.json beside it), `benchmarks`
-    (Snakemake benchmark TSVs) with `gpus_per_rule` (rule -> GPUs requested), `provenance`
+    (Snakemake benchmark TSVs) with `gpus_per_rule` (rule -> GPUs requested), `task_specs` (task -> its spec, as
+    the plan resolved it; a task without one is described by its evaluations and predictions), `provenance`
     ({task: {kind, detail}}, overriding what `task_summaries` (results/tasks/{task}/summary.json) imply) and
     `reference_model` (default: the first model pretrained with MLM + SFP, else the first model) and
     `min_train_examples` (default: ReportSettings'; a task trained on fewer has its scores marked) and
@@ -262,9 +232,10 @@ def collect(
     thresholds: dict[RunKey, list[float]] = {}
     rows = []
     for path in map(Path, evaluations):
-        key, task, records = load_evaluation(path)
+        evaluation = EvaluationRecord.read(path)
+        key, task, records = evaluation_rows(evaluation)
         if task.shape == "pair":
-            thresholds[key] = _thresholds(path)
+            thresholds[key] = list(evaluation.homology_thresholds or [])
         if key.model not in models:
             raise InputError(f"{path}: model {key.model!r} is not in --models-json ({sorted(models)})")
         if key in run_files:
@@ -280,6 +251,12 @@ def collect(
         runs_by_dir[path.resolve().parent] = key
         rows.extend({"model": key.model, "task": key.task, "seed": key.seed, **record} for record in records)
 
+    for name, spec in (task_specs or {}).items():
+        if name in tasks and spec.shape != tasks[name].shape:
+            raise InputError(
+                f"{task_sources[name]}: task {name!r} is evaluated as {tasks[name].shape} here but is "
+                f"{spec.shape} in the report's settings"
+            )
     seeds = sorted({key.seed for key in run_files})
     task_names = _task_order(tasks)
     if expected is None:
@@ -345,6 +322,7 @@ def collect(
         audit_summaries=audit_summaries,
         costs=collect_costs(benchmarks, models, task_names, gpus_per_rule, checkpoints_dir),
         gpus_per_rule=dict(gpus_per_rule or {}),
+        task_specs={name: spec for name, spec in (task_specs or {}).items() if name in task_names},
         provenance=task_provenance(task_names, task_summaries, provenance),
         reference_model=reference_model,
         task_summaries=load_task_summaries(task_summaries, task_names),
@@ -375,16 +353,6 @@ def _default_expected(
             else:
                 expected += [RunKey(model, task, seed) for seed in seeds]
     return expected
-
-
-def _thresholds(path: Path) -> list[float]:
-    """The level thresholds a homology evaluation fitted on its valid split."""
-    value = read_json_file(path).get("homology_thresholds")
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, (int, float)) for v in value):
-        raise InputError(f"{path}: 'homology_thresholds' must be a list of numbers")
-    return [float(v) for v in value]
 
 
 AUDIT_COLUMNS = ("split", "id", "max_identity")

@@ -58,7 +58,7 @@ def identity_bin_table(data: ReportData) -> Table:
             frames = run_predictions(data, model, task)
             if not frames:
                 continue
-            spec = report_task_spec(info, list(frames.values()))
+            spec = report_task_spec(info, list(frames.values()), data.task_specs.get(task))
             for split in splits:
                 for label in (*(b[0] for b in IDENTITY_BINS), ALL):
                     values, n = [], 0

@@ -14,13 +14,16 @@ def _value_text(value: object) -> str:
         if names and len(names) == len(value):
             return ", ".join(str(name) for name in names)
         return f"{len(value)} entries"
+    if isinstance(value, dict) and value and all(isinstance(item, dict) and "name" in item for item in value.values()):
+        return ", ".join(str(key) for key in value)
     if isinstance(value, dict):
         return ", ".join(f"{key}: {_value_text(item)}" for key, item in value.items()) or "none"
     return "none" if value is None else str(value)
 
 
 def settings_summary(settings_json: str) -> str:
-    """`key: value` per top-level setting: lists of named items by their names, other lists by their length."""
+    """`key: value` per top-level setting: lists and mappings of named items by their names, other lists by their
+    length."""
     return "; ".join(f"{key}: {_value_text(value)}" for key, value in json.loads(settings_json).items())
 
 

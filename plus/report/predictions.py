@@ -39,28 +39,40 @@ def run_predictions(data: ReportData, model: str, task: str) -> dict[int, pd.Dat
     return {key.seed: read_predictions(data.predictions[key]) for key in keys}
 
 
-def report_task_spec(task: TaskInfo, frames: list[pd.DataFrame]) -> TaskSpec:
-    """The built-in spec of a task, else one built from its shape and the labels seen in its predictions."""
+def report_task_spec(task: TaskInfo, frames: list[pd.DataFrame], planned: TaskSpec | None = None) -> TaskSpec:
+    """The task's spec as the plan resolved it (`planned`, the report job's), its classes read from the predictions
+    where they come from the data; without one (a report built outside the workflow), the built-in spec of the
+    task, else one built from its shape and the labels seen in its predictions."""
+    if planned is not None:
+        if planned.classes_from_data and not planned.classes:
+            classes = _seen_classes(task.shape, frames)
+            return TaskSpec.from_dict({**planned.to_dict(), "classes": list(classes)}, f"task {task.name!r}")
+        return planned
     builtin = BUILTIN_TASKS.get(task.name)
     if builtin is not None and builtin.shape == task.shape:
         return builtin
-    classes: tuple[str, ...] = ()
-    if task.shape == "protein_classification":
-        seen = set()
-        for frame in frames:
-            seen |= set(frame["target"].astype(str)) | set(frame["prediction"].astype(str))
-        classes = tuple(sorted(seen))
-    elif task.shape == "residue_classification":
-        seen = set()
-        for frame in frames:
-            seen |= set("".join(frame["target"].astype(str))) | set("".join(frame["prediction"].astype(str)))
-        classes = tuple(sorted(seen - {UNLABELLED}))
     values = {
         "name": task.name,
         "shape": task.shape,
-        "classes": list(classes),
+        "classes": list(_seen_classes(task.shape, frames)),
         "test_splits": [task.headline_split],
         "headline_metric": task.headline_metric,
         "headline_split": task.headline_split,
     }
     return TaskSpec.from_dict(values, f"task {task.name!r} as its evaluations describe it")
+
+
+def _seen_classes(shape: str, frames: list[pd.DataFrame]) -> tuple[str, ...]:
+    """The class names (protein) or label letters (residue) in the predictions' targets and predictions."""
+    classes: tuple[str, ...] = ()
+    if shape == "protein_classification":
+        seen = set()
+        for frame in frames:
+            seen |= set(frame["target"].astype(str)) | set(frame["prediction"].astype(str))
+        classes = tuple(sorted(seen))
+    elif shape == "residue_classification":
+        seen = set()
+        for frame in frames:
+            seen |= set("".join(frame["target"].astype(str))) | set("".join(frame["prediction"].astype(str)))
+        classes = tuple(sorted(seen - {UNLABELLED}))
+    return classes

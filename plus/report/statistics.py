@@ -232,7 +232,8 @@ def _compare(
     reference_seed = common[0] if common else min(reference_values)
     model_frames = run_predictions(data, model, task)
     reference_frames = run_predictions(data, reference, task)
-    spec = report_task_spec(info, [model_frames[model_seed], reference_frames[reference_seed]])
+    frames = [model_frames[model_seed], reference_frames[reference_seed]]
+    spec = report_task_spec(info, frames, data.task_specs.get(task))
     model_frame = model_frames[model_seed]
     reference_frame = reference_frames[reference_seed]
     model_frame = model_frame[model_frame["split"] == info.headline_split]

@@ -11,13 +11,14 @@ import torch
 
 from plus.data.task_data.canonical import read_split
 from plus.errors import InputError, short_list
-from plus.io import atomic_path, write_json
+from plus.io import atomic_path
 from plus.metrics.task import fit_homology_thresholds, task_metrics
 from plus.models import build_encoder, parse_encoder_config
 from plus.models.checkpoint import load_checkpoint
 from plus.models.registry import architecture
 from plus.models.spec_paths import resolve_spec_paths
 from plus.models.task_model import TaskModel, checkpoint_head_fields
+from plus.report.records import METRICS_FILE, write_evaluation
 from plus.settings import EvaluateJob, FinetuneSettings, parse_settings
 from plus.tasks import TaskSpec
 from plus.tokens import encode
@@ -154,5 +155,5 @@ def run_evaluation(
     predictions = pd.concat(tables, ignore_index=True)
     with atomic_path(out_dir / "predictions.parquet") as tmp:
         predictions.to_parquet(tmp, index=False)
-    write_json(out_dir / "metrics.json", metrics)
+    write_evaluation(out_dir / METRICS_FILE, metrics)
     return metrics

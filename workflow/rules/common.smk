@@ -18,7 +18,6 @@ try:
         plan_workflow,
     )
     from plus.launch import training_launcher
-    from plus.run_plan.plan import build_run_plan
     from plus.report.outputs import (
         FIGURE_FORMATS,
         TABLE_FORMATS,
@@ -43,7 +42,6 @@ try:
     # Every local source must exist now, unless the synthetic or download step makes it. Snakemake itself would
     # take an existing results/tasks/<task> whose import misses an input for a source file, and reuse it silently.
     PLAN.check_local_sources(made=SYNTHETIC_FILES)
-    RUN_PLAN = build_run_plan(PLAN, PLAN.config.plan)
 except InputError as error:
     raise WorkflowError(f"config: {error}") from None
 validate(config, schema="../schemas/config.schema.json", set_default=False)
@@ -58,6 +56,8 @@ if REPLACED := PLAN.replaced_outputs():
         "or model."
     )
 
+# Runtime per attempt, GPUs and retries of each rule (plus/estimates/requests.yaml, the config's plan.requests over it)
+REQUESTS = PLAN.requests
 PFAM_DIR = f"{CORPUS_DIR}/{{corpus}}"  # {corpus}: a hash of its settings and source
 MODELS = PLAN.models
 PRETRAINING = bool(PLAN.pretrained_models)  # else no pretraining tables or figures
@@ -179,26 +179,12 @@ def output_dir(wildcards, output):
     return os.path.dirname(output[0])
 
 
-def runtime_minutes(base):
-    """A `runtime` resource that grows with each retry (a timed-out job resumes from its checkpoint)."""
+def requested_runtime(rule):
+    """A `runtime` resource: attempt x the rule's minutes in plus/estimates/requests.yaml, at most plan.time_limit
+    (a timed-out training job resumes from its checkpoint with more time)."""
 
     def runtime(wildcards, attempt):
-        return base * attempt
-
-    return runtime
-
-
-def planned_runtime(stage):
-    """The `runtime` of a job's attempt from the run plan (plus plan): its estimated time under the time limit."""
-
-    def runtime(wildcards, attempt):
-        return RUN_PLAN.runtime_minutes(
-            stage,
-            attempt,
-            wildcards.get("model"),
-            wildcards.get("task"),
-            wildcards.get("seed"),
-        )
+        return REQUESTS.runtime_minutes(rule, attempt)
 
     return runtime
 

@@ -17,7 +17,7 @@ rule align_task:
     threads: 2  # queries are split over threads (Opal releases the GIL); the slurm profile sets more
     resources:
         mem_mb=memory_mb(4000),
-        runtime=runtime_minutes(4 * 60),
+        runtime=requested_runtime("align_task"),
     params:
         spec=task_spec_json,
     shell:
@@ -41,7 +41,7 @@ rule audit_leakage:
     threads: 1
     resources:
         mem_mb=memory_mb(4000),
-        runtime=runtime_minutes(60),
+        runtime=requested_runtime("audit_leakage"),
     params:
         out=output_dir,
     shell:
@@ -65,7 +65,7 @@ rule alignment_baseline:
     threads: 1
     resources:
         mem_mb=memory_mb(4000),
-        runtime=runtime_minutes(60),
+        runtime=requested_runtime("alignment_baseline"),
     params:
         spec=task_spec_json,
         model=BASELINE,

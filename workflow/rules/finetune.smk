@@ -18,14 +18,14 @@ rule finetune:
         "results/benchmarks/finetune/{model}/{task}/seed{seed}.tsv"
     wildcard_constraints:
         model=FINETUNED,
-    retries: RUN_PLAN.retries("finetune")
+    retries: REQUESTS.retries("finetune")
     conda:
         "../../envs/plus-gpu.yaml"
     threads: 1  # tiny demo models run fastest one thread per job; the slurm profile sets more
     resources:
-        gpu=1,
+        gpu=REQUESTS.gpus("finetune"),
         mem_mb=memory_mb(16000),
-        runtime=planned_runtime("finetune"),
+        runtime=requested_runtime("finetune"),
     params:
         settings=finetune_settings,
         out=output_dir,
@@ -51,14 +51,14 @@ rule evaluate:
         "results/benchmarks/evaluate/{model}/{task}/seed{seed}.tsv"
     wildcard_constraints:
         model=FINETUNED,
-    retries: RUN_PLAN.retries("evaluate")
+    retries: REQUESTS.retries("evaluate")
     conda:
         "../../envs/plus-gpu.yaml"
     threads: 1  # tiny demo models run fastest one thread per job; the slurm profile sets more
     resources:
-        gpu=1,
+        gpu=REQUESTS.gpus("evaluate"),
         mem_mb=memory_mb(16000),
-        runtime=planned_runtime("evaluate"),
+        runtime=requested_runtime("evaluate"),
     params:
         settings=evaluate_settings,
         out=output_dir,
@@ -81,9 +81,9 @@ rule embed_task:
         "../../envs/plus-gpu.yaml"
     threads: 1
     resources:
-        gpu=1,
+        gpu=REQUESTS.gpus("embed_task"),
         mem_mb=memory_mb(16000),
-        runtime=runtime_minutes(4 * 60),
+        runtime=requested_runtime("embed_task"),
     params:
         settings=embed_task_settings,
     shell:
@@ -110,9 +110,9 @@ rule probe:
         "../../envs/plus-gpu.yaml"
     threads: 1
     resources:
-        gpu=1,
+        gpu=REQUESTS.gpus("probe"),
         mem_mb=memory_mb(16000),
-        runtime=runtime_minutes(4 * 60),
+        runtime=requested_runtime("probe"),
     params:
         settings=finetune_settings,
         out=output_dir,
@@ -142,9 +142,9 @@ rule evaluate_probe:
         "../../envs/plus-gpu.yaml"
     threads: 1
     resources:
-        gpu=1,
+        gpu=REQUESTS.gpus("evaluate_probe"),
         mem_mb=memory_mb(16000),
-        runtime=runtime_minutes(2 * 60),
+        runtime=requested_runtime("evaluate_probe"),
     params:
         settings=evaluate_settings,
         out=output_dir,

@@ -15,8 +15,8 @@ rule gpu_smoke:
         "../../envs/plus-gpu.yaml"
     threads: 1
     resources:
-        gpu=1,
+        gpu=REQUESTS.gpus("gpu_smoke"),
         mem_mb=2000,
-        runtime=10,
+        runtime=requested_runtime("gpu_smoke"),
     shell:
         "plus devices --out {output:q} > {log:q} 2>&1"

@@ -15,7 +15,7 @@ rule synthetic:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=requested_runtime("synthetic"),
     params:
         settings=synthetic_settings,
         out=output_dir,
@@ -36,13 +36,13 @@ rule prepare_pfam:
         "logs/prepare_pfam/{corpus}.log",
     benchmark:
         "results/benchmarks/prepare_pfam/{corpus}.tsv"
-    retries: RUN_PLAN.retries("prepare_pfam")
+    retries: REQUESTS.retries("prepare_pfam")
     conda:
         "../../envs/plus-cpu.yaml"
     threads: 1
     resources:
         mem_mb=memory_mb(8000),
-        runtime=planned_runtime("prepare_pfam"),
+        runtime=requested_runtime("prepare_pfam"),
     params:
         settings=pfam_settings,
         out=output_dir,

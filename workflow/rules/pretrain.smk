@@ -18,14 +18,14 @@ rule pretrain:
     wildcard_constraints:
         model=PRETRAINED,
     priority: 10  # the critical path: start pretraining before fine-tuning the no-pretraining baselines
-    retries: RUN_PLAN.retries("pretrain")
+    retries: REQUESTS.retries("pretrain")
     conda:
         "../../envs/plus-gpu.yaml"
     threads: 1  # tiny demo models run fastest one thread per job; the slurm profile sets more
     resources:
-        gpu=1,
+        gpu=REQUESTS.gpus("pretrain"),
         mem_mb=memory_mb(32000),
-        runtime=planned_runtime("pretrain"),
+        runtime=requested_runtime("pretrain"),
     params:
         settings=pretrain_settings,
         out=output_dir,

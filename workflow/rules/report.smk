@@ -70,7 +70,7 @@ rule report:
     threads: 2
     resources:
         mem_mb=4000,
-        runtime=30,
+        runtime=requested_runtime("report"),
     params:
         settings=report_settings,
         task_summaries=lambda wildcards, input: [

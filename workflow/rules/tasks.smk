@@ -15,7 +15,7 @@ rule download:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=runtime_minutes(4 * 60),
+        runtime=requested_runtime("download"),
     params:
         args=download_args,
     shell:
@@ -36,7 +36,7 @@ rule import_task:
     threads: 1
     resources:
         mem_mb=memory_mb(8000),
-        runtime=runtime_minutes(60),
+        runtime=requested_runtime("import_task"),
     params:
         settings=import_settings,
     shell:

@@ -1,5 +1,6 @@
-"""The run plan: for every job of the workflow's DAG, the residues it processes, its estimated time on a device
-class from measured throughput, and the SLURM attempts and runtime requests that follow under a time limit."""
+"""The run estimate: for every job of the workflow's DAG, the residues it processes, its estimated time on a device
+class from measured throughput, the attempts that time needs under the time limit, and the runtime its rule asks
+for (plus/estimates/requests.yaml): what `plus plan` reports."""
 
 from __future__ import annotations
 
@@ -9,27 +10,27 @@ from pathlib import Path
 from typing import Any
 
 from plus.errors import InputError
+from plus.estimates import slurm
+from plus.estimates.estimate import Estimate, estimate
+from plus.estimates.reference import ThroughputTable, TypicalSizes, load_throughput, load_typical_sizes
+from plus.estimates.requests import RuleRequests, rule_requests
+from plus.estimates.settings import PlanSettings
+from plus.estimates.sizes import SYNTHETIC_DIR, CorpusSize, SplitSize, corpus_size, task_sizes
+from plus.estimates.work import Work, evaluate_work, finetune_work, import_work, prepare_pfam_work, pretrain_work
 from plus.jobs import WorkflowPlan
 from plus.models.presets import PRESETS
-from plus.run_plan import slurm
-from plus.run_plan.estimate import Estimate, estimate
-from plus.run_plan.reference import ThroughputTable, TypicalSizes, load_throughput, load_typical_sizes
-from plus.run_plan.settings import PlanSettings
-from plus.run_plan.sizes import SYNTHETIC_DIR, CorpusSize, SplitSize, corpus_size, task_sizes
-from plus.run_plan.work import Work, evaluate_work, finetune_work, import_work, prepare_pfam_work, pretrain_work
 from plus.settings import parse_settings
 
 GPU_RULES = ("pretrain", "finetune", "evaluate")
 RESUMABLE_RULES = ("pretrain", "finetune")  # Lightning checkpoints; evaluation and Pfam preparation start again
 CPU_TIMED_RULES = ("prepare_pfam",)
-# What each timed rule requested before the plan (minutes, times the attempt): its request where time is unknown.
-FALLBACK_MINUTES = {"prepare_pfam": 6 * 60, "pretrain": 48 * 60, "finetune": 12 * 60, "evaluate": 2 * 60}
 RULE_ORDER = ("synthetic", "download", "prepare_pfam", "import_task", "pretrain", "finetune", "evaluate", "report")
 
 
 @dataclass(frozen=True)
-class JobPlan:
-    """One job of the DAG: its work, its time on the rule's device class and on the reference CPU, its requests."""
+class JobEstimate:
+    """One job of the DAG: its work, its time on the rule's device class and on the reference CPU, the attempts
+    that time needs under the limit, and the runtime of each attempt its rule allows."""
 
     rule: str
     model: str | None = None
@@ -49,8 +50,8 @@ class JobPlan:
         return " ".join([self.rule, "/".join(p for p in parts if p is not None)]).strip()
 
 
-class RunPlan:
-    """Plans built on demand, so a job's plan reads the summary.json files that exist when it is asked for."""
+class RunEstimate:
+    """Estimates built on demand, so a job's estimate reads the summary.json files that exist when it is asked for."""
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class RunPlan:
     ) -> None:
         self.workflow = workflow
         self.settings = settings
+        self.requests: RuleRequests = rule_requests(settings)
         self.results = Path(results)
         self.throughput = throughput or load_throughput()
         self.typical = typical or load_typical_sizes()
@@ -84,21 +86,23 @@ class RunPlan:
 
     # ------------------------------------------------------------------ the DAG
 
-    def jobs(self) -> list[JobPlan]:
+    def jobs(self) -> list[JobEstimate]:
         """Every job of the DAG except the target rule `all`, in stage order."""
         pretraining = bool(self.workflow.pretrained_models)
         corpus = corpus_size(self.workflow, self.results, self.typical) if pretraining else None
         tasks = {task: task_sizes(self.workflow, task, self.results, self.typical) for task in self.workflow.tasks}
         w = self.workflow
-        plans = [JobPlan("synthetic", note="the demo data generator; not planned")] if self._synthetic() else []
+        plans = [JobEstimate("synthetic", note="the demo data generator; not planned")] if self._synthetic() else []
         plans += [
-            JobPlan("download", task=key, note="local rule: runs on the login node, no SLURM request")
+            JobEstimate("download", task=key, note="local rule: runs on the login node, no SLURM request")
             for key in w.downloads
         ]
         if corpus is not None:
             plans += [self._timed("prepare_pfam", prepare_pfam_work(corpus), task=name) for name in w.corpora]
         plans += [
-            JobPlan("import_task", task=task, work=import_work(tasks[task]), note="not timed: imports are not measured")
+            JobEstimate(
+                "import_task", task=task, work=import_work(tasks[task]), note="not timed: imports are not measured"
+            )
             for task in w.tasks
         ]
         if corpus is not None:
@@ -115,26 +119,28 @@ class RunPlan:
             )
             if on
         ]
-        plans += [JobPlan(rule, task=t, note="comparison (CPU); not planned") for rule in comparisons for t in w.tasks]
+        plans += [
+            JobEstimate(rule, task=t, note="comparison (CPU); not planned") for rule in comparisons for t in w.tasks
+        ]
         probes = w.models_with("probe")
         embedded: dict[tuple[str, str], str] = {}  # one embed_task job per (key, task): probes of one encoder share it
         for m in probes:
             for t in w.tasks:
                 embedded.setdefault((w.embedding_key(m, t), t), m)
-        plans += [JobPlan("embed_task", model=m, task=t, note="not planned") for (_, t), m in embedded.items()]
+        plans += [JobEstimate("embed_task", model=m, task=t, note="not planned") for (_, t), m in embedded.items()]
         for rule in ("probe", "evaluate_probe"):
             plans += [
-                JobPlan(rule, model=m, task=t, seed=s, note="not planned: probes are not measured")
+                JobEstimate(rule, model=m, task=t, seed=s, note="not planned: probes are not measured")
                 for m in probes
                 for t in w.tasks
                 for s in w.seeds
             ]
-        plans.append(JobPlan("report", note="tables and figures; not planned"))
+        plans.append(JobEstimate("report", note="tables and figures; not planned"))
         return plans
 
     def job(
         self, rule: str, model: str | None = None, task: str | None = None, seed: int | str | None = None
-    ) -> JobPlan:
+    ) -> JobEstimate:
         """The plan of one job, with the sizes found on disk now."""
         if rule == "prepare_pfam":
             return self._timed(rule, prepare_pfam_work(corpus_size(self.workflow, self.results, self.typical)))
@@ -156,16 +162,16 @@ class RunPlan:
         entry = self.workflow.config.models[model]
         return entry.preset or getattr(entry.encoder, "preset", None)
 
-    def _pretrain(self, model: str, corpus: CorpusSize) -> JobPlan:
+    def _pretrain(self, model: str, corpus: CorpusSize) -> JobEstimate:
         job = self.workflow.pretrain(model)
         work = pretrain_work(job, corpus, PRESETS[job.preset].kind)
         return self._timed("pretrain", work, model=model, preset=job.preset)
 
-    def _finetune(self, model: str, task: str, seed: int, sizes: dict[str, SplitSize]) -> JobPlan:
+    def _finetune(self, model: str, task: str, seed: int, sizes: dict[str, SplitSize]) -> JobEstimate:
         work = finetune_work(self.workflow.finetune(model, task, seed), sizes)
         return self._timed("finetune", work, model=model, task=task, seed=seed, preset=self._preset(model))
 
-    def _evaluate(self, model: str, task: str, seed: int, sizes: dict[str, SplitSize]) -> JobPlan:
+    def _evaluate(self, model: str, task: str, seed: int, sizes: dict[str, SplitSize]) -> JobEstimate:
         work = evaluate_work(self.workflow.evaluate(model, task, seed), sizes)
         return self._timed("evaluate", work, model=model, task=task, seed=seed, preset=self._preset(model))
 
@@ -177,7 +183,7 @@ class RunPlan:
         task: str | None = None,
         seed: int | None = None,
         preset: str | None = None,
-    ) -> JobPlan:
+    ) -> JobEstimate:
         """A job with its estimates on the rule's device class and the reference CPU, attempts and requests."""
         device = self.rule_device(rule)
         assert device is not None
@@ -185,50 +191,29 @@ class RunPlan:
         on_reference = estimate(work, preset, self.reference_class, self.throughput)
         resumable = rule in RESUMABLE_RULES
         attempts = slurm.attempts(on_device.hours, self.settings, resumable)
+        requests = self.requests.attempt_minutes(rule)
         note = ""
-        if not resumable and on_device.hours is not None and not slurm.fits(on_device.hours, self.settings):
+        if on_device.hours is not None and not resumable and not slurm.fits(on_device.hours, self.settings):
             note = (
                 f"does not fit the {self.settings.time_limit} limit and cannot resume from a checkpoint: "
                 "raise plan.time_limit"
             )
-        count = attempts if attempts is not None else self.settings.fallback_attempts
-        fallback = FALLBACK_MINUTES[rule]
-        requests = tuple(
-            slurm.runtime_minutes(on_device.hours, k, self.settings, fallback) for k in range(1, count + 1)
-        )
-        return JobPlan(rule, model, task, seed, preset, work, on_device, on_reference, attempts, requests, note)
-
-    # ------------------------------------------------------------------ what the workflow asks
-
-    def runtime_minutes(
-        self,
-        rule: str,
-        attempt: int,
-        model: str | None = None,
-        task: str | None = None,
-        seed: int | str | None = None,
-    ) -> int | None:
-        """SLURM runtime (minutes) of attempt `attempt` of a job; None for rules the plan does not time."""
-        if rule not in GPU_RULES + CPU_TIMED_RULES:
-            return None
-        plan = self.job(rule, model, task, seed)
-        hours = plan.device.hours if plan.device else None
-        return slurm.runtime_minutes(hours, attempt, self.settings, FALLBACK_MINUTES[rule])
-
-    def retries(self, rule: str) -> int | None:
-        """Snakemake `retries` of a rule: its jobs' most planned resubmissions plus the spare ones."""
-        if rule not in GPU_RULES + CPU_TIMED_RULES:
-            return None
-        return slurm.retries([job.attempts for job in self.jobs() if job.rule == rule], self.settings)
+        elif on_device.hours is not None and not slurm.covered(on_device.hours, requests, self.settings, resumable):
+            note = (
+                f"needs more than its rule's requests ({len(requests)} attempts): raise plan.requests.{rule}.minutes "
+                "or .retries"
+            )
+        return JobEstimate(rule, model, task, seed, preset, work, on_device, on_reference, attempts, requests, note)
 
 
-def build_run_plan(
+def build_run_estimate(
     workflow: WorkflowPlan,
     settings: PlanSettings | Mapping[str, Any] | None = None,
     results: str | Path = "results",
     throughput: str | Path | None = None,
-) -> RunPlan:
-    """A RunPlan of `workflow` (plus.jobs.plan_workflow) with plan settings, a results dir and a site's figures."""
+) -> RunEstimate:
+    """A RunEstimate of `workflow` (plus.jobs.plan_workflow) with plan settings, a results dir and a site's
+    figures."""
     if not isinstance(settings, PlanSettings):
         settings = parse_settings(PlanSettings, dict(settings or {}), "plan")
-    return RunPlan(workflow, settings, results, load_throughput(throughput))
+    return RunEstimate(workflow, settings, results, load_throughput(throughput))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plus.run_plan.reference import ThroughputTable
-from plus.run_plan.work import Work
+from plus.estimates.reference import ThroughputTable
+from plus.estimates.work import Work
 
 NO_MEASUREMENT = "no measurement for this device class"
 

@@ -1,6 +1,6 @@
 """Dataset sizes for the run plan, each number with its source: from the summary.json files the workflow writes
 (results/pfam/<key>/summary.json, results/tasks/<task>/summary.json) when they exist, else from the workflow config
-(expected_sizes, the synthetic generator's sizes) and plus/run_plan/typical_sizes.yaml."""
+(expected_sizes, the synthetic generator's sizes) and plus/estimates/typical_sizes.yaml."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from plus.errors import InputError
+from plus.estimates.reference import TypicalSizes
 from plus.jobs import WorkflowPlan
-from plus.run_plan.reference import TypicalSizes
 
 SYNTHETIC_DIR = "resources/synthetic/"  # where rule synthetic writes the demo data (workflow/rules/common.smk)
-TYPICAL_FILE = "plus/run_plan/typical_sizes.yaml"
+TYPICAL_FILE = "plus/estimates/typical_sizes.yaml"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from plus.run_plan.plan import GPU_RULES, RULE_ORDER, JobPlan
+from plus.estimates.run import GPU_RULES, RULE_ORDER, JobEstimate
 
 JOB_COLUMNS = (
     "rule",
@@ -26,7 +26,7 @@ JOB_COLUMNS = (
 )
 
 
-def jobs_frame(jobs: list[JobPlan]) -> pd.DataFrame:
+def jobs_frame(jobs: list[JobEstimate]) -> pd.DataFrame:
     """One row per job; hours and attempts are NaN where unknown (`missing` says why)."""
     rows = []
     for job in jobs:

@@ -1,4 +1,5 @@
-"""Settings of the run plan: the device class, the partition's time limit and how requests are padded."""
+"""Settings of the run estimate: the device class, the partition's time limit, how estimates are padded, and the
+config's changes to the rules' requests (plus/estimates/requests.yaml)."""
 
 from __future__ import annotations
 
@@ -45,18 +46,41 @@ def parse_duration(text: str, where: str = "time limit") -> int:
         raise InputError(f"{where}: {error}") from None
 
 
+class RuleRequest(BaseModel):
+    """What a rule's jobs ask SLURM for: the minutes of a first attempt (attempt k asks k x minutes, at most the
+    time limit), GPUs, and where given the rule's retries (else the profile's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    minutes: int = Field(gt=0, description="runtime of the first attempt; attempt k asks k x this")
+    gpus: int = Field(0, ge=0, description="GPUs each job asks for (and the report's GPU hours count)")
+    retries: int | None = Field(None, ge=0, description="Snakemake retries of the rule (none: the profile's)")
+
+
+class RuleRequestChange(BaseModel):
+    """A config's change to one rule's row of plus/estimates/requests.yaml: the keys it gives replace the table's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    minutes: int | None = Field(None, gt=0)
+    gpus: int | None = Field(None, ge=0)
+    retries: int | None = Field(None, ge=0)
+
+
 class PlanSettings(BaseModel):
-    """How work becomes time and SLURM requests (docs/cluster.md, "Runtimes from the plan"); the future `plan`
-    section of the workflow config. Configured like plus.settings.Settings, without importing it (no cycle)."""
+    """The workflow config's `plan` section (docs/cluster.md, "Runtimes"): the time limit every request is capped at,
+    changes to the rules' requests, and how `plus plan` estimates hours. Configured like plus.settings.Settings,
+    without importing it (no cycle)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     device_class: str = Field("h200", description="device class of the GPU rules (pretrain, finetune, evaluate)")
     time_limit: str = Field("48h", description="the partition's time limit, e.g. 48h or 2-00:00:00")
-    margin: float = Field(1.2, ge=1, description="assumption: requests are the estimate times this factor")
+    margin: float = Field(1.2, ge=1, description="assumption: an estimate needs its hours times this factor")
     overhead_minutes: float = Field(10, ge=0, description="assumption: start-up and resume time of each attempt")
-    fallback_attempts: int = Field(3, ge=1, description="attempts of a job whose time is unknown")
-    spare_retries: int = Field(1, ge=0, description="retries beyond the planned resubmissions, for failures")
+    requests: dict[str, RuleRequestChange] = Field(
+        {}, description="rule -> minutes, gpus or retries replacing those of plus/estimates/requests.yaml"
+    )
 
     @field_validator("time_limit")
     @classmethod

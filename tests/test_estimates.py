@@ -1,4 +1,5 @@
-"""The run plan (`plus plan`, plus.run_plan): jobs of the DAG, residues, hours from measurements, SLURM attempts."""
+"""The run estimate (`plus plan`, plus.estimates): jobs of the DAG, residues, hours from measurements, attempts, and
+the rules' requests from their plain table."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ import yaml
 
 from plus.cli import main as cli_main
 from plus.errors import InputError
+from plus.estimates import slurm
+from plus.estimates.estimate import NO_MEASUREMENT
+from plus.estimates.reference import load_throughput
+from plus.estimates.render import render_json, render_text, requests_text
+from plus.estimates.requests import load_table, rule_requests
+from plus.estimates.run import build_run_estimate
+from plus.estimates.settings import PlanSettings, parse_duration
 from plus.jobs import plan_workflow
-from plus.run_plan import slurm
-from plus.run_plan.estimate import NO_MEASUREMENT
-from plus.run_plan.plan import build_run_plan
-from plus.run_plan.reference import load_throughput
-from plus.run_plan.render import render_json, render_text, requests_text
-from plus.run_plan.settings import PlanSettings, parse_duration
+from plus.settings import SettingsError
 from workflow_helpers import ROOT, copy_workflow, job_counts, run_snakemake
 
 TEST_THROUGHPUT = {
@@ -115,13 +118,13 @@ def test_one_row_per_job_of_the_snakemake_dag(name: str, tmp_path: Path) -> None
     assert dry.returncode == 0, dry.stdout + dry.stderr
     dag = job_counts(dry.stdout)
     dag.pop("all")
-    jobs = build_run_plan(plan_workflow(load_config(name)), results=tmp_path / "no-results").jobs()
+    jobs = build_run_estimate(plan_workflow(load_config(name)), results=tmp_path / "no-results").jobs()
     assert Counter(job.rule for job in jobs) == dag
 
 
 def test_paper_plan_counts() -> None:
     config = load_config("paper.yaml")
-    jobs = build_run_plan(plan_workflow(config), results="/nonexistent").jobs()
+    jobs = build_run_estimate(plan_workflow(config), results="/nonexistent").jobs()
     counts = Counter(job.rule for job in jobs)
     assert counts["finetune"] == counts["evaluate"] == 6 * 7 * 3
     # plus-tfm: <= 256 aa; the two models without pretraining are initialised where they are fine-tuned
@@ -135,7 +138,7 @@ def test_paper_plan_counts() -> None:
 
 def test_residues_from_summaries_match_a_hand_count(tmp_path: Path) -> None:
     write_summaries(tmp_path)
-    plan = build_run_plan(plan_workflow(small_config()), results=tmp_path)
+    plan = build_run_estimate(plan_workflow(small_config()), results=tmp_path)
     jobs = {job.name: job for job in plan.jobs()}
     pretrain = jobs["pretrain m"].work
     # steps = 2 epochs x (1000 // 10) = 200; 200 x 10 pairs x 2 x 120 aa (tokens / sequences)
@@ -160,7 +163,7 @@ def test_max_steps_cap_the_count(tmp_path: Path) -> None:
     config = small_config()
     config["pretrain"]["max_steps"] = 30
     config["finetune"]["max_steps"] = 7
-    jobs = {job.name: job for job in build_run_plan(plan_workflow(config), results=tmp_path).jobs()}
+    jobs = {job.name: job for job in build_run_estimate(plan_workflow(config), results=tmp_path).jobs()}
     assert jobs["pretrain m"].work.passes[0].residues == 30 * 10 * 2 * 120
     assert jobs["pretrain m"].work.passes[1].residues == 0  # 30 steps: no validation every 50
     # solubility: ceil(200 / 32) = 7 steps per epoch, so 7 steps = 7 x 32 sequences and one validation
@@ -168,7 +171,7 @@ def test_max_steps_cap_the_count(tmp_path: Path) -> None:
 
 
 def test_a_dry_run_labels_every_size(tmp_path: Path) -> None:
-    plan = build_run_plan(plan_workflow(load_config("paper.yaml")), results=tmp_path)
+    plan = build_run_estimate(plan_workflow(load_config("paper.yaml")), results=tmp_path)
     jobs = {job.name: job for job in plan.jobs()}
     training = jobs["pretrain plus-rnn-large"].work.passes[0]
     per_epoch = math.ceil(int(14_670_860 * 0.8) / 64)  # last_batch keep: a short last batch, as the authors (row 28)
@@ -186,42 +189,53 @@ def test_a_dry_run_labels_every_size(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ hours, attempts, runtimes
 
 
-def test_attempts_and_requests_follow_from_time_and_limit() -> None:
+def test_attempts_follow_from_time_and_limit() -> None:
     settings = PlanSettings(time_limit="48h", margin=1.2, overhead_minutes=10)
     # 100 h x 1.2 = 7200 min of work; 2880 - 10 = 2870 useful minutes per attempt -> 3 attempts
     assert slurm.attempts(100, settings) == 3
-    assert [slurm.runtime_minutes(100, k, settings) for k in (1, 2, 3)] == [2880, 2880, 2880]
-    # 1 h: 72 + 10 = 82 min, doubled on a second attempt
-    assert slurm.attempts(1, settings) == 1
-    assert [slurm.runtime_minutes(1, k, settings) for k in (1, 2)] == [82, 164]
-    assert slurm.attempts(None, settings) is None and slurm.runtime_minutes(None, 1, settings) == 2880
+    assert slurm.attempts(1, settings) == 1 and slurm.attempts(None, settings) is None
     assert slurm.attempts(100, settings, resumable=False) == 1 and not slurm.fits(100, settings)
-    assert [slurm.runtime_minutes(None, k, settings, fallback=720) for k in (1, 2, 3, 4, 5)] == [
-        720,
-        1440,
-        2160,
-        2880,
-        2880,
-    ]
-    assert slurm.retries([1, 3, None], settings) == 3 - 1 + 1  # the most attempts of the rule, plus a spare
-    assert slurm.retries([1, None], settings) == settings.fallback_attempts - 1  # as the profile's retries before
+    # 1 h: 72 min of work; resumable attempts add up their time after start-up, others need one long enough
+    assert slurm.covered(1, (50, 50), settings) and not slurm.covered(1, (50, 50), settings, resumable=False)
+    assert slurm.covered(1, (50, 90), settings, resumable=False)
 
 
-@pytest.mark.parametrize(("limit", "attempts", "requests"), [("2h", 1, [88, 120]), ("30m", 4, [30, 30, 30, 30])])
-def test_plan_requests_from_a_measured_figure(
+def test_rules_request_attempt_times_their_minutes_capped_at_the_limit() -> None:
+    requests = rule_requests(PlanSettings(time_limit="48h"))
+    assert [requests.runtime_minutes("finetune", k) for k in (1, 2, 3, 4, 5)] == [720, 1440, 2160, 2880, 2880]
+    assert requests.attempt_minutes("pretrain") == (2880,) * 3 and requests.retries("pretrain") == 2
+    assert requests.attempt_minutes("evaluate") == (120, 240, 360)
+    assert requests.retries("prepare_pfam") == 1 and requests.retries("import_task") is None  # the profile's
+    assert requests.gpus("finetune") == 1 and requests.gpus("align_task") == 0
+    short = rule_requests(PlanSettings(time_limit="2h", requests={"finetune": {"minutes": 45, "gpus": 2}}))
+    assert [short.runtime_minutes("finetune", k) for k in (1, 2, 3)] == [45, 90, 120] and short.gpus("finetune") == 2
+    assert short.retries("finetune") == 2  # what the change leaves out stays the table's
+    assert set(load_table()) >= {"pretrain", "finetune", "evaluate", "prepare_pfam", "report", "gpu_smoke"}
+
+
+def test_the_config_changes_a_rules_request_and_an_unknown_rule_is_named() -> None:
+    config = small_config()
+    config["plan"] = {"requests": {"finetune": {"minutes": 30}}}
+    assert plan_workflow(config).requests.runtime_minutes("finetune", 2) == 60
+    config["plan"] = {"requests": {"finetun": {"minutes": 30}}}
+    with pytest.raises(SettingsError, match="plan.requests.finetun: no rule 'finetun'"):
+        plan_workflow(config)
+
+
+@pytest.mark.parametrize(("limit", "attempts", "requests"), [("2h", 1, [120, 120, 120]), ("30m", 4, [30, 30, 30])])
+def test_estimate_from_a_measured_figure(
     tmp_path: Path, throughput_file: Path, limit: str, attempts: int, requests: list[int]
 ) -> None:
     write_summaries(tmp_path)
     settings = {"device_class": "testgpu", "time_limit": limit, "margin": 1.0, "overhead_minutes": 5}
-    plan = build_run_plan(plan_workflow(small_config()), settings, tmp_path, throughput_file)
-    pretrain = plan.job("pretrain", "m")
+    run = build_run_estimate(plan_workflow(small_config()), settings, tmp_path, throughput_file)
+    pretrain = run.job("pretrain", "m")
     seconds = 480_000 / 100 + (76_800 + 48_000) / 1000  # training at 100 residues/s, the rest at 1000
     assert pretrain.device is not None and pretrain.device.hours == pytest.approx(seconds / 3600)
     assert math.ceil(seconds / 60 / (parse_duration(limit) - 5)) == attempts == pretrain.attempts
-    assert [plan.runtime_minutes("pretrain", k, model="m") for k in range(1, len(requests) + 1)] == requests
-    assert plan.retries("pretrain") == attempts  # attempts - 1 resubmissions + 1 spare
-    assert plan.runtime_minutes("finetune", 1, model="m", task="solubility", seed="0") is not None
-    assert plan.runtime_minutes("import_task", 1) is None  # not timed: the rule keeps its own request
+    assert list(pretrain.runtime_minutes) == requests  # the rule's: attempt x 48 h, capped at the limit
+    # 30m: 3 attempts of 25 useful minutes do not cover 82 minutes of work
+    assert (pretrain.note == "") == (limit == "2h")
 
 
 def test_a_job_that_cannot_resume_must_fit_one_attempt(tmp_path: Path) -> None:
@@ -229,39 +243,42 @@ def test_a_job_that_cannot_resume_must_fit_one_attempt(tmp_path: Path) -> None:
     slow = {**TEST_THROUGHPUT, "measurements": [{**m, "residues_per_s": 0.01} for m in TEST_THROUGHPUT["measurements"]]}
     path = tmp_path / "slow.yaml"
     path.write_text(yaml.safe_dump(slow))
-    plan = build_run_plan(plan_workflow(small_config()), {"device_class": "testgpu"}, tmp_path, path)
-    evaluate, finetune = plan.job("evaluate", "m", "solubility", 0), plan.job("finetune", "m", "solubility", 0)
+    run = build_run_estimate(plan_workflow(small_config()), {"device_class": "testgpu"}, tmp_path, path)
+    evaluate, finetune = run.job("evaluate", "m", "solubility", 0), run.job("finetune", "m", "solubility", 0)
     assert evaluate.attempts == 1 and "cannot resume" in evaluate.note  # 2,100 residues at 0.01/s: 58 h > 48 h
-    assert finetune.attempts is not None and finetune.attempts > 1 and finetune.note == ""  # resumes: more attempts
-    assert "Warnings:" in render_text(plan, [evaluate, finetune], "small")
+    assert finetune.attempts is not None and finetune.attempts > 1  # resumes: more attempts
+    assert "raise plan.requests.finetune" in finetune.note  # 3 attempts of 12, 24 and 36 h are not enough
+    assert "Warnings:" in render_text(run, [evaluate, finetune], "small")
 
 
 def test_unknown_device_class_figures_are_unknown_never_numbers(tmp_path: Path) -> None:
-    plan = build_run_plan(plan_workflow(load_config("paper.yaml")), {"device_class": "h100"}, tmp_path)
-    jobs = plan.jobs()
+    run = build_run_estimate(plan_workflow(load_config("paper.yaml")), {"device_class": "h100"}, tmp_path)
+    jobs = run.jobs()
     gpu = [job for job in jobs if job.rule in ("pretrain", "finetune", "evaluate")]
     assert gpu and all(job.device is not None and job.device.hours is None for job in gpu)
-    assert all(job.attempts is None for job in gpu)
-    requests = {job.rule: job.runtime_minutes for job in gpu}  # the rules' former requests x attempt, capped
+    assert all(job.attempts is None and job.note == "" for job in gpu)
+    requests = {job.rule: job.runtime_minutes for job in gpu}  # the rules' table: minutes x attempt, capped
     assert requests == {"pretrain": (2880,) * 3, "finetune": (720, 1440, 2160), "evaluate": (120, 240, 360)}
-    document = render_json(plan, jobs, "config/paper.yaml")
+    document = render_json(run, jobs, "config/paper.yaml")
     for job in document["jobs"]:
         if job["rule"] in ("pretrain", "finetune", "evaluate"):
             assert job["device"]["hours"] is None and job["attempts"] is None
+    assert document["requests"]["finetune"] == {"minutes": 720, "gpus": 1, "retries": 2}
     pretrain = next(job for job in document["jobs"] if job["model"] == "plus-rnn-base" and job["rule"] == "pretrain")
     assert pretrain["device"]["missing"].startswith(NO_MEASUREMENT)
-    text = render_text(plan, jobs, "config/paper.yaml")
-    assert f"On h100: unknown ({NO_MEASUREMENT}" in text
+    text = render_text(run, jobs, "config/paper.yaml")
+    assert f"On h100: unknown ({NO_MEASUREMENT}" in text and "its rule asks for 48:00 x3" in text
     totals = text.split("Totals per stage:")[1].splitlines()
     assert any(line.split()[0] == "pretrain" and f"unknown ({NO_MEASUREMENT})" in line for line in totals if line)
+    rules = text.split("Requests per rule")[1].split("\n\n")[0].splitlines()
+    assert any(line.split()[:4] == ["finetune", "720", "1", "2"] and "12:00, 24:00, 36:00" in line for line in rules)
 
 
-def test_runtime_reads_a_summary_that_appears_later(tmp_path: Path, throughput_file: Path) -> None:
-    plan = build_run_plan(plan_workflow(small_config()), {"device_class": "testgpu"}, tmp_path, throughput_file)
-    before = plan.runtime_minutes("finetune", 1, model="m", task="homology", seed=0)
-    assert before == 12 * 60  # homology has no size before its import: the rule's former request
+def test_the_estimate_reads_a_summary_that_appears_later(tmp_path: Path, throughput_file: Path) -> None:
+    run = build_run_estimate(plan_workflow(small_config()), {"device_class": "testgpu"}, tmp_path, throughput_file)
+    assert run.job("finetune", "m", "homology", 0).device.hours is None  # type: ignore[union-attr]
     write_summaries(tmp_path)
-    assert plan.runtime_minutes("finetune", 1, model="m", task="homology", seed=0) < before
+    assert run.job("finetune", "m", "homology", 0).device.hours is not None  # type: ignore[union-attr]
 
 
 def test_parse_duration() -> None:

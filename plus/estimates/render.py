@@ -1,4 +1,4 @@
-"""The run plan as text (tables on stdout) and as JSON."""
+"""The run estimate as text (tables on stdout) and as JSON: the report of `plus plan`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from plus.run_plan import slurm
-from plus.run_plan.estimate import NO_MEASUREMENT
-from plus.run_plan.plan import JobPlan, RunPlan
-from plus.run_plan.tables import jobs_frame, totals_by_model, totals_by_rule
+from plus.estimates import slurm
+from plus.estimates.estimate import NO_MEASUREMENT
+from plus.estimates.run import JobEstimate, RunEstimate
+from plus.estimates.tables import jobs_frame, totals_by_model, totals_by_rule
 
 COUNTING = (
     "pretrain: steps (epochs x train sequences // batch_pairs, or ceil under last_batch keep, or max_steps) x "
@@ -20,10 +20,11 @@ COUNTING = (
     "finetune: at most max_epochs x the train split's residues (early stopping may end sooner); homology: all "
     "homology_epochs x pairs_per_epoch x 2 x mean length; + one validation pass per epoch.",
     "evaluate: the test splits' residues (homology: and the valid pairs, which fit the accuracy thresholds).",
-    "Attempts: each attempt but the last runs to the time limit and the next resumes from its checkpoint; "
-    "a request is attempt x (estimate x margin + overhead), at most the limit. Unknown time: attempt x the rule's "
-    "request before the plan (prepare_pfam 6 h, pretrain 48 h, finetune 12 h, evaluate 2 h), at most the limit, "
-    "for the fallback number of attempts.",
+    "Attempts: the attempts the estimate needs when each attempt but the last runs to the time limit and the next "
+    "resumes from its checkpoint (estimate x margin + overhead per attempt).",
+    "Runtime per attempt: what the rule asks for, attempt x its minutes in plus/estimates/requests.yaml (changed by "
+    "the config's plan.requests), at most the time limit, for each attempt its retries allow; a job whose estimate "
+    "those requests do not cover is listed under Warnings.",
 )
 
 
@@ -73,7 +74,7 @@ class Legend:
         return [f"[{number}] {source}" for source, number in self.numbers.items()]
 
 
-def _job_sources(job: JobPlan) -> list[str]:
+def _job_sources(job: JobEstimate) -> list[str]:
     sources = [source for item in job.work.passes for source in item.sources]
     for found in (job.device, job.reference):
         if found is not None:
@@ -119,23 +120,20 @@ def _totals_text(frame: pd.DataFrame, key: str, device: str, reference: str) -> 
     return shown.to_string(index=False)
 
 
-def _headline(plan: RunPlan, job: JobPlan) -> str:
+def _headline(run: RunEstimate, job: JobEstimate) -> str:
     device, reference = job.device, job.reference
     assert device is not None and reference is not None
-    limit = plan.settings.time_limit
+    limit = run.settings.time_limit
     text = f"{job.name}: {_si(job.work.residues)} residues. On {device.device_class}: "
     if device.hours is None:
-        text += (
-            f"unknown ({device.missing}); its requests fall back to the rule's former ones: "
-            f"{requests_text(job.runtime_minutes)}."
-        )
+        text += f"unknown ({device.missing}); its rule asks for {requests_text(job.runtime_minutes)}."
     else:
         attempts = job.attempts or 1
         text += f"{_hours(device.hours)} h, {attempts} attempts ({attempts - 1} resubmissions) under {limit}."
     if reference.device_class == device.device_class:
         return text
     if reference.hours is not None:
-        attempts = slurm.attempts(reference.hours, plan.settings)
+        attempts = slurm.attempts(reference.hours, run.settings)
         text += (
             f" On {reference.device_class}: {_hours(reference.hours)} h, {attempts} attempts "
             f"({(attempts or 1) - 1} resubmissions) under {limit}."
@@ -145,17 +143,34 @@ def _headline(plan: RunPlan, job: JobPlan) -> str:
     return text
 
 
-def _warnings(jobs: list[JobPlan]) -> list[str]:
+def _requests_text(run: RunEstimate) -> str:
+    """One row per rule of the DAG: its minutes, GPUs, retries and the runtime of each attempt."""
+    rules = list(run.requests.rules)
+    table = pd.DataFrame(
+        {
+            "rule": rules,
+            "minutes": [run.requests.request(rule).minutes for rule in rules],
+            "gpus": [run.requests.gpus(rule) for rule in rules],
+            "retries": [
+                "profile" if run.requests.retries(rule) is None else run.requests.retries(rule) for rule in rules
+            ],
+            "runtime per attempt": [requests_text(run.requests.attempt_minutes(rule)) for rule in rules],
+        }
+    )
+    return table.to_string(index=False)
+
+
+def _warnings(jobs: list[JobEstimate]) -> list[str]:
     """Timed jobs that cannot finish under the limit, if any."""
     lines = [f"  {job.name}: {job.note}" for job in jobs if job.device is not None and job.note]
     return ["", "Warnings:", *lines] if lines else []
 
 
-def render_text(plan: RunPlan, jobs: list[JobPlan], config: str) -> str:
+def render_text(run: RunEstimate, jobs: list[JobEstimate], config: str) -> str:
     """Settings, the job table, totals per stage and per model, the pretraining headlines, sources and notes."""
-    settings, device = plan.settings, plan.settings.device_class
-    reference = plan.reference_class
-    classes = plan.throughput.device_classes
+    settings, device = run.settings, run.settings.device_class
+    reference = run.reference_class
+    classes = run.throughput.device_classes
     legend = Legend()
     table = pd.DataFrame(
         {
@@ -173,15 +188,18 @@ def render_text(plan: RunPlan, jobs: list[JobPlan], config: str) -> str:
     jobs_text = table.to_string(index=False)
     notes = dict.fromkeys(n for job in jobs for n in job.work.notes)
     lines = [
-        f"Run plan of {config} (sizes from {plan.results}/ where its summary.json files exist)",
+        f"Run plan of {config} (sizes from {run.results}/ where its summary.json files exist)",
         f"GPU rules on {device}: {classes[device].description}",
         f"Reference CPU {reference}: {classes[reference].description}",
-        f"Time limit {settings.time_limit} ({settings.time_limit_minutes} min); requests = estimate x margin "
-        f"{settings.margin} + {settings.overhead_minutes:g} min start-up (assumptions); unknown time: "
-        f"{settings.fallback_attempts} attempts of the rule's former request x attempt",
+        f"Time limit {settings.time_limit} ({settings.time_limit_minutes} min); an attempt needs estimate x margin "
+        f"{settings.margin} + {settings.overhead_minutes:g} min start-up (assumptions); runtime requests: attempt x "
+        "the rule's minutes (plus/estimates/requests.yaml), at most the limit",
         "",
         "Jobs (src: the sources below; hours on the device class in `on`):",
         jobs_text,
+        "",
+        "Requests per rule (plus/estimates/requests.yaml with the config's plan.requests):",
+        _requests_text(run),
         "",
         "Sources:",
         *[f"  {line}" for line in legend.lines()],
@@ -200,7 +218,7 @@ def render_text(plan: RunPlan, jobs: list[JobPlan], config: str) -> str:
         "",
         "Pretraining:",
         *(
-            [f"  {_headline(plan, job)}" for job in jobs if job.rule == "pretrain"]
+            [f"  {_headline(run, job)}" for job in jobs if job.rule == "pretrain"]
             or ["  none: no model is pretrained here"]
         ),
         *_warnings(jobs),
@@ -226,21 +244,22 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def render_json(plan: RunPlan, jobs: list[JobPlan], config: str) -> dict[str, Any]:
+def render_json(run: RunEstimate, jobs: list[JobEstimate], config: str) -> dict[str, Any]:
     """Everything of the text, machine-readable: settings, every job with its passes and sources, the totals."""
     frame = jobs_frame(jobs)
     return {
         "config": config,
-        "results": str(plan.results),
-        "settings": {**plan.settings.model_dump(), "time_limit_minutes": plan.settings.time_limit_minutes},
+        "results": str(run.results),
+        "settings": {**run.settings.model_dump(), "time_limit_minutes": run.settings.time_limit_minutes},
         "device_class": {
-            "name": plan.settings.device_class,
-            **plan.throughput.device_classes[plan.settings.device_class].model_dump(),
+            "name": run.settings.device_class,
+            **run.throughput.device_classes[run.settings.device_class].model_dump(),
         },
         "reference_class": {
-            "name": plan.reference_class,
-            **plan.throughput.device_classes[plan.reference_class].model_dump(),
+            "name": run.reference_class,
+            **run.throughput.device_classes[run.reference_class].model_dump(),
         },
+        "requests": {rule: request.model_dump() for rule, request in run.requests.rules.items()},
         "jobs": [
             {
                 "rule": job.rule,

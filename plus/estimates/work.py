@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from plus.run_plan.sizes import CorpusSize, SplitSize
+from plus.estimates.sizes import CorpusSize, SplitSize
 from plus.settings import EvaluateJob, FinetuneJob, PretrainJob
 
 
