@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from plus.errors import InputError
+from plus.estimates.settings import PlanSettings
 from plus.models.specs import (  # noqa: F401 (re-exported: plus.settings holds every stage's settings)
     ENCODER_TYPES,
     AuthorsEncoderSpec,
@@ -41,7 +42,6 @@ from plus.models.specs import (  # noqa: F401 (re-exported: plus.settings holds 
     parse_encoder_spec,
     spec_has_mlm_head,
 )
-from plus.estimates.settings import PlanSettings
 from plus.settings_base import Settings, SettingsError
 from plus.tasks.decoding import DECODINGS, Decoding
 from plus.tasks.shapes import SHAPES, TaskShape

@@ -142,7 +142,7 @@ def task_splits(plan: WorkflowPlan, task: str) -> tuple[str, ...]:
 def task_sizes(plan: WorkflowPlan, task: str, results: Path, typical: TypicalSizes) -> dict[str, SplitSize]:
     """Each split of a task: from its summary.json, else the synthetic generator's sizes or the config's."""
     path = results / "tasks" / task / "summary.json"
-    pair = plan.task_specs[task].shape == "pair"
+    pair = plan.task_specs[task].task_shape.pairs
     sizes = {}
     summary = read_summary(path) if path.is_file() else None
     synthetic = _is_synthetic(plan.import_inputs(task))

@@ -107,7 +107,7 @@ def finetune_work(job: FinetuneJob, sizes: dict[str, SplitSize]) -> Work:
     """Epochs x training residues (homology: sampled pairs) plus one validation pass per epoch."""
     t, spec = job.training, job.task
     train, valid = sizes["train"], sizes["valid"]
-    if spec.shape == "pair":
+    if spec.task_shape.pairs:
         epochs, per_epoch, per_record = t.homology_epochs, float(t.homology_pairs_per_epoch), 2
         records_text, sources = f"{t.homology_pairs_per_epoch:,} pairs x 2", (train.mean_length.source,)
         notes = [f"homology: all {epochs} epochs run (no early stopping); pairs are drawn from the training domains"]
@@ -141,12 +141,12 @@ def finetune_work(job: FinetuneJob, sizes: dict[str, SplitSize]) -> Work:
 
 def evaluate_work(job: EvaluateJob, sizes: dict[str, SplitSize]) -> Work:
     """A forward pass over every test split (homology: and over valid, to fit the accuracy thresholds)."""
-    splits = (("valid",) if job.task.shape == "pair" else ()) + job.task.test_splits
+    splits = (("valid",) if job.task.task_shape.pairs else ()) + job.task.test_splits
     passes = tuple(
         Pass(split, "inference", sizes[split].residues, f"{split} ({sizes[split].formula()})", sizes[split].sources)
         for split in splits
     )
-    notes = ("homology: the valid pairs are scored too (accuracy thresholds)",) if job.task.shape == "pair" else ()
+    notes = ("homology: the valid pairs are scored too (accuracy thresholds)",) if job.task.task_shape.pairs else ()
     return Work(passes, notes)
 
 

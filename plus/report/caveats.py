@@ -20,6 +20,7 @@ import pandas as pd
 from plus.report.collect import ReportData
 from plus.report.predictions import read_predictions
 from plus.tasks import UNLABELLED
+from plus.tasks.shapes import SHAPES
 
 NEAR_CONSTANT_SD_RATIO = 0.05
 CAVEAT_MARK = "‡"
@@ -45,8 +46,8 @@ def _prediction_spread(shape: str, frame: pd.DataFrame) -> str | None:
     """Why one split's predictions are near-constant, or None when they are not."""
     if frame.empty:
         return None
-    if shape in ("protein_regression", "pair"):
-        column = "prediction" if shape == "protein_regression" else "expected_level"
+    column = SHAPES[shape].score_column
+    if column is not None:
         if column not in frame:
             return None
         predicted = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
@@ -60,7 +61,7 @@ def _prediction_spread(shape: str, frame: pd.DataFrame) -> str | None:
         return None
     if "prediction" not in frame:
         return None
-    if shape == "residue_classification":
+    if SHAPES[shape].per_residue:
         classes = set("".join(frame["prediction"].astype(str))) - {UNLABELLED}
     else:
         classes = set(frame["prediction"].astype(str))

@@ -17,6 +17,7 @@ from plus.report.provenance import Provenance, read_summary, task_provenance
 from plus.report.records import EvaluationRecord
 from plus.settings import ReportJob, ReportSettings, TaskSpec
 from plus.tasks import BUILTIN_TASKS
+from plus.tasks.shapes import SHAPES
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ def collect(
     for path in map(Path, evaluations):
         evaluation = EvaluationRecord.read(path)
         key, task, records = evaluation_rows(evaluation)
-        if task.shape == "pair":
+        if SHAPES[task.shape].pairs:
             thresholds[key] = list(evaluation.homology_thresholds or [])
         if key.model not in models:
             raise InputError(f"{path}: model {key.model!r} is not in --models-json ({sorted(models)})")

@@ -29,6 +29,7 @@ from plus.report.tables import (
     task_label,
 )
 from plus.tasks import BUILTIN_TASKS, SCOP_LEVELS, UNLABELLED
+from plus.tasks.shapes import SHAPES
 
 HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo", "--", "**")
 FILLS = ("0.25", "0.55", "0.8", "0.95", "0.4", "0.7", "0.15", "0.9", "0.6")
@@ -237,7 +238,7 @@ def residue_labels(table: pd.DataFrame, classes: tuple[str, ...]) -> tuple[np.nd
 
 def confusion_matrices(data: ReportData) -> Figure:
     """Row-normalised confusion matrix per residue-level task (headline split, seeds pooled) and model."""
-    tasks = [t for t in data.tasks.values() if t.shape == "residue_classification"]
+    tasks = [t for t in data.tasks.values() if SHAPES[t.shape].per_residue]
     models = evaluated_models(data)
     if not tasks:
         figure = Figure(figsize=(5, 3))
@@ -284,7 +285,7 @@ def confusion_matrices(data: ReportData) -> Figure:
 
 def homology_pr_curves(data: ReportData) -> Figure:
     """Precision-recall per SCOP level (P(level > k)) for every pair task and test split, seeds pooled."""
-    tasks = [t for t in data.tasks.values() if t.shape == "pair"]
+    tasks = [t for t in data.tasks.values() if SHAPES[t.shape].pairs]
     models = evaluated_models(data)
     columns = ("id", "target", *(f"p_{level}" for level in SCOP_LEVELS))
     panels: list[tuple[str, str, dict[str, pd.DataFrame]]] = []

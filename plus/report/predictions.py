@@ -9,6 +9,7 @@ import pandas as pd
 from plus.errors import InputError
 from plus.report.collect import ReportData, TaskInfo
 from plus.tasks import BUILTIN_TASKS, UNLABELLED, TaskSpec
+from plus.tasks.shapes import SHAPES
 
 KEY = "_row"
 
@@ -65,12 +66,14 @@ def report_task_spec(task: TaskInfo, frames: list[pd.DataFrame], planned: TaskSp
 def _seen_classes(shape: str, frames: list[pd.DataFrame]) -> tuple[str, ...]:
     """The class names (protein) or label letters (residue) in the predictions' targets and predictions."""
     classes: tuple[str, ...] = ()
-    if shape == "protein_classification":
+    if not SHAPES[shape].classified:
+        return classes
+    if not SHAPES[shape].per_residue:
         seen = set()
         for frame in frames:
             seen |= set(frame["target"].astype(str)) | set(frame["prediction"].astype(str))
         classes = tuple(sorted(seen))
-    elif shape == "residue_classification":
+    else:
         seen = set()
         for frame in frames:
             seen |= set("".join(frame["target"].astype(str))) | set("".join(frame["prediction"].astype(str)))

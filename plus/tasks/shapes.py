@@ -53,6 +53,7 @@ class TaskShape:
     per_residue: ClassVar[bool] = False  # a label per residue
     classified: ClassVar[bool] = False  # labels are the task's classes
     scalar: ClassVar[bool] = False  # one number per example (the head's last dimension is dropped)
+    score_column: ClassVar[str | None] = None  # the numeric prediction column, for tasks that predict a number
     target_dtype: ClassVar[str] = "long"
 
     @property
@@ -191,6 +192,7 @@ class ProteinRegression(TaskShape):
 
     name = "protein_regression"
     scalar = True
+    score_column = "prediction"
     target_dtype = "float32"
 
     def n_outputs(self, spec: TaskSpec) -> int:
@@ -334,6 +336,7 @@ class Pair(TaskShape):
 
     name = "pair"
     pairs = True
+    score_column = "expected_level"
 
     def n_outputs(self, spec: TaskSpec) -> int:
         return len(SCOP_LEVELS)
