@@ -1,7 +1,7 @@
 """Throughput and memory of embedding real proteins (what `plus embed-task` computes), one encoder per run.
 
 Reads a FASTA file (default: the DeepLoc 1.0 test set, 2,768 proteins of 40..5,654 aa), keeps every N-th
-protein (`--every`), and embeds them `--repeats` times through plus.training.embed_task.encode_sequences:
+protein (`--every`), and embeds them `--repeats` times through plus.inference.embed_task.encode_sequences:
 sorted by length, batched under a residue budget, long proteins alone in their batch (a Hugging Face model cuts
 them into windows). Prints ONE JSON line: residues/s (median over the repeats of residues / wall time of the
 whole pass), the pass times, peak memory (process peak RSS on CPU; torch.cuda.max_memory_allocated on GPU), the
@@ -32,9 +32,9 @@ import numpy as np
 import torch
 
 from plus.data.fasta import read_fasta
+from plus.inference.embed_task import RESIDUES_PER_BATCH, encode_sequences
 from plus.models import build_encoder, count_parameters
 from plus.tokens import encode
-from plus.training.embed_task import RESIDUES_PER_BATCH, encode_sequences
 
 DEEPLOC = Path("/work/shared/realdata/deeploc/deeploc_test_set.fasta")
 ESM2_VOCABULARY = ["<cls>", "<pad>", "<eos>", "<unk>", *"LAGVSERTIDPKQNFYMHWCXBUZO", ".", "-", "<null_1>", "<mask>"]

@@ -156,8 +156,8 @@ def run_stage(stage: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run one stage in this process; returns its summary."""
     import torch
 
+    from plus.inference.evaluate import run_evaluation
     from plus.settings import EvaluateJob, FinetuneJob, FinetuneSettings, PretrainJob, PretrainSettings
-    from plus.training.evaluate import run_evaluation
     from plus.training.finetune import run_finetune
     from plus.training.pretrain import run_pretraining
 

@@ -20,7 +20,7 @@ import time
 IMPORTS = {
     "torch": "torch",
     "lightning": "lightning",
-    "evaluate_job": "plus.training.evaluate",  # `plus evaluate`
+    "evaluate_job": "plus.inference.evaluate",  # `plus evaluate`
     "python_api": "plus.api",  # `import plus.api; plus.load(...)`
     "finetune_job": "plus.training.finetune",  # `plus finetune` (Lightning)
     "report_job": "plus.report.build",  # `plus report`

@@ -19,14 +19,14 @@ import pandas as pd
 import torch
 
 from plus.errors import InputError
+from plus.inference.batches import embed_tokens, module_device, predict_outputs, prediction_columns
+from plus.inference.evaluate import finetuned_module
 from plus.models.checkpoint import load_checkpoint, load_encoder
 from plus.models.frozen_states import FrozenStates
 from plus.models.registry import open_encoder
 from plus.settings import Settings, parse_encoder_spec
 from plus.tasks import TaskSpec
 from plus.tokens import encode, first_non_letter
-from plus.training.evaluate import finetuned_module
-from plus.training.inference import embed_tokens, module_device, predict_outputs, prediction_columns
 
 if TYPE_CHECKING:
     from plus.models.task_model import TaskModel
@@ -228,7 +228,7 @@ def _open_path(path: Path) -> tuple[torch.nn.Module, TaskModel | None]:
     if checkpoint["kind"] != "finetuned":
         return load_encoder(path), None
     if checkpoint.get("protocol") == "probe":
-        from plus.training.probe_inference import probe_predictor
+        from plus.inference.probes import probe_predictor
 
         head = probe_predictor(checkpoint, path)
         return head.encoder.inner, head

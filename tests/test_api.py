@@ -18,11 +18,11 @@ import plus
 from plus.cli import main
 from plus.data.batching.task_examples import TargetScaling
 from plus.errors import InputError
+from plus.inference.evaluate import load_finetuned, predict_split
 from plus.models import build_encoder
 from plus.models.checkpoint import save_checkpoint
 from plus.settings import FinetuneSettings
 from plus.tasks import BUILTIN_TASKS, LOCALIZATION_CLASSES
-from plus.training.evaluate import load_finetuned, predict_split
 from plus.training.finetune import FinetuneModule, finetuned_state
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -213,7 +213,7 @@ def test_import_plus_stays_light_and_exports_the_api() -> None:
         plus.no_such_name  # noqa: B018
 
 
-@pytest.mark.parametrize("module", ["plus.api", "plus.training.evaluate"])
+@pytest.mark.parametrize("module", ["plus.api", "plus.inference.evaluate"])
 def test_loading_and_evaluating_do_not_import_lightning(module: str) -> None:
     """Lightning (with torchmetrics) costs seconds per process: every evaluate job and every API user would pay it."""
     code = f"import sys, {module}; print('lightning' in sys.modules, 'torchmetrics' in sys.modules)"

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import plus
-import plus.training.embed
+import plus.inference.embed
 from plus.api import DEFAULT_MAX_RESIDUES
 from plus.cli import build_parser, main
 from plus.models import build_encoder
@@ -44,7 +44,7 @@ def test_top_level_help_describes_the_tool(capsys) -> None:
 
 
 def test_embed_writes_h5_and_npz_equal_to_the_api(model_path: Path, tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(plus.training.embed, "SEQUENCES_PER_CHUNK", 2)  # several chunks, written as they come
+    monkeypatch.setattr(plus.inference.embed, "SEQUENCES_PER_CHUNK", 2)  # several chunks, written as they come
     fasta = tmp_path / "x.fasta"
     records = {"a": "ACDEFGHIK", "b": "MKV", "c": "mkvlaaGGW", "d": "W" * 40, "e": "PPPPPE"}
     fasta.write_text("".join(f">{name} some description\n{seq}\n" for name, seq in records.items()))

@@ -10,6 +10,7 @@ import torch
 
 from plus.data.embedding_store import EmbeddingSplit, EmbeddingWriter
 from plus.errors import InputError
+from plus.inference.embed_task import residue_budget_batches
 from plus.io import file_sha256
 from plus.models import build_encoder
 from plus.models.cached import CachedEncoder
@@ -20,7 +21,6 @@ from plus.models.registry import encoder_record, open_encoder, random_like
 from plus.settings import encoder_inputs, parse_encoder_spec, spec_has_mlm_head
 from plus.tensors import pad_tokens
 from plus.tokens import CLS, X, encode
-from plus.training.embed_task import residue_budget_batches
 
 
 def _batch(*sequences: str) -> tuple[torch.Tensor, torch.Tensor]:

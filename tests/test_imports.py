@@ -97,7 +97,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_import_graph_sees_the_package() -> None:
     graph = import_graph()
-    assert "plus.api" in graph and "plus.training.inference" in graph["plus.api"]
+    assert "plus.api" in graph and "plus.inference.batches" in graph["plus.api"]
     assert "plus.errors" in graph["plus.io"]
 
 
@@ -119,3 +119,12 @@ def test_import_plus_is_light() -> None:
     modules = set(loaded.stdout.split())
     assert "plus" in modules
     assert not {name for name in modules if name == "torch" or name.startswith(("plus.training", "plus.api"))}
+
+
+def test_the_python_api_imports_no_training_code() -> None:
+    """`plus.api` (and so `plus.load`) predicts through plus.inference: no Lightning, no plus.training."""
+    code = "import sys, plus.api; print(' '.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    modules = set(loaded.stdout.split())
+    assert "plus.inference.batches" in modules
+    assert not {name for name in modules if name.startswith(("plus.training", "lightning", "pytorch_lightning"))}

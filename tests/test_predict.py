@@ -216,7 +216,7 @@ def save_finetuned(path: Path, task: str) -> Path:
 def test_predict_command_for_a_fine_tuned_and_a_probe_model(
     probes: dict[str, Path], project: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    monkeypatch.setattr("plus.training.predict.ITEMS_PER_CHUNK", 3)  # several chunks, rows still in input order
+    monkeypatch.setattr("plus.inference.predict.ITEMS_PER_CHUNK", 3)  # several chunks, rows still in input order
     records = [("a", "MKVLAAGGWKD"), ("b", "ACD"), ("c", "W" * 40), ("d", "PPPPPEKKR"), ("e", "mkvlkdkdkkd")]
     fasta = write_fasta(tmp_path / "x.fasta", records)
     model = save_finetuned(tmp_path / "localization.pt", "localization")

@@ -17,6 +17,7 @@ import torch
 from plus.analysis.baseline import run_alignment_baseline
 from plus.analysis.leakage import audit_task
 from plus.data.task_data.importing import import_task
+from plus.inference.evaluate import run_evaluation
 from plus.metrics.task import task_metrics
 from plus.models import build_encoder
 from plus.models.checkpoint import save_checkpoint
@@ -25,7 +26,6 @@ from plus.report.build import build_report
 from plus.report.collect import collect, models_from_settings
 from plus.settings import EvaluateJob, FinetuneJob, ReportJob, parse_settings
 from plus.tasks import resolve_task
-from plus.training.evaluate import run_evaluation
 from plus.training.finetune import run_finetune
 
 REPO = Path(__file__).resolve().parents[1]

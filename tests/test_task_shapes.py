@@ -13,13 +13,13 @@ import torch
 
 from plus.data.batching.task_examples import SequenceTaskDataset, TargetScaling
 from plus.errors import InputError
+from plus.inference.batches import predict_outputs, prediction_columns
 from plus.metrics.task import task_metrics
 from plus.models.build import build_encoder
 from plus.models.task_model import TaskModel
 from plus.settings import FinetuneSettings, SettingsError, TaskSpec
 from plus.tasks import BUILTIN_TASKS, SECSTR8, SHAPES, TOPOLOGY, resolve_task
 from plus.tokens import encode
-from plus.training.inference import predict_outputs, prediction_columns
 
 SPECS = {
     "protein_classification": resolve_task("two", {"shape": "protein_classification", "classes": ["a", "b"]}),
@@ -133,3 +133,18 @@ def test_a_decoding_that_does_not_fit_the_task_is_a_one_line_settings_error(over
     with pytest.raises((SettingsError, InputError), match=message) as error:
         resolve_task("custom", overrides)
     assert "\n" not in str(error.value) and "tasks.custom" in str(error.value)
+
+
+def test_a_checkpoint_written_before_decoding_was_declared_keeps_the_decoding_it_was_made_with():
+    from plus.models.task_model import checkpoint_head_fields
+
+    for name in ("secstr", "transmembrane", "localization"):
+        record = BUILTIN_TASKS[name].to_dict()
+        del record["decoding"]
+        checkpoint = {"task": record, "scaling": {"mean": 0.0, "std": 1.0}, "seed": 0, "state_dict": {}}
+        spec, _, _ = checkpoint_head_fields(checkpoint, "old.pt")
+        assert spec == BUILTIN_TASKS[name]
+    renamed = {**BUILTIN_TASKS["transmembrane"].to_dict(), "name": "mine"}
+    del renamed["decoding"]
+    spec, _, _ = checkpoint_head_fields({"task": renamed, "scaling": {}, "seed": 0, "state_dict": {}}, "old.pt")
+    assert spec.decoding == "argmax"

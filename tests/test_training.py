@@ -23,6 +23,7 @@ from plus.data.batching.task_examples import HomologyTrainPairs, TargetScaling
 from plus.data.corpus.pfam import sample_test_pairs
 from plus.data.corpus.store import CorpusStore, CorpusWriter
 from plus.errors import InputError
+from plus.inference.evaluate import run_evaluation
 from plus.models import build_encoder
 from plus.models.checkpoint import load_checkpoint
 from plus.random_streams import random_stream
@@ -30,7 +31,6 @@ from plus.settings import EvaluateJob, FinetuneJob, FinetuneSettings, PretrainJo
 from plus.tasks import BUILTIN_TASKS, resolve_task
 from plus.tokens import MASK
 from plus.training import finetune
-from plus.training.evaluate import run_evaluation
 from plus.training.finetune import FinetuneModule, run_finetune
 from plus.training.pretrain import run_pretraining
 from plus.training.trainer import build_trainer
@@ -385,7 +385,7 @@ def test_homology_finetune_and_evaluate(encoder_path: Path, tmp_path: Path) -> N
 
 
 def test_embed_writes_per_residue_and_per_protein(encoder_path: Path, tmp_path: Path) -> None:
-    from plus.training.embed import embed_fasta
+    from plus.inference.embed import embed_fasta
 
     fasta = tmp_path / "x.fasta"
     fasta.write_text(">a desc\nACDEFGHIK\n>b\nMKV\n")
@@ -860,7 +860,7 @@ def test_two_process_finetuning_keeps_the_weights_one_process_would_score_best(
 ) -> None:
     """Fine-tuning in 2 processes (torchrun): the same steps as 1 process (the batch of 8 is global), and the dev
     loss that chose the kept weights under DDP is the 1-process dev loss of those weights."""
-    from plus.training.evaluate import load_finetuned
+    from plus.inference.evaluate import load_finetuned
     from plus.training.finetune import TaskDataModule
 
     rng = np.random.default_rng(5)

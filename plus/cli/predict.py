@@ -17,7 +17,7 @@ id_a, id_b, expected_level and p_class ... p_family for pairs; rows in input ord
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from plus.training.predict import predict_fasta
+    from plus.inference.predict import predict_fasta
 
     options = {"max_residues": args.max_residues} if args.max_residues else {}
     count = predict_fasta(args.model, args.fasta, args.out, args.pairs, device=args.device, **options)

@@ -9,8 +9,8 @@ from plus.io import write_run_record
 
 
 def _embed_task(args: argparse.Namespace) -> int:
+    from plus.inference.embed_task import run_embed_task
     from plus.settings import EmbedTaskJob, load_settings
-    from plus.training.embed_task import run_embed_task
 
     job = load_settings(EmbedTaskJob, args.settings)
     manifest = run_embed_task(job, args.data, args.out)
@@ -32,8 +32,8 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _evaluate_probe(args: argparse.Namespace) -> int:
+    from plus.inference.evaluate import run_evaluation
     from plus.settings import EvaluateJob, load_settings
-    from plus.training.evaluate import run_evaluation
 
     job = load_settings(EvaluateJob, args.settings)
     inputs = {"model": str(args.model), "embeddings": str(args.embeddings), "data": str(args.data)}

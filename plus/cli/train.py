@@ -32,8 +32,8 @@ def _finetune(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from plus.inference.evaluate import run_evaluation
     from plus.settings import EvaluateJob, load_settings
-    from plus.training.evaluate import run_evaluation
 
     job = load_settings(EvaluateJob, args.settings)
     inputs = {"model": str(args.model), "data": str(args.data)}
@@ -45,7 +45,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _embed(args: argparse.Namespace) -> int:
-    from plus.training.embed import embed_fasta
+    from plus.inference.embed import embed_fasta
 
     options = {"max_residues": args.max_residues} if args.max_residues else {}
     count = embed_fasta(args.model, args.fasta, args.out, args.representation, device=args.device, **options)

@@ -19,7 +19,7 @@ from plus.errors import InputError
 from plus.models.encoder import Encoder
 from plus.objectives.masking import IGNORE_INDEX, mask_tokens
 from plus.settings import FinetuneSettings
-from plus.tasks import TaskSpec
+from plus.tasks import SECSTR8, TOPOLOGY, TaskSpec
 
 
 class TaskModel(nn.Module):
@@ -149,4 +149,17 @@ def checkpoint_head_fields(checkpoint: dict[str, Any], path: str | Path) -> tupl
     seed = checkpoint["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InputError(f"{path}: checkpoint 'seed' must be an integer, got {seed!r}")
-    return TaskSpec.from_dict(checkpoint["task"], f"{path}: task"), TargetScaling(**scaling), seed
+    task = _declared_decoding(checkpoint["task"])
+    return TaskSpec.from_dict(task, f"{path}: task"), TargetScaling(**scaling), seed
+
+
+LEGACY_DECODING = {("secstr", SECSTR8): "secstr_q3", ("transmembrane", TOPOLOGY): "tm_topology"}
+
+
+def _declared_decoding(task: Any) -> Any:
+    """A task record written before `decoding` was a field, with the decoding the code that wrote it applied (it
+    recognised the built-in secstr and transmembrane tasks by name); any other record as it is."""
+    if not isinstance(task, dict) or "decoding" in task:
+        return task
+    legacy = LEGACY_DECODING.get((task.get("name"), "".join(map(str, task.get("classes") or ()))))
+    return {**task, "decoding": legacy} if legacy else task

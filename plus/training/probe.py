@@ -15,10 +15,10 @@ from typing import Any
 from plus.data.batching.task_examples import TargetScaling
 from plus.data.embedding_store import EmbeddingSplit
 from plus.errors import InputError
+from plus.inference.embed_task import layout_for, representation_for
 from plus.models.cached import CachedEncoder
 from plus.settings import FinetuneJob, FinetuneSettings, parse_settings
 from plus.tasks import TaskSpec
-from plus.training.embed_task import layout_for, representation_for
 from plus.training.finetune import FinetuneModule, run_finetune
 
 

@@ -17,9 +17,9 @@ from tqdm import tqdm
 
 from plus.api import DEFAULT_MAX_RESIDUES, Model, load
 from plus.errors import InputError
+from plus.inference.embed import read_named_sequences
 from plus.io import atomic_path, read_text_file
 from plus.tasks import TaskSpec
-from plus.training.embed import read_named_sequences
 
 ITEMS_PER_CHUNK = 1024  # sequences or pairs predicted between progress-bar updates
 PAIR_HEADER = ("id_a", "id_b")

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from plus.errors import InputError
+from plus.inference.embed_task import layout_for, representation_for
 from plus.models.frozen_states import FrozenStates
 from plus.models.registry import open_encoder, weights_sha256
 from plus.models.spec_paths import resolve_spec_paths
 from plus.models.task_model import TaskModel, checkpoint_head_fields
 from plus.settings import EncoderSpec, FinetuneSettings, parse_encoder_spec, parse_settings
-from plus.training.embed_task import layout_for, representation_for
 
 HEAD_PREFIX = "head."
 

@@ -11,6 +11,7 @@ import torch
 
 from plus.data.task_data.canonical import read_split
 from plus.errors import InputError, short_list
+from plus.inference.batches import predict_outputs, prediction_columns
 from plus.io import atomic_path
 from plus.metrics.task import fit_homology_thresholds, task_metrics
 from plus.models import build_encoder, parse_encoder_config
@@ -22,7 +23,6 @@ from plus.report.records import METRICS_FILE, write_evaluation
 from plus.settings import EvaluateJob, FinetuneSettings, parse_settings
 from plus.tasks import TaskSpec
 from plus.tokens import encode
-from plus.training.inference import predict_outputs, prediction_columns
 
 
 def load_finetuned(path: str | Path) -> TaskModel:
