@@ -44,6 +44,7 @@ from plus.models.specs import (  # noqa: F401 (re-exported: plus.settings holds 
 )
 from plus.settings_base import Settings, SettingsError
 from plus.tasks.decoding import DECODINGS, Decoding
+from plus.tasks.metrics import metric_entry
 from plus.tasks.shapes import SHAPES, TaskShape
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")]
@@ -424,7 +425,7 @@ class TaskSpec(Settings):
             raise ValueError(
                 f"headline_split {self.headline_split!r} is not one of the test splits {list(self.test_splits)}"
             )
-        metrics = shape.metric_names(self)
+        metrics = [name for name in shape.metric_names(self) if metric_entry(name).headline]
         if self.headline_metric not in metrics:
             raise ValueError(
                 f"headline_metric {self.headline_metric!r} is not reported for this task; one of {list(metrics)}"

@@ -148,3 +148,13 @@ def test_a_checkpoint_written_before_decoding_was_declared_keeps_the_decoding_it
     del renamed["decoding"]
     spec, _, _ = checkpoint_head_fields({"task": renamed, "scaling": {}, "seed": 0, "state_dict": {}}, "old.pt")
     assert spec.decoding == "argmax"
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_every_metric_a_shape_reports_is_registered_once_with_its_label(name):
+    from plus.tasks.metrics import METRICS
+
+    specs = [SPECS[name], *(spec for spec in BUILTIN_TASKS.values() if spec.shape == name)]
+    for spec in specs:
+        for metric in SHAPES[name].metric_names(spec):
+            assert metric in METRICS and METRICS[metric].label, (spec.name, metric)

@@ -23,12 +23,12 @@ from plus.report.tables import (
     comparable_tasks,
     evaluated_models,
     main_columns,
-    metric_label,
     split_label,
     summarize_scores,
     task_label,
 )
 from plus.tasks import BUILTIN_TASKS, SCOP_LEVELS, UNLABELLED
+from plus.tasks.metrics import metric_entry
 from plus.tasks.shapes import SHAPES
 
 HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo", "--", "**")
@@ -38,24 +38,16 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<")
 PUBLISHED_MARKERS = ("D", "^", "v", "s", "P", "X", "*", "<", ">", "h")
 
 
-SHORT_METRIC_LABELS = {
-    "accuracy_protein_authors": "protein acc (authors)",
-    "accuracy_protein": "protein acc (sided)",
-    "accuracy_protein_segments": "protein acc (segments)",
-}
-"""Figure labels of the metrics whose table label is too long for a panel; the figure's footnote gives the long one."""
-
-
 def short_header(column: ScoreColumn) -> str:
     """The column's header with its metric's short figure label."""
     suffix = f" ({split_label(column.split)})" if column.split != "test" else ""
-    return f"{task_label(column.task)} {SHORT_METRIC_LABELS.get(column.metric, metric_label(column.metric))}{suffix}"
+    return f"{task_label(column.task)} {metric_entry(column.metric).figure_label}{suffix}"
 
 
 def metric_footnote(figure: Figure, columns: list[ScoreColumn]) -> None:
     """Below the panels: the long name of each metric shown by its short label."""
-    metrics = dict.fromkeys(c.metric for c in columns if c.metric in SHORT_METRIC_LABELS)
-    notes = [f"{SHORT_METRIC_LABELS[metric]}: {metric_label(metric)}" for metric in metrics]
+    shortened = dict.fromkeys(metric_entry(c.metric) for c in columns if metric_entry(c.metric).short_label)
+    notes = [f"{entry.short_label}: {entry.label}" for entry in shortened]
     if notes:
         width = figure.get_figwidth() - 0.3
         figure.supxlabel(wrap("; ".join(notes) + ".", width, 7), fontsize=7, ha="center")

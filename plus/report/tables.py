@@ -11,6 +11,7 @@ import pandas as pd
 from plus.report.caveats import CAVEAT_NOTE, Caveat, caveat_mark
 from plus.report.collect import ReportData
 from plus.report.writers import Stat, Table
+from plus.tasks.metrics import METRICS, metric_entry
 
 TASK_LABELS = {
     "homology": "Homology",
@@ -21,23 +22,6 @@ TASK_LABELS = {
     "secstr": "SecStr",
     "transmembrane": "Transmembrane",
 }
-METRIC_LABELS = {
-    "accuracy": "acc",
-    "mcc": "MCC",
-    "spearman": "ρ",
-    "pearson": "r",
-    "accuracy_8class": "Q8",
-    "accuracy_3class": "Q3",
-    # The PLUS code's acc_p: decoded with the authors' (Bepler & Berger) grammar, segment count and overlaps only.
-    "accuracy_protein_authors": "protein acc (authors' decoder and criterion, PLUS's acc_p)",
-    # Ours: decoded with the sided grammar, and the N-terminal side must match as well (docs/fidelity.md, rows 1-2).
-    "accuracy_protein": "protein acc (sided decoder, topology side checked)",
-    "accuracy_protein_segments": "protein acc (sided decoder, segments only)",
-    "average_precision_class": "AP class",
-    "average_precision_fold": "AP fold",
-    "average_precision_superfamily": "AP superfamily",
-    "average_precision_family": "AP family",
-}
 OBJECTIVE_LABELS = {
     "plus": "MLM + SFP",
     "mlm": "MLM only",
@@ -45,8 +29,8 @@ OBJECTIVE_LABELS = {
     "external": "elsewhere",
     "alignment": "none (alignment baseline)",
 }
-# Shown beside a task's headline metric whenever a run reports it: both forms of the TM protein-level accuracy.
-SECONDARY_METRICS = ("accuracy_protein_authors", "accuracy_protein")
+# Shown beside a task's headline metric whenever a run reports it (both forms of the TM protein-level accuracy).
+SECONDARY_METRICS = tuple(name for name, entry in METRICS.items() if entry.secondary)
 PROTEIN_ACC_NOTE = (
     'Transmembrane protein acc: "authors\' decoder and criterion" is what the PLUS code computes as acc_p '
     "(Bepler & Berger's grammar; same number of TM segments, each overlapping by >= 5 residues; no side check), "
@@ -55,11 +39,10 @@ PROTEIN_ACC_NOTE = (
     "N-terminal side must match. Whether the paper's table shows acc_p or per-residue acc is not verified. "
     "docs/fidelity.md, rows 1-3."
 )
-LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae", "loss"})
 
 
-def higher_is_better(metric: str) -> bool:
-    return metric not in LOWER_IS_BETTER
+def higher_is_better(name: str) -> bool:
+    return metric_entry(name).higher_is_better
 
 
 def is_number(value: object) -> bool:
@@ -70,8 +53,8 @@ def task_label(task: str) -> str:
     return TASK_LABELS.get(task, task)
 
 
-def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric)
+def metric_label(name: str) -> str:
+    return metric_entry(name).label
 
 
 def split_label(split: str) -> str:
