@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,24 +21,65 @@ import yaml
 from plus.errors import InputError
 from plus.version import __version__
 
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _temporary_prefix(target: Path) -> str:
+    """`.<name>.<host>-<pid>.`: a temporary sibling names its writer, so a later writer can tell a dead one's."""
+    return f".{target.name}.{socket.gethostname()}-{os.getpid()}."
+
+
+def _pid_alive(pid: int) -> bool:
+    """True when a process with this id runs on this host (or may: one of another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_dead_temporaries(target: Path) -> list[Path]:
+    """Remove the temporary siblings of `target` that a writer on this host left when it was killed."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(?P<host>.+)-(?P<pid>\d+)\.[^.]+\.tmp")
+    removed = []
+    host = socket.gethostname()
+    for sibling in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        match = pattern.fullmatch(sibling.name)
+        if match is None or match["host"] != host or _pid_alive(int(match["pid"])):
+            continue
+        if sibling.is_dir() and not sibling.is_symlink():
+            shutil.rmtree(sibling, ignore_errors=True)
+        else:
+            sibling.unlink(missing_ok=True)
+        removed.append(sibling)
+    return removed
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], directory: bool = False) -> Iterator[Path]:
-    """Yield a temporary sibling of `path`; on success move it into place, on failure remove it."""
+    """Yield a temporary sibling of `path`; on success move it into place, on failure remove it.
+
+    Temporaries a killed writer left beside `path` are removed first; an OSError of a full disk or a read-only
+    directory names `path`, not the temporary."""
     target = Path(path)
-    if directory:
-        check_replaceable(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if directory:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    else:
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        tmp = Path(name)
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod((0o777 if directory else 0o666) & ~umask)
+    tmp: Path | None = None
     try:
+        if directory:
+            check_replaceable(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_dead_temporaries(target)
+        prefix = _temporary_prefix(target)
+        if directory:
+            tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent))
+        else:
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
+            os.close(fd)
+            tmp = Path(name)
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod((0o777 if directory else 0o666) & ~umask)
         yield tmp
         if directory:
             _mark_as_ours(tmp)
@@ -43,12 +87,23 @@ def atomic_path(path: str | os.PathLike[str], directory: bool = False) -> Iterat
                 check_replaceable(target)
                 shutil.rmtree(target)
         os.replace(tmp, target)
-    except BaseException:
-        if tmp.is_dir():
+    except BaseException as error:
+        if tmp is not None and tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
-        else:
+        elif tmp is not None:
             tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in WRITE_ERRORS and _names_no_other_file(error, target):
+            raise OSError(error.errno, error.strerror, str(target)) from error
         raise
+
+
+def _names_no_other_file(error: OSError, target: Path) -> bool:
+    """True when an OSError names no file, or the target, its directory or a temporary sibling of it."""
+    if error.filename is None:
+        return True
+    named = Path(error.filename)
+    temporary = named.parent == target.parent and named.name.startswith(f".{target.name}.") and named.suffix == ".tmp"
+    return temporary or named in (target, target.parent)
 
 
 RUN_MARKER = "config.json"

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from plus.analysis import search
 from plus.analysis.alignment import AlignmentIndex, SearchHit, map_each
-from plus.analysis.search import HIT_COLUMNS, read_hits, search_splits
+from plus.analysis.search import HIT_COLUMNS, parts_dir, query_sequences, read_hits, search_splits, search_task
 from plus.cli import main as cli_main
 from plus.settings import as_json
 from plus.tasks import SECSTR8, resolve_task
@@ -156,3 +157,68 @@ def test_progress_lines_give_the_rate_and_an_eta(caplog: pytest.LogCaptureFixtur
     lines = [r.getMessage() for r in caplog.records]
     assert [line.split(" aligned")[0] for line in lines] == ["test: 2 of 5", "test: 4 of 5", "test: 5 of 5"]
     assert all("queries/s, ETA" in line for line in lines)
+
+
+class Interrupted(Exception):
+    """Stands in for a kill in the middle of a search."""
+
+
+def counted_searches(monkeypatch: pytest.MonkeyPatch, fail_after: int | None = None) -> list[str]:
+    """Record every query AlignmentIndex.search scores; raise Interrupted once `fail_after` are done."""
+    searched: list[str] = []
+    original = AlignmentIndex.search
+
+    def search(self: AlignmentIndex, query: str, top_k: int = 10) -> SearchHit:
+        if fail_after is not None and len(searched) >= fail_after:
+            raise Interrupted
+        searched.append(query)
+        return original(self, query, top_k)
+
+    monkeypatch.setattr(AlignmentIndex, "search", search)
+    return searched
+
+
+def test_a_killed_search_resumes_from_its_finished_chunks_with_identical_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = regression_task(tmp_path / "tasks" / "stability")
+    whole, resumed = tmp_path / "whole" / "hits.parquet", tmp_path / "resumed" / "hits.parquet"
+    search_task(data, whole)
+    monkeypatch.setattr(search, "CHUNK_QUERIES", 5)
+    with monkeypatch.context() as patch:
+        counted_searches(patch, fail_after=7)  # the first chunk of 5 finishes, the second does not
+        with pytest.raises(Interrupted):
+            search_task(data, resumed)
+    assert not resumed.exists() and len(list(parts_dir(resumed).glob("*.parquet"))) == 1
+    searched = counted_searches(monkeypatch)
+    search_task(data, resumed)
+    total = len(query_sequences(pd.read_parquet(data / "test.parquet")))
+    assert len(searched) == total - 5  # the finished chunk is read, not searched again
+    assert resumed.read_bytes() == whole.read_bytes()
+    assert not parts_dir(resumed).exists()
+
+
+def test_parts_made_from_other_data_or_settings_are_not_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = regression_task(tmp_path / "tasks" / "stability")
+    out = tmp_path / "hits.parquet"
+    monkeypatch.setattr(search, "CHUNK_QUERIES", 5)
+    with monkeypatch.context() as patch:
+        counted_searches(patch, fail_after=7)
+        with pytest.raises(Interrupted):
+            search_task(data, out)
+    train = pd.read_parquet(data / "train.parquet")
+    train.loc[3, "sequence"] = train.loc[3, "sequence"][::-1]  # same size, other data
+    train.to_parquet(data / "train.parquet", index=False)
+    searched = counted_searches(monkeypatch)
+    search_task(data, out)
+    assert len(searched) == len(query_sequences(pd.read_parquet(data / "test.parquet")))
+    fresh = tmp_path / "fresh.parquet"
+    search_task(data, fresh)
+    assert out.read_bytes() == fresh.read_bytes()
+    with monkeypatch.context() as patch:
+        counted_searches(patch, fail_after=7)
+        with pytest.raises(Interrupted):
+            search_task(data, out, top_k=3)
+    searched.clear()
+    search_task(data, out, top_k=4)  # other settings: the top_k=3 part is not read
+    assert len(searched) == len(query_sequences(pd.read_parquet(data / "test.parquet")))

@@ -310,9 +310,36 @@ def test_tape_json_secstr_and_regression_from_tar(tmp_path):
     assert secstr["label"].tolist() == ["HH.C", "GST"]
     assert secstr["id"].tolist() == ["a", "a#2"]
     assert secstr.attrs["mapped"] == {"duplicate_id_suffixed": 1, "ss8_valid_mask_false_to_unlabelled": 1}
+    assert secstr.attrs["warnings"] == [
+        f"{archive}:ss/ss_train.json: 1 records repeat an earlier record's id ('a'); kept, each renamed with a #k "
+        "suffix (mapped: duplicate_id_suffixed)"
+    ]
     validate_split(secstr, "train", BUILTIN_TASKS["secstr"])
     stability = run("tape_json", files, {"label_field": "stability_score"})["train"]
     assert stability["label"].tolist() == [0.25, -1.5]
+
+
+def test_tape_duplicate_ids_reach_summary_warnings_and_mapped_counts(tmp_path):
+    records = [{"primary": "MKVL", "stability_score": [float(i)], "id": f"r{i % 3}"} for i in range(8)]
+    config = {
+        "task": "stability",
+        "sources": [
+            {
+                "format": "tape_json",
+                "files": {"train": str(write(tmp_path / "train.json", json.dumps(records)))},
+                "options": {"label_field": "stability_score"},
+            },
+            {"format": "tape_json", "files": {"test": str(write(tmp_path / "test.json", json.dumps(records[:2])))},
+             "options": {"label_field": "stability_score"}},
+        ],
+        "valid_from_train": {"fraction": 0.25},
+    }  # fmt: skip
+    summary = import_task(config, tmp_path / "stability", "stability.yaml")
+    assert summary["mapped"] == {"duplicate_id_suffixed": 5}
+    assert summary["warnings"] == [
+        f"{tmp_path / 'train.json'}: 5 records repeat an earlier record's id ('r0', 'r1', 'r2'); kept, each renamed "
+        "with a #k suffix (mapped: duplicate_id_suffixed)"
+    ]
 
 
 def test_tape_valid_mask_ignore_scores_every_residue_as_the_authors(tmp_path):

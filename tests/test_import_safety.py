@@ -8,6 +8,8 @@ import json
 import os
 import pickle
 import re
+import shutil
+import struct
 import tarfile
 import zipfile
 from pathlib import Path
@@ -326,8 +328,47 @@ def test_extraction_needs_the_declared_bytes_free_on_disk(tmp_path, monkeypatch)
     database = write_lmdb(tmp_path / "x.lmdb", [pickle.dumps(tape_record(0))])
     archive = tar_directory(tmp_path / "x.tar.gz", database, "x.lmdb")
     monkeypatch.setattr(archives, "DISK_RESERVE_BYTES", archives.free_bytes(tmp_path) + archives.DISK_RESERVE_BYTES)
-    with pytest.raises(InputError, match=r"x.tar.gz:x.lmdb: members declare \d+ bytes but only 0 are free"):
+    with pytest.raises(InputError, match=r"x.tar.gz:x.lmdb: members declare \d+ bytes but only 0 may be extracted"):
         run("tape_lmdb", {"train": {"path": str(archive), "member": "x.lmdb"}}, {"label_field": "ss8"})
+
+
+def test_extraction_may_fill_only_a_share_of_the_free_disk(tmp_path, monkeypatch):
+    database = write_lmdb(tmp_path / "x.lmdb", [pickle.dumps(tape_record(0))])
+    archive = tar_directory(tmp_path / "x.tar.gz", database, "x.lmdb")
+    size = sum(f.stat().st_size for f in database.iterdir())
+    free = int(size * 1.5)  # room for the members, but more than half of it
+    usage = shutil.disk_usage(tmp_path)._replace(free=free + archives.DISK_RESERVE_BYTES)
+    monkeypatch.setattr(archives.shutil, "disk_usage", lambda path: usage)
+    files, options = {"train": {"path": str(archive), "member": "x.lmdb"}}, {"label_field": "ss8"}
+    with pytest.raises(InputError, match=rf"members declare {size} bytes but only {free // 2} may be extracted .*50%"):
+        run("tape_lmdb", files, options)
+    monkeypatch.setattr(archives, "DISK_SHARE", 1.0)
+    assert len(run("tape_lmdb", files, options)["train"]) == 1
+
+
+def lying_zip(path: Path, name: str, data: bytes, declared: int, method: int) -> Path:
+    """A zip whose member headers (local and central) declare `declared` bytes for `data`."""
+    with zipfile.ZipFile(path, "w", compression=method) as handle:
+        handle.writestr(name, data)
+    raw = bytearray(path.read_bytes())
+    raw[22:26] = struct.pack("<I", declared)  # local file header: uncompressed size
+    central = raw.find(b"PK\x01\x02")
+    raw[central + 24 : central + 28] = struct.pack("<I", declared)  # central directory: uncompressed size
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_zip_member_under_declaring_its_size_is_refused_as_such(tmp_path, method):
+    archive = lying_zip(tmp_path / "lie.zip", "a.fa", b">a\n" + b"MKV" * 20000 + b"\n", 100, method)
+    words = (
+        r"lie.zip:a.fa: holds more data than the 100 bytes its header declares \(a lying header or an archive bomb\)"
+    )
+    with pytest.raises(InputError, match=words) as error:
+        run("table", {"test": {"path": str(archive), "member": "a.fa"}}, {})
+    assert "\n" not in str(error.value)
+    with archives.Archive(archive) as opened, pytest.raises(InputError, match=words):
+        archives.extract(opened.members_under("a.fa"), tmp_path, "lie.zip:a.fa")
 
 
 def test_corrupt_lmdb_file_is_an_input_error(tmp_path):

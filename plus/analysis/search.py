@@ -8,12 +8,20 @@ once for each consumer. `hits.parquet` has one row per (split, distinct query) w
 sequences are named by their row in the reference split (`*_index`). Its Parquet schema metadata (key
 SEARCH_METADATA_KEY) holds the settings as JSON: reference split and size, top_k, aligner and scoring.
 Pair tasks' baseline scores each pair with itself, not against training, so it needs no training search.
+
+A search is resumable: `plus align-task` searches the distinct queries in chunks of CHUNK_QUERIES and keeps each
+finished chunk in `<out>.parts/<key>.parquet`, where the key is a sha256 of the search settings, the reference
+sequences, the package version and the chunk's queries (also stored in the part and checked when read). A killed
+run's successor reuses exactly the chunks made from the same settings, code and data, searches the rest, and
+removes the parts once `out` is written; a part made from anything else is never read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -37,6 +45,7 @@ from plus.analysis.alignment import (
 )
 from plus.errors import InputError
 from plus.io import atomic_path
+from plus.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +64,8 @@ HIT_COLUMNS = (
 )
 SEARCH_METADATA_KEY = b"plus.search"
 SplitHits = dict[str, dict[str, SearchHit]]  # split -> clean query sequence -> its search
+CHUNK_QUERIES = 256  # distinct queries searched, then kept on disk, at a time by a resumable search
+PART_KEY = "part_key"
 
 
 def query_sequences(table: pd.DataFrame) -> list[str]:
@@ -63,24 +74,85 @@ def query_sequences(table: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(clean(s) for column in columns for s in table[column].astype(str)))
 
 
+def _digest(*texts: str) -> str:
+    """sha256 hex of texts joined by newlines."""
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()
+
+
+def search_key(settings: Mapping[str, Any], reference: Sequence[str]) -> str:
+    """What a search's results depend on: its settings, the reference sequences and the package version."""
+    record = json.dumps({"settings": settings, "version": __version__}, sort_keys=True)
+    return _digest(record, _digest(*reference))
+
+
+def parts_dir(out: Path) -> Path:
+    """Where a resumable search keeps its finished chunks until `out` is written."""
+    return out.with_name(out.name + ".parts")
+
+
+def _read_part(path: Path, key: str, queries: list[str]) -> dict[str, SearchHit] | None:
+    """A finished chunk's searches, or None when the part is absent, unreadable or made from something else."""
+    if not path.is_file():
+        return None
+    try:
+        hits, stored = read_hits(path)
+    except InputError as error:
+        log.warning("%s: ignoring an unreadable part (%s); searching its queries again", path, error)
+        return None
+    found = hits.get("", {})
+    if stored.get(PART_KEY) != key or list(found) != queries:
+        log.warning("%s: made from other settings, code or data; searching its queries again", path)
+        return None
+    return found
+
+
+def _search_chunks(
+    index: AlignmentIndex, distinct: list[str], top_k: int, threads: int, what: str, parts: Path, key: str
+) -> dict[str, SearchHit]:
+    """Every query searched in chunks, each kept in `parts` once done and reused when a part with its key is there."""
+    parts.mkdir(parents=True, exist_ok=True)
+    found: dict[str, SearchHit] = {}
+    reused = 0
+    for start in range(0, len(distinct), CHUNK_QUERIES):
+        queries = distinct[start : start + CHUNK_QUERIES]
+        chunk_key = _digest(key, *queries)
+        part = parts / f"{chunk_key}.parquet"
+        chunk = _read_part(part, chunk_key, queries)
+        if chunk is None:
+            chunk = dict(
+                zip(queries, map_each(lambda q: index.search(q, top_k), queries, threads, what=what), strict=True)
+            )
+            write_hits(part, {"": chunk}, {PART_KEY: chunk_key})
+        else:
+            reused += len(queries)
+        found.update(chunk)
+    if reused:
+        log.info("%s: reused %d of %d searches finished by an earlier run (%s)", what, reused, len(distinct), parts)
+    return found
+
+
 def search_splits(
     index: AlignmentIndex,
     tables: Mapping[str, pd.DataFrame],
     *,
     top_k: int = TOP_K,
     threads: int = 1,
+    parts: Path | None = None,
+    key: str = "",
 ) -> SplitHits:
-    """Every distinct query of each split searched once (a sequence in several splits too)."""
+    """Every distinct query of each split searched once (a sequence in several splits too).
+
+    With `parts`, finished chunks are kept there and reused (see the module docstring); `key` is the search_key."""
     wanted = {split: query_sequences(table) for split, table in tables.items()}
     distinct = list(dict.fromkeys(q for queries in wanted.values() for q in queries))
     started = time.perf_counter()
-    found = dict(
-        zip(
-            distinct,
-            map_each(lambda q: index.search(q, top_k), distinct, threads, what=f"{'+'.join(tables)} search"),
-            strict=True,
+    what = f"{'+'.join(tables)} search"
+    if parts is None:
+        found = dict(
+            zip(distinct, map_each(lambda q: index.search(q, top_k), distinct, threads, what=what), strict=True)
         )
-    )
+    else:
+        found = _search_chunks(index, distinct, top_k, threads, what, parts, key)
     log.info(
         "%d distinct sequences of %s against %d in %.1f s on %d thread(s)",
         len(distinct),
@@ -205,8 +277,12 @@ def search_task(
     unknown = [s for s in splits if s not in tables]
     if unknown:
         raise InputError(f"{task_dir}: splits {unknown} not found among {sorted(tables)}")
-    index = AlignmentIndex(tables[reference]["sequence"].astype(str).tolist())
-    hits = search_splits(index, {s: tables[s] for s in splits}, top_k=top_k, threads=threads)
+    sequences = tables[reference]["sequence"].astype(str).tolist()
+    index = AlignmentIndex(sequences)
     settings = search_settings(reference, len(index), top_k, splits)
+    parts = parts_dir(Path(out))
+    key = search_key(settings, sequences)
+    hits = search_splits(index, {s: tables[s] for s in splits}, top_k=top_k, threads=threads, parts=parts, key=key)
     write_hits(Path(out), hits, settings)
+    shutil.rmtree(parts, ignore_errors=True)
     return {**settings, "queries": sum(len(h) for h in hits.values()), "seconds": time.perf_counter() - started}

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sklearn
-from joblib import Parallel, delayed
 from scipy import stats
 
 from plus.errors import InputError
@@ -32,6 +31,7 @@ from plus.metrics.task import task_metrics
 from plus.report.collect import ReportData, RunKey
 from plus.report.predictions import KEY, report_task_spec, run_predictions
 from plus.report.tables import metric_label, split_label, task_label
+from plus.report.workers import starmap
 from plus.report.writers import Stat, Table
 from plus.tasks import TaskSpec
 
@@ -117,6 +117,11 @@ def paired_bootstrap(
     return observed, float(min(1.0, 2 * min(below, above)))
 
 
+def _run_bootstrap(arguments: tuple[Any, ...], options: dict[str, Any]) -> tuple[float, float]:
+    """paired_bootstrap with its positional arguments and options (a top-level function, so workers can run it)."""
+    return paired_bootstrap(*arguments, **options)
+
+
 def adjust(p_values: Sequence[float]) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q); NaN stays NaN and is not counted."""
     p = np.asarray(p_values, dtype=float)
@@ -163,8 +168,8 @@ def compare_to_reference(
 ) -> pd.DataFrame:
     """One row per (model, task): seed summary, the difference to the reference, the test, p, q, significant.
 
-    The paired bootstraps run in `workers` processes (joblib); each is seeded on its own, so the table does not
-    depend on `workers`."""
+    The paired bootstraps run in `workers` processes (plus.report.workers: none outlives a killed report); each is
+    seeded on its own, so the table does not depend on `workers`."""
     reference = reference or data.reference_model or default_reference(data)
     if reference not in data.models:
         raise InputError(f"reference model {reference!r} is not among the models ({list(data.models)})")
@@ -198,9 +203,7 @@ def compare_to_reference(
                 else:
                     row.update(comparison)
             rows.append(row)
-    results = Parallel(n_jobs=min(workers, max(len(bootstraps), 1)))(
-        delayed(paired_bootstrap)(*case.arguments, **case.options) for _, case in bootstraps
-    )
+    results = starmap(_run_bootstrap, [(case.arguments, case.options) for _, case in bootstraps], workers)
     for (row, case), (observed, p) in zip(bootstraps, results, strict=True):
         row.update({"delta": observed, "test": case.test, "p": p})
     table = pd.DataFrame(rows)

@@ -2,21 +2,26 @@
 
 Limits (module constants, so a site or a test can change them):
 - `MAX_UNPACKED_BYTES`: the most bytes read out of one member or one decompressed file (default 64 GiB);
-- `DISK_RESERVE_BYTES`: free space that extraction to disk always leaves on the target file system.
+- `DISK_RESERVE_BYTES`: free space that extraction to disk always leaves on the target file system;
+- `DISK_SHARE`: the share of the remaining free space one extraction may fill.
 
-A member is refused with an InputError naming the archive and member when it is a symbolic or hard link, a
-device, a FIFO or a sparse file, when its declared size exceeds the limit (or, when extracted, the free disk
-space), or when its data is shorter or longer than its header says. Extraction never reads a member whole:
+A member is read with a limit of min(its declared size, MAX_UNPACKED_BYTES) and, when extracted, of
+DISK_SHARE of the free space. It is refused with an InputError naming the archive and member when it is a
+symbolic or hard link, a device, a FIFO or a sparse file, when its declared size exceeds a limit, or when its
+data is shorter or longer than its header says (a zip member whose header under-declares its size, as a lying
+header or a zip bomb does, is told apart from a corrupt one). Extraction never reads a member whole:
 it copies `CHUNK_BYTES` at a time and only under the target directory, by the member's base name.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import shutil
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +32,7 @@ from plus.io import require_file
 
 MAX_UNPACKED_BYTES = 64 << 30
 DISK_RESERVE_BYTES = 256 << 20
+DISK_SHARE = 0.5
 CHUNK_BYTES = 1 << 20
 ZIP_MAGIC = b"PK\x03\x04"
 ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, EOFError)
@@ -73,6 +79,62 @@ class LimitedReader(io.RawIOBase):
             finally:
                 if self._on_close is not None:
                     self._on_close()
+        super().close()
+
+
+def over_declared(where: str, size: int) -> InputError:
+    """The error for a member holding more data than its header declares."""
+    return InputError(
+        f"{where}: holds more data than the {size} bytes its header declares (a lying header or an archive bomb); "
+        "refusing to read on"
+    )
+
+
+class ZipMemberReader(io.RawIOBase):
+    """A zip member's data; a failed CRC check at its declared end is reported as more data than declared when the
+    member does hold more (zipfile stops at the declared size and only sees a wrong CRC)."""
+
+    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> None:
+        self._archive = archive
+        self._info = info
+        self._where = where
+        self._inner = archive.open(info)
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:
+        try:
+            data = self._inner.read(len(buffer))
+        except zipfile.BadZipFile:
+            if self._holds_more():
+                raise over_declared(self._where, self._info.file_size) from None
+            raise
+        self.bytes_read += len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _holds_more(self) -> bool:
+        """True when the member's data goes on past its declared size (read again, one byte past it at most)."""
+        probe = copy.copy(self._info)
+        probe.file_size = self._info.file_size + 1
+        del probe.CRC  # no CRC check: only the length is in question
+        try:
+            with self._archive.open(probe) as handle:
+                left = probe.file_size
+                while left > 0:
+                    block = handle.read(min(CHUNK_BYTES, left))
+                    if not block:
+                        return False
+                    left -= len(block)
+        except (*ARCHIVE_ERRORS, zlib.error):
+            return False
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self._inner.close()
         super().close()
 
 
@@ -181,7 +243,7 @@ class Archive:
             )
         if self._zip is not None:
             archive_zip = self._zip
-            return Member(name, where, size, lambda: archive_zip.open(info))  # type: ignore[arg-type]
+            return Member(name, where, size, lambda: ZipMemberReader(archive_zip, info, where))  # type: ignore[arg-type]
         archive_tar = self._tar
         assert archive_tar is not None
 
@@ -232,11 +294,13 @@ def free_bytes(directory: Path) -> int:
 def extract(members: list[Member], target: Path, where: str) -> list[Path]:
     """Stream members into `target` by base name, in chunks, after checking their sizes against the free disk."""
     total = sum(member.size for member in members)
-    available = free_bytes(target)
+    free = free_bytes(target)
+    available = int(max(free, 0) * DISK_SHARE)
     if total > available:
         raise InputError(
-            f"{where}: members declare {total} bytes but only {max(available, 0)} are free under {target} "
-            f"(keeping {DISK_RESERVE_BYTES} in reserve)"
+            f"{where}: members declare {total} bytes but only {available} may be extracted under {target} "
+            f"({DISK_SHARE:.0%} of the {max(free, 0)} bytes free beyond a reserve of {DISK_RESERVE_BYTES}; "
+            "plus.data.task_data.archives.DISK_SHARE)"
         )
     if total > MAX_UNPACKED_BYTES:
         raise InputError(f"{where}: members declare {total} bytes, more than the limit of {MAX_UNPACKED_BYTES}")
@@ -264,7 +328,7 @@ def _copy(member: Member, destination: Path) -> None:
                     break
                 copied += len(block)
                 if copied > member.size:
-                    raise InputError(f"{where}: holds more data than the {member.size} bytes its header declares")
+                    raise over_declared(where, member.size)
                 out.write(block)
     except ARCHIVE_ERRORS as error:
         raise InputError(f"{where}: corrupt or truncated archive member ({error})") from error

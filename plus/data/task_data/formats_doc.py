@@ -27,10 +27,13 @@ reading any file (for the workflow to call when it validates its config).
 - A path (plain or gzip, recognised by content), or `{{path: ARCHIVE, member: inner/path}}` for a file inside a
   tar (gz or not) or zip archive.
 - Archive members are read as streams, never whole. A member that is a symbolic or hard link, a device, a
-  FIFO or a sparse file is refused. At most {archives.MAX_UNPACKED_BYTES >> 30} GiB are read out of one member
-  or one gzip file (`plus.data.task_data.archives.MAX_UNPACKED_BYTES`); extraction to disk (TAPE LMDB
-  members) also checks the declared sizes against the free space, keeping {archives.DISK_RESERVE_BYTES >> 20} MiB
-  free, and copies {archives.CHUNK_BYTES >> 20} MiB at a time.
+  FIFO or a sparse file is refused. A member is read up to its declared size, and at most
+  {archives.MAX_UNPACKED_BYTES >> 30} GiB are read out of one member or one gzip file
+  (`plus.data.task_data.archives.MAX_UNPACKED_BYTES`); a member holding more than its header declares (a lying
+  header, an archive bomb) is refused as such. Extraction to disk (TAPE LMDB members) also checks the declared
+  sizes against {archives.DISK_SHARE:.0%} of the free space beyond a reserve of
+  {archives.DISK_RESERVE_BYTES >> 20} MiB (`DISK_SHARE`, `DISK_RESERVE_BYTES`), and copies
+  {archives.CHUNK_BYTES >> 20} MiB at a time.
 - A truncated or corrupt gzip, tar or zip file stops the import with one line naming the file (and the line
   after which the error came); where damaged gzip data garbled a record first, the damage is reported, not the
   record. A byte that is not UTF-8 is an error naming its line; a UTF-8 byte-order mark before the first line

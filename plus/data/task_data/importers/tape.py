@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -35,6 +36,8 @@ from plus.data.task_data.importers import (
 from plus.data.task_data.importers.labels import ss8_ints_to_letters
 from plus.errors import InputError
 from plus.tasks import UNLABELLED
+
+log = logging.getLogger(__name__)
 
 
 class TapeOptions(FormatOptions):
@@ -93,7 +96,11 @@ def _tape_table(records: Iterator[Any], split: str, name: str, options: TapeOpti
         origins.append(where)
     if not ids:
         raise InputError(f"{name}: no records")
-    ids, renamed = _unique_ids(ids)
+    ids, renamed, repeated = _unique_ids(ids)
+    warnings = []
+    if renamed:
+        warnings.append(duplicate_ids_warning(name, renamed, repeated))
+        log.warning("%s", warnings[-1])
     return new_table(
         {"id": ids, "sequence": sequences, "label": labels, ORIGIN: origins},
         mapped={
@@ -101,17 +108,28 @@ def _tape_table(records: Iterator[Any], split: str, name: str, options: TapeOpti
             "ss8_valid_mask_false_to_unlabelled": unlabelled,
             "ss8_valid_mask_false_kept_labelled": scored_despite_mask,
         },
+        warnings=warnings,
     )
 
 
-def _unique_ids(ids: list[str]) -> tuple[list[str], int]:
-    """Ids made unique by suffixing repeats with `#2`, `#3`, ...; also returns how many were renamed."""
+def _unique_ids(ids: list[str]) -> tuple[list[str], int, list[str]]:
+    """Ids made unique by suffixing repeats with `#2`, `#3`, ...; how many were renamed; the repeated ids."""
     seen: Counter[str] = Counter()
     result = []
     for record_id in ids:
         seen[record_id] += 1
         result.append(record_id if seen[record_id] == 1 else f"{record_id}#{seen[record_id]}")
-    return result, sum(n - 1 for n in seen.values())
+    return result, sum(n - 1 for n in seen.values()), [record_id for record_id, n in seen.items() if n > 1]
+
+
+def duplicate_ids_warning(name: str, renamed: int, repeated: list[str]) -> str:
+    """The summary.json warning for records whose id repeats an earlier record's (TAPE allows it; kept, renamed)."""
+    shown = ", ".join(repr(record_id) for record_id in repeated[:5])
+    more = f" and {len(repeated) - 5} more" if len(repeated) > 5 else ""
+    return (
+        f"{name}: {renamed} records repeat an earlier record's id ({shown}{more}); kept, each renamed with a "
+        "#k suffix (mapped: duplicate_id_suffixed)"
+    )
 
 
 def _read_tape_json(files: dict[str, FileSpec], options: TapeOptions) -> dict[str, pd.DataFrame]:
@@ -229,8 +247,9 @@ def _read_tape_csv(files: dict[str, FileSpec], options: NoOptions) -> dict[str, 
 
 _SPLIT_FILES = (FileKey(SPLIT, "a file of that split (key = split name, e.g. train, valid, test_cb513)"),)
 _RECORDS = (
-    "Ids come from the records' `id` (`{split}_{index}` when absent); repeated ids get a `#k` suffix, counted in "
-    "`mapped`."
+    "Ids come from the records' `id` (`{split}_{index}` when absent); TAPE allows repeated ids: they are kept "
+    "with a `#k` suffix, "
+    "counted in `mapped` (duplicate_id_suffixed) and named in summary.json `warnings`."
 )
 
 import_tape_json = Format(
