@@ -60,7 +60,8 @@ def cost_table(data: ReportData) -> Table:
     table.notes = [
         "Wall and CPU hours: Snakemake's `s` and `cpu_time`, summed over jobs (fine-tune + evaluate: over seeds); "
         "peak RSS: the largest `max_rss` of those jobs.",
-        f"GPU h = wall h x GPUs requested by the job's rule (GPUs per rule: {gpus}; other rules count 0).",
+        f"GPU h = wall h x GPUs requested by the job's rule (GPUs per rule: {gpus}; other rules count 0): what a "
+        "cluster allocates to the job; a run on a machine without GPUs used none.",
         "Attempts: the runs of the jobs, resumed or retried ones included; the earlier attempts of a training job "
         "(its checkpoint directory's attempts.tsv) are added to its wall, CPU and GPU hours, as Snakemake's "
         "benchmark file keeps only the last.",
@@ -85,7 +86,7 @@ def cost_paragraph(data: ReportData) -> list[str]:
     where = f"{label} {top['stage']}" + (f" on {task_label(top['task'])}" if top["task"] != "—" else "")
     cpu = "n/a" if pd.isna(total_cpu) else f"{total_cpu:.2f}"
     return [
-        f"{len(costs)} jobs took {total_wall:.2f} wall hours, {cpu} CPU hours and {total_gpu:.2f} GPU hours in "
-        f"total; the largest job peaked at {peak:.2f} GB resident. The most expensive stage was {where} "
+        f"{len(costs)} jobs took {total_wall:.2f} wall hours and {cpu} CPU hours, and held {total_gpu:.2f} GPU hours "
+        f"(wall x the GPUs their rules request; on a machine without GPUs, none were used) in total; the largest job peaked at {peak:.2f} GB resident. The most expensive stage was {where} "
         f"({top['wall_h']:.2f} wall hours over {top['jobs']} job{'s' if top['jobs'] != 1 else ''})."
     ]
