@@ -18,6 +18,7 @@ try:
         plan_workflow,
     )
     from plus.launch import training_launcher
+    from plus.paths import RESULTS, ModelPaths, RunPaths, TaskPaths
     from plus.report.outputs import (
         FIGURE_FORMATS,
         TABLE_FORMATS,
@@ -55,6 +56,14 @@ if REPLACED := PLAN.replaced_outputs():
         "them. To keep both, run each config in its own directory (snakemake -d runs/NAME), or rename the task "
         "or model."
     )
+
+# The rules' path patterns (plus.paths), with {model}, {task} and {seed} wildcards: the report finds each file by
+# the same classes.
+RUN = RunPaths.wildcards()
+PRETRAINED_MODEL = ModelPaths.wildcards()
+TASK = TaskPaths.wildcards()
+# The alignment baseline is deterministic: one run per task, seed 0.
+BASELINE_RUN = RunPaths(RESULTS, BASELINE, "{task}", 0)
 
 # Runtime per attempt, GPUs and retries of each rule (plus/estimates/requests.yaml, the config's plan.requests over it)
 REQUESTS = PLAN.requests
@@ -140,7 +149,7 @@ def baseline_hits(wildcards):
     """The shared search the alignment baseline reads (none for pair tasks: it scores each pair with itself)."""
     if PLAN.task_specs[wildcards.task].shape == "pair":
         return []
-    return [f"results/align/{wildcards.task}/hits.parquet"]
+    return [TaskPaths(RESULTS, wildcards.task).hits]
 
 
 def baseline_hits_args(wildcards):
