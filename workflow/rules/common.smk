@@ -19,6 +19,7 @@ try:
     )
     from plus.launch import training_launcher
     from plus.paths import RESULTS, ModelPaths, RunPaths, TaskPaths
+    from plus.report.collect import input_files as report_input_files
     from plus.report.outputs import (
         FIGURE_FORMATS,
         TABLE_FORMATS,
@@ -211,21 +212,8 @@ def memory_mb(base):
 
 
 def report_inputs():
-    """The files the report reads, as lists by kind."""
-    runs = [f"results/evaluate/{r.model}/{r.task}/seed{r.seed}" for r in PLAN.runs()]
-    audited = TASKS if PLAN.config.report.leakage_audit else []
-    return {
-        "evaluations": [f"{run}/metrics.json" for run in runs],
-        "predictions": [f"{run}/predictions.parquet" for run in runs],
-        "audits": expand("results/audit/{task}/identity.parquet", task=audited),
-        "tasks": expand("results/tasks/{task}", task=TASKS),
-        "pretraining": expand(
-            "results/pretrain/{model}/metrics.json", model=PLAN.pretrained_models
-        ),
-        "histories": expand(
-            "results/pretrain/{model}/history.csv", model=PLAN.pretrained_models
-        ),
-    }
+    """The files the report reads, as lists by kind: found from its job (plus.paths) as `plus report` finds them."""
+    return report_input_files(PLAN.report())
 
 
 def _one_of(values):
