@@ -566,7 +566,7 @@ def html_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "from plus.report.outputs import FIGURE_FORMATS, TABLE_FORMATS\n"
         "from plus.report.outputs import figure_sections, table_caption, table_sections\n\n"
         'configfile: "config.json"\n\n'
-        f'TASKS = {list(tasks)!r}\nPRETRAINING = True\nRESULTS = "results"\n\n'
+        f"TASKS = {list(tasks)!r}\nPRETRAINING = True\n\n"
         f"def report_inputs():\n    return {relative!r}\n\n"
         f"def report_settings(wildcards):\n    return JobSettings({settings!r})\n\n"
         "def requested_runtime(rule):\n    return lambda wildcards, attempt: 30 * attempt\n\n"

@@ -74,10 +74,9 @@ rule report:
         runtime=requested_runtime("report"),
     params:
         settings=report_settings,
-        results=RESULTS,
         tables=lambda wildcards, output: os.path.dirname(output.tables[0]),
         figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
     shell:
-        "plus report --settings {params.settings.json:q} --results {params.results:q}"
-        " --published {input.published:q} --tables {params.tables:q} --figures {params.figures:q}"
-        " --summary {output.summary:q} --workers {threads} > {log:q} 2>&1"
+        "plus report --settings {params.settings.json:q} --published {input.published:q}"
+        " --tables {params.tables:q} --figures {params.figures:q} --summary {output.summary:q}"
+        " --workers {threads} > {log:q} 2>&1"
