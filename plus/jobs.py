@@ -18,6 +18,7 @@ from typing import Any
 from plus.errors import InputError
 from plus.estimates.requests import RuleRequests, rule_requests
 from plus.models.specs import encoder_spec_class
+from plus.paths import RESULTS, ModelPaths, TaskPaths
 from plus.settings import (
     EmbedTaskJob,
     EncoderSpec,
@@ -234,7 +235,7 @@ class WorkflowPlan:
         """The model's encoder as the commands open it: a model pretrained here reads its pretraining output."""
         entry = self.config.models[model]
         if entry.needs_pretraining:
-            return PlusEncoderSpec(path=f"results/pretrain/{model}/model.pt")
+            return PlusEncoderSpec(path=ModelPaths(RESULTS, model).encoder)
         if entry.pretrained_here:  # objective none: the preset's seeded initialisation, made by the job that uses it
             like = PlusEncoderSpec(preset=entry.preset or entry.encoder.preset, architecture=entry.architecture)
             return RandomEncoderSpec(type="random", like=like, seed=self.pretrain(model).training.seed)
@@ -413,10 +414,10 @@ class WorkflowPlan:
         planned: dict[str, tuple[Any, dict[str, str]]] = {}
         if any(path.startswith(f"{SYNTHETIC_DIR}/") for _, path in self.local_sources()):
             planned[SYNTHETIC_DIR] = (self.synthetic, {})
-        planned.update({f"results/tasks/{task}": (self.import_task(task), {}) for task in self.tasks})
+        planned.update({TaskPaths(RESULTS, task).data: (self.import_task(task), {}) for task in self.tasks})
         for model in self.pretrained_models:
             corpus = self.corpus_dir(self.corpus_of(model))
-            planned[f"results/pretrain/{model}"] = (self.pretrain(model), {"train": f"{corpus}/train"})
+            planned[ModelPaths(RESULTS, model).directory] = (self.pretrain(model), {"train": f"{corpus}/train"})
         replaced = []
         for directory, (settings, inputs) in planned.items():
             record = _run_record(os.path.join(directory, "config.json"))
@@ -451,6 +452,7 @@ class WorkflowPlan:
         return ReportJob(
             models=models,
             runs=self.runs(),
+            leakage_audit=self.config.report.leakage_audit,
             reference_model=self.config.report.reference_model,
             provenance=provenance,
             gpus_per_rule=self.requests.gpus_per_rule(),

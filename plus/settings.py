@@ -42,6 +42,7 @@ from plus.models.specs import (  # noqa: F401 (re-exported: plus.settings holds 
     parse_encoder_spec,
     spec_has_mlm_head,
 )
+from plus.paths import RESULTS
 from plus.settings_base import Settings, SettingsError
 from plus.tasks.decoding import DECODINGS, Decoding
 from plus.tasks.metrics import metric_entry
@@ -780,16 +781,29 @@ class ReportRun(Settings):
 
 
 class ReportJob(Settings):
-    """What `plus report` builds: every model (in table order) and every run it must find."""
+    """What `plus report` builds: every model (in table order) and every run it must find, under a results root
+    whose layout is plus.paths'."""
 
     models: list[ReportModel] = Field(min_length=1, description="in table order")
-    runs: list[ReportRun] = Field(min_length=1)
+    runs: list[ReportRun] = Field(
+        min_length=1, description="in table order; a run's kind (finetune, probe, alignment) is its model's"
+    )
+    results: str = Field(RESULTS, description="the results root every input is found under (plus.paths)")
+    leakage_audit: bool = Field(False, description="read each task's leakage audit (results/audit/<task>)")
     reference_model: str | None = None
     provenance: dict[str, dict[str, str]] = Field({}, description="task -> {kind, detail} of its data")
     gpus_per_rule: dict[str, float] = Field({}, description="GPUs each rule's jobs ask for (for GPU hours)")
     tasks: dict[str, TaskSpec] = Field({}, description="task -> its spec as the workflow resolved it")
     bootstrap_resamples: Positive = ReportSettings.model_fields["bootstrap_resamples"].default
     min_train_examples: Positive = ReportSettings.model_fields["min_train_examples"].default
+
+    @model_validator(mode="after")
+    def _runs_of_known_models(self) -> ReportJob:
+        names = [model.name for model in self.models]
+        unknown = sorted({run.model for run in self.runs} - set(names))
+        if unknown:
+            raise ValueError(f"runs of models {unknown}, which are not among the models {names}")
+        return self
 
 
 def workflow_schema() -> dict[str, Any]:

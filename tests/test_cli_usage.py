@@ -143,7 +143,7 @@ def test_a_full_disk_is_one_line_not_a_traceback(tmp_path: Path, monkeypatch, ca
 
 def test_report_needs_at_least_one_worker(tmp_path: Path, capsys) -> None:
     missing = str(tmp_path / "missing")
-    arguments = ["--evaluations", missing, "--predictions", missing, "--pretraining", missing, "--histories", missing]
-    arguments += ["--published", missing, "--settings", "{}", "--tables", missing, "--figures", missing]
+    arguments = ["--results", missing, "--published", missing, "--settings", "{}", "--tables", missing]
+    arguments += ["--figures", missing]
     assert main(["report", *arguments, "--summary", missing, "--workers", "0"]) == 2
     assert capsys.readouterr().err.strip().endswith("--workers 0: must be at least 1")

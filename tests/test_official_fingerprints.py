@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import shutil
 import sys
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from plus.errors import InputError
 from plus.jobs import plan_workflow
 from plus.metrics.task import task_metrics
 from plus.report.build import build_report
-from plus.report.collect import collect, models_from_settings
+from plus.report.collect import collect
 from plus.report.provenance import Provenance, content_provenance, infer_provenance, task_provenance
 from plus.settings import ReportJob, parse_settings
 from plus.tasks import resolve_task
@@ -259,15 +260,9 @@ def stability_report(root: Path, summary: Path) -> Path:
     job = parse_settings(
         ReportJob, {"models": models, "runs": [{"model": "nn", "task": "stability", "seed": 0}]}, "report"
     )
-    data = collect(
-        evaluations=[run / "metrics.json"],
-        predictions=[run / "predictions.parquet"],
-        pretraining=[],
-        histories=[],
-        published=ROOT / "config" / "published_results.tsv",
-        models=models_from_settings(job),
-        task_summaries=[summary],
-    )
+    (root / "tasks" / "stability").mkdir(parents=True)
+    shutil.copy(summary, root / "tasks" / "stability" / "summary.json")
+    data = collect(job, ROOT / "config" / "published_results.tsv", root)
     build_report(data, root / "tables", root / "figures", root / "summary.md", bootstrap_resamples=50)
     return root / "tables"
 

@@ -23,7 +23,7 @@ from plus.models import build_encoder
 from plus.models.checkpoint import save_checkpoint
 from plus.models.presets import PRESETS
 from plus.report.build import build_report
-from plus.report.collect import collect, models_from_settings
+from plus.report.collect import collect
 from plus.settings import EvaluateJob, FinetuneJob, ReportJob, parse_settings
 from plus.tasks import resolve_task
 from plus.training.finetune import run_finetune
@@ -46,11 +46,12 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def report_models() -> dict:
-    """MODELS through the report's settings, as `plus report --settings` reads them."""
+def report_job(tasks: list[str]) -> ReportJob:
+    """The report's job: MODELS on `tasks`, seed 0, with the leakage audit, against the untrained encoder."""
     models = [{"name": name, **model} for name, model in MODELS.items()]
-    runs = [{"model": name, "task": "stability", "seed": 0} for name in MODELS]
-    return models_from_settings(parse_settings(ReportJob, {"models": models, "runs": runs}, "report"))
+    runs = [{"model": name, "task": task, "seed": 0} for name in MODELS for task in tasks]
+    settings = {"models": models, "runs": runs, "leakage_audit": True, "reference_model": MODEL}
+    return parse_settings(ReportJob, settings, "report")
 
 
 def stability_config(realdata: Path, root: Path) -> dict:
@@ -102,15 +103,12 @@ def chain(realdata: Path, tmp_path_factory: pytest.TempPathFactory, one_thread: 
     root = tmp_path_factory.mktemp("realdata")
     (root / "pretrain").mkdir()
     untrained_encoder(root / "pretrain" / "model.pt")
-    files: dict[str, list[Path]] = {"evaluations": [], "predictions": [], "audits": []}
-    summaries = []
     for task, config in (
         ("stability", stability_config(realdata, root)),
         ("localization", localization_config(realdata, root)),
     ):
         data = root / "tasks" / task
         import_task(config, data, f"{task} config")
-        summaries.append(data / "summary.json")
         spec = resolve_task(task)
         finetune = {
             "model": MODEL,
@@ -134,22 +132,8 @@ def chain(realdata: Path, tmp_path_factory: pytest.TempPathFactory, one_thread: 
         run_evaluation(evaluate, root / "finetune" / task / "model.pt", data, evaluation)
         baseline = root / "evaluate" / "alignment-nn" / task / "seed0"
         run_alignment_baseline(data, spec, baseline)
-        for run in (evaluation, baseline):
-            files["evaluations"].append(run / "metrics.json")
-            files["predictions"].append(run / "predictions.parquet")
         audit_task(data, root / "audit" / task)
-        files["audits"].append(root / "audit" / task / "identity.parquet")
-    report = collect(
-        evaluations=files["evaluations"],
-        predictions=files["predictions"],
-        pretraining=[root / "pretrain" / "metrics.json"],
-        histories=[root / "pretrain" / "history.csv"],
-        published=REPO / "config" / "published_results.tsv",
-        models=report_models(),
-        audits=files["audits"],
-        task_summaries=summaries,
-        reference_model=MODEL,
-    )
+    report = collect(report_job(["localization", "stability"]), REPO / "config" / "published_results.tsv", root)
     build_report(report, root / "tables", root / "figures", root / "summary.md", bootstrap_resamples=200)
     return {"root": root}
 

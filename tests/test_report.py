@@ -10,6 +10,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,8 +19,9 @@ from matplotlib import image as mpimg
 
 from plus.cli import main as cli_main
 from plus.errors import InputError
+from plus.paths import ModelPaths, RunPaths
 from plus.report.build import build_report
-from plus.report.collect import RunKey, collect, load_published, models_from_settings, runs_from_settings
+from plus.report.collect import ReportData, collect, load_published
 from plus.report.job_info import JobSettings
 from plus.report.outputs import report_files
 from plus.report.summary import summary_markdown
@@ -113,16 +115,22 @@ def _predictions(spec: TaskSpec, rng: np.random.Generator, quality: float) -> pd
     return pd.concat(frames, ignore_index=True)
 
 
+FILE_KINDS = ("evaluations", "predictions", "pretraining", "histories")
+
+
 def make_run(root: Path, seeds: tuple[int, ...] = (0, 1, 2), tasks: dict[str, TaskSpec] | None = None) -> dict:
-    """A fake results/ tree: 3 models x tasks x seeds of evaluations, plus pretraining outputs."""
+    """A fake results/ tree (plus.paths) under `root`: 3 models x tasks x seeds of evaluations, plus pretraining
+    outputs; its results root, its runs (as the report's job lists them) and its files by kind (FILE_KINDS)."""
     tasks = tasks or BUILTIN_TASKS
     rng = np.random.default_rng(7)
-    files: dict[str, list[Path]] = {"evaluations": [], "predictions": [], "pretraining": [], "histories": []}
+    results = root / "results"
+    files: dict = {kind: [] for kind in FILE_KINDS} | {"results": results, "runs": []}
     for model, info in MODELS.items():
         quality = QUALITY[info["objective"]]
         for task, spec in tasks.items():
             for seed in seeds:
-                run = root / "results" / "evaluate" / model / task / f"seed{seed}"
+                paths = RunPaths(str(results), model, task, seed)
+                run = Path(paths.evaluation_dir)
                 run.mkdir(parents=True)
                 splits = _split_metrics(spec, rng, quality)
                 headline = {
@@ -134,9 +142,10 @@ def make_run(root: Path, seeds: tuple[int, ...] = (0, 1, 2), tasks: dict[str, Ta
                 metrics |= {"splits": splits, "headline": headline}
                 (run / "metrics.json").write_text(json.dumps(metrics))
                 _predictions(spec, rng, quality).to_parquet(run / "predictions.parquet")
-                files["evaluations"].append(run / "metrics.json")
-                files["predictions"].append(run / "predictions.parquet")
-        pretrain = root / "results" / "pretrain" / model
+                files["evaluations"].append(Path(paths.evaluation))
+                files["predictions"].append(Path(paths.predictions))
+                files["runs"].append({"model": model, "task": task, "seed": seed})
+        pretrain = Path(ModelPaths(str(results), model).directory)
         pretrain.mkdir(parents=True)
         test = {"mlm_accuracy": 0.1 + quality, "mlm_loss": 2.9 - quality}
         if info["objective"] == "plus":
@@ -170,15 +179,24 @@ def make_run(root: Path, seeds: tuple[int, ...] = (0, 1, 2), tasks: dict[str, Ta
 OFFICIAL = {task: {"kind": "official", "detail": "test fixture"} for task in BUILTIN_TASKS}
 
 
-def report_job(runs: list[dict] | None = None) -> ReportJob:
+def report_job(runs: list[dict] | None = None, **settings: Any) -> ReportJob:
+    """The report's job over MODELS: `runs` (default: each model on solubility, seed 0) and more `settings`."""
     runs = runs or [{"model": m, "task": "solubility", "seed": 0} for m in MODELS]
     models = [{"name": name, **model} for name, model in MODELS.items()]
-    return parse_settings(ReportJob, {"models": models, "runs": runs}, "report")
+    return parse_settings(ReportJob, {"models": models, "runs": runs, **settings}, "report")
 
 
-def _collect(files: dict, **overrides):
-    arguments = {**files, "published": PUBLISHED, "models": models_from_settings(report_job()), **overrides}
-    return collect(**arguments)
+def _collect(run: dict, runs: list[dict] | None = None, **settings: Any) -> ReportData:
+    """The report's data from a fake results tree: its job lists `runs` (default: every run of the tree)."""
+    return collect(report_job(runs or run["runs"], **settings), PUBLISHED, run["results"])
+
+
+def copy_run(run: dict, root: Path) -> dict:
+    """A copy of a fake results tree under `root`, to break without touching the original."""
+    results = root / "results"
+    shutil.copytree(run["results"], results)
+    moved = {kind: [results / path.relative_to(run["results"]) for path in run[kind]] for kind in FILE_KINDS}
+    return {**run, **moved, "results": results}
 
 
 @pytest.fixture(scope="module")
@@ -326,68 +344,84 @@ def small_run(tmp_path_factory):
     return make_run(root, seeds=(0, 1), tasks=tasks)
 
 
-def test_missing_run_names_it(small_run):
-    files = dict(small_run)
-    dropped = next(p for p in files["evaluations"] if "mlm-rnn-tiny/secstr/seed1" in str(p))
-    files["evaluations"] = [p for p in files["evaluations"] if p != dropped]
-    files["predictions"] = [p for p in files["predictions"] if p.parent != dropped.parent]
-    with pytest.raises(InputError, match=r"missing evaluation .*model=mlm-rnn-tiny, task=secstr, seed=1"):
-        _collect(files)
+def test_missing_run_names_it_and_its_file(small_run):
+    runs = [*small_run["runs"], {"model": "mlm-rnn-tiny", "task": "secstr", "seed": 2}]
+    with pytest.raises(
+        InputError,
+        match=r"^run \(model=mlm-rnn-tiny, task=secstr, seed=2\): \S+/results/evaluate/mlm-rnn-tiny/secstr/seed2/"
+        r"metrics.json: file not found \(and 1 more missing files\)$",
+    ):
+        _collect(small_run, runs=runs)
 
 
-def test_missing_run_against_explicit_expected_list(small_run):
-    expected = runs_from_settings(
-        report_job(
-            [{"model": m, "task": t, "seed": s} for m in MODELS for t in ("solubility", "secstr") for s in (0, 1, 2)]
-        )
-    )
-    with pytest.raises(InputError, match=r"model=plus-rnn-tiny, task=solubility, seed=2"):
-        _collect(small_run, expected=expected)
-    in_config_order = [RunKey(m, t, s) for m in MODELS for t in ("secstr", "solubility") for s in (0, 1)]
-    assert list(_collect(small_run, expected=in_config_order).tasks) == ["secstr", "solubility"]
-    assert list(_collect(small_run).tasks) == ["solubility", "secstr"]  # built-in order by default
+def test_the_tables_follow_the_order_of_the_jobs_runs(small_run):
+    in_config_order = [
+        {"model": m, "task": t, "seed": s} for m in MODELS for t in ("secstr", "solubility") for s in (0, 1)
+    ]
+    assert list(_collect(small_run, runs=in_config_order).tasks) == ["secstr", "solubility"]
+    assert list(_collect(small_run).tasks) == ["solubility", "secstr"]
 
 
-def test_unexpected_run_is_an_error(small_run):
-    expected = [RunKey(m, t, s) for m in MODELS for t in ("solubility", "secstr") for s in (0,)]
-    with pytest.raises(InputError, match="not among the expected runs"):
-        _collect(small_run, expected=expected)
+def test_a_results_tree_with_more_runs_than_the_job_reads_only_the_jobs(small_run):
+    runs = [run for run in small_run["runs"] if run["seed"] == 0]
+    assert _collect(small_run, runs=runs).seeds == [0]
 
 
-def test_missing_predictions_and_pretraining_are_errors(small_run):
-    with pytest.raises(InputError, match=r"no predictions.parquet .*seed=0"):
-        _collect({**small_run, "predictions": small_run["predictions"][1:]})
-    with pytest.raises(InputError, match="missing pretraining metrics.json for model 'plus-rnn-tiny'"):
-        _collect({**small_run, "pretraining": small_run["pretraining"][1:], "histories": small_run["histories"][1:]})
-    with pytest.raises(InputError, match="missing pretraining history.csv for model 'plus-rnn-tiny'"):
-        _collect({**small_run, "histories": small_run["histories"][1:]})
+def test_a_run_listed_twice_is_an_error(small_run):
+    with pytest.raises(InputError, match="list a run more than once"):
+        _collect(small_run, runs=[*small_run["runs"], small_run["runs"][0]])
+
+
+def test_a_run_of_a_model_the_job_lacks_is_an_error():
+    with pytest.raises(InputError, match=r"runs of models \['other'\], which are not among the models"):
+        report_job([{"model": "other", "task": "solubility", "seed": 0}])
+
+
+def test_missing_predictions_and_pretraining_are_errors(small_run, tmp_path):
+    run = copy_run(small_run, tmp_path)
+    run["predictions"][0].unlink()
+    with pytest.raises(
+        InputError, match=r"^run \(model=plus-rnn-tiny, task=solubility, seed=0\): .*predictions.parquet"
+    ):
+        _collect(run)
+    run = copy_run(small_run, tmp_path / "2")
+    run["histories"][0].unlink()
+    with pytest.raises(InputError, match=r"^model 'plus-rnn-tiny': .*/pretrain/plus-rnn-tiny/history.csv: file not"):
+        _collect(run)
+    run["pretraining"][0].unlink()
+    with pytest.raises(InputError, match=r"metrics.json: file not found \(and 1 more missing files\)$"):
+        _collect(run)
+
+
+def test_a_file_of_another_run_is_an_error(small_run, tmp_path):
+    run = copy_run(small_run, tmp_path)
+    shutil.copy(run["evaluations"][1], run["evaluations"][0])
+    with pytest.raises(InputError, match=r"records run \(model=plus-rnn-tiny, task=solubility, seed=1\), not the"):
+        _collect(run)
 
 
 def test_bad_metrics_file_names_file_and_key(small_run, tmp_path):
-    bad = tmp_path / "metrics.json"
-    record = json.loads(small_run["evaluations"][0].read_text())
+    run = copy_run(small_run, tmp_path)
+    bad = run["evaluations"][0]
+    record = json.loads(bad.read_text())
     del record["headline"]
     bad.write_text(json.dumps(record))
     with pytest.raises(InputError, match=rf"{bad}: missing key 'headline'"):
-        _collect({**small_run, "evaluations": [bad, *small_run["evaluations"][1:]]})
+        _collect(run)
     record = json.loads(small_run["evaluations"][0].read_text())
     record["splits"]["test"]["accuracy"] = "high"
     bad.write_text(json.dumps(record))
     with pytest.raises(InputError, match=r"test.accuracy: expected a number or NaN"):
-        _collect({**small_run, "evaluations": [bad, *small_run["evaluations"][1:]]})
+        _collect(run)
 
 
 def test_undefined_metric_shows_as_na_not_as_a_mean_of_the_other_seeds(small_run, tmp_path):
-    source = next(p for p in small_run["evaluations"] if "plus-rnn-tiny/solubility/seed1" in str(p))
-    run = tmp_path / "plus-rnn-tiny" / "solubility" / "seed1"
-    run.mkdir(parents=True)
-    record = json.loads(source.read_text())
+    run = copy_run(small_run, tmp_path)
+    path = next(p for p in run["evaluations"] if "plus-rnn-tiny/solubility/seed1" in str(p))
+    record = json.loads(path.read_text())
     record["splits"]["test"]["accuracy"] = float("nan")
-    (run / "metrics.json").write_text(json.dumps(record))
-    shutil.copy(source.parent / "predictions.parquet", run / "predictions.parquet")
-    swap = {source: run / "metrics.json", source.parent / "predictions.parquet": run / "predictions.parquet"}
-    files = {kind: [swap.get(p, p) for p in paths] for kind, paths in small_run.items()}
-    data = _collect(files)
+    path.write_text(json.dumps(record))
+    data = _collect(run)
     table = build_tables(data)["main"]
     row = next(i for i, r in enumerate(table.rows) if r["Model"] == "PLUS-RNN tiny")
     assert table.cell_text(row, "Solubility acc") == "n/a"
@@ -396,12 +430,6 @@ def test_undefined_metric_shows_as_na_not_as_a_mean_of_the_other_seeds(small_run
     assert comparisons and all(c.beyond_spread is None for c in comparisons)
     summary = summary_markdown(data, build_tables(data), ablation_comparisons(data), [], tmp_path / "s.md")
     assert "on 1 of 1 tasks" in summary and "Undefined metric on: Solubility" in summary
-
-
-def test_duplicate_run_is_an_error(small_run):
-    files = {**small_run, "evaluations": [*small_run["evaluations"], small_run["evaluations"][0]]}
-    with pytest.raises(InputError, match="also reported by"):
-        _collect(files)
 
 
 def test_published_file_errors_name_the_line(tmp_path):
@@ -429,31 +457,16 @@ def test_report_settings_errors():
 
 
 def test_cli_reports_missing_run_and_exits_2(small_run, tmp_path, capsys):
-    evaluations = [p for p in small_run["evaluations"] if "rnn-tiny-nopretrain/solubility/seed0" not in str(p)]
+    runs = [*small_run["runs"], {"model": "rnn-tiny-nopretrain", "task": "solubility", "seed": 2}]
     code = cli_main(
         [
             "report",
-            "--evaluations",
-            *map(str, evaluations),
-            "--predictions",
-            *map(str, small_run["predictions"]),
-            "--pretraining",
-            *map(str, small_run["pretraining"]),
-            "--histories",
-            *map(str, small_run["histories"]),
+            "--settings",
+            as_json(report_job(runs, results="elsewhere")),
+            "--results",
+            str(small_run["results"]),
             "--published",
             str(PUBLISHED),
-            "--settings",
-            as_json(
-                report_job(
-                    [
-                        {"model": m, "task": t, "seed": s}
-                        for m in MODELS
-                        for t in ("solubility", "secstr")
-                        for s in (0, 1)
-                    ]
-                )
-            ),
             "--tables",
             str(tmp_path / "tables"),
             "--figures",
@@ -463,7 +476,8 @@ def test_cli_reports_missing_run_and_exits_2(small_run, tmp_path, capsys):
         ]
     )
     assert code == 2
-    assert "model=rnn-tiny-nopretrain, task=solubility, seed=0" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "model=rnn-tiny-nopretrain, task=solubility, seed=2" in error and str(small_run["results"]) in error
     assert not (tmp_path / "summary.md").exists()
 
 
@@ -520,7 +534,7 @@ def html_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp_path = tmp_path_factory.mktemp("html_report")
     tasks = {name: BUILTIN_TASKS[name] for name in ("homology", "secstr")}
     files = make_run(tmp_path, seeds=(0, 1), tasks=tasks)
-    relative = {kind: [str(p.relative_to(tmp_path)) for p in paths] for kind, paths in files.items()}
+    relative = {kind: [str(p.relative_to(tmp_path)) for p in files[kind]] for kind in FILE_KINDS}
     relative.update({"audits": [], "tasks": []})  # no leakage audit, no task summaries in this minimal workflow
     (tmp_path / "config").mkdir()
     shutil.copy(PUBLISHED, tmp_path / "config" / "published_results.tsv")
@@ -545,8 +559,7 @@ def html_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "pfam": config["pfam"],
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
-    runs = [{"model": m, "task": t, "seed": s} for m in MODELS for t in tasks for s in (0, 1)]
-    settings = json.dumps({"models": [{"name": name, **model} for name, model in MODELS.items()], "runs": runs})
+    settings = as_json(report_job(files["runs"]))
     (tmp_path / "Snakefile").write_text(
         "import os\n\n"
         "from plus.report.job_info import JobSettings\n"

@@ -13,7 +13,7 @@ from scipy import stats
 
 from plus.report.build import build_report
 from plus.report.caveats import CAVEAT_MARK, report_caveats
-from plus.report.collect import ReportData, collect, models_from_settings
+from plus.report.collect import ReportData, collect
 from plus.report.summary import summary_markdown
 from plus.report.tables import ablation_comparisons, build_tables
 from plus.report.writers import to_markdown
@@ -68,8 +68,8 @@ def _summary(task: str, train_n: int, warnings: list[str] | None = None) -> dict
 
 
 def make_data(root: Path, train_n: dict[str, int], warnings: list[str] | None = None, **overrides) -> ReportData:
-    """Two models, one seed, on the tasks of `train_n` (task -> training examples in its summary.json)."""
-    files: dict[str, list[Path]] = {"evaluations": [], "predictions": []}
+    """Two models, one seed, on the tasks of `train_n` (task -> training examples in its summary.json), under the
+    results root `root`; `overrides`: more of the report's job."""
     runs = []
     for task, n in train_n.items():
         shape, metric, predict = SHAPES[task]
@@ -81,17 +81,13 @@ def make_data(root: Path, train_n: dict[str, int], warnings: list[str] | None = 
             record = {"task": task, "model": model, "seed": 0, "shape": shape, "splits": {"test": {**metrics, "n": N}}}
             record["headline"] = {"metric": metric, "split": "test", "value": metrics[metric]}
             (run / "metrics.json").write_text(json.dumps(record))
-            files["evaluations"].append(run / "metrics.json")
-            files["predictions"].append(run / "predictions.parquet")
             runs.append({"model": model, "task": task, "seed": 0})
         summary = root / "tasks" / task / "summary.json"
         summary.parent.mkdir(parents=True)
         summary.write_text(json.dumps(_summary(task, n, warnings)))
-        files.setdefault("task_summaries", []).append(summary)
-    job = parse_settings(ReportJob, {"models": [{"name": k, **v} for k, v in MODELS.items()], "runs": runs}, "r")
-    return collect(
-        **files, pretraining=[], histories=[], published=PUBLISHED, models=models_from_settings(job), **overrides
-    )
+    models = [{"name": k, **v} for k, v in MODELS.items()]
+    job = parse_settings(ReportJob, {"models": models, "runs": runs, **overrides}, "r")
+    return collect(job, PUBLISHED, root)
 
 
 def _main_cells(data: ReportData) -> dict[str, dict[str, str]]:

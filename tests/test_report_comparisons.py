@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from scipy import stats
 from plus.errors import InputError
 from plus.metrics.task import task_metrics
 from plus.report.build import build_report
-from plus.report.collect import collect, models_from_settings
+from plus.report.collect import ReportData, collect
 from plus.report.outputs import report_files
 from plus.report.provenance import infer_provenance
 from plus.report.statistics import compare_to_reference
@@ -55,16 +56,16 @@ def _predictions(task: str, model: str, seed: int) -> pd.DataFrame:
     )
 
 
-def report_models() -> dict:
-    """MODELS through the report's settings, as `plus report --settings` reads them."""
+def collect_run(root: Path, files: dict, **settings: Any) -> ReportData:
+    """The report's data from the results root `root`: its job lists every run make_run wrote, with `settings`."""
     models = [{"name": name, **model} for name, model in MODELS.items()]
-    runs = [{"model": name, "task": TASKS[0], "seed": 0} for name in MODELS]
-    return models_from_settings(parse_settings(ReportJob, {"models": models, "runs": runs}, "report"))
+    job = parse_settings(ReportJob, {"models": models, "runs": files["runs"], **settings}, "report")
+    return collect(job, PUBLISHED, root)
 
 
 def make_run(root: Path, seeds: tuple[int, ...]) -> dict:
     """Evaluations whose metrics.json is computed from their predictions, pretraining for encoder models only."""
-    files: dict[str, list[Path]] = {"evaluations": [], "predictions": [], "pretraining": [], "histories": []}
+    files: dict[str, list] = {"evaluations": [], "predictions": [], "pretraining": [], "histories": [], "runs": []}
     for model, info in MODELS.items():
         for task in TASKS:
             spec = BUILTIN_TASKS[task]
@@ -89,6 +90,7 @@ def make_run(root: Path, seeds: tuple[int, ...]) -> dict:
                 (run / "metrics.json").write_text(json.dumps(record))
                 files["evaluations"].append(run / "metrics.json")
                 files["predictions"].append(run / "predictions.parquet")
+                files["runs"].append({"model": model, "task": task, "seed": seed})
         if info["objective"] == "alignment":
             continue
         pretrain = root / "pretrain" / model
@@ -153,12 +155,12 @@ def write_benchmarks(root: Path) -> list[Path]:
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("comparisons")
     files = make_run(root, seeds=(0,))
-    data = collect(
-        **files,
-        published=PUBLISHED,
-        models=report_models(),
-        audits=write_audits(root),
-        benchmarks=write_benchmarks(root),
+    write_audits(root)
+    write_benchmarks(root)
+    data = collect_run(
+        root,
+        files,
+        leakage_audit=True,
         gpus_per_rule={"pretrain": 4, "finetune": 1},
         provenance={
             "stability": {"kind": "official", "detail": "TAPE stability.tar.gz"},
@@ -267,7 +269,7 @@ def test_every_new_output_is_listed(report: dict) -> None:
 
 def test_paired_t_test_over_seeds_when_there_are_several(tmp_path: Path) -> None:
     files = make_run(tmp_path, seeds=(0, 1, 2))
-    data = collect(**files, published=PUBLISHED, models=report_models(), reference_model="weak")
+    data = collect_run(tmp_path, files, reference_model="weak")
     build_report(data, tmp_path / "tables", tmp_path / "figures", tmp_path / "summary.md", bootstrap_resamples=50)
     rows = {(r["Model"], r["Task metric"]): r for r in rows_of(tmp_path / "tables" / "statistics.csv")}
     plus = rows[("PLUS A", "Stability ρ")]
@@ -291,7 +293,7 @@ def test_paired_t_test_over_seeds_when_there_are_several(tmp_path: Path) -> None
 def test_unknown_reference_model_is_an_error(tmp_path: Path) -> None:
     files = make_run(tmp_path, seeds=(0,))
     with pytest.raises(InputError, match="reference model 'nope'"):
-        collect(**files, published=PUBLISHED, models=report_models(), reference_model="nope")
+        collect_run(tmp_path, files, reference_model="nope")
 
 
 def test_provenance_is_inferred_from_the_synthetic_manifest(tmp_path: Path) -> None:
@@ -318,7 +320,7 @@ def test_provenance_is_inferred_from_the_synthetic_manifest(tmp_path: Path) -> N
 
 def test_bootstraps_in_worker_processes_give_the_same_table(tmp_path: Path) -> None:
     files = make_run(tmp_path, seeds=(0,))
-    data = collect(**files, published=PUBLISHED, models=report_models())
+    data = collect_run(tmp_path, files)
     alone = compare_to_reference(data, n_resamples=100, seed=3)
     parallel = compare_to_reference(data, n_resamples=100, seed=3, workers=2)
     assert alone["test"].str.startswith("paired bootstrap").sum() == 6  # 3 models x 2 tasks against the reference

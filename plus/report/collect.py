@@ -1,10 +1,10 @@
-"""Read and check everything a report is built from: evaluation, pretraining and published results."""
+"""Read and check everything a report is built from, found from its job (plus.paths): evaluation, pretraining,
+task and published results."""
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,14 +12,12 @@ from typing import Any
 import pandas as pd
 
 from plus.errors import InputError
+from plus.paths import SUMMARY, ModelPaths, RunPaths, TaskPaths, benchmarks_dir, checkpoints_dir
 from plus.report.cost import collect_costs, empty_costs
 from plus.report.provenance import Provenance, read_summary, task_provenance
 from plus.report.records import EvaluationRecord
 from plus.settings import ReportJob, ReportSettings, TaskSpec
-from plus.tasks import BUILTIN_TASKS
 from plus.tasks.shapes import SHAPES
-
-log = logging.getLogger(__name__)
 
 PUBLISHED_COLUMNS = ("task", "metric", "split", "model", "value", "source")
 HISTORY_COLUMNS = ("step", "train_loss", "train_mlm_accuracy", "val_loss", "val_mlm_accuracy")
@@ -120,11 +118,6 @@ def models_from_settings(job: ReportJob) -> dict[str, ModelInfo]:
     }
 
 
-def runs_from_settings(job: ReportJob) -> list[RunKey]:
-    """Every run the report must find, from its settings."""
-    return [RunKey(run.model, run.task, run.seed) for run in job.runs]
-
-
 def evaluation_rows(record: EvaluationRecord) -> tuple[RunKey, TaskInfo, list[dict[str, Any]]]:
     """An evaluation's run, its task description and its (split, metric, value) records."""
     key = RunKey(record.model, record.task, record.seed)
@@ -183,206 +176,149 @@ def load_history(path: Path) -> pd.DataFrame:
     return history
 
 
-def _task_order(names: Iterable[str]) -> list[str]:
-    builtin = [name for name in BUILTIN_TASKS if name in names]
-    return builtin + sorted(set(names) - set(builtin))
+def run_paths(job: ReportJob, results: str) -> dict[RunKey, RunPaths]:
+    """Each run of the report's job and where its files are."""
+    return {RunKey(run.model, run.task, run.seed): RunPaths(results, run.model, run.task, run.seed) for run in job.runs}
 
 
-def _sibling_run(path: Path, runs_by_dir: dict[Path, Any], what: str, metrics_option: str) -> Any:
-    directory = path.resolve().parent
-    if directory not in runs_by_dir:
-        raise InputError(f"{path}: {what} has no metrics.json beside it among {metrics_option}")
-    return runs_by_dir[directory]
+def pretraining_paths(job: ReportJob, results: str) -> dict[str, ModelPaths]:
+    """Each model of the report's job pretrained here and where its pretraining files are."""
+    return {name: ModelPaths(results, name) for name, info in models_from_settings(job).items() if info.pretrained_here}
 
 
-def collect(
-    *,
-    evaluations: Sequence[Path],
-    predictions: Sequence[Path],
-    pretraining: Sequence[Path],
-    histories: Sequence[Path],
-    published: Path,
-    models: dict[str, ModelInfo],
-    expected: Sequence[RunKey] | None = None,
-    audits: Sequence[Path] = (),
-    benchmarks: Sequence[Path] = (),
-    gpus_per_rule: Mapping[str, float] | None = None,
-    task_specs: Mapping[str, TaskSpec] | None = None,
-    provenance: Mapping[str, Any] | None = None,
-    task_summaries: Sequence[Path] = (),
-    reference_model: str | None = None,
-    min_train_examples: int | None = None,
-    checkpoints_dir: Path | None = None,
-) -> ReportData:
-    """Load every input; fail on a missing, duplicated or unexpected run instead of leaving holes.
+def input_files(job: ReportJob) -> dict[str, list[str]]:
+    """Every file (or task directory) the report reads, by kind, under the job's results root: the report rule's
+    inputs."""
+    runs = run_paths(job, job.results).values()
+    pretrained = pretraining_paths(job, job.results).values()
+    tasks = [TaskPaths(job.results, task) for task in dict.fromkeys(run.task for run in job.runs)]
+    return {
+        "evaluations": [paths.evaluation for paths in runs],
+        "predictions": [paths.predictions for paths in runs],
+        "pretraining": [paths.metrics for paths in pretrained],
+        "histories": [paths.history for paths in pretrained],
+        "tasks": [paths.data for paths in tasks],
+        "audits": [paths.audit for paths in tasks] if job.leakage_audit else [],
+    }
 
-    Optional: `audits` (identity.parquet of `plus audit-leakage`, summary.json beside it), `benchmarks`
-    (Snakemake benchmark TSVs) with `gpus_per_rule` (rule -> GPUs requested), `task_specs` (task -> its spec, as
-    the plan resolved it; a task without one is described by its evaluations and predictions), `provenance`
-    ({task: {kind, detail}}, overriding what `task_summaries` (results/tasks/{task}/summary.json) imply) and
-    `reference_model` (default: the first model pretrained with MLM + SFP, else the first model) and
-    `min_train_examples` (default: ReportSettings'; a task trained on fewer has its scores marked) and
-    `checkpoints_dir` (results/checkpoints: the attempts.tsv of resumed training jobs, added to their cost).
+
+def _describe(key: RunKey) -> str:
+    return f"run (model={key.model}, task={key.task}, seed={key.seed})"
+
+
+def _missing_files(wanted: Sequence[tuple[str, str]]) -> None:
+    """An InputError naming the first of the (owner, path) pairs whose file is absent, and how many more are."""
+    missing = [(owner, path) for owner, path in wanted if not Path(path).is_file()]
+    if missing:
+        owner, path = missing[0]
+        more = f" (and {len(missing) - 1} more missing files)" if len(missing) > 1 else ""
+        raise InputError(f"{owner}: {path}: file not found{more}")
+
+
+def collect(job: ReportJob, published: Path, results: str | Path | None = None) -> ReportData:
+    """Everything the report reads, found from its job under the results root (the job's unless given; layout:
+    plus.paths): each run's evaluation and predictions, each pretrained model's metrics and history, each task's
+    import summary (provenance; optional) and leakage audit (when the job reads them), and every benchmark file
+    with the attempts of resumed training jobs (cost). A missing or inconsistent file is an InputError naming it.
     """
-    if not evaluations:
-        raise InputError("--evaluations: no evaluation metrics.json files given")
+    root = str(job.results if results is None else results)
+    models = models_from_settings(job)
+    if job.reference_model is not None and job.reference_model not in models:
+        raise InputError(f"reference model {job.reference_model!r} is not among the models ({sorted(models)})")
+    runs = run_paths(job, root)
+    if len(runs) < len(job.runs):
+        raise InputError("the report's settings list a run more than once")
+    _missing_files([(_describe(k), f) for k, paths in runs.items() for f in (paths.evaluation, paths.predictions)])
+    pretrained = pretraining_paths(job, root)
+    _missing_files([(f"model {m!r}", f) for m, paths in pretrained.items() for f in (paths.metrics, paths.history)])
+
     tasks: dict[str, TaskInfo] = {}
-    task_sources: dict[str, Path] = {}
-    run_files: dict[RunKey, Path] = {}
-    runs_by_dir: dict[Path, RunKey] = {}
+    task_sources: dict[str, str] = {}
     thresholds: dict[RunKey, list[float]] = {}
     rows = []
-    for path in map(Path, evaluations):
-        evaluation = EvaluationRecord.read(path)
-        key, task, records = evaluation_rows(evaluation)
-        if SHAPES[task.shape].pairs:
-            thresholds[key] = list(evaluation.homology_thresholds or [])
-        if key.model not in models:
-            raise InputError(f"{path}: model {key.model!r} is not in --models-json ({sorted(models)})")
-        if key in run_files:
-            raise InputError(f"{path}: run {key} is also reported by {run_files[key]}")
+    for key, paths in runs.items():
+        evaluation = EvaluationRecord.read(Path(paths.evaluation))
+        found, task, records = evaluation_rows(evaluation)
+        if found != key:
+            raise InputError(f"{paths.evaluation}: records {_describe(found)}, not the {_describe(key)} it is of")
         if key.task in tasks and tasks[key.task] != task:
             raise InputError(
-                f"{path}: task {key.task!r} is described as {task} here but as {tasks[key.task]} "
+                f"{paths.evaluation}: task {key.task!r} is described as {task} here but as {tasks[key.task]} "
                 f"in {task_sources[key.task]}"
             )
+        spec = job.tasks.get(key.task)
+        if spec is not None and spec.shape != task.shape:
+            raise InputError(
+                f"{paths.evaluation}: task {key.task!r} is evaluated as {task.shape} here but is {spec.shape} in the "
+                "report's settings"
+            )
+        if SHAPES[task.shape].pairs:
+            thresholds[key] = list(evaluation.homology_thresholds or [])
         tasks.setdefault(key.task, task)
-        task_sources.setdefault(key.task, path)
-        run_files[key] = path
-        runs_by_dir[path.resolve().parent] = key
+        task_sources.setdefault(key.task, paths.evaluation)
         rows.extend({"model": key.model, "task": key.task, "seed": key.seed, **record} for record in records)
 
-    for name, spec in (task_specs or {}).items():
-        if name in tasks and spec.shape != tasks[name].shape:
-            raise InputError(
-                f"{task_sources[name]}: task {name!r} is evaluated as {tasks[name].shape} here but is "
-                f"{spec.shape} in the report's settings"
-            )
-    seeds = sorted({key.seed for key in run_files})
-    task_names = _task_order(tasks)
-    if expected is None:
-        expected = _default_expected(models, task_names, seeds, run_files)
-    missing = [key for key in expected if key not in run_files]
-    if missing:
-        listed = ", ".join(f"(model={k.model}, task={k.task}, seed={k.seed})" for k in missing[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        raise InputError(f"missing evaluation metrics.json for expected run(s) {listed}{more}")
-    unexpected = sorted(set(run_files) - set(expected), key=lambda k: (k.model, k.task, k.seed))
-    if unexpected:
-        raise InputError(f"{run_files[unexpected[0]]}: run {unexpected[0]} is not among the expected runs")
-    expected_tasks = [key.task for key in expected]
-    task_names = sorted(task_names, key=expected_tasks.index)  # the order of the expected runs (the config's)
-
-    prediction_files: dict[RunKey, Path] = {}
-    for path in map(Path, predictions):
-        key = _sibling_run(path, runs_by_dir, "predictions file", "--evaluations")
-        prediction_files[key] = path
-    without = [key for key in run_files if key not in prediction_files]
-    if without:
-        key = without[0]
-        raise InputError(
-            f"no predictions.parquet given for run (model={key.model}, task={key.task}, seed={key.seed}); "
-            f"expected one beside {run_files[key]}"
-        )
-
-    pretraining_metrics: dict[str, dict[str, Any]] = {}
-    pretraining_dirs: dict[Path, str] = {}
-    for path in map(Path, pretraining):
-        record = read_json_file(path)
-        model = str(_key(record, "model", str(path)))
-        if model not in models:
-            raise InputError(f"{path}: model {model!r} is not in --models-json ({sorted(models)})")
-        if not isinstance(_key(record, "test", str(path)), dict):
-            raise InputError(f"{path}: 'test' must be an object of test-set metrics")
-        pretraining_metrics[model] = record
-        pretraining_dirs[path.resolve().parent] = model
-    history_tables: dict[str, pd.DataFrame] = {}
-    for path in map(Path, histories):
-        model = _sibling_run(path, pretraining_dirs, "history file", "--pretraining")
-        history_tables[model] = load_history(path)
-    for model in (name for name, info in models.items() if info.pretrained_here):
-        if model not in pretraining_metrics:
-            raise InputError(f"missing pretraining metrics.json for model {model!r}")
-        if model not in history_tables:
-            raise InputError(f"missing pretraining history.csv for model {model!r}")
-
-    if reference_model is not None and reference_model not in models:
-        raise InputError(f"reference model {reference_model!r} is not among the models ({sorted(models)})")
-    audit_tables, audit_summaries = load_audits(audits, task_names)
+    pretraining_metrics = {model: load_pretraining(Path(paths.metrics), model) for model, paths in pretrained.items()}
+    task_names = list(tasks)
+    summaries = [Path(TaskPaths(root, task).summary) for task in task_names]
+    summaries = [path for path in summaries if path.is_file()]
+    audits = {task: load_audit(TaskPaths(root, task)) for task in task_names} if job.leakage_audit else {}
     return ReportData(
-        models=dict(models),
-        tasks={name: tasks[name] for name in task_names},
-        seeds=seeds,
+        models=models,
+        tasks=tasks,
+        seeds=sorted({key.seed for key in runs}),
         scores=pd.DataFrame(rows, columns=["model", "task", "seed", "split", "metric", "value"]),
-        predictions=prediction_files,
+        predictions={key: Path(paths.predictions) for key, paths in runs.items()},
         pretraining=pretraining_metrics,
-        histories=history_tables,
+        histories={model: load_history(Path(paths.history)) for model, paths in pretrained.items()},
         published=load_published(Path(published)),
         homology_thresholds=thresholds,
-        audits=audit_tables,
-        audit_summaries=audit_summaries,
-        costs=collect_costs(benchmarks, models, task_names, gpus_per_rule, checkpoints_dir),
-        gpus_per_rule=dict(gpus_per_rule or {}),
-        task_specs={name: spec for name, spec in (task_specs or {}).items() if name in task_names},
-        provenance=task_provenance(task_names, task_summaries, provenance),
-        reference_model=reference_model,
-        task_summaries=load_task_summaries(task_summaries, task_names),
-        **({} if min_train_examples is None else {"min_train_examples": min_train_examples}),
+        audits={task: table for task, (table, _) in audits.items()},
+        audit_summaries={task: summary for task, (_, summary) in audits.items()},
+        costs=collect_costs(
+            sorted(Path(benchmarks_dir(root)).rglob("*.tsv")),
+            models,
+            task_names,
+            job.gpus_per_rule,
+            Path(checkpoints_dir(root)),
+        ),
+        gpus_per_rule=dict(job.gpus_per_rule),
+        task_specs={name: spec for name, spec in job.tasks.items() if name in tasks},
+        provenance=task_provenance(task_names, summaries, job.provenance),
+        reference_model=job.reference_model,
+        task_summaries={str(summary["task"]): summary for summary in map(read_summary, summaries)},
+        min_train_examples=job.min_train_examples,
     )
 
 
-def load_task_summaries(paths: Sequence[Path], tasks: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Task -> its summary.json (of `plus import-task`), for the tasks of the report."""
-    summaries = {}
-    for path in map(Path, paths):
-        summary = read_summary(path)
-        if str(summary["task"]) in tasks:
-            summaries[str(summary["task"])] = summary
-    return summaries
-
-
-def _default_expected(
-    models: Mapping[str, ModelInfo], tasks: list[str], seeds: list[int], runs: Mapping[RunKey, Path]
-) -> list[RunKey]:
-    """Every model x task x seed; an alignment baseline (deterministic) once per task, at the seeds it has."""
-    expected = []
-    for model, info in models.items():
-        for task in tasks:
-            if info.objective == "alignment":
-                found = sorted(k.seed for k in runs if k.model == model and k.task == task)
-                expected += [RunKey(model, task, seed) for seed in found or seeds[:1]]
-            else:
-                expected += [RunKey(model, task, seed) for seed in seeds]
-    return expected
+def load_pretraining(path: Path, model: str) -> dict[str, Any]:
+    """A pretraining metrics.json of `model`, checked to name it and to hold an object of test-set metrics."""
+    record = read_json_file(path)
+    if _key(record, "model", str(path)) != model:
+        raise InputError(f"{path}: records model {record['model']!r}, not the {model!r} it is of")
+    if not isinstance(_key(record, "test", str(path)), dict):
+        raise InputError(f"{path}: 'test' must be an object of test-set metrics")
+    return record
 
 
 AUDIT_COLUMNS = ("split", "id", "max_identity")
 
 
-def load_audits(paths: Sequence[Path], tasks: Sequence[str]) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Identity tables of `plus audit-leakage` by task (the summary.json beside each names the task, else the
-    directory does); audits of tasks not in the run are skipped."""
-    tables: dict[str, pd.DataFrame] = {}
-    summaries: dict[str, Any] = {}
-    for path in map(Path, paths):
-        summary_path = path.parent / "summary.json"
-        summary = read_json_file(summary_path) if summary_path.is_file() else {}
-        task = str(summary.get("task") or path.parent.name)
-        if task not in tasks:
-            log.warning("%s: audit of task %r, which this report does not have; skipped", path, task)
-            continue
-        if task in tables:
-            raise InputError(f"{path}: a second leakage audit of task {task!r}")
-        try:
-            table = pd.read_parquet(path)
-        except Exception as error:
-            raise InputError(f"{path}: cannot read identity table: {error}") from error
-        missing = [c for c in AUDIT_COLUMNS if c not in table.columns]
-        if missing:
-            raise InputError(f"{path}: identity table lacks columns {missing}")
-        identity = pd.to_numeric(table["max_identity"], errors="coerce")
-        if identity.isna().any() or (identity < 0).any() or (identity > 1).any():
-            raise InputError(f"{path}: max_identity must be numbers in [0, 1]")
-        tables[task] = table.assign(max_identity=identity.astype(float))
-        summaries[task] = summary
-    return tables, summaries
+def load_audit(paths: TaskPaths) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A task's identity table of `plus audit-leakage` and the summary.json beside it (empty where there is none)."""
+    path = Path(paths.audit)
+    if not path.is_file():
+        raise InputError(f"task {paths.task!r}: {path}: leakage audit not found")
+    summary_path = path.parent / SUMMARY
+    summary = read_json_file(summary_path) if summary_path.is_file() else {}
+    try:
+        table = pd.read_parquet(path)
+    except Exception as error:
+        raise InputError(f"{path}: cannot read identity table: {error}") from error
+    missing = [c for c in AUDIT_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: identity table lacks columns {missing}")
+    identity = pd.to_numeric(table["max_identity"], errors="coerce")
+    if identity.isna().any() or (identity < 0).any() or (identity > 1).any():
+        raise InputError(f"{path}: max_identity must be numbers in [0, 1]")
+    return table.assign(max_identity=identity.astype(float)), summary

@@ -18,6 +18,8 @@ try:
         plan_workflow,
     )
     from plus.launch import training_launcher
+    from plus.paths import RESULTS, ModelPaths, RunPaths, TaskPaths
+    from plus.report.collect import input_files as report_input_files
     from plus.report.outputs import (
         FIGURE_FORMATS,
         TABLE_FORMATS,
@@ -55,6 +57,14 @@ if REPLACED := PLAN.replaced_outputs():
         "them. To keep both, run each config in its own directory (snakemake -d runs/NAME), or rename the task "
         "or model."
     )
+
+# The rules' path patterns (plus.paths), with {model}, {task} and {seed} wildcards: the report finds each file by
+# the same classes.
+RUN = RunPaths.wildcards()
+PRETRAINED_MODEL = ModelPaths.wildcards()
+TASK = TaskPaths.wildcards()
+# The alignment baseline is deterministic: one run per task, seed 0.
+BASELINE_RUN = RunPaths(RESULTS, BASELINE, "{task}", 0)
 
 # Runtime per attempt, GPUs and retries of each rule (plus/estimates/requests.yaml, the config's plan.requests over it)
 REQUESTS = PLAN.requests
@@ -140,7 +150,7 @@ def baseline_hits(wildcards):
     """The shared search the alignment baseline reads (none for pair tasks: it scores each pair with itself)."""
     if PLAN.task_specs[wildcards.task].shape == "pair":
         return []
-    return [f"results/align/{wildcards.task}/hits.parquet"]
+    return [TaskPaths(RESULTS, wildcards.task).hits]
 
 
 def baseline_hits_args(wildcards):
@@ -202,21 +212,8 @@ def memory_mb(base):
 
 
 def report_inputs():
-    """The files the report reads, as lists by kind."""
-    runs = [f"results/evaluate/{r.model}/{r.task}/seed{r.seed}" for r in PLAN.runs()]
-    audited = TASKS if PLAN.config.report.leakage_audit else []
-    return {
-        "evaluations": [f"{run}/metrics.json" for run in runs],
-        "predictions": [f"{run}/predictions.parquet" for run in runs],
-        "audits": expand("results/audit/{task}/identity.parquet", task=audited),
-        "tasks": expand("results/tasks/{task}", task=TASKS),
-        "pretraining": expand(
-            "results/pretrain/{model}/metrics.json", model=PLAN.pretrained_models
-        ),
-        "histories": expand(
-            "results/pretrain/{model}/history.csv", model=PLAN.pretrained_models
-        ),
-    }
+    """The files the report reads, as lists by kind: found from its job (plus.paths) as `plus report` finds them."""
+    return report_input_files(PLAN.report())
 
 
 def _one_of(values):

@@ -5,13 +5,13 @@
 
 rule align_task:
     input:
-        "results/tasks/{task}",
+        TASK.data,
     output:
-        "results/align/{task}/hits.parquet",
+        TASK.hits,
     log:
-        "logs/align_task/{task}.log",
+        TASK.log("align_task"),
     benchmark:
-        "results/benchmarks/align_task/{task}.tsv"
+        TASK.benchmark("align_task")
     conda:
         "../../envs/plus-cpu.yaml"
     threads: 2  # queries are split over threads (Opal releases the GIL); the slurm profile sets more
@@ -27,15 +27,15 @@ rule align_task:
 
 rule audit_leakage:
     input:
-        data="results/tasks/{task}",
-        hits="results/align/{task}/hits.parquet",
+        data=TASK.data,
+        hits=TASK.hits,
     output:
-        identity="results/audit/{task}/identity.parquet",
-        summary="results/audit/{task}/summary.json",
+        identity=TASK.audit,
+        summary=f"{TASK.audit_dir}/summary.json",
     log:
-        "logs/audit_leakage/{task}.log",
+        TASK.log("audit_leakage"),
     benchmark:
-        "results/benchmarks/audit_leakage/{task}.tsv"
+        TASK.benchmark("audit_leakage")
     conda:
         "../../envs/plus-cpu.yaml"
     threads: 1
@@ -51,15 +51,15 @@ rule audit_leakage:
 
 rule alignment_baseline:
     input:
-        data="results/tasks/{task}",
+        data=TASK.data,
         hits=baseline_hits,
     output:
-        metrics=f"results/evaluate/{BASELINE}/{{task}}/seed0/metrics.json",
-        predictions=f"results/evaluate/{BASELINE}/{{task}}/seed0/predictions.parquet",
+        metrics=BASELINE_RUN.evaluation,
+        predictions=BASELINE_RUN.predictions,
     log:
-        "logs/alignment_baseline/{task}.log",
+        TASK.log("alignment_baseline"),
     benchmark:
-        "results/benchmarks/alignment_baseline/{task}.tsv"
+        TASK.benchmark("alignment_baseline")
     conda:
         "../../envs/plus-cpu.yaml"
     threads: 1

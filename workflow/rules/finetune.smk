@@ -6,16 +6,16 @@
 rule finetune:
     input:
         encoder=encoder_inputs,
-        data="results/tasks/{task}",
+        data=TASK.data,
     output:
-        model="results/finetune/{model}/{task}/seed{seed}/model.pt",
-        metrics="results/finetune/{model}/{task}/seed{seed}/metrics.json",
-        history="results/finetune/{model}/{task}/seed{seed}/history.csv",
-        config="results/finetune/{model}/{task}/seed{seed}/config.json",
+        model=f"{RUN.training_dir}/model.pt",
+        metrics=f"{RUN.training_dir}/metrics.json",
+        history=f"{RUN.training_dir}/history.csv",
+        config=f"{RUN.training_dir}/config.json",
     log:
-        "logs/finetune/{model}/{task}/seed{seed}.log",
+        RUN.log("finetune"),
     benchmark:
-        "results/benchmarks/finetune/{model}/{task}/seed{seed}.tsv"
+        RUN.benchmark("finetune")
     wildcard_constraints:
         model=FINETUNED,
     retries: REQUESTS.retries("finetune")
@@ -29,7 +29,7 @@ rule finetune:
     params:
         settings=finetune_settings,
         out=output_dir,
-        checkpoint_dir="results/checkpoints/finetune/{model}/{task}/seed{seed}",
+        checkpoint_dir=RUN.checkpoints("finetune"),
     shell:
         "OMP_NUM_THREADS={threads} plus finetune --settings {params.settings:q}"
         " --data {input.data:q} --out {params.out:q}"
@@ -39,16 +39,16 @@ rule finetune:
 rule evaluate:
     input:
         encoder=encoder_inputs,
-        model="results/finetune/{model}/{task}/seed{seed}/model.pt",
-        data="results/tasks/{task}",
+        model=f"{RUN.training_dir}/model.pt",
+        data=TASK.data,
     output:
-        metrics="results/evaluate/{model}/{task}/seed{seed}/metrics.json",
-        predictions="results/evaluate/{model}/{task}/seed{seed}/predictions.parquet",
-        config="results/evaluate/{model}/{task}/seed{seed}/config.json",
+        metrics=RUN.evaluation,
+        predictions=RUN.predictions,
+        config=f"{RUN.evaluation_dir}/config.json",
     log:
-        "logs/evaluate/{model}/{task}/seed{seed}.log",
+        RUN.log("evaluate"),
     benchmark:
-        "results/benchmarks/evaluate/{model}/{task}/seed{seed}.tsv"
+        RUN.benchmark("evaluate")
     wildcard_constraints:
         model=FINETUNED,
     retries: REQUESTS.retries("evaluate")
@@ -70,7 +70,7 @@ rule evaluate:
 rule embed_task:
     input:
         encoder=embedding_encoder_inputs,
-        data="results/tasks/{task}",
+        data=TASK.data,
     output:
         directory("results/embeddings/{key}/{task}"),
     log:
@@ -94,16 +94,16 @@ rule embed_task:
 rule probe:
     input:
         embeddings=embedding_dir,
-        data="results/tasks/{task}",
+        data=TASK.data,
     output:
-        model="results/finetune/{model}/{task}/seed{seed}/model.pt",
-        metrics="results/finetune/{model}/{task}/seed{seed}/metrics.json",
-        history="results/finetune/{model}/{task}/seed{seed}/history.csv",
-        config="results/finetune/{model}/{task}/seed{seed}/config.json",
+        model=f"{RUN.training_dir}/model.pt",
+        metrics=f"{RUN.training_dir}/metrics.json",
+        history=f"{RUN.training_dir}/history.csv",
+        config=f"{RUN.training_dir}/config.json",
     log:
-        "logs/probe/{model}/{task}/seed{seed}.log",
+        RUN.log("probe"),
     benchmark:
-        "results/benchmarks/probe/{model}/{task}/seed{seed}.tsv"
+        RUN.benchmark("probe")
     wildcard_constraints:
         model=PROBED,
     conda:
@@ -116,7 +116,7 @@ rule probe:
     params:
         settings=finetune_settings,
         out=output_dir,
-        checkpoint_dir="results/checkpoints/probe/{model}/{task}/seed{seed}",
+        checkpoint_dir=RUN.checkpoints("probe"),
     shell:
         "OMP_NUM_THREADS={threads} plus probe --settings {params.settings:q}"
         " --embeddings {input.embeddings:q} --data {input.data:q} --out {params.out:q}"
@@ -125,17 +125,17 @@ rule probe:
 
 rule evaluate_probe:
     input:
-        model="results/finetune/{model}/{task}/seed{seed}/model.pt",
+        model=f"{RUN.training_dir}/model.pt",
         embeddings=embedding_dir,
-        data="results/tasks/{task}",
+        data=TASK.data,
     output:
-        metrics="results/evaluate/{model}/{task}/seed{seed}/metrics.json",
-        predictions="results/evaluate/{model}/{task}/seed{seed}/predictions.parquet",
-        config="results/evaluate/{model}/{task}/seed{seed}/config.json",
+        metrics=RUN.evaluation,
+        predictions=RUN.predictions,
+        config=f"{RUN.evaluation_dir}/config.json",
     log:
-        "logs/evaluate_probe/{model}/{task}/seed{seed}.log",
+        RUN.log("evaluate_probe"),
     benchmark:
-        "results/benchmarks/evaluate_probe/{model}/{task}/seed{seed}.tsv"
+        RUN.benchmark("evaluate_probe")
     wildcard_constraints:
         model=PROBED,
     conda:

@@ -7,14 +7,14 @@ rule pretrain:
         test=corpus_input("test"),
         test_pairs=corpus_input("test_pairs.parquet"),
     output:
-        model="results/pretrain/{model}/model.pt",
-        metrics="results/pretrain/{model}/metrics.json",
-        history="results/pretrain/{model}/history.csv",
-        config="results/pretrain/{model}/config.json",
+        model=PRETRAINED_MODEL.encoder,
+        metrics=PRETRAINED_MODEL.metrics,
+        history=PRETRAINED_MODEL.history,
+        config=f"{PRETRAINED_MODEL.directory}/config.json",
     log:
-        "logs/pretrain/{model}.log",
+        PRETRAINED_MODEL.log("pretrain"),
     benchmark:
-        "results/benchmarks/pretrain/{model}.tsv"
+        PRETRAINED_MODEL.benchmark("pretrain")
     wildcard_constraints:
         model=PRETRAINED,
     priority: 10  # the critical path: start pretraining before fine-tuning the no-pretraining baselines
@@ -29,7 +29,7 @@ rule pretrain:
     params:
         settings=pretrain_settings,
         out=output_dir,
-        checkpoint_dir="results/checkpoints/pretrain/{model}",
+        checkpoint_dir=PRETRAINED_MODEL.checkpoints("pretrain"),
         launch=pretrain_launcher,
     shell:
         "OMP_NUM_THREADS={threads} {params.launch:q} plus pretrain --settings {params.settings:q}"

@@ -1,7 +1,8 @@
 # The comparison report: tables (HTML, CSV, Markdown, LaTeX), figures (PNG, PDF) and results/summary.md, each
 # written by `plus report`. Marked for `snakemake --report`, with a caption from workflow/report/: each table as HTML
 # (shown inline; the main table also on the front page, workflow.rst), its CSV, Markdown and LaTeX as downloads, and
-# each figure as PNG (its PDF stays in results/figures). The file names come from plus.report.outputs.
+# each figure as PNG (its PDF stays in results/figures). The file names come from plus.report.outputs. `plus report`
+# finds every file it reads from its job (plus.paths); the rule declares the same files as inputs (report_inputs).
 
 
 from snakemake.io import report as flag_for_report
@@ -73,18 +74,9 @@ rule report:
         runtime=requested_runtime("report"),
     params:
         settings=report_settings,
-        task_summaries=lambda wildcards, input: [
-            f"{task}/summary.json" for task in input.tasks
-        ],
-        benchmarks="results/benchmarks",
-        checkpoints="results/checkpoints",
         tables=lambda wildcards, output: os.path.dirname(output.tables[0]),
         figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
     shell:
-        "plus report --settings {params.settings.json:q} --evaluations {input.evaluations:q}"
-        " --predictions {input.predictions:q} --pretraining {input.pretraining:q}"
-        " --histories {input.histories:q} --published {input.published:q}"
-        " --audits {input.audits:q} --task-summaries {params.task_summaries:q}"
-        " --benchmarks-dir {params.benchmarks:q} --checkpoints-dir {params.checkpoints:q}"
+        "plus report --settings {params.settings.json:q} --published {input.published:q}"
         " --tables {params.tables:q} --figures {params.figures:q} --summary {output.summary:q}"
         " --workers {threads} > {log:q} 2>&1"

@@ -26,11 +26,11 @@ rule import_task:
     input:
         import_inputs,
     output:
-        directory("results/tasks/{task}"),
+        directory(TASK.data),
     log:
-        "logs/import_task/{task}.log",
+        TASK.log("import_task"),
     benchmark:
-        "results/benchmarks/import_task/{task}.tsv"
+        TASK.benchmark("import_task")
     conda:
         "../../envs/plus-cpu.yaml"
     threads: 1
