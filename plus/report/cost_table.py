@@ -87,6 +87,7 @@ def cost_paragraph(data: ReportData) -> list[str]:
     cpu = "n/a" if pd.isna(total_cpu) else f"{total_cpu:.2f}"
     return [
         f"{len(costs)} jobs took {total_wall:.2f} wall hours and {cpu} CPU hours, and held {total_gpu:.2f} GPU hours "
-        f"(wall x the GPUs their rules request; on a machine without GPUs, none were used) in total; the largest job peaked at {peak:.2f} GB resident. The most expensive stage was {where} "
+        f"(wall x the GPUs their rules request; on a machine without GPUs, none were used) in total; the largest "
+        f"job peaked at {peak:.2f} GB resident. The most expensive stage was {where} "
         f"({top['wall_h']:.2f} wall hours over {top['jobs']} job{'s' if top['jobs'] != 1 else ''})."
     ]
