@@ -257,7 +257,7 @@ def test_cost_table_sums_jobs_per_model_and_task(report: dict) -> None:
     assert ("—", "shared", "Stability") in rows
     summary = (report["root"] / "summary.md").read_text()
     # (3600 + 1800 + 360 + 60) s wall, (7200 + 1800 + 50) s CPU, 3600 s x 4 GPUs + 1800 s x 1 GPU
-    assert "4 jobs took 1.62 wall hours, 2.51 CPU hours and 4.50 GPU hours" in summary
+    assert "4 jobs took 1.62 wall hours and 2.51 CPU hours, and held 4.50 GPU hours" in summary
 
 
 def test_every_new_output_is_listed(report: dict) -> None:
