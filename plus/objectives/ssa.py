@@ -5,12 +5,12 @@ sum(c * s) / sum(c), computed for a padded batch of pairs with padded residues e
 
 Memory: every intermediate is [pairs, La, Lb], quadratic in length. On CPU, where they are host memory, pairs
 therefore go through in blocks of at most MAX_ELEMENTS such elements (at least one pair per block); with
-gradients, a block's intermediates are recomputed in the backward pass instead of being kept. A block keeps the
-batch's padding (La, Lb), so each pair's score is the same arithmetic as in one block over the batch: with one
-thread, blocks give bit-identical scores and gradients (tested). With several threads torch's reductions over the
-batch already change in the last bits with the batch size (the same pair scored in a batch of 5 or of 8), and
-blocks stay within that. Batches under the budget (every batch of the demo) take the single-block path unchanged.
-On other devices the batch goes through in one block unless `max_elements` is given.
+gradients, in blocks of a quarter of that, whose intermediates are recomputed in the backward pass instead of
+kept. A block keeps the batch's padding (La, Lb), so each pair's score is the same arithmetic as in one block over
+the batch: with one thread, blocks give bit-identical scores and gradients (tested). With several threads torch's
+reductions over the batch already change in the last bits with the batch size (the same pair scored in a batch of
+5 or of 8), and blocks stay within that. Batches under the budget (every batch of the demo) take the single-block
+path unchanged. On other devices the batch goes through in one block unless `max_elements` is given.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from torch.utils.checkpoint import checkpoint
 from plus.tensors import padding_mask
 
 MAX_ELEMENTS = 1 << 24  # [pairs, La, Lb] elements per block: each float32 intermediate stays within 64 MiB
+BACKWARD_SHARE = 4  # with gradients a block's backward holds about 4x the tensors of its forward: blocks 1/4 the size
 
 
 def _ssa_block(z_a: torch.Tensor, z_b: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> torch.Tensor:
@@ -60,10 +61,12 @@ def soft_symmetric_alignment(
         raise ValueError("SSA needs sequences of at least one residue")
     if max_elements is None and z_a.device.type == "cpu":
         max_elements = MAX_ELEMENTS
+    recompute = torch.is_grad_enabled() and (z_a.requires_grad or z_b.requires_grad)
+    if recompute and max_elements is not None:
+        max_elements = max(1, max_elements // BACKWARD_SHARE)
     blocks = pair_blocks(z_a.shape[0], z_a.shape[1], z_b.shape[1], max_elements)
     if len(blocks) <= 1:
         return _ssa_block(z_a, z_b, len_a, len_b)
-    recompute = torch.is_grad_enabled() and (z_a.requires_grad or z_b.requires_grad)
     scores = []
     for start, stop in blocks:
         inputs = (z_a[start:stop], z_b[start:stop], len_a[start:stop], len_b[start:stop])
