@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from machine_load import LoadWatch, stamp
 
 from plus.analysis.alignment import TOP_K, AlignmentIndex
 from plus.analysis.baseline import run_alignment_baseline
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.compare:
         print(json.dumps(compare(args)))
         return
+    watch = LoadWatch()
     rng = np.random.default_rng(args.seed)
     if args.train_csv:
         train = pd.read_csv(args.train_csv)["seq"].astype(str).tolist()
@@ -188,21 +190,24 @@ def main(argv: list[str] | None = None) -> None:
         cells.append(sum(len(q) for q in batch) * residues / seconds)
     print(
         json.dumps(
-            {
-                "benchmark": "alignment_speed",
-                "seconds_per_1000_queries": round(statistics.median(per_1000), 2),
-                "cells_per_s": float(f"{statistics.median(cells):.3g}"),
-                "index_build_s": round(build, 3),
-                "train_sequences": len(train),
-                "train_median_length": float(np.median(index.lengths)),
-                "query_median_length": float(np.median([len(q) for q in queries])),
-                "queries_per_repeat": args.queries,
-                "repeats": args.repeats,
-                "top_k": args.top_k,
-                "threads": 1,
-                "train": args.train_csv or "random",
-                "queries_from": args.query_csv or "random",
-            }
+            stamp(
+                {
+                    "benchmark": "alignment_speed",
+                    "seconds_per_1000_queries": round(statistics.median(per_1000), 2),
+                    "cells_per_s": float(f"{statistics.median(cells):.3g}"),
+                    "index_build_s": round(build, 3),
+                    "train_sequences": len(train),
+                    "train_median_length": float(np.median(index.lengths)),
+                    "query_median_length": float(np.median([len(q) for q in queries])),
+                    "queries_per_repeat": args.queries,
+                    "repeats": args.repeats,
+                    "top_k": args.top_k,
+                    "threads": 1,
+                    "train": args.train_csv or "random",
+                    "queries_from": args.query_csv or "random",
+                },
+                watch,
+            )
         )
     )
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine_load import LoadWatch, stamp
 
 from plus.data.fasta import read_fasta
 from plus.inference.embed_task import RESIDUES_PER_BATCH, encode_sequences
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    watch = LoadWatch()
     device = torch.device(args.device)
     sequences = [encode(record.sequence).tokens for record in read_fasta(args.fasta)][:: args.every]
     sequences = [s for s in sequences if len(s) >= args.min_length]
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "rss_after_load_mib": round(loaded_rss, 1),
         "torch": torch.__version__,
     }
-    print(json.dumps(line))
+    print(json.dumps(stamp(line, watch)))
     return 0
 
 

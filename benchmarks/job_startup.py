@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+from machine_load import LoadWatch, stamp
+
 IMPORTS = {
     "torch": "torch",
     "lightning": "lightning",
@@ -38,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    watch = LoadWatch()
     medians = {
         name: statistics.median(import_seconds(module) for _ in range(args.repeats)) for name, module in IMPORTS.items()
     }
@@ -46,7 +49,7 @@ def main() -> None:
         "median_s": {name: round(value, 3) for name, value in medians.items()},
         "ratio_to_torch": {name: round(value / medians["torch"], 2) for name, value in medians.items()},
     }
-    print(json.dumps(result))
+    print(json.dumps(stamp(result, watch)))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine_load import LoadWatch, stamp
 from process_memory import AnonPeak, peak_rss_mb, rss_mb
 
 MEASURED = ("seconds", "peak_rss_mb", "peak_anon_mb")
@@ -104,10 +105,11 @@ def main() -> int:
             out_dir = (workdir if args.keep_output else Path(tmp)) / f"prepared-{n}"
             child = [sys.executable, __file__, "--child", str(input_path), str(out_dir), json.dumps(config)]
             runs = []
+            watch = LoadWatch()
             for _ in range(args.repeats):
                 result = subprocess.run(child, check=True, capture_output=True, text=True)
                 runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
-            print(json.dumps(summarise(runs)), flush=True)
+            print(json.dumps(stamp(summarise(runs), watch)), flush=True)
             if not args.keep_output:
                 shutil.rmtree(out_dir)
     return 0

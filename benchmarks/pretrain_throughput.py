@@ -25,6 +25,7 @@ from contextlib import nullcontext
 from typing import Any
 
 import torch
+from machine_load import LoadWatch, stamp
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from plus.data.batching.pfam_pairs import PAIR_SPECIAL_TOKENS
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but CUDA is not available", file=sys.stderr)
         return 2
+    watch = LoadWatch()
     with torch.device("meta"):
         encoder = build_encoder(args.preset)
     pair_limit = encoder.max_pair_tokens
@@ -180,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             "padded_over_packed": round(ratio, 2),
             "results": results,
         }
-    print(json.dumps(line))
+    print(json.dumps(stamp(line, watch)))
     return 0
 
 

@@ -21,6 +21,7 @@ import time
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from machine_load import LoadWatch, stamp
 
 from plus.metrics.task import task_metrics
 from plus.report.predictions import with_row_keys
@@ -90,6 +91,7 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=200, help="resamples per bootstrap (the demo's setting)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    watch = LoadWatch()
     all_cases = cases()
     seconds = {
         workers: statistics.median(bootstrap_seconds(all_cases, workers, args.resamples) for _ in range(args.repeats))
@@ -104,16 +106,19 @@ def main() -> None:
     }
     print(
         json.dumps(
-            {
-                "resamples": args.resamples,
-                "repeats": args.repeats,
-                "workers": {
-                    "1": round(seconds[1], 3),
-                    "2": round(seconds[2], 3),
-                    "ratio": round(seconds[1] / seconds[2], 2),
+            stamp(
+                {
+                    "resamples": args.resamples,
+                    "repeats": args.repeats,
+                    "workers": {
+                        "1": round(seconds[1], 3),
+                        "2": round(seconds[2], 3),
+                        "ratio": round(seconds[1] / seconds[2], 2),
+                    },
+                    "resample_ms": per_resample,
                 },
-                "resample_ms": per_resample,
-            }
+                watch,
+            )
         )
     )
 

@@ -39,6 +39,7 @@ from plus.tokens import PAD
 from plus.training.finetune import FinetuneModule
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine_load import LoadWatch, stamp  # noqa: E402
 from pretrain_throughput import make_batches  # noqa: E402  (the same generated pairs)
 
 TASK = TaskSpec(
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but CUDA is not available", file=sys.stderr)
         return 2
+    watch = LoadWatch()
     device = torch.device(args.device)
     torch.manual_seed(args.seed)
     build = pretrain_steps if args.stage == "pretrain" else task_steps
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
-    print(json.dumps(line))
+    print(json.dumps(stamp(line, watch)))
     return 0
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
 
+from plus.data.batching.task_examples import TargetScaling
+from plus.inference.batches import predict_outputs
 from plus.models import build_encoder
+from plus.models.task_model import TaskModel
 from plus.objectives import (
     IGNORE_INDEX,
     OrdinalRegression,
@@ -17,8 +21,11 @@ from plus.objectives import (
     mask_tokens,
     ordinal_loss,
     soft_symmetric_alignment,
+    ssa,
 )
-from plus.settings import PretrainSettings
+from plus.objectives.ssa import pair_blocks
+from plus.settings import FinetuneSettings, PretrainSettings
+from plus.tasks import resolve_task
 from plus.tokens import MASK, PAD, X
 
 
@@ -104,8 +111,71 @@ def test_ssa_equals_a_loop_over_pairs_with_gradients():
     grad_looped = torch.autograd.grad(looped.sum(), (z_a, z_b))
     for got, want in zip(grad_batched, grad_looped, strict=True):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
-    chunked = soft_symmetric_alignment(z_a, z_b, len_a, len_b, pairs_per_chunk=3)
-    torch.testing.assert_close(chunked, batched)
+    blocks = soft_symmetric_alignment(z_a, z_b, len_a, len_b, max_elements=3 * 12 * 12)
+    torch.testing.assert_close(blocks, batched)
+
+
+def random_pairs(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A padded float32 batch of 2..8 pairs of 1..200 residues, the longest of each side reaching its padding."""
+    generator = torch.Generator().manual_seed(seed)
+    n, width_a, width_b = (int(torch.randint(low, high, (1,), generator=generator)) for low, high in SHAPES)
+    len_a = torch.randint(1, width_a + 1, (n,), generator=generator)
+    len_b = torch.randint(1, width_b + 1, (n,), generator=generator)
+    len_a[0], len_b[-1] = width_a, width_b
+    z_a = torch.randn(n, width_a, 16, generator=generator, requires_grad=True)
+    z_b = torch.randn(n, width_b, 16, generator=generator, requires_grad=True)
+    return z_a, z_b, len_a, len_b
+
+
+SHAPES = ((2, 9), (1, 201), (1, 201))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ssa_blocks_give_the_one_block_scores_and_gradients_bit_for_bit(seed):
+    """Blocks of pairs keep the batch's padding, so each pair's arithmetic is that of one block (one thread)."""
+    z_a, z_b, len_a, len_b = random_pairs(seed)
+    n, cells = z_a.shape[0], z_a.shape[1] * z_b.shape[1]
+    whole = soft_symmetric_alignment(z_a, z_b, len_a, len_b, max_elements=n * cells)
+    whole_grads = torch.autograd.grad(whole.square().sum(), (z_a, z_b))
+    for budget in (1, cells, 2 * cells + 1, 3 * cells):
+        blocks = soft_symmetric_alignment(z_a, z_b, len_a, len_b, max_elements=budget)
+        assert torch.equal(blocks, whole)
+        grads = torch.autograd.grad(blocks.square().sum(), (z_a, z_b))
+        assert all(torch.equal(got, want) for got, want in zip(grads, whole_grads, strict=True))
+        with torch.no_grad():
+            assert torch.equal(soft_symmetric_alignment(z_a, z_b, len_a, len_b, max_elements=budget), whole)
+
+
+def test_ssa_blocks_bound_the_pairs_per_block():
+    assert pair_blocks(5, 10, 10, 250) == [(0, 2), (2, 4), (4, 5)]
+    assert pair_blocks(3, 100, 100, 10) == [(0, 1), (1, 2), (2, 3)]  # a pair over the budget goes alone
+    assert pair_blocks(4, 10, 10, None) == [(0, 4)]
+
+
+def test_homology_predictions_and_gradients_do_not_depend_on_the_ssa_budget(monkeypatch):
+    """A homology model's predictions and training gradients, in one SSA block and in blocks of one pair."""
+    torch.manual_seed(0)
+    module = TaskModel(build_encoder("plus-rnn-tiny"), resolve_task("homology"), FinetuneSettings(), TargetScaling(), 0)
+    module.eval()
+    generator = torch.Generator().manual_seed(1)
+    tokens = [torch.randint(1, 21, (int(n),), generator=generator).numpy() for n in torch.randint(5, 90, (12,))]
+    batch = {"tokens_a": random_batch([30, 7, 52])[0], "len_a": torch.tensor([30, 7, 52])}
+    batch |= {"tokens_b": random_batch([11, 64, 3], seed=1)[0], "len_b": torch.tensor([11, 64, 3])}
+    target = torch.tensor([0, 2, 4])
+
+    def run() -> tuple[list[dict], list[torch.Tensor]]:
+        predicted = predict_outputs(module, tokens[:6], tokens[6:], max_items=4)
+        module.zero_grad()
+        module.task_loss(module.outputs(batch)["logits"], target).backward()
+        return predicted, [p.grad.clone() for p in module.parameters() if p.grad is not None]
+
+    one_block, one_block_grads = run()
+    monkeypatch.setattr(ssa, "MAX_ELEMENTS", 1)
+    blocks, block_grads = run()
+    for got, want in zip(blocks, one_block, strict=True):
+        assert got.keys() == want.keys() and all(np.array_equal(got[k], want[k]) for k in got)
+    assert len(block_grads) == len(one_block_grads) > 0
+    assert all(torch.equal(got, want) for got, want in zip(block_grads, one_block_grads, strict=True))
 
 
 def test_ssa_rejects_empty_sequences():
