@@ -1,11 +1,14 @@
 """The workflow config resolved into every job's settings (plus.jobs), wildcard constraints and target lists."""
 
+import logging
 import os
 import re
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
+from snakemake.settings.enums import Quietness
 from snakemake.utils import validate
+from snakemake_interface_logger_plugins.common import LogEvent
 
 try:
     from plus.data.synthetic import FILES as SYNTHETIC_DATA_FILES
@@ -55,6 +58,26 @@ if REPLACED := PLAN.replaced_outputs():
         "them. To keep both, run each config in its own directory (snakemake -d runs/NAME), or rename the task "
         "or model."
     )
+
+# Every rule runs `plus --result-fd 3 COMMAND ... 3>&2 > {log} 2>&1`: the job's log gets all its output, the
+# console one line when it ends (what ran, its key figure, its wall time, or why it failed; plus.cli.results).
+# With rule details quieted (`--quiet rules`, as profiles/local does), the scheduler's "Select jobs to execute..."
+# and "Execute N jobs..." of every scheduling round are dropped from the console too: one line per finished job.
+SCHEDULER_ROUND = "Select jobs to execute..."
+
+
+def not_a_scheduling_round(record: logging.LogRecord) -> bool:
+    """Whether a Snakemake console record is anything but the scheduler's note of a new round or started jobs."""
+    return (
+        getattr(record, "event", None) != LogEvent.JOB_STARTED
+        and record.getMessage() != SCHEDULER_ROUND
+    )
+
+
+if Quietness.RULES in workflow.output_settings.quiet:
+    for handler in logger.handlers:
+        if handler.name == "DefaultStreamHandler":
+            handler.addFilter(not_a_scheduling_round)
 
 # Runtime per attempt, GPUs and retries of each rule (plus/estimates/requests.yaml, the config's plan.requests over it)
 REQUESTS = PLAN.requests

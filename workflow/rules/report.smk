@@ -81,10 +81,10 @@ rule report:
         tables=lambda wildcards, output: os.path.dirname(output.tables[0]),
         figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
     shell:
-        "plus report --settings {params.settings.json:q} --evaluations {input.evaluations:q}"
+        "plus --result-fd 3 report --settings {params.settings.json:q} --evaluations {input.evaluations:q}"
         " --predictions {input.predictions:q} --pretraining {input.pretraining:q}"
         " --histories {input.histories:q} --published {input.published:q}"
         " --audits {input.audits:q} --task-summaries {params.task_summaries:q}"
         " --benchmarks-dir {params.benchmarks:q} --checkpoints-dir {params.checkpoints:q}"
         " --tables {params.tables:q} --figures {params.figures:q} --summary {output.summary:q}"
-        " --workers {threads} > {log:q} 2>&1"
+        " --workers {threads} 3>&2 > {log:q} 2>&1"
