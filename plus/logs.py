@@ -4,6 +4,7 @@ and no adverts (Lightning's tips, its TPU/HPU banners, hints about launchers the
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -37,7 +38,7 @@ def configure_logging(verbose: bool = False) -> None:
         if not any(isinstance(f, DropAdverts) for f in handler.filters):
             handler.addFilter(DropAdverts())
     for message in UNACTIONABLE_WARNINGS:
-        warnings.filterwarnings("ignore", message=f".*{message}")
+        warnings.filterwarnings("ignore", message=f".*{re.escape(message)}")
     logging.captureWarnings(True)
     adopt_library_loggers()
 

@@ -98,8 +98,9 @@ class ProgressLog(Callback):
 
 def _epoch(trainer: L.Trainer) -> tuple[int, int] | None:
     """(current epoch, epochs) counted from 1, or None when an epoch's length is unknown."""
-    per_epoch = trainer.num_training_batches
-    if not isinstance(per_epoch, int) or per_epoch <= 0 or trainer.max_steps <= 0:
+    batches = trainer.num_training_batches  # a float: inf for a loader without a length
+    if not math.isfinite(batches) or batches <= 0 or trainer.max_steps <= 0:
         return None
+    per_epoch = int(batches)
     total = math.ceil(trainer.max_steps / per_epoch)
     return min(max(trainer.global_step - 1, 0) // per_epoch + 1, total), total

@@ -74,7 +74,7 @@ def not_a_scheduling_round(record: logging.LogRecord) -> bool:
     )
 
 
-if Quietness.RULES in workflow.output_settings.quiet:
+if Quietness.RULES in (workflow.output_settings.quiet or ()):
     for handler in logger.handlers:
         if handler.name == "DefaultStreamHandler":
             handler.addFilter(not_a_scheduling_round)
