@@ -15,7 +15,7 @@ import yaml
 from plus.cli.results import result_line
 from plus.logs import duration_text
 from plus.settings import SYNTHETIC_TASK_SPLITS
-from plus.training.progress import progress_line
+from plus.training.progress import epoch_of, progress_line
 from workflow_helpers import copy_workflow, job_counts, run_snakemake
 
 ADVERT_TEXTS = ("💡", "litlogger", "TPU available", "HPU available", "`srun` command is available")
@@ -36,6 +36,11 @@ def test_progress_line_after_a_resume_counts_only_this_attempts_steps() -> None:
     line = progress_line(600, 1000, elapsed=20.0, steps_done=100)  # resumed at step 500: 5 steps/s
     assert line == "step 600/1000; 5 steps/s, ETA 1 min 20 s"
     assert progress_line(500, 1000, elapsed=0.0, steps_done=0).endswith("; ETA unknown")
+
+
+def test_epoch_of_the_step_just_done() -> None:
+    assert [epoch_of(step, 130, 13) for step in (1, 13, 14, 130)] == [(1, 10), (1, 10), (2, 10), (10, 10)]
+    assert epoch_of(5, 100, None) is None
 
 
 def test_result_line_reads_the_key_figure_from_the_record(tmp_path: Path) -> None:

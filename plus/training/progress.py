@@ -55,8 +55,11 @@ class ProgressLog(Callback):
     """Logs a progress line (progress_line) at most every `every_s` seconds of training, after each validation
     and at the last step; on the global-zero rank only."""
 
-    def __init__(self, every_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, every_s: float = 30.0, steps_per_epoch: int | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.every_s = every_s
+        self.steps_per_epoch = steps_per_epoch
         self.clock = clock
         self.started = 0.0
         self.start_step = 0
@@ -90,17 +93,15 @@ class ProgressLog(Callback):
             trainer.max_steps,
             elapsed=now - self.started,
             steps_done=trainer.global_step - self.start_step,
-            epoch=_epoch(trainer),
+            epoch=epoch_of(trainer.global_step, trainer.max_steps, self.steps_per_epoch),
             metrics=metrics,
         )
         log.info(line)
 
 
-def _epoch(trainer: L.Trainer) -> tuple[int, int] | None:
-    """(current epoch, epochs) counted from 1, or None when an epoch's length is unknown."""
-    batches = trainer.num_training_batches  # a float: inf for a loader without a length
-    if not math.isfinite(batches) or batches <= 0 or trainer.max_steps <= 0:
+def epoch_of(step: int, max_steps: int, steps_per_epoch: int | None) -> tuple[int, int] | None:
+    """(the epoch of the step just done, epochs) counted from 1, or None without an epoch length."""
+    if not steps_per_epoch or steps_per_epoch <= 0 or max_steps <= 0:
         return None
-    per_epoch = int(batches)
-    total = math.ceil(trainer.max_steps / per_epoch)
-    return min(max(trainer.global_step - 1, 0) // per_epoch + 1, total), total
+    total = math.ceil(max_steps / steps_per_epoch)
+    return min(max(step - 1, 0) // steps_per_epoch + 1, total), total

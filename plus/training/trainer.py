@@ -105,6 +105,7 @@ def build_trainer(
     *,
     max_steps: int,
     val_every_n_steps: int,
+    steps_per_epoch: int | None = None,
     precision: str = "auto",
     grad_clip: float = 1.0,
     monitor: str | None = None,
@@ -117,10 +118,11 @@ def build_trainer(
     `last.ckpt` is written at every validation (with `monitor`) or every `checkpoint_every_n_steps` (without), and
     on SIGTERM/SIGUSR1; with `monitor`, the best-scoring validation is kept as `best.ckpt` (and early stopping
     applies with `patience`), without, the latest periodic checkpoint is also kept as `periodic.ckpt`. Either is
-    the fallback when `last.ckpt` cannot be read.
+    the fallback when `last.ckpt` cannot be read. Progress lines count epochs of `steps_per_epoch` steps (the
+    step-indexed batches give Lightning no epoch length).
     """
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    callbacks: list[Callback] = [ProgressLog(), TrainingSpeed()]
+    callbacks: list[Callback] = [ProgressLog(steps_per_epoch=steps_per_epoch), TrainingSpeed()]
     if patience is not None and monitor is not None:
         callbacks.append(ResumableEarlyStopping(monitor=monitor, patience=patience, mode="min"))
     callbacks += checkpoint_callbacks(checkpoint_dir, monitor, checkpoint_every_n_steps)
