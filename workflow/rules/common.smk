@@ -59,15 +59,14 @@ if REPLACED := PLAN.replaced_outputs():
         "or model."
     )
 
-# Every rule runs `plus --result-fd 3 COMMAND ... 3>&2 > {log} 2>&1`: the job's log gets all its output, the
-# console one line when it ends (what ran, its key figure, its wall time, or why it failed; plus.cli.results).
-# With rule details quieted (`--quiet rules`, as profiles/local does), the scheduler's "Select jobs to execute..."
-# and "Execute N jobs..." of every scheduling round are dropped from the console too: one line per finished job.
+# The jobs run `plus --result-fd 3 COMMAND ... 3>&2 > {log} 2>&1`, so the job log gets all output and the
+# console one line when a job ends (what ran, its key figure, its wall time, or why it failed; plus.cli.results).
+# When `--quiet rules` hides job details (profiles/local), the scheduler's per-round notes go too.
 SCHEDULER_ROUND = "Select jobs to execute..."
 
 
 def not_a_scheduling_round(record: logging.LogRecord) -> bool:
-    """Whether a Snakemake console record is anything but the scheduler's note of a new round or started jobs."""
+    """Whether a console record is anything but the scheduler's note of a new round or of started jobs."""
     return (
         getattr(record, "event", None) != LogEvent.JOB_STARTED
         and record.getMessage() != SCHEDULER_ROUND
@@ -76,7 +75,7 @@ def not_a_scheduling_round(record: logging.LogRecord) -> bool:
 
 if Quietness.RULES in (workflow.output_settings.quiet or ()):
     for handler in logger.handlers:
-        if handler.name == "DefaultStreamHandler":
+        if handler.name == "DefaultStreamHandler":  # Snakemake's console
             handler.addFilter(not_a_scheduling_round)
 
 # Runtime per attempt, GPUs and retries of each rule (plus/estimates/requests.yaml, the config's plan.requests over it)
