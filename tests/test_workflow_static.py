@@ -63,7 +63,8 @@ def job_settings(output: str) -> dict[str, dict]:
     for line in output.splitlines():
         if " plus " in f" {line}" and "--settings " in line:
             words = shlex.split(line.split("Shell command:", 1)[-1].split(" > ")[0])
-            key = words[words.index("--out") + 1] if "--out" in words else words[words.index("plus") + 1]
+            command = words[words.index("plus") + 3]  # after `plus --result-fd 3`
+            key = words[words.index("--out") + 1] if "--out" in words else command
             settings[key] = json.loads(words[words.index("--settings") + 1])
     return settings
 
@@ -176,7 +177,9 @@ def test_no_rule_only_writes_a_config_file(demo_dry_run: str) -> None:
 
 
 def test_training_keeps_checkpoints_outside_outputs(demo_dry_run: str) -> None:
-    commands = [line for line in demo_dry_run.splitlines() if "plus pretrain " in line or "plus finetune " in line]
+    commands = [
+        line for line in demo_dry_run.splitlines() if "pretrain --settings" in line or "finetune --settings" in line
+    ]
     assert commands
     for command in commands:
         words = shlex.split(command.split("Shell command:", 1)[-1])
@@ -220,7 +223,9 @@ def test_slurm_profile_dry_run_lists_the_paper_dag(workdir: Path) -> None:
         "member": "stability/stability_train.lmdb",
     }
     assert "--md5 aa1e06eb5a59e0ecdae581e9ea029675" in result.stdout
-    assert re.search(r"plus download --url \S+Pfam27\.0/Pfam-A\.fasta\.gz --md5-list \S+md5_checksums", result.stdout)
+    assert re.search(
+        r"plus --result-fd 3 download --url \S+Pfam27\.0/Pfam-A\.fasta\.gz --md5-list \S+md5_checksums", result.stdout
+    )
     # training jobs ask SLURM for a GPU, with runtime and memory
     for rule in TRAINING_RULES:
         block = result.stdout.split(f"\nrule {rule}:", 1)[1].split("\n\n", 1)[0]
@@ -340,9 +345,13 @@ def test_probes_of_the_same_encoder_share_one_embed_task_job(tmp_path: Path) -> 
     assert result.returncode == 0, result.stdout + result.stderr
     counts = job_counts(result.stdout)
     assert counts["embed_task"] == 3 and counts["probe"] == 5 * len(config["seeds"])  # esm2, onehot, blosum62
-    made = set(re.findall(r"plus embed-task .* --out (results/embeddings/[0-9a-f]{12}/stability) ", result.stdout))
+    made = set(
+        re.findall(
+            r"plus --result-fd 3 embed-task .* --out (results/embeddings/[0-9a-f]{12}/stability) ", result.stdout
+        )
+    )
     assert len(made) == 3
-    read = re.findall(r"plus probe .* --embeddings (\S+) ", result.stdout)
+    read = re.findall(r"plus --result-fd 3 probe .* --embeddings (\S+) ", result.stdout)
     assert set(read) == made and len(read) == 5 * len(config["seeds"])
 
     plan = plan_workflow(config)

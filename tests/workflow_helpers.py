@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "slurm")
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "slurm", "profiles")
 
 
 def snakemake_env() -> dict[str, str]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import errno
-import logging
 import sys
+import time
 
 from plus.errors import InputError
+from plus.logs import configure_logging
 from plus.version import __version__
 
 DESCRIPTION = """\
@@ -40,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"plus {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--result-fd",
+        type=int,
+        metavar="FD",
+        help="also write a one-line result (what ran, its key figure, its wall time; or why it failed) to this open "
+        "file descriptor: the workflow's rules pass the console as 3 while the rest goes to the job's log",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # every command module, imported when the parser is built (each registers its subcommands; keep them sorted)
     from plus.cli import (
@@ -70,17 +78,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose)
     try:
-        return int(args.handler(args) or 0)
+        status, error = run_command(args)
+    except BaseException as crash:
+        _write_result(args, started, _crash_reason(crash))
+        raise
+    _write_result(args, started, error)
+    return status
+
+
+def run_command(args: argparse.Namespace) -> tuple[int, str | None]:
+    """The command's exit status and, when it failed, a one-line reason (also printed to stderr)."""
+    try:
+        status = int(args.handler(args) or 0)
     except (InputError, FileNotFoundError) as error:
         print(f"plus {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return 2, str(error)
     except OSError as error:
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
             reason = "no space left on the disk"
@@ -89,7 +106,25 @@ def main(argv: list[str] | None = None) -> int:
         else:
             raise
         print(f"plus {args.command}: error: {error.filename or 'output'}: {reason}", file=sys.stderr)
-        return 2
+        return 2, f"{error.filename or 'output'}: {reason}"
+    return status, None if status == 0 else f"exit status {status}"
+
+
+def _crash_reason(crash: BaseException) -> str:
+    """One line on an exception the command did not handle (its traceback goes to the log)."""
+    if isinstance(crash, SystemExit):
+        return f"exit status {crash.code}"
+    text = str(crash).splitlines()[0] if str(crash) else ""
+    return f"{type(crash).__name__}{': ' + text if text else ''} (traceback in the log)"
+
+
+def _write_result(args: argparse.Namespace, started: float, error: str | None) -> None:
+    """The command's one-line result to --result-fd, if given (plus.cli.results)."""
+    if args.result_fd is None:
+        return
+    from plus.cli.results import result_line, write_result
+
+    write_result(args.result_fd, result_line(args.command, args, time.monotonic() - started, error))
 
 
 if __name__ == "__main__":

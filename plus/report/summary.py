@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from plus.report.caveats import CAVEAT_MARK, Caveat
-from plus.report.collect import ReportData
+from plus.report.collect import ModelInfo, ReportData
 from plus.report.cost_table import cost_paragraph
 from plus.report.statistics import ALPHA
 from plus.report.tables import (
+    LOWER_IS_BETTER,
     OBJECTIVE_LABELS,
     AblationComparison,
     ScoreColumn,
@@ -29,10 +31,80 @@ from plus.report.tables import (
 from plus.report.writers import Table, to_markdown
 
 VARIANT_NAMES = {"plus": "PLUS", "mlm": "MLM-only", "none": "no-pretraining"}
+FINDINGS_INTRO = (
+    "Per column of the main table, the best entry against the best of the other kind (a model against the "
+    "alignment baseline and controls, or the reverse; else the runner-up), largest difference first (in the "
+    "metric's units, relative for error metrics); means over seeds. Whether a difference is significant: section "
+    "Significance."
+)
+# How a title names the pretraining of one of several variants of a preset.
+TITLE_VARIANTS = {"plus": "MLM + SFP", "mlm": "MLM-only", "none": "no pretraining"}
+# Architecture words of preset names, written in capitals in titles (plus-rnn-tiny: PLUS-RNN tiny).
+ARCHITECTURE_WORDS = ("plus", "rnn", "tfm")
+CONTROL_ENCODERS = ("onehot", "blosum62", "random")
+# Compact task names for the summary's main table (its legend gives the full column names).
+TASK_ABBREVIATIONS = {
+    "homology": "Hom",
+    "solubility": "Sol",
+    "localization": "Loc",
+    "stability": "Stab",
+    "fluorescence": "Fluo",
+    "secstr": "SS",
+    "transmembrane": "TM",
+}
+METRIC_ABBREVIATIONS = {
+    "accuracy_protein_authors": "acc_p",
+    "accuracy_protein": "prot acc",
+    "accuracy_protein_segments": "prot acc seg",
+}
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def preset_label(preset: str) -> str:
+    """A preset as a title writes it: `plus-rnn-tiny` as `PLUS-RNN tiny`."""
+    words = preset.split("-")
+    head = [word.upper() for word in words if word in ARCHITECTURE_WORDS]
+    rest = [word for word in words if word not in ARCHITECTURE_WORDS]
+    return " ".join(["-".join(head), *rest]) if head else preset
+
+
+def role(info: ModelInfo) -> str:
+    """`baseline` (the alignment baseline), `control` (no pretraining, a random or fixed encoding) or `model`."""
+    if info.objective == "alignment":
+        return "baseline"
+    if info.objective == "none" or info.encoder in CONTROL_ENCODERS:
+        return "control"
+    return "model"
+
+
+def _joined(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def summary_title(data: ReportData) -> str:
+    """What was run, e.g. `PLUS-RNN tiny (MLM + SFP, MLM-only, no pretraining) and the alignment baseline on 7
+    tasks, 1 seed`: the variants of each preset pretrained here together, every other model by its label."""
+    groups: dict[str, list[ModelInfo]] = {}
+    for info in data.models.values():
+        if info.objective != "alignment":
+            key = info.preset if info.encoder == "plus" else f"model:{info.name}"
+            groups.setdefault(key, []).append(info)
+    parts = []
+    for key, infos in groups.items():
+        if len(infos) == 1:
+            parts.append(infos[0].label)
+            continue
+        variants = [TITLE_VARIANTS.get(info.objective, info.objective) for info in infos]
+        if len(set(variants)) < len(variants):
+            variants = [f"{variant} {info.protocol}" for variant, info in zip(variants, infos, strict=True)]
+        parts.append(f"{preset_label(key)} ({', '.join(variants)})")
+    if any(info.objective == "alignment" for info in data.models.values()):
+        parts.append("the alignment baseline" if parts else "The alignment baseline")
+    tasks = task_label(next(iter(data.tasks))) if len(data.tasks) == 1 else _plural(len(data.tasks), "task")
+    return f"{_joined(parts or ['No model'])} on {tasks}, {_plural(len(data.seeds), 'seed')}"
 
 
 def what_was_run(data: ReportData) -> list[str]:
@@ -101,24 +173,71 @@ def ablation_findings(data: ReportData, comparisons: list[AblationComparison]) -
     return lines
 
 
-def best_findings(data: ReportData) -> list[str]:
-    """Best model of this run per main-table column, and how it compares with the best published value."""
+@dataclass(frozen=True)
+class Finding:
+    """A sentence of the summary's findings and the size of the difference it states, which ranks it."""
+
+    effect: float
+    text: str
+
+
+def effect_size(metric: str, value: float, other: float) -> float:
+    """|value - other| in the metric's units; relative to `other` for error metrics (unbounded, in data units)."""
+    if metric in LOWER_IS_BETTER:
+        return abs(value - other) / max(abs(other), 1e-12)
+    return abs(value - other)
+
+
+def _described(data: ReportData, name: str) -> str:
+    """A model's label, with its role when it is a baseline or control."""
+    kind = {"baseline": "alignment baseline", "control": "control"}.get(role(data.models[name]))
+    return f"{data.models[name].label} ({kind})" if kind else data.models[name].label
+
+
+def ranked_findings(data: ReportData) -> list[str]:
+    """Per main-table column, the best entry against the best of the other kind (models against the alignment
+    baseline and controls) or the runner-up, largest difference first, each with its published comparison."""
     stats = summarize_scores(data.scores)
-    lines = []
+    findings = []
     for column in main_columns(data):
         better = max if higher_is_better(column.metric) else min
-        candidates = [
-            (stats[key].mean, name)
-            for name in evaluated_models(data)
-            if (key := (name, column.task, column.split, column.metric)) in stats and not math.isnan(stats[key].mean)
-        ]
-        if not candidates:
+        entries = sorted(
+            (
+                (stats[key].mean, name)
+                for name in evaluated_models(data)
+                if (key := (name, column.task, column.split, column.metric)) in stats
+                and not math.isnan(stats[key].mean)
+            ),
+            key=lambda entry: entry[0],
+            reverse=better is max,
+        )
+        if not entries:
             continue
-        value, name = better(candidates)
-        line = f"- {column.header}: best of this run {data.models[name].label} ({value:.3f})"
-        line += _published_comparison(data, column, value, better)
-        lines.append(line + ".")
-    return lines
+        (value, winner), header = entries[0], column.header
+        models = [entry for entry in entries if role(data.models[entry[1]]) == "model"]
+        others = [entry for entry in entries if role(data.models[entry[1]]) != "model"]
+        winner_is_model = role(data.models[winner]) == "model"
+        if not winner_is_model and models:
+            other_value, other = models[0]
+            text = f"{_described(data, winner)} beats every model on {header}: {value:.3f} against "
+            text += f"{data.models[other].label}'s {other_value:.3f}"
+        elif winner_is_model and others:
+            other_value, other = others[0]
+            text = f"{data.models[winner].label} beats every baseline and control on {header}: {value:.3f} against "
+            text += f"{_described(data, other)}'s {other_value:.3f}"
+        elif len(entries) > 1:
+            other_value, other = entries[1]
+            text = f"{_described(data, winner)} is best on {header}: {value:.3f} against "
+            text += f"{_described(data, other)}'s {other_value:.3f}"
+        else:
+            text = f"{header}: {_described(data, winner)} {value:.3f}"
+            findings.append(Finding(0.0, f"- {text}{_published_comparison(data, column, value, better)}."))
+            continue
+        text += f" (ahead by {abs(value - other_value):.3f})"
+        text += _published_comparison(data, column, value, better)
+        findings.append(Finding(effect_size(column.metric, value, other_value), f"- {text}."))
+    findings.sort(key=lambda finding: finding.effect, reverse=True)
+    return [finding.text for finding in findings]
 
 
 def _published_comparison(
@@ -231,6 +350,45 @@ def data_lines(data: ReportData) -> list[str]:
     return lines
 
 
+def compact_header(column: ScoreColumn) -> str:
+    """A main-table column's short name: `TM acc_p` for `Transmembrane protein acc (authors' decoder ...)`."""
+    task = TASK_ABBREVIATIONS.get(column.task, task_label(column.task))
+    metric = METRIC_ABBREVIATIONS.get(column.metric, metric_label(column.metric))
+    suffix = f" ({split_label(column.split)})" if column.split != "test" else ""
+    return f"{task} {metric}{suffix}"
+
+
+def compact_main_table(data: ReportData, table: Table) -> tuple[Table, list[str]]:
+    """The main table with short score-column names, and its legend: one `short: full name` per renamed column.
+
+    Columns the table derives from a score column (e.g. its seed count) keep their names; a short name that would
+    clash with another column's keeps the full one.
+    """
+    renamed: dict[str, str] = {}
+    for column in main_columns(data):
+        short = compact_header(column)
+        if column.header in table.kinds and short != column.header and short not in table.kinds:
+            renamed[column.header] = short
+    if len(set(renamed.values())) < len(renamed):
+        return table, []
+    compact = replace(
+        table,
+        kinds={renamed.get(name, name): kind for name, kind in table.kinds.items()},
+        rows=[{renamed.get(name, name): cell for name, cell in row.items()} for row in table.rows],
+        best={(index, renamed.get(name, name)) for index, name in table.best},
+    )
+    return compact, [f"{short}: {full}" for full, short in renamed.items()]
+
+
+def main_table_markdown(data: ReportData, table: Table) -> list[str]:
+    """The summary's main table: compact column names, the table's notes, then the legend of the names."""
+    compact, legend = compact_main_table(data, table)
+    lines = [to_markdown(compact, title=False).rstrip("\n")]
+    if legend:
+        lines += ["", "Columns: " + "; ".join(legend) + "."]
+    return lines
+
+
 def summary_markdown(
     data: ReportData,
     tables: dict[str, Table],
@@ -241,12 +399,12 @@ def summary_markdown(
     caveats: Sequence[Caveat] = (),
 ) -> str:
     """The whole summary.md text."""
-    lines = ["# PLUS reproduction: summary of results", "", "## What was run", ""]
+    lines = [f"# {summary_title(data)}", "", "## What was run", ""]
     lines += what_was_run(data)
-    lines += ["", "## Main results", "", to_markdown(tables["main"], title=False).rstrip("\n"), ""]
+    lines += ["", "## Main results", "", *main_table_markdown(data, tables["main"]), ""]
     lines += ["## Caveats", "", *caveat_lines(data, caveats), ""]
     lines += ["## Data", "", *data_lines(data), ""]
-    lines += ["## Findings", "", *ablation_findings(data, comparisons), *best_findings(data)]
+    lines += ["## Findings", "", FINDINGS_INTRO, "", *ranked_findings(data), *ablation_findings(data, comparisons)]
     lines += pretraining_findings(data)
     if statistics is not None and not statistics.empty:
         lines += ["", "## Significance", "", *significance_findings(data, statistics)]

@@ -238,6 +238,7 @@ def run_finetune(
         checkpoint_dir,
         precision=training.precision,
         max_steps=max_steps,
+        steps_per_epoch=steps_per_epoch,
         val_every_n_steps=steps_per_epoch,
         grad_clip=training.grad_clip,
         monitor="val_loss",

@@ -273,6 +273,7 @@ def run_pretraining(
         checkpoint_dir,
         precision=training.precision,
         max_steps=max_steps,
+        steps_per_epoch=steps_per_epoch,
         grad_clip=training.grad_clip,
         val_every_n_steps=training.val_every_n_steps,
         checkpoint_every_n_steps=training.checkpoint_every_n_steps,

@@ -9,17 +9,23 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins import TorchCheckpointIO
 from lightning.pytorch.plugins.environments import ClusterEnvironment, LightningEnvironment
 
 from plus.errors import InputError
+from plus.logs import adopt_library_loggers
 from plus.models.checkpoint import write_torch_file
 from plus.training.attempts import recorded_attempt
 from plus.training.callbacks import ResumableEarlyStopping, SaveOnSignal, StepCheckpoint
 from plus.training.history import attempt_logger, record_attempt_start
+from plus.training.progress import ProgressLog
 from plus.training.resume import LAST, resume_checkpoint
 from plus.training.speed import TrainingSpeed
+
+# Lightning attached its own console handler when imported: under a command's logging (plus.logs), its records go
+# through the command's handler instead, once each. Every training module imports this one before it trains.
+adopt_library_loggers()
 
 
 def resolve_precision(requested: str) -> str:
@@ -99,6 +105,7 @@ def build_trainer(
     *,
     max_steps: int,
     val_every_n_steps: int,
+    steps_per_epoch: int | None = None,
     precision: str = "auto",
     grad_clip: float = 1.0,
     monitor: str | None = None,
@@ -111,10 +118,11 @@ def build_trainer(
     `last.ckpt` is written at every validation (with `monitor`) or every `checkpoint_every_n_steps` (without), and
     on SIGTERM/SIGUSR1; with `monitor`, the best-scoring validation is kept as `best.ckpt` (and early stopping
     applies with `patience`), without, the latest periodic checkpoint is also kept as `periodic.ckpt`. Either is
-    the fallback when `last.ckpt` cannot be read.
+    the fallback when `last.ckpt` cannot be read. Progress lines count epochs of `steps_per_epoch` steps (the
+    step-indexed batches give Lightning no epoch length).
     """
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    callbacks: list[Callback] = [TQDMProgressBar(refresh_rate=10), TrainingSpeed()]
+    callbacks: list[Callback] = [ProgressLog(steps_per_epoch=steps_per_epoch), TrainingSpeed()]
     if patience is not None and monitor is not None:
         callbacks.append(ResumableEarlyStopping(monitor=monitor, patience=patience, mode="min"))
     callbacks += checkpoint_callbacks(checkpoint_dir, monitor, checkpoint_every_n_steps)
@@ -140,6 +148,7 @@ def build_trainer(
         deterministic=deterministic,
         num_sanity_val_steps=0,
         enable_model_summary=False,
+        enable_progress_bar=False,  # ProgressLog writes progress lines to the log instead
         log_every_n_steps=10,
     )
 

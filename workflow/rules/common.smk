@@ -1,11 +1,14 @@
 """The workflow config resolved into every job's settings (plus.jobs), wildcard constraints and target lists."""
 
+import logging
 import os
 import re
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
+from snakemake.settings.enums import Quietness
 from snakemake.utils import validate
+from snakemake_interface_logger_plugins.common import LogEvent
 
 try:
     from plus.data.synthetic import FILES as SYNTHETIC_DATA_FILES
@@ -65,6 +68,25 @@ PRETRAINED_MODEL = ModelPaths.wildcards()
 TASK = TaskPaths.wildcards()
 # The alignment baseline is deterministic: one run per task, seed 0.
 BASELINE_RUN = RunPaths(RESULTS, BASELINE, "{task}", 0)
+
+# The jobs run `plus --result-fd 3 COMMAND ... 3>&2 > {log} 2>&1`, so the job log gets all output and the
+# console one line when a job ends (what ran, its key figure, its wall time, or why it failed; plus.cli.results).
+# When `--quiet rules` hides job details (profiles/local), the scheduler's per-round notes go too.
+SCHEDULER_ROUND = "Select jobs to execute..."
+
+
+def not_a_scheduling_round(record: logging.LogRecord) -> bool:
+    """Whether a console record is anything but the scheduler's note of a new round or of started jobs."""
+    return (
+        getattr(record, "event", None) != LogEvent.JOB_STARTED
+        and record.getMessage() != SCHEDULER_ROUND
+    )
+
+
+if Quietness.RULES in (workflow.output_settings.quiet or ()):
+    for handler in logger.handlers:
+        if handler.name == "DefaultStreamHandler":  # Snakemake's console
+            handler.addFilter(not_a_scheduling_round)
 
 # Runtime per attempt, GPUs and retries of each rule (plus/estimates/requests.yaml, the config's plan.requests over it)
 REQUESTS = PLAN.requests

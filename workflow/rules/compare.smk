@@ -21,8 +21,8 @@ rule align_task:
     params:
         spec=task_spec_json,
     shell:
-        "plus align-task --data {input:q} --task-spec {params.spec:q} --out {output:q} --threads {threads}"
-        " > {log:q} 2>&1"
+        "plus --result-fd 3 align-task --data {input:q} --task-spec {params.spec:q} --out {output:q}"
+        " --threads {threads} 3>&2 > {log:q} 2>&1"
 
 
 rule audit_leakage:
@@ -45,8 +45,8 @@ rule audit_leakage:
     params:
         out=output_dir,
     shell:
-        "plus audit-leakage --data {input.data:q} --hits {input.hits:q} --out {params.out:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        "plus --result-fd 3 audit-leakage --data {input.data:q} --hits {input.hits:q} --out {params.out:q}"
+        " --threads {threads} 3>&2 > {log:q} 2>&1"
 
 
 rule alignment_baseline:
@@ -72,5 +72,5 @@ rule alignment_baseline:
         out=output_dir,
         hits=baseline_hits_args,
     shell:
-        "plus alignment-baseline --data {input.data:q} --task-spec {params.spec:q} --model {params.model:q}"
-        " {params.hits:q} --out {params.out:q} --threads {threads} > {log:q} 2>&1"
+        "plus --result-fd 3 alignment-baseline --data {input.data:q} --task-spec {params.spec:q}"
+        " --model {params.model:q} {params.hits:q} --out {params.out:q} --threads {threads} 3>&2 > {log:q} 2>&1"

@@ -31,9 +31,9 @@ rule finetune:
         out=output_dir,
         checkpoint_dir=RUN.checkpoints("finetune"),
     shell:
-        "OMP_NUM_THREADS={threads} plus finetune --settings {params.settings:q}"
+        "OMP_NUM_THREADS={threads} plus --result-fd 3 finetune --settings {params.settings:q}"
         " --data {input.data:q} --out {params.out:q}"
-        " --checkpoint-dir {params.checkpoint_dir:q} > {log:q} 2>&1"
+        " --checkpoint-dir {params.checkpoint_dir:q} 3>&2 > {log:q} 2>&1"
 
 
 rule evaluate:
@@ -63,8 +63,8 @@ rule evaluate:
         settings=evaluate_settings,
         out=output_dir,
     shell:
-        "OMP_NUM_THREADS={threads} plus evaluate --settings {params.settings:q}"
-        " --model {input.model:q} --data {input.data:q} --out {params.out:q} > {log:q} 2>&1"
+        "OMP_NUM_THREADS={threads} plus --result-fd 3 evaluate --settings {params.settings:q}"
+        " --model {input.model:q} --data {input.data:q} --out {params.out:q} 3>&2 > {log:q} 2>&1"
 
 
 rule embed_task:
@@ -87,8 +87,8 @@ rule embed_task:
     params:
         settings=embed_task_settings,
     shell:
-        "OMP_NUM_THREADS={threads} plus embed-task --settings {params.settings:q}"
-        " --data {input.data:q} --out {output:q} > {log:q} 2>&1"
+        "OMP_NUM_THREADS={threads} plus --result-fd 3 embed-task --settings {params.settings:q}"
+        " --data {input.data:q} --out {output:q} 3>&2 > {log:q} 2>&1"
 
 
 rule probe:
@@ -118,9 +118,9 @@ rule probe:
         out=output_dir,
         checkpoint_dir=RUN.checkpoints("probe"),
     shell:
-        "OMP_NUM_THREADS={threads} plus probe --settings {params.settings:q}"
+        "OMP_NUM_THREADS={threads} plus --result-fd 3 probe --settings {params.settings:q}"
         " --embeddings {input.embeddings:q} --data {input.data:q} --out {params.out:q}"
-        " --checkpoint-dir {params.checkpoint_dir:q} > {log:q} 2>&1"
+        " --checkpoint-dir {params.checkpoint_dir:q} 3>&2 > {log:q} 2>&1"
 
 
 rule evaluate_probe:
@@ -149,5 +149,6 @@ rule evaluate_probe:
         settings=evaluate_settings,
         out=output_dir,
     shell:
-        "OMP_NUM_THREADS={threads} plus evaluate-probe --settings {params.settings:q} --model {input.model:q}"
-        " --embeddings {input.embeddings:q} --data {input.data:q} --out {params.out:q} > {log:q} 2>&1"
+        "OMP_NUM_THREADS={threads} plus --result-fd 3 evaluate-probe --settings {params.settings:q}"
+        " --model {input.model:q} --embeddings {input.embeddings:q} --data {input.data:q} --out {params.out:q}"
+        " 3>&2 > {log:q} 2>&1"

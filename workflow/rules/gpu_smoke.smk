@@ -19,4 +19,4 @@ rule gpu_smoke:
         mem_mb=2000,
         runtime=requested_runtime("gpu_smoke"),
     shell:
-        "plus devices --out {output:q} > {log:q} 2>&1"
+        "plus --result-fd 3 devices --out {output:q} 3>&2 > {log:q} 2>&1"

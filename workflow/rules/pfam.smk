@@ -20,7 +20,7 @@ rule synthetic:
         settings=synthetic_settings,
         out=output_dir,
     shell:
-        "plus synthetic --settings {params.settings:q} --out {params.out:q} > {log:q} 2>&1"
+        "plus --result-fd 3 synthetic --settings {params.settings:q} --out {params.out:q} 3>&2 > {log:q} 2>&1"
 
 
 rule prepare_pfam:
@@ -47,5 +47,5 @@ rule prepare_pfam:
         settings=pfam_settings,
         out=output_dir,
     shell:
-        "plus prepare-pfam --settings {params.settings:q} --input {input.fasta:q} --out {params.out:q}"
-        " --no-progress > {log:q} 2>&1"
+        "plus --result-fd 3 prepare-pfam --settings {params.settings:q} --input {input.fasta:q} --out {params.out:q}"
+        " --no-progress 3>&2 > {log:q} 2>&1"

@@ -32,6 +32,6 @@ rule pretrain:
         checkpoint_dir=PRETRAINED_MODEL.checkpoints("pretrain"),
         launch=pretrain_launcher,
     shell:
-        "OMP_NUM_THREADS={threads} {params.launch:q} plus pretrain --settings {params.settings:q}"
+        "OMP_NUM_THREADS={threads} {params.launch:q} plus --result-fd 3 pretrain --settings {params.settings:q}"
         " --train {input.train:q} --test {input.test:q} --test-pairs {input.test_pairs:q}"
-        " --out {params.out:q} --checkpoint-dir {params.checkpoint_dir:q} > {log:q} 2>&1"
+        " --out {params.out:q} --checkpoint-dir {params.checkpoint_dir:q} 3>&2 > {log:q} 2>&1"

@@ -77,6 +77,6 @@ rule report:
         tables=lambda wildcards, output: os.path.dirname(output.tables[0]),
         figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
     shell:
-        "plus report --settings {params.settings.json:q} --published {input.published:q}"
+        "plus --result-fd 3 report --settings {params.settings.json:q} --published {input.published:q}"
         " --tables {params.tables:q} --figures {params.figures:q} --summary {output.summary:q}"
-        " --workers {threads} > {log:q} 2>&1"
+        " --workers {threads} 3>&2 > {log:q} 2>&1"

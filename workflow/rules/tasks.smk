@@ -19,7 +19,7 @@ rule download:
     params:
         args=download_args,
     shell:
-        "plus download {params.args:q} --out {output:q} > {log:q} 2>&1"
+        "plus --result-fd 3 download {params.args:q} --out {output:q} 3>&2 > {log:q} 2>&1"
 
 
 rule import_task:
@@ -40,4 +40,4 @@ rule import_task:
     params:
         settings=import_settings,
     shell:
-        "plus import-task --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+        "plus --result-fd 3 import-task --settings {params.settings:q} --out {output:q} 3>&2 > {log:q} 2>&1"
