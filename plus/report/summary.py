@@ -15,7 +15,6 @@ from plus.report.collect import ModelInfo, ReportData
 from plus.report.cost_table import cost_paragraph
 from plus.report.statistics import ALPHA
 from plus.report.tables import (
-    LOWER_IS_BETTER,
     OBJECTIVE_LABELS,
     AblationComparison,
     ScoreColumn,
@@ -183,7 +182,7 @@ class Finding:
 
 def effect_size(metric: str, value: float, other: float) -> float:
     """|value - other| in the metric's units; relative to `other` for error metrics (unbounded, in data units)."""
-    if metric in LOWER_IS_BETTER:
+    if not higher_is_better(metric):
         return abs(value - other) / max(abs(other), 1e-12)
     return abs(value - other)
 
