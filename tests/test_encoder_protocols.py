@@ -21,7 +21,8 @@ from plus.models.checkpoint import load_checkpoint, save_checkpoint
 from plus.models.specs import ENCODER_TYPES, parse_encoder_spec
 from plus.settings import EvaluateJob, FinetuneJob
 from plus.tasks import resolve_task
-from plus.training import evaluate, finetune, probe
+from plus.inference import evaluate
+from plus.training import finetune, probe
 
 AA = "ARNDCQEGHILKMFPSTWYV"
 TASKS = ("solubility", "transmembrane")
