@@ -14,6 +14,7 @@ import torch
 
 from encoder_helpers import TheirPlusRNN, write_authors_file, write_tiny_esm2
 from plus.errors import InputError
+from plus.inference import evaluate
 from plus.inference.embed_task import run_embed_task
 from plus.io import file_sha256
 from plus.models import build_encoder
@@ -21,7 +22,6 @@ from plus.models.checkpoint import load_checkpoint, save_checkpoint
 from plus.models.specs import ENCODER_TYPES, parse_encoder_spec
 from plus.settings import EvaluateJob, FinetuneJob
 from plus.tasks import resolve_task
-from plus.inference import evaluate
 from plus.training import finetune, probe
 
 AA = "ARNDCQEGHILKMFPSTWYV"
