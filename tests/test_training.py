@@ -464,9 +464,11 @@ def test_killed_pretraining_resumes_to_the_same_weights(
     """A run killed midway (SIGTERM: it saves a checkpoint; SIGKILL: the last periodic one, here written at the
     last batch of an epoch: 160 sequences / 8 pairs = 20 batches, which is also a validation step) finishes with
     an uninterrupted run's weights, test metrics and history."""
-    config = pretrain_config(corpus, max_steps=300, checkpoint_every_n_steps=every, val_every_n_steps=10)
+    # 100 steps (5 epochs): the first checkpoint (step 5 or 20) leaves 80 or more steps to interrupt
+    config = pretrain_config(corpus, max_steps=100, checkpoint_every_n_steps=every, val_every_n_steps=10)
     command = cli("pretrain", config, tmp_path)
-    subprocess.run([*command, "--out", str(tmp_path / "straight")], check=True, env=ENV, capture_output=True)
+    # the uninterrupted run in this (warm) process: the function `plus pretrain` calls, on the same job
+    train_encoder(config, tmp_path / "straight", tmp_path / "straight_ckpt")
 
     killed = tmp_path / "killed_ckpt"
     attempt = [*command, "--out", str(tmp_path / "killed"), "--checkpoint-dir", str(killed)]
@@ -475,7 +477,7 @@ def test_killed_pretraining_resumes_to_the_same_weights(
     assert signum == signal.SIGKILL or status == 128 + signum
     assert not (tmp_path / "killed" / "model.pt").exists()
     step = torch.load(killed / "last.ckpt", weights_only=True)["global_step"]
-    assert 0 < step < 300 and (signum == signal.SIGTERM or step % every == 0)
+    assert 0 < step < 100 and (signum == signal.SIGTERM or step % every == 0)
 
     subprocess.run(attempt, check=True, env=ENV, capture_output=True)
     assert_same_run(tmp_path / "killed", tmp_path / "straight")
@@ -490,9 +492,9 @@ def test_finetuning_killed_twice_resumes_to_the_same_weights_and_history(encoder
     rng = np.random.default_rng(5)
     data = _write_task(tmp_path / "task", {"train": _protein_frames(rng, 64), "valid": _protein_frames(rng, 16)})
     config = finetune_config("solubility", data, encoder_path)
-    config["training"].update(max_epochs=30, patience=30)  # 8 steps an epoch, validated every 8 steps
+    config["training"].update(max_epochs=10, patience=10)  # 8 steps an epoch, validated every 8 steps
     command = cli("finetune", config, tmp_path)
-    subprocess.run([*command, "--out", str(tmp_path / "straight")], check=True, env=ENV, capture_output=True)
+    train_task(config, tmp_path / "straight", tmp_path / "straight_ckpt")  # uninterrupted, in this warm process
 
     killed = tmp_path / "killed_ckpt"
     attempt = [*command, "--out", str(tmp_path / "killed"), "--checkpoint-dir", str(killed)]
@@ -505,7 +507,7 @@ def test_finetuning_killed_twice_resumes_to_the_same_weights_and_history(encoder
         )
         assert status == 128 + signal.SIGTERM, (tmp_path / f"attempt{kill}.log").read_text()[-3000:]
         steps.append(torch.load(last, weights_only=True)["global_step"])
-    assert 0 < steps[0] < steps[1] < 240, steps
+    assert 0 < steps[0] < steps[1] < 80, steps
     subprocess.run(attempt, check=True, env=ENV, capture_output=True)
 
     assert len(list((killed / "logs").glob("version_*"))) == 3
@@ -515,10 +517,10 @@ def test_finetuning_killed_twice_resumes_to_the_same_weights_and_history(encoder
     assert_same_run(tmp_path / "killed", tmp_path / "straight")
     straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())
     assert json.loads((tmp_path / "killed" / "metrics.json").read_text()) == straight
-    assert straight["steps"] == 240 and straight["epochs"] == 30 and not straight["early_stopped"]
+    assert straight["steps"] == 80 and straight["epochs"] == 10 and not straight["early_stopped"]
     history = pd.read_csv(tmp_path / "killed" / "history.csv")
-    assert history.loc[history["val_loss"].notna(), "step"].tolist() == list(range(7, 240, 8))
-    assert history.loc[history["train_loss"].notna(), "step"].tolist() == list(range(9, 240, 10))
+    assert history.loc[history["val_loss"].notna(), "step"].tolist() == list(range(7, 80, 8))
+    assert history.loc[history["train_loss"].notna(), "step"].tolist() == list(range(9, 80, 10))
 
 
 class SignalDuringStep(Callback):
@@ -757,7 +759,7 @@ def test_killed_two_process_pretraining_resumes_to_the_same_weights(corpus: dict
     """2 processes killed together (SIGKILL to torchrun and its workers, as a node failure or a TIMEOUT's end)
     after a periodic checkpoint, then started again: the weights, test metrics and history of an uninterrupted
     2-process run."""
-    config = pretrain_config(corpus, max_steps=240, checkpoint_every_n_steps=10, val_every_n_steps=40)
+    config = pretrain_config(corpus, max_steps=80, checkpoint_every_n_steps=10, val_every_n_steps=40)
     command = torchrun(cli("pretrain", config, tmp_path))
     subprocess.run([*command, "--out", str(tmp_path / "straight")], check=True, env=ENV, capture_output=True)
 
@@ -774,7 +776,7 @@ def test_killed_two_process_pretraining_resumes_to_the_same_weights(corpus: dict
         process.wait(timeout=60)
     assert not (tmp_path / "killed" / "model.pt").exists(), "the run finished before it could be killed"
     step = torch.load(killed / "last.ckpt", weights_only=True)["global_step"]
-    assert 0 < step < 240 and step % 10 == 0
+    assert 0 < step < 80 and step % 10 == 0
 
     subprocess.run(attempt, check=True, env=ENV, capture_output=True)
     assert_same_run(tmp_path / "killed", tmp_path / "straight")
