@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from encoder_helpers import write_tiny_esm2
-from workflow_helpers import copy_workflow, job_counts, run_snakemake
+from workflow_helpers import TINY_PFAM, TINY_SYNTHETIC, copy_workflow, job_counts, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -27,6 +27,8 @@ ENCODERS = {
 def any_encoder_config(workdir: Path) -> dict:
     config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
     config["tasks"] = {task: config["tasks"][task] for task in TASKS}
+    config["synthetic"] = TINY_SYNTHETIC  # what is checked here is which jobs run and what they record, not scores
+    config["pfam"].update(TINY_PFAM)
     config["pretrain"].update({"max_steps": 40, "val_every_n_steps": 20, "checkpoint_every_n_steps": 20})
     config["finetune"].update({"max_epochs": 1})
     models = {}

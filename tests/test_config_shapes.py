@@ -21,32 +21,17 @@ import torch
 import yaml
 
 from encoder_helpers import TheirPlusRNN, write_authors_file, write_tiny_esm2
-from plus.settings import SYNTHETIC_TASK_SPLITS
-from workflow_helpers import copy_workflow, job_counts, run_snakemake
+from workflow_helpers import TINY_PFAM, TINY_SYNTHETIC, copy_workflow, job_counts, run_snakemake
 
 pytestmark = pytest.mark.slow
 
-SPLIT_SIZES = {"train": 60, "valid": 20}  # every other split (the tests): 30 records
 TINY = {
     "seeds": [0],
-    "synthetic": {
-        "n_classes": 2,
-        "n_families": 16,
-        "sequences_per_family": 40,
-        "tasks": {
-            task: {split: SPLIT_SIZES.get(split, 30) for split in splits}
-            for task, splits in SYNTHETIC_TASK_SPLITS.items()
-        },
-    },
+    "synthetic": TINY_SYNTHETIC,
     "finetune": {"max_epochs": 1, "batch_size": 16},
     "report": {"bootstrap_resamples": 20},
 }
-PFAM = {
-    "source": "resources/synthetic/Pfam-A.fasta.gz",
-    "release": "synthetic",
-    "min_family_size": 10,
-    "n_test_pairs": 60,
-}
+PFAM = {"source": "resources/synthetic/Pfam-A.fasta.gz", "release": "synthetic", **TINY_PFAM}
 PRETRAIN = {"batch_pairs": 8, "max_steps": 10, "val_every_n_steps": 10, "checkpoint_every_n_steps": 10}
 
 

@@ -11,17 +11,19 @@ import pytest
 import yaml
 
 from plus.jobs import plan_workflow
-from workflow_helpers import copy_workflow, job_counts, run_snakemake
+from workflow_helpers import TINY_PFAM, TINY_SYNTHETIC, copy_workflow, job_counts, run_snakemake
 
 NOTHING_TO_DO = "Nothing to be done"
 
 
 def tiny_config(**pfam: Any) -> dict[str, Any]:
-    """The demo cut to two models (PLUS, no pretraining), one task, one epoch and 20 pretraining steps."""
+    """The demo cut to two models (PLUS, no pretraining), one task, one epoch and 20 pretraining steps, on the tiny
+    synthetic benchmark."""
     config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
     config["models"] = {name: config["models"][name] for name in ("plus-rnn-tiny", "rnn-tiny-nopretrain")}
     config["tasks"] = {"solubility": config["tasks"]["solubility"]}
-    config["pfam"].update(n_test_pairs=100, **pfam)
+    config["synthetic"] = TINY_SYNTHETIC
+    config["pfam"].update({**TINY_PFAM, **pfam})
     config["pretrain"].update(max_steps=20, val_every_n_steps=10, checkpoint_every_n_steps=10, max_val_pairs=50)
     config["finetune"].update(max_epochs=1, homology_epochs=1)
     config["report"] = {"alignment_baseline": False, "leakage_audit": False, "bootstrap_resamples": 20}
@@ -47,7 +49,7 @@ def fingerprints(directory: Path) -> dict[str, tuple[int, str]]:
 def test_two_configs_run_side_by_side_from_the_repository_root(tmp_path: Path) -> None:
     root = copy_workflow(tmp_path / "repo")
     first = write_config(root / "config" / "a.yaml", tiny_config())
-    second = write_config(root / "config" / "b.yaml", tiny_config(min_family_size=40))
+    second = write_config(root / "config" / "b.yaml", tiny_config(min_family_size=20))
     made = run_snakemake(root, "-d", "runs/a", "--configfile", "config/a.yaml", "--cores", "2", timeout=900)
     assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
     before = fingerprints(root / "runs" / "a")
@@ -66,7 +68,7 @@ def test_two_configs_run_side_by_side_from_the_repository_root(tmp_path: Path) -
 @pytest.mark.slow
 def test_two_configs_in_one_directory_keep_each_others_corpus(tmp_path: Path) -> None:
     workdir = copy_workflow(tmp_path)
-    first_config, second_config = tiny_config(), tiny_config(min_family_size=40)
+    first_config, second_config = tiny_config(), tiny_config(min_family_size=20)
     first = write_config(workdir / "a.yaml", first_config)
     second = write_config(workdir / "b.yaml", second_config)
     corpus_a = plan_workflow(first_config).corpus_dir(plan_workflow(first_config).shared_corpus)

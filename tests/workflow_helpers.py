@@ -7,9 +7,27 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from plus.settings import SYNTHETIC_TASK_SPLITS
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "slurm", "profiles")
+
+# The smallest synthetic benchmark the workflow tests need (the demo's: 40 families x 150 sequences, and 400 train,
+# 100 valid and 150 test records per task): 16 families x 40 sequences; 60 train, 20 valid, 30 per test split.
+TINY_SPLIT_SIZES = {"train": 60, "valid": 20}  # every other split (the tests): 30 records
+TINY_SYNTHETIC: dict[str, Any] = {
+    "n_classes": 2,
+    "n_families": 16,
+    "sequences_per_family": 40,
+    "tasks": {
+        task: {split: TINY_SPLIT_SIZES.get(split, 30) for split in splits}
+        for task, splits in SYNTHETIC_TASK_SPLITS.items()
+    },
+}
+# The Pfam corpus of TINY_SYNTHETIC: its families have about 32 training sequences (the demo keeps those with 50)
+TINY_PFAM: dict[str, Any] = {"min_family_size": 10, "n_test_pairs": 60}
 
 
 def snakemake_env() -> dict[str, str]:
