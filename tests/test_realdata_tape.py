@@ -45,7 +45,7 @@ def run(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     (workdir / "subset.yaml").write_text(yaml.safe_dump(subset_config(realdata, workdir)))
     targets = [f"results/evaluate/{model}/stability/seed0/metrics.json" for model in (*MODELS, "alignment-nn")]
     targets.append("results/audit/stability/summary.json")
-    result = run_snakemake(workdir, *targets, "--cores", "1", "--configfile", "subset.yaml", timeout=600)
+    result = run_snakemake(workdir, *targets, "--cores", "2", "--configfile", "subset.yaml", timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return workdir
 
