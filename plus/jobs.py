@@ -17,12 +17,14 @@ from typing import Any
 
 from plus.errors import InputError
 from plus.estimates.requests import RuleRequests, rule_requests
+from plus.fidelity import merged
 from plus.models.specs import encoder_spec_class
 from plus.paths import RESULTS, ModelPaths, TaskPaths
 from plus.settings import (
     EmbedTaskJob,
     EncoderSpec,
     EvaluateJob,
+    EvaluateSettings,
     FinetuneJob,
     FinetuneSettings,
     ImportJob,
@@ -224,7 +226,11 @@ class WorkflowPlan:
     def pretrain(self, model: str) -> PretrainJob:
         entry = self.config.models[model]
         training = PretrainSettings(
-            **{**self.config.pretrain.model_dump(), **entry.pretrain.model_dump(exclude_unset=True)}
+            **{
+                **self.config.pretrain.model_dump(),
+                **entry.protocol_layer("pretrain"),
+                **entry.pretrain.model_dump(exclude_unset=True),
+            }
         )
         preset = entry.preset or entry.encoder.preset
         return PretrainJob(
@@ -324,6 +330,10 @@ class WorkflowPlan:
         without an MLM head."""
         spec = self.task_specs[task]
         entry = self.config.models[model]
+        protocol = entry.protocol_layer("tasks").get(task)
+        if protocol is not None:
+            values = merged(spec.to_dict(), protocol)
+            spec = parse_settings(TaskSpec, values, f"models.{model}.fidelity ({entry.fidelity}), task {task}")
         if task in entry.heads:
             head = {**spec.head.model_dump(), **entry.heads[task].model_dump(exclude_unset=True)}
             spec = parse_settings(TaskSpec, {**spec.to_dict(), "head": head}, f"models.{model}.heads.{task}")
@@ -334,6 +344,8 @@ class WorkflowPlan:
                 values["head"] = {**values["head"], **override.head.model_dump(exclude_unset=True)}
             if override.aux_mlm_weight is not None:
                 values["aux_mlm_weight"] = override.aux_mlm_weight
+            if override.file_order is not None:
+                values["file_order"] = override.file_order
         if not spec_has_mlm_head(entry.encoder):
             values["aux_mlm_weight"] = 0.0
         return parse_settings(TaskSpec, values, f"models.{model}.tasks.{task}")
@@ -341,7 +353,22 @@ class WorkflowPlan:
     def finetune_settings(self, model: str) -> FinetuneSettings:
         entry = self.config.models[model]
         return FinetuneSettings(
-            **{**self.config.finetune.model_dump(), **entry.finetune.model_dump(exclude_unset=True)}
+            **{
+                **self.config.finetune.model_dump(),
+                **entry.protocol_layer("finetune"),
+                **entry.finetune.model_dump(exclude_unset=True),
+            }
+        )
+
+    def evaluate_settings(self, model: str) -> EvaluateSettings:
+        """How a model's evaluations score: the run-wide settings, its fidelity's, its own `evaluate` entry."""
+        entry = self.config.models[model]
+        return EvaluateSettings(
+            **{
+                **self.config.evaluate.model_dump(),
+                **entry.protocol_layer("evaluate"),
+                **entry.evaluate.model_dump(exclude_unset=True),
+            }
         )
 
     def finetune(self, model: str, task: str, seed: int) -> FinetuneJob:
@@ -355,7 +382,7 @@ class WorkflowPlan:
 
     def evaluate(self, model: str, task: str, seed: int) -> EvaluateJob:
         return EvaluateJob(
-            **self.config.evaluate.model_dump(),
+            **self.evaluate_settings(model).model_dump(),
             model=model,
             task=self.task_spec(model, task),
             seed=int(seed),
@@ -406,6 +433,7 @@ class WorkflowPlan:
             "models": models,
             "pretrained": [m for m in models if m["pretraining"] is not None],
             "pfam": pfam,
+            "comparisons": [list(pair) for pair in report.comparisons],
         }
 
     def replaced_outputs(self) -> list[str]:
@@ -458,6 +486,7 @@ class WorkflowPlan:
             gpus_per_rule=self.requests.gpus_per_rule(),
             tasks={task: self.task_specs[task] for task in self.tasks},
             bootstrap_resamples=self.config.report.bootstrap_resamples,
+            comparisons=self.config.report.comparisons,
             min_train_examples=self.config.report.min_train_examples,
         )
 
@@ -532,6 +561,12 @@ def _check_references(config: WorkflowConfig) -> None:
     known = [*config.models, *([BASELINE] if config.report.alignment_baseline else [])]
     if reference is not None and reference not in known:
         raise SettingsError(f"report.reference_model: no model {reference!r} (configured: {', '.join(known)})")
+    for index, pair in enumerate(config.report.comparisons):
+        for name in pair:
+            if name not in known:
+                raise SettingsError(f"report.comparisons.{index}: no model {name!r} (configured: {', '.join(known)})")
+        if pair[0] == pair[1]:
+            raise SettingsError(f"report.comparisons.{index}: a model compared with itself ({pair[0]!r})")
 
     for model, entry in config.models.items():
         preset = entry.preset or getattr(entry.encoder, "preset", None)
@@ -592,6 +627,8 @@ def select_run(config: WorkflowConfig) -> WorkflowConfig:
     report = config.report
     if report.reference_model not in (None, BASELINE, *models):
         report = report.model_copy(update={"reference_model": None})
+    kept = [pair for pair in report.comparisons if set(pair) <= {BASELINE, *models}]
+    report = report.model_copy(update={"comparisons": kept})
     return config.model_copy(
         update={
             "models": entries,

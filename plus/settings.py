@@ -28,6 +28,7 @@ from pydantic import (
 
 from plus.errors import InputError
 from plus.estimates.settings import PlanSettings
+from plus.fidelity import Fidelity, merged, protocol_settings
 from plus.models.specs import (  # noqa: F401 (re-exported: plus.settings holds every stage's settings)
     ENCODER_TYPES,
     AuthorsEncoderSpec,
@@ -577,13 +578,15 @@ def _partial(model: type[Settings]) -> type[Settings]:
 
 PretrainOverride = _partial(PretrainSettings)
 FinetuneOverride = _partial(FinetuneSettings)
+EvaluateOverride = _partial(EvaluateSettings)
 
 
 class TaskOverride(Settings):
-    """A model's overrides of one task: its head and its auxiliary MLM weight."""
+    """A model's overrides of one task: its head, its auxiliary MLM weight and its training order."""
 
     head: HeadOverride | None = None
     aux_mlm_weight: float | None = Field(None, ge=0, le=1)
+    file_order: bool | None = Field(None, description="train in file order, no shuffle (the authors' SecStr)")
 
 
 class ModelEntry(Settings):
@@ -600,8 +603,15 @@ class ModelEntry(Settings):
         None, description="plus = MLM+SFP, mlm = MLM only, none = no pretraining (type plus without a path)"
     )
     label: str | None = Field(None, description="display name in tables and figures (default: the name)")
+    fidelity: Fidelity | None = Field(
+        None,
+        description="a named protocol (plus/fidelity.py) over the run-wide settings, under this entry's own: "
+        "authors (the authors' code, their bugs included), authors-method (their method choices, our fixes), "
+        "fixed (ours); null: the run-wide settings",
+    )
     pretrain: PretrainOverride = Field(default_factory=PretrainOverride)  # type: ignore[valid-type]
     finetune: FinetuneOverride = Field(default_factory=FinetuneOverride)  # type: ignore[valid-type]
+    evaluate: EvaluateOverride = Field(default_factory=EvaluateOverride)  # type: ignore[valid-type]
     heads: dict[str, HeadOverride] = Field({}, description="per-task head overrides (the LARGE heads)")
     tasks: dict[str, TaskOverride] = Field({}, description="per-task overrides of this model's fine-tuning")
     architecture: dict[str, Any] = Field({}, description="config fields replacing the preset's (e.g. init)")
@@ -610,6 +620,10 @@ class ModelEntry(Settings):
         description="pretrain on a corpus whose sequences longer than this are dropped before the family filter "
         "(the authors' PLUS-TFM: 256); null: the shared corpus",
     )
+
+    def protocol_layer(self, section: str) -> dict[str, Any]:
+        """The settings of one section (pretrain, finetune, evaluate, tasks) that this model's fidelity selects."""
+        return protocol_settings(self.fidelity).get(section, {}) if self.fidelity is not None else {}
 
     @property
     def pretrained_here(self) -> bool:
@@ -644,6 +658,11 @@ class ReportSettings(Settings):
     alignment_baseline: bool = Field(True, description="add the nearest-neighbour alignment baseline as a model row")
     reference_model: str | None = Field(None, description="model every other is tested against (default: first PLUS)")
     bootstrap_resamples: Positive = Field(1000, description="paired bootstrap resamples when fewer than 2 seeds")
+    comparisons: list[tuple[Name, Name]] = Field(
+        [],
+        description="more paired tests, each [model, against] (e.g. one encoder under two protocols), besides every "
+        "model against reference_model: results/tables/pairs.*",
+    )
     min_train_examples: Positive = Field(
         100, description="a task trained on fewer examples has its scores marked in the report as unreliable"
     )
@@ -663,6 +682,11 @@ class WorkflowConfig(Settings):
     """The whole workflow config (config/config.yaml: the offline demo; config/paper.yaml: the reproduction)."""
 
     seeds: list[Annotated[int, Field(ge=0)]] = Field([0], min_length=1, description="fine-tuning seeds")
+    fidelity: Fidelity | None = Field(
+        None,
+        description="a named protocol (plus/fidelity.py) under the pretrain, finetune, evaluate and tasks sections: "
+        "authors, authors-method or fixed (docs/fidelity.md); null: those sections alone",
+    )
     synthetic: SyntheticSettings = SyntheticSettings()
     pfam: PfamConfig | None = Field(None, description="the pretraining corpus; needed when a model is pretrained here")
     pretrain: PretrainSettings = PretrainSettings()
@@ -678,6 +702,26 @@ class WorkflowConfig(Settings):
     run: RunSelection = Field(
         default_factory=RunSelection, description="plan only these models and tasks (plus.jobs.select_run)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _protocol_under_sections(cls, config: Any) -> Any:
+        """A run-wide fidelity's settings under the config's own sections (its tasks: configured ones only)."""
+        if not isinstance(config, dict) or config.get("fidelity") not in ("authors", "authors-method", "fixed"):
+            return config
+        protocol = protocol_settings(config["fidelity"])
+        config = dict(config)
+        for section in ("pretrain", "finetune", "evaluate"):
+            own = config.get(section)
+            if own is None or isinstance(own, dict):
+                config[section] = merged(protocol[section], own or {})
+        tasks = config.get("tasks")
+        if isinstance(tasks, dict):
+            config["tasks"] = {
+                name: merged(protocol["tasks"].get(name, {}), entry) if isinstance(entry, dict) else entry
+                for name, entry in tasks.items()
+            }
+        return config
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -795,6 +839,7 @@ class ReportJob(Settings):
     gpus_per_rule: dict[str, float] = Field({}, description="GPUs each rule's jobs ask for (for GPU hours)")
     tasks: dict[str, TaskSpec] = Field({}, description="task -> its spec as the workflow resolved it")
     bootstrap_resamples: Positive = ReportSettings.model_fields["bootstrap_resamples"].default
+    comparisons: list[tuple[str, str]] = Field([], description="more paired tests: [model, against]")
     min_train_examples: Positive = ReportSettings.model_fields["min_train_examples"].default
 
     @model_validator(mode="after")

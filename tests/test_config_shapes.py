@@ -195,3 +195,36 @@ def test_no_pretraining_model_alone_makes_its_initialisation_where_it_is_fine_tu
         "architecture": {},
     }
     assert "pretraining.csv" not in report_files(workdir)
+
+
+def test_one_encoder_under_both_protocols_is_two_rows_with_a_paired_test(workdir: Path) -> None:
+    models = {
+        "proto-ours": {"preset": "plus-rnn-tiny", "objective": "plus", "pretrain": PRETRAIN, "label": "tiny (ours)"},
+        "proto-authors": {
+            "preset": "plus-rnn-tiny",
+            "objective": "plus",
+            "fidelity": "authors-method",
+            "pretrain": PRETRAIN,
+            "label": "tiny (authors')",
+        },
+    }
+    config = {
+        "seeds": [0, 1],
+        "pfam": PFAM,
+        "models": models,
+        "tasks": demo_tasks(workdir, "stability"),
+        "report": {**TINY["report"], "comparisons": [["proto-authors", "proto-ours"]]},
+    }
+    clear_report(workdir)
+    counts = run_case(workdir, "both_protocols", config)
+    assert counts["pretrain"] == 2 and counts["finetune"] == 4
+    runs = {model: workdir / "results" / "finetune" / model / "stability" / "seed0" for model in models}
+    settings = {model: json.loads((run / "config.json").read_text())["settings"] for model, run in runs.items()}
+    scaling = {model: values["training"]["target_scaling"] for model, values in settings.items()}
+    assert scaling == {"proto-ours": "standardize", "proto-authors": "none"}
+    assert {"tiny (ours)", "tiny (authors')"} <= set(main_rows(workdir)["Model"])
+    pairs = pd.read_csv(workdir / "results" / "tables" / "pairs.csv")
+    assert len(pairs) == 1
+    row = pairs.iloc[0]
+    assert (row["Model"], row["Against"], str(row["Seeds in common"])) == ("tiny (authors')", "tiny (ours)", "2")
+    assert row["Test"] == "paired t over 2 seeds" and 0 <= row["p"] <= 1 and row["95% CI of Δ"].startswith("[")

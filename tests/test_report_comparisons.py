@@ -325,3 +325,38 @@ def test_bootstraps_in_worker_processes_give_the_same_table(tmp_path: Path) -> N
     parallel = compare_to_reference(data, n_resamples=100, seed=3, workers=2)
     assert alone["test"].str.startswith("paired bootstrap").sum() == 6  # 3 models x 2 tasks against the reference
     pd.testing.assert_frame_equal(alone, parallel)
+
+
+def test_named_pairs_get_a_paired_test_and_an_interval_of_the_differences(tmp_path: Path) -> None:
+    files = make_run(tmp_path, seeds=(0, 1, 2))
+    data = collect(**files, published=PUBLISHED, models=report_models())
+    build_report(
+        data,
+        tmp_path / "tables",
+        tmp_path / "figures",
+        tmp_path / "summary.md",
+        bootstrap_resamples=50,
+        comparisons=[("weak", "same"), ("nn", "weak")],
+    )
+    rows = {(r["Model"], r["Against"], r["Task metric"]): r for r in rows_of(tmp_path / "tables" / "pairs.csv")}
+    assert len(rows) == 4  # two pairs x two tasks
+    pair = rows[("Weak", "Same as A", "Stability ρ")]
+    values = {
+        model: [
+            stats.spearmanr(p["target"], p["prediction"]).statistic
+            for p in (_predictions("stability", model, seed) for seed in (0, 1, 2))
+        ]
+        for model in ("weak", "same")
+    }
+    differences = np.subtract(values["weak"], values["same"])
+    assert pair["Test"] == "paired t over 3 seeds" and pair["Seeds in common"] == "3"
+    assert float(pair["Δ"]) == pytest.approx(differences.mean(), abs=6e-4)
+    assert float(pair["p"]) == pytest.approx(stats.ttest_rel(values["weak"], values["same"]).pvalue, rel=1e-3)
+    half = stats.t.ppf(0.975, 2) * differences.std(ddof=1) / np.sqrt(3)
+    low, high = (float(value) for value in pair["95% CI of Δ"].strip("[]").split(", "))
+    assert low == pytest.approx(differences.mean() - half, abs=6e-4)
+    assert high == pytest.approx(differences.mean() + half, abs=6e-4)
+    baseline = rows[("Alignment NN", "Weak", "Stability ρ")]  # one seed in common: bootstrap, no interval
+    assert baseline["Test"].startswith("paired bootstrap") and baseline["95% CI of Δ"] == "—"
+    statistics = rows_of(tmp_path / "tables" / "statistics.csv")
+    assert len(statistics) == len(MODELS) * len(TASKS)  # the pairs are rows of their own table only

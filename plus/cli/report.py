@@ -52,6 +52,7 @@ def run_report(args: argparse.Namespace) -> int:
         args.figures,
         args.summary,
         bootstrap_resamples=job.bootstrap_resamples,
+        comparisons=job.comparisons,
         **({} if args.workers is None else {"workers": args.workers}),
     )
     log.info("wrote %d report files; summary at %s", len(written), args.summary)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from plus.io import atomic_path
@@ -14,7 +15,10 @@ from plus.report.outputs import PRETRAINING_OUTPUTS
 from plus.report.statistics import (
     N_RESAMPLES,
     WORKERS,
+    adjust_all,
+    compare_pairs,
     compare_to_reference,
+    pairs_table,
     significance_marks,
     statistics_note,
     statistics_table,
@@ -33,17 +37,22 @@ def build_report(
     bootstrap_resamples: int = N_RESAMPLES,
     bootstrap_seed: int = 0,
     workers: int = WORKERS,
+    comparisons: Sequence[tuple[str, str]] = (),
 ) -> list[Path]:
     """Write every table (HTML, CSV, Markdown, LaTeX), every figure (PNG, PDF) and the summary; return the paths.
 
     Significance against the reference model (data.reference_model) uses a paired bootstrap of
     `bootstrap_resamples` resamples (seeded with `bootstrap_seed`, run in `workers` processes) where fewer than two
-    seeds are in common.
+    seeds are in common. `comparisons` names more pairs [model, against] to test (results/tables/pairs.*).
     """
     statistics = compare_to_reference(data, n_resamples=bootstrap_resamples, seed=bootstrap_seed, workers=workers)
+    pairs = compare_pairs(data, comparisons, n_resamples=bootstrap_resamples, seed=bootstrap_seed, workers=workers)
+    statistics, pairs = adjust_all(statistics, pairs)
     caveats = report_caveats(data)
     tables = build_tables(data, significance_marks(statistics), statistics_note(statistics, data), caveats)
     tables["statistics"] = statistics_table(data, statistics)
+    if comparisons:
+        tables["pairs"] = pairs_table(data, pairs)
     tables["identity_bins"] = identity_bin_table(data)
     tables["cost"] = cost_table(data)
     pretrained = any(data.pretrained(model) for model in data.models)

@@ -22,6 +22,8 @@ TABLES: dict[str, str] = {
     "cost": "Cost",
 }
 """Tables of every report (file stem -> section of the HTML report); each task adds `detail_<task>`."""
+PAIRS_TABLE = ("pairs", "Named pairs")
+"""The table of the pairs a config names (report.comparisons): written only when it names some."""
 FIGURES: dict[str, str] = {
     "pretraining_curves": "Pretraining curves",
     "task_scores": "Scores per task",
@@ -47,9 +49,11 @@ def table_caption(table: str) -> str:
     return "table_detail" if table.startswith("detail_") else f"table_{table}"
 
 
-def table_sections(tasks: Iterable[str], pretrained: bool = True) -> dict[str, str]:
-    """Every table stem of a report on these tasks -> its section (`pretrained`: a model is pretrained here)."""
-    tables = {**TABLES, **{detail_table_stem(task): f"Detail: {task}" for task in tasks}}
+def table_sections(tasks: Iterable[str], pretrained: bool = True, pairs: bool = False) -> dict[str, str]:
+    """Every table stem of a report on these tasks -> its section (`pretrained`: a model is pretrained here;
+    `pairs`: the config names pairs to compare)."""
+    named = dict([PAIRS_TABLE]) if pairs else {}
+    tables = {**TABLES, **named, **{detail_table_stem(task): f"Detail: {task}" for task in tasks}}
     return {stem: section for stem, section in tables.items() if pretrained or stem not in PRETRAINING_OUTPUTS}
 
 

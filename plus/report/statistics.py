@@ -8,9 +8,11 @@
   resample for both models, N_RESAMPLES times, seeded), the task metric is recomputed for both from their
   predictions.parquet (plus.metrics.task_metrics) and the two-sided p-value is
   2 min(P(delta <= 0), P(delta >= 0)) with the +1 correction of a Monte Carlo p-value.
-- The p-values of all comparisons in the report (every model other than the reference, every task) are adjusted
-  together with Benjamini-Hochberg (scipy.stats.false_discovery_control), controlling the false discovery rate;
-  a comparison is significant when its adjusted p (q) is below ALPHA.
+- Pairs the config names (report.comparisons, e.g. one encoder under two protocols) are tested the same way,
+  with a t confidence interval of the per-seed paired differences (compare_pairs).
+- The p-values of all comparisons in the report (every model other than the reference, every task, and the named
+  pairs) are adjusted together with Benjamini-Hochberg (scipy.stats.false_discovery_control), controlling the
+  false discovery rate; a comparison is significant when its adjusted p (q) is below ALPHA.
 """
 
 from __future__ import annotations
@@ -203,15 +205,77 @@ def compare_to_reference(
                 else:
                     row.update(comparison)
             rows.append(row)
-    results = starmap(_run_bootstrap, [(case.arguments, case.options) for _, case in bootstraps], workers)
-    for (row, case), (observed, p) in zip(bootstraps, results, strict=True):
-        row.update({"delta": observed, "test": case.test, "p": p})
+    _run_bootstraps(bootstraps, workers)
     table = pd.DataFrame(rows)
     if table.empty:
         return table
     table["q"] = adjust(table["p"].to_numpy(dtype=float))
     table["significant"] = table["q"] < ALPHA
     return table
+
+
+def _run_bootstraps(bootstraps: list[tuple[dict[str, Any], Bootstrap]], workers: int) -> None:
+    """Run the paired bootstraps in `workers` processes and fill in each row's delta, test and p."""
+    results = starmap(_run_bootstrap, [(case.arguments, case.options) for _, case in bootstraps], workers)
+    for (row, case), (observed, p) in zip(bootstraps, results, strict=True):
+        row.update({"delta": observed, "test": case.test, "p": p})
+
+
+def compare_pairs(
+    data: ReportData,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
+    workers: int = WORKERS,
+) -> pd.DataFrame:
+    """One row per (pair, task): model minus `against` on the headline metric, the 95% t interval of the per-seed
+    paired differences (>= 2 seeds in common), the paired test as against the reference, and p (q: adjust_all)."""
+    rows, bootstraps = [], []
+    for model, against in pairs:
+        for name in (model, against):
+            if name not in data.models:
+                raise InputError(f"report.comparisons: model {name!r} is not among the models ({list(data.models)})")
+        for task, info in data.tasks.items():
+            values, against_values = _headline_values(data, model, task), _headline_values(data, against, task)
+            if not values or not against_values:
+                continue
+            common = sorted(set(values) & set(against_values))
+            differences = seed_summary([values[s] - against_values[s] for s in common])
+            row = {
+                "model": model,
+                "against": against,
+                "task": task,
+                "split": info.headline_split,
+                "metric": info.headline_metric,
+                "n_common": len(common),
+                "delta": math.nan,
+                "ci_low": differences.low,
+                "ci_high": differences.high,
+                "test": "",
+                "p": math.nan,
+            }
+            comparison = _compare(data, model, against, task, values, against_values, n_resamples, seed)
+            if isinstance(comparison, Bootstrap):
+                bootstraps.append((row, comparison))
+            else:
+                row.update(comparison)
+            rows.append(row)
+    _run_bootstraps(bootstraps, workers)
+    return pd.DataFrame(rows)
+
+
+def adjust_all(statistics: pd.DataFrame, pairs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both tables with q (and significant) from one Benjamini-Hochberg adjustment over all their p-values; the
+    statistics table as it is when there are no pairs."""
+    if pairs.empty:
+        return statistics, pairs
+    p = np.concatenate([statistics["p"].to_numpy(dtype=float), pairs["p"].to_numpy(dtype=float)])
+    q = adjust(p)
+    statistics, pairs = statistics.copy(), pairs.copy()
+    statistics["q"], pairs["q"] = q[: len(statistics)], q[len(statistics) :]
+    statistics["significant"], pairs["significant"] = statistics["q"] < ALPHA, pairs["q"] < ALPHA
+    return statistics, pairs
 
 
 def _compare(
@@ -319,6 +383,53 @@ def statistics_table(data: ReportData, comparison: pd.DataFrame) -> Table:
         "95% CI: mean ± t(0.975, n-1) · sd / sqrt(n) over seeds (none for one seed). Δ: model minus reference "
         "(mean over seeds; for a bootstrap, on the seeds compared).",
         statistics_note(comparison, data),
+    ]
+    return table
+
+
+def pairs_table(data: ReportData, pairs: pd.DataFrame) -> Table:
+    """Per named pair and task: the paired difference, its 95% t interval over seeds, test, p, q, significance."""
+    table = Table(
+        "pairs",
+        "Named pairs (report.comparisons): headline metric of a model minus another's on the same test examples, "
+        "paired test",
+        {
+            "Model": "text",
+            "Against": "text",
+            "Task metric": "text",
+            "Seeds in common": "text",
+            "Δ": "scalar",
+            "95% CI of Δ": "text",
+            "Test": "text",
+            "p": "scalar",
+            "q (BH)": "scalar",
+            "Significant": "text",
+        },
+    )
+    for row in pairs.itertuples():
+        column = f"{task_label(row.task)} {metric_label(row.metric)}"
+        if row.split != "test":
+            column += f" ({split_label(row.split)})"
+        table.rows.append(
+            {
+                "Model": data.models[row.model].label,
+                "Against": data.models[row.against].label,
+                "Task metric": column,
+                "Seeds in common": str(row.n_common),
+                "Δ": None if _missing(row.delta) else Stat(row.delta),
+                "95% CI of Δ": "—" if _missing(row.ci_low) else f"[{row.ci_low:.3f}, {row.ci_high:.3f}]",
+                "Test": row.test or "—",
+                "p": None if _missing(row.p) else Stat(row.p),
+                "q (BH)": None if _missing(row.q) else Stat(row.q),
+                "Significant": "" if _missing(row.p) else ("yes" if row.significant else "no"),
+            }
+        )
+    table.notes = [
+        "Δ: model minus against, the mean over seeds; 95% CI: mean ± t(0.975, n-1) · sd / sqrt(n) of the per-seed "
+        "paired differences (none for fewer than two seeds in common, where the test is a paired bootstrap over "
+        "test examples).",
+        f"q: Benjamini-Hochberg over these pairs and every comparison of the statistics table together; significant "
+        f"when q < {ALPHA}.",
     ]
     return table
 

@@ -11,6 +11,7 @@ from snakemake.io import report as flag_for_report
 report: "../report/workflow.rst"
 
 
+PAIRS = bool(config["_report"].get("comparisons"))  # named pairs: a table of their own
 REPORT_TABLE_FILES = [
     (
         flag_for_report(
@@ -29,7 +30,7 @@ REPORT_TABLE_FILES = [
             labels={"table": name, "format": suffix},
         )
     )
-    for name, section in table_sections(TASKS, PRETRAINING).items()
+    for name, section in table_sections(TASKS, PRETRAINING, PAIRS).items()
     for suffix in TABLE_FORMATS
 ]
 REPORT_FIGURE_FILES = [
