@@ -329,7 +329,7 @@ def test_bootstraps_in_worker_processes_give_the_same_table(tmp_path: Path) -> N
 
 def test_named_pairs_get_a_paired_test_and_an_interval_of_the_differences(tmp_path: Path) -> None:
     files = make_run(tmp_path, seeds=(0, 1, 2))
-    data = collect(**files, published=PUBLISHED, models=report_models())
+    data = collect_run(tmp_path, files)
     build_report(
         data,
         tmp_path / "tables",
