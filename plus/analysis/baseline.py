@@ -29,7 +29,7 @@ from plus.data.task_data.canonical import read_split
 from plus.errors import InputError
 from plus.io import atomic_path
 from plus.metrics.task import fit_homology_thresholds, task_metrics
-from plus.report.records import METRICS_FILE, write_evaluation
+from plus.report.records import METRICS_FILE, evaluation_fields, write_evaluation
 from plus.tasks import SCOP_LEVELS, UNLABELLED, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -182,18 +182,8 @@ def run_alignment_baseline(
         splits[split] = {**task_metrics(spec, table.assign(split=split), homology_thresholds=thresholds)}
         tables.append(table.assign(split=split))
         log.info("%s %s: %s", spec.name, split, splits[split])
-    headline_split = spec.headline_split if spec.headline_split in splits else spec.test_splits[0]
     metrics: dict[str, Any] = {
-        "task": spec.name,
-        "model": model,
-        "seed": seed,
-        "shape": spec.shape,
-        "splits": splits,
-        "headline": {
-            "metric": spec.headline_metric,
-            "split": headline_split,
-            "value": splits[headline_split].get(spec.headline_metric),
-        },
+        **evaluation_fields(spec, model, seed, splits),
         "baseline": {"kind": "alignment", "method": DESCRIPTIONS[spec.shape], "train_size": len(train)},
     }
     if thresholds is not None:

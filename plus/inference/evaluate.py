@@ -19,7 +19,7 @@ from plus.models.checkpoint import load_checkpoint
 from plus.models.registry import architecture
 from plus.models.spec_paths import resolve_spec_paths
 from plus.models.task_model import TaskModel, checkpoint_head_fields
-from plus.report.records import METRICS_FILE, write_evaluation
+from plus.report.records import METRICS_FILE, evaluation_fields, write_evaluation
 from plus.settings import EvaluateJob, FinetuneSettings, parse_settings
 from plus.tasks import TaskSpec
 from plus.tokens import encode
@@ -132,20 +132,7 @@ def run_evaluation(
         result = task_metrics(spec, table, homology_thresholds=thresholds, homology_score=settings.homology_score)
         splits[split] = {**result, "n": len(table)}
         tables.append(table.assign(split=split))
-    headline_split = spec.headline_split if spec.headline_split in splits else spec.test_splits[0]
-    metrics = {
-        "task": spec.name,
-        "model": job.model,
-        "seed": job.seed,
-        "shape": spec.shape,
-        "splits": splits,
-        "headline": {
-            "metric": spec.headline_metric,
-            "split": headline_split,
-            "value": splits[headline_split].get(spec.headline_metric),
-        },
-        **checkpoint_provenance(checkpoint),
-    }
+    metrics = {**evaluation_fields(spec, job.model, job.seed, splits), **checkpoint_provenance(checkpoint)}
     if spec.task_shape.pairs:
         metrics["homology_score"] = settings.homology_score
         metrics["homology_thresholds_from"] = settings.homology_thresholds

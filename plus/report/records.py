@@ -10,7 +10,7 @@ import json
 import math
 import numbers
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, StrictInt, ValidationError
 
@@ -18,6 +18,23 @@ from plus.errors import InputError
 from plus.io import write_json
 
 METRICS_FILE = "metrics.json"
+
+if TYPE_CHECKING:
+    from plus.settings import TaskSpec
+
+
+def evaluation_fields(spec: TaskSpec, model: str, seed: int, splits: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The fields every evaluation record starts with: the run, its task's shape, each split's metrics and the
+    headline (the task's headline split, else its first test split)."""
+    split = spec.headline_split if spec.headline_split in splits else spec.test_splits[0]
+    return {
+        "task": spec.name,
+        "model": model,
+        "seed": seed,
+        "shape": spec.shape,
+        "splits": splits,
+        "headline": {"metric": spec.headline_metric, "split": split, "value": splits[split].get(spec.headline_metric)},
+    }
 
 
 def _metric(value: Any) -> int | float:
