@@ -6,8 +6,10 @@ Kept free of heavy imports: the workflow reads it at `snakemake -n` time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -34,6 +36,10 @@ class RuleRequests:
     def runtime_minutes(self, rule: str, attempt: int) -> int:
         """The runtime attempt `attempt` (1, 2, ...) of a job of `rule` asks for: attempt x minutes, capped."""
         return min(self.time_limit_minutes, max(attempt, 1) * self.request(rule).minutes)
+
+    def runtime_resource(self, rule: str) -> Callable[[Any, int], int]:
+        """A Snakemake `runtime` resource for `rule`: a function of (wildcards, attempt)."""
+        return lambda wildcards, attempt: self.runtime_minutes(rule, attempt)
 
     def attempt_minutes(self, rule: str) -> tuple[int, ...]:
         """The runtime of every attempt the rule allows (its retries + 1; one where the profile decides)."""

@@ -214,11 +214,7 @@ def output_dir(wildcards, output):
 def requested_runtime(rule):
     """A `runtime` resource: attempt x the rule's minutes in plus/estimates/requests.yaml, at most plan.time_limit
     (a timed-out training job resumes from its checkpoint with more time)."""
-
-    def runtime(wildcards, attempt):
-        return REQUESTS.runtime_minutes(rule, attempt)
-
-    return runtime
+    return REQUESTS.runtime_resource(rule)
 
 
 def memory_mb(base):

@@ -2,6 +2,14 @@
 # (`plus devices`: nvidia-smi -L, CUDA_VISIBLE_DEVICES, SLURM's allocation variables, torch.cuda.device_count()).
 # Run it before a long reproduction:  snakemake --profile slurm results/devices/check.json
 # The {name} wildcard only labels the check, e.g. one per GPU partition or GPU type tried.
+# It may be included on its own (a cluster check outside the workflow): then it asks what the packaged table says.
+
+if "REQUESTS" not in globals():
+    from plus.estimates.requests import rule_requests
+    from plus.estimates.settings import PlanSettings
+
+    REQUESTS = rule_requests(PlanSettings())
+    requested_runtime = REQUESTS.runtime_resource
 
 
 rule gpu_smoke:
