@@ -229,6 +229,20 @@ def write_run_record(directory: str | os.PathLike[str], settings: dict[str, Any]
     return path
 
 
+def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A JSON object from `path`, or an InputError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        value = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: not valid JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: expected a JSON object, found {type(value).__name__}")
+    return value
+
+
 def read_config(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:
     """Read a JSON or YAML file holding a mapping into a dict, with a clear error naming the file."""
     path = Path(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,3 +20,14 @@ def realdata() -> Path:
             pytrace=False,
         )
     return REALDATA
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Torch on one thread while a test runs: tiny models run much faster that way on a busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -31,6 +31,8 @@ from plus.models.specs import (
 from plus.tensors import pad_tokens
 from plus.tokens import VOCAB_SIZE, encode
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SEQUENCES = ("MKVLAXWG", "ACDEF", "GHIKLMNPQRSTVWY")
 PAIRED = ("QEGH", "WYVRK", "ND")
 WEIGHTED_SPECS: tuple[type[BaseEncoderSpec], ...] = get_args(get_args(WeightedSpec)[0])
@@ -68,14 +70,6 @@ def _cases() -> list[Any]:
             cases.append(pytest.param((member, None), id=member.type_name()))
         cases.extend(pytest.param((member, make), id=name) for name, make in EXAMPLES.get(member, []))
     return cases
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ task and published results."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from plus.errors import InputError
+from plus.io import read_json_object
 from plus.paths import SUMMARY, ModelPaths, RunPaths, TaskPaths, benchmarks_dir, checkpoints_dir
 from plus.report.cost import collect_costs, empty_costs
 from plus.report.provenance import Provenance, read_summary, task_provenance
@@ -87,19 +87,6 @@ class ReportData:
         """Whether the run pretrained a model's encoder: not a random initialisation, an alignment baseline, an
         encoder trained elsewhere or a control."""
         return self.models[model].pretrained_here
-
-
-def read_json_file(path: Path) -> dict[str, Any]:
-    """A JSON object from `path`, or an InputError naming the file."""
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    try:
-        value = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: not valid JSON: {error}") from error
-    if not isinstance(value, dict):
-        raise InputError(f"{path}: expected a JSON object, found {type(value).__name__}")
-    return value
 
 
 def _key(record: dict[str, Any], key: str, source: str) -> Any:
@@ -293,7 +280,7 @@ def collect(job: ReportJob, published: Path, results: str | Path | None = None) 
 
 def load_pretraining(path: Path, model: str) -> dict[str, Any]:
     """A pretraining metrics.json of `model`, checked to name it and to hold an object of test-set metrics."""
-    record = read_json_file(path)
+    record = read_json_object(path)
     if _key(record, "model", str(path)) != model:
         raise InputError(f"{path}: records model {record['model']!r}, not the {model!r} it is of")
     if not isinstance(_key(record, "test", str(path)), dict):
@@ -310,7 +297,7 @@ def load_audit(paths: TaskPaths) -> tuple[pd.DataFrame, dict[str, Any]]:
     if not path.is_file():
         raise InputError(f"task {paths.task!r}: {path}: leakage audit not found")
     summary_path = path.parent / SUMMARY
-    summary = read_json_file(summary_path) if summary_path.is_file() else {}
+    summary = read_json_object(summary_path) if summary_path.is_file() else {}
     try:
         table = pd.read_parquet(path)
     except Exception as error:

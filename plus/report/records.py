@@ -6,7 +6,6 @@ Kept free of heavy imports: the report's settings and the training commands both
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, PlainValidator, StrictInt, ValidationError
 
 from plus.errors import InputError
-from plus.io import write_json
+from plus.io import read_json_object, write_json
 
 METRICS_FILE = "metrics.json"
 
@@ -108,15 +107,7 @@ class EvaluationRecord(BaseModel):
     @classmethod
     def read(cls, path: Path) -> EvaluationRecord:
         """The record in a metrics.json file, or an InputError naming the file."""
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: file not found")
-        try:
-            values = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise InputError(f"{path}: not valid JSON: {error}") from error
-        if not isinstance(values, dict):
-            raise InputError(f"{path}: expected a JSON object, found {type(values).__name__}")
+        values = read_json_object(path)
         return cls.from_values(values, str(path))
 
 

@@ -32,7 +32,7 @@ from plus.errors import InputError
 from plus.metrics.task import task_metrics
 from plus.report.collect import ReportData, RunKey
 from plus.report.predictions import KEY, report_task_spec, run_predictions
-from plus.report.tables import metric_label, split_label, task_label
+from plus.report.tables import ScoreColumn
 from plus.report.workers import starmap
 from plus.report.writers import Stat, Table
 from plus.tasks import TaskSpec
@@ -360,9 +360,7 @@ def statistics_table(data: ReportData, comparison: pd.DataFrame) -> Table:
         },
     )
     for row in comparison.itertuples():
-        column = f"{task_label(row.task)} {metric_label(row.metric)}"
-        if row.split != "test":
-            column += f" ({split_label(row.split)})"
+        column = ScoreColumn(row.task, row.metric, row.split).header
         is_reference = row.model == row.reference
         table.rows.append(
             {
@@ -407,9 +405,7 @@ def pairs_table(data: ReportData, pairs: pd.DataFrame) -> Table:
         },
     )
     for row in pairs.itertuples():
-        column = f"{task_label(row.task)} {metric_label(row.metric)}"
-        if row.split != "test":
-            column += f" ({split_label(row.split)})"
+        column = ScoreColumn(row.task, row.metric, row.split).header
         table.rows.append(
             {
                 "Model": data.models[row.model].label,
