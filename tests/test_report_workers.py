@@ -62,7 +62,7 @@ def test_a_killed_report_leaves_no_worker_running(signum: int) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_for(lambda: len(children(process.pid)) >= 2, 30), "the workers did not start"
+        assert wait_for(lambda: len(children(process.pid)) >= 2, 120), "the workers did not start"
         time.sleep(0.5)
         workers = children(process.pid)
         process.send_signal(signum)
