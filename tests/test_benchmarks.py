@@ -65,12 +65,8 @@ def test_pfam_prep_prints_one_line_per_size(prepared):
     ]
 
 
-def test_pfam_like_records_parse_and_have_zipf_like_families(tmp_path):
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import pfam_like
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+def test_pfam_like_records_parse_and_have_zipf_like_families(tmp_path, benchmark_module):
+    pfam_like = benchmark_module("pfam_like")
     from plus.data.corpus.pfam import prepare_pfam
     from plus.settings import PfamSettings
 

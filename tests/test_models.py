@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -380,16 +379,8 @@ def test_plus_models_cli(capsys):
     assert "plus-tfm" in table and "14,919,306" in table
 
 
-def load_benchmark():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "pretrain_throughput.py"
-    spec = importlib.util.spec_from_file_location("pretrain_throughput", path)
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
-    return benchmark
-
-
-def test_throughput_benchmark_prints_one_json_line(capsys):
-    benchmark = load_benchmark()
+def test_throughput_benchmark_prints_one_json_line(capsys, benchmark_module):
+    benchmark = benchmark_module("pretrain_throughput")
     argv = ["--preset", "plus-rnn-tiny", "--pairs", "2", "--steps", "2", "--warmup", "1", "--median-length", "30"]
     assert benchmark.main([*argv, "--threads", "1"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -399,8 +390,8 @@ def test_throughput_benchmark_prints_one_json_line(capsys):
     assert len(result["step_seconds"]) == 2 and result["peak_memory_mib"] > 0
 
 
-def test_throughput_benchmark_compares_with_the_packed_lstm_from_the_same_weights(capsys):
-    benchmark = load_benchmark()
+def test_throughput_benchmark_compares_with_the_packed_lstm_from_the_same_weights(capsys, benchmark_module):
+    benchmark = benchmark_module("pretrain_throughput")
     argv = ["--preset", "plus-rnn-tiny", "--pairs", "3", "--steps", "1", "--warmup", "0", "--median-length", "30"]
     assert benchmark.main([*argv, "--threads", "1", "--compare-impl"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

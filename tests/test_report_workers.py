@@ -14,8 +14,19 @@ import pytest
 from plus.report.workers import starmap
 
 ROOT = Path(__file__).resolve().parents[1]
-# a report-like run: a parent that starts 2 workers for 4 long calls and waits for them
-SCRIPT = "import sys, time; from plus.report.workers import starmap; starmap(time.sleep, [(60,)] * 4, 2)"
+# a report-like run: a parent that starts 2 workers for 4 long calls and waits for them; each call first leaves a
+# mark in the directory given, so the test signals the parent only once both workers are inside a call
+CALLS = """import pathlib, time
+
+
+def mark_and_sleep(directory, index):
+    pathlib.Path(directory, str(index)).touch()
+    time.sleep(60)
+"""
+SCRIPT = (
+    "import sys; from plus.report.workers import starmap; from calls import mark_and_sleep; "
+    "starmap(mark_and_sleep, [(sys.argv[1], index) for index in range(4)], 2)"
+)
 
 
 def children(pid: int) -> list[int]:
@@ -58,15 +69,19 @@ def test_one_worker_runs_in_process() -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
-def test_a_killed_report_leaves_no_worker_running(signum: int) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, stderr=subprocess.PIPE, text=True)
+def test_a_killed_report_leaves_no_worker_running(signum: int, tmp_path: Path) -> None:
+    (tmp_path / "calls.py").write_text(CALLS)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT), str(tmp_path)))}
+    command = [sys.executable, "-c", SCRIPT, str(marks)]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_for(lambda: len(children(process.pid)) >= 2, 120), "the workers did not start"
-        time.sleep(0.5)
+        # spawned workers take seconds to start on a loaded machine; signalled before, the pool is still starting
+        assert wait_for(lambda: len(list(marks.iterdir())) >= 2, 120), "the workers did not start their calls"
         workers = children(process.pid)
         process.send_signal(signum)
-        process.wait(timeout=20)
+        process.wait(timeout=60)
         assert wait_for(lambda: not any(alive(pid) for pid in workers), 10), [p for p in workers if alive(p)]
     finally:
         if process.poll() is None:
