@@ -12,6 +12,7 @@ import torch
 import yaml
 from lightning.fabric.utilities.data import AttributeDict
 
+from plus.errors import InputError
 from plus.training.history import START_STEP, attempt_logger, record_attempt_start, training_history
 
 
@@ -79,7 +80,7 @@ def test_a_bad_line_before_the_last_is_an_error(tmp_path: Path) -> None:
     first = log_attempt(tmp_path, 0, [train(9, 0.9)])
     with (first / "metrics.jsonl").open("a") as log:
         log.write('{"step": 19, "train_lo\n{"step": 29, "train_loss": 0.7}\n')
-    with pytest.raises(ValueError, match="line 2 is not JSON"):
+    with pytest.raises(InputError, match="line 2 is not JSON"):
         training_history(tmp_path, steps_per_epoch=10)
 
 

@@ -23,6 +23,7 @@ import yaml
 from lightning.pytorch.loggers.logger import Logger
 from lightning.pytorch.utilities import rank_zero_only
 
+from plus.errors import InputError
 from plus.io import atomic_path
 
 LOGS = "logs"
@@ -121,7 +122,7 @@ def _read_rows(metrics: Path) -> list[dict[str, Any]]:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
             if number < len(lines):
-                raise ValueError(f"{metrics}: line {number} is not JSON") from None
+                raise InputError(f"{metrics}: line {number} is not JSON (a damaged training log)") from None
     return rows
 
 
