@@ -52,7 +52,7 @@ munged --force --socket="$DIR/munge/munge.socket" --key-file="$DIR/munge/munge.k
 munge -n -S "$DIR/munge/munge.socket" | unmunge -S "$DIR/munge/munge.socket" >/dev/null
 
 # 2. slurm.conf and gres.conf. RealMemory below what slurmd detects (else the node drains).
-CPUS=$(nproc)
+CPUS=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc obeys OMP_NUM_THREADS; the node has them all
 MEM_MB=$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
 write_atomically() {
     local target=$1 tmp
