@@ -52,6 +52,11 @@ def alive(pid: int) -> bool:
         return False
 
 
+def default_sigint() -> None:
+    """In the child before it starts Python: SIGINT handled by default, so Python turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_for(condition, timeout: float) -> bool:
     """Poll `condition` every 0.1 s until it holds or `timeout` seconds pass."""
     deadline = time.monotonic() + timeout
@@ -75,7 +80,9 @@ def test_a_killed_report_leaves_no_worker_running(signum: int, tmp_path: Path) -
     marks.mkdir()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT), str(tmp_path)))}
     command = [sys.executable, "-c", SCRIPT, str(marks)]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    # a report started from a terminal: SIGINT at its default, whatever an earlier test in this worker left it at
+    # (Lightning ignores SIGINT after a KeyboardInterrupt; a child inheriting that would never see Ctrl-C)
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         # spawned workers take seconds to start on a loaded machine; signalled before, the pool is still starting
         assert wait_for(lambda: len(list(marks.iterdir())) >= 2, 120), "the workers did not start their calls"
