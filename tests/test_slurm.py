@@ -41,6 +41,14 @@ def _run(command: list[str], timeout_s: int, **kwargs) -> subprocess.CompletedPr
     )
 
 
+def _start(command: list[str], timeout_s: int, output: Path, **kwargs) -> subprocess.Popen[bytes]:
+    """Start a command as `_run` runs it, without waiting, its stdout and stderr going to the file `output`."""
+    with output.open("wb") as handle:
+        return subprocess.Popen(
+            ["timeout", "-k", "15", str(timeout_s), *command], stdout=handle, stderr=subprocess.STDOUT, **kwargs
+        )
+
+
 def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
@@ -80,11 +88,21 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         assert stopped.returncode == 0, f"stop_cluster.sh failed:\n{stopped.stdout}\n{stopped.stderr}"
 
 
-def snakemake(workdir: Path, *args: str, timeout_s: int) -> subprocess.CompletedProcess[str]:
-    """Run snakemake in `workdir` with this interpreter; its directory goes first on PATH (for `plus`)."""
+def _snakemake_env() -> dict[str, str]:
+    """This environment with this interpreter's directory first on PATH (for `plus`), and no SLURM job's variables."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env = {key: value for key, value in env.items() if not key.startswith(("SLURM_", "SNAKEMAKE_PROFILE"))}
-    return _run([sys.executable, "-m", "snakemake", *args], timeout_s, cwd=workdir, env=env)
+    return {key: value for key, value in env.items() if not key.startswith(("SLURM_", "SNAKEMAKE_PROFILE"))}
+
+
+def snakemake(workdir: Path, *args: str, timeout_s: int) -> subprocess.CompletedProcess[str]:
+    """Run snakemake in `workdir` with this interpreter."""
+    return _run([sys.executable, "-m", "snakemake", *args], timeout_s, cwd=workdir, env=_snakemake_env())
+
+
+def start_snakemake(workdir: Path, *args: str, timeout_s: int, output: Path) -> subprocess.Popen[bytes]:
+    """Start snakemake in `workdir` as `snakemake` runs it, without waiting for it; its output goes to `output`."""
+    command = [sys.executable, "-m", "snakemake", *args]
+    return _start(command, timeout_s, output, cwd=workdir, env=_snakemake_env())
 
 
 def main_log(workdir: Path) -> str:
@@ -252,21 +270,29 @@ def test_reduced_demo_through_slurm_equals_local_run(slurm_cluster: Path, tmp_pa
     more runtime and resumes from its checkpoint; and the results equal those of a local run bit for bit."""
     local = demo_checkout(tmp_path / "local", reduced_demo_config())
     cluster = demo_checkout(tmp_path / "slurm", reduced_demo_config())
-    result = snakemake(local, "--cores", "2", *DEMO_THREADS, timeout_s=900)
-    assert result.returncode == 0, f"local run failed:\n{_tail(result.stderr, 40)}"
-    result = snakemake(
-        cluster,
-        "--profile",
-        str(PROFILE),
-        *DEMO_THREADS,
-        "--retries",
-        "1",
-        "--set-resources",
-        "pretrain:runtime=20 * attempt - 19",
-        "pretrain:mem_mb=3000",
-        "pretrain:gpu=1",
-        timeout_s=1200,
-    )
+    # the local run alongside the cluster's, which mostly waits on sbatch and status checks
+    local_output = tmp_path / "local.out"
+    local_run = start_snakemake(local, "--cores", "2", *DEMO_THREADS, timeout_s=1200, output=local_output)
+    try:
+        result = snakemake(
+            cluster,
+            "--profile",
+            str(PROFILE),
+            *DEMO_THREADS,
+            "--retries",
+            "1",
+            "--set-resources",
+            "pretrain:runtime=20 * attempt - 19",
+            "pretrain:mem_mb=3000",
+            "pretrain:gpu=1",
+            timeout_s=1200,
+        )
+        local_run.wait(timeout=1300)
+    finally:
+        if local_run.poll() is None:
+            local_run.terminate()  # `timeout` passes it on to snakemake
+            local_run.wait()
+    assert local_run.returncode == 0, f"local run failed:\n{_tail(local_output.read_text(), 40)}"
     assert result.returncode == 0, f"SLURM run failed:\n{_tail(result.stderr, 40)}"
 
     submissions = assert_every_remote_job_went_through_sbatch(cluster)
