@@ -23,6 +23,7 @@ from typing import Any
 
 from plus.data.task_data.fingerprint import DIFFERS, DOWNLOADED, OFFICIAL, UNVERIFIED
 from plus.errors import InputError
+from plus.io import read_json_object
 
 KINDS = ("official", "local", "synthetic", "unknown")
 SYNTHETIC_GENERATOR = "plus.data.synthetic"
@@ -139,14 +140,8 @@ def content_provenance(base: Provenance, content: Any, where: str) -> Provenance
 
 def read_summary(summary_path: Path) -> dict[str, Any]:
     """A canonical task's summary.json, checked to be an object with a 'task' key."""
-    summary_path = Path(summary_path)
-    if not summary_path.is_file():
-        raise InputError(f"{summary_path}: task summary not found")
-    try:
-        summary = json.loads(summary_path.read_text())
-    except json.JSONDecodeError as error:
-        raise InputError(f"{summary_path}: not valid JSON: {error}") from error
-    if not isinstance(summary, dict) or "task" not in summary:
+    summary = read_json_object(summary_path)
+    if "task" not in summary:
         raise InputError(f"{summary_path}: expected a task summary object with a 'task' key")
     return summary
 

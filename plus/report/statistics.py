@@ -369,11 +369,9 @@ def statistics_table(data: ReportData, comparison: pd.DataFrame) -> Table:
                 "Seeds": str(row.n_seeds),
                 "Mean": Stat(row.mean),
                 "SD": None if _missing(row.sd) else Stat(row.sd),
-                "95% CI": "—" if _missing(row.ci_low) else f"[{row.ci_low:.3f}, {row.ci_high:.3f}]",
+                "95% CI": _interval(row),
                 "Δ vs reference": None if is_reference or _missing(row.delta) else Stat(row.delta),
-                "Test": row.test or "—",
-                "p": None if _missing(row.p) else Stat(row.p),
-                "q (BH)": None if _missing(row.q) else Stat(row.q),
+                **_test_cells(row),
                 "Significant": "" if is_reference or _missing(row.p) else ("yes" if row.significant else "no"),
             }
         )
@@ -413,10 +411,8 @@ def pairs_table(data: ReportData, pairs: pd.DataFrame) -> Table:
                 "Task metric": column,
                 "Seeds in common": str(row.n_common),
                 "Δ": None if _missing(row.delta) else Stat(row.delta),
-                "95% CI of Δ": "—" if _missing(row.ci_low) else f"[{row.ci_low:.3f}, {row.ci_high:.3f}]",
-                "Test": row.test or "—",
-                "p": None if _missing(row.p) else Stat(row.p),
-                "q (BH)": None if _missing(row.q) else Stat(row.q),
+                "95% CI of Δ": _interval(row),
+                **_test_cells(row),
                 "Significant": "" if _missing(row.p) else ("yes" if row.significant else "no"),
             }
         )
@@ -428,6 +424,20 @@ def pairs_table(data: ReportData, pairs: pd.DataFrame) -> Table:
         f"when q < {ALPHA}.",
     ]
     return table
+
+
+def _interval(row: Any) -> str:
+    """A row's 95% interval as text, or a dash where there is none."""
+    return "—" if _missing(row.ci_low) else f"[{row.ci_low:.3f}, {row.ci_high:.3f}]"
+
+
+def _test_cells(row: Any) -> dict[str, Any]:
+    """The Test, p and q (BH) cells of a row of the statistics or pairs table."""
+    return {
+        "Test": row.test or "—",
+        "p": None if _missing(row.p) else Stat(row.p),
+        "q (BH)": None if _missing(row.q) else Stat(row.q),
+    }
 
 
 def _missing(value: object) -> bool:
