@@ -68,7 +68,7 @@ def measure(mode: str, ssa_blocks: str, args: argparse.Namespace) -> dict[str, A
         module.task_loss(module.outputs(batch)["logits"], torch.zeros(args.pairs, dtype=torch.long)).backward()
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rss_before_mib": before, "peak_rss_mib": round(peak, 1), "seconds": round(seconds, 2)}
+    return {"rss_before_mib": before, "peak_rss_mib": round(peak, 1), "seconds": round(seconds, 5)}
 
 
 def main(argv: list[str] | None = None) -> int:
