@@ -9,7 +9,8 @@
 # this script did not write is moved to $PLUS_SLURM_DIR/etc-backup/ and put back by stop_cluster.sh.
 #
 # Environment: PLUS_SLURM_DIR (/tmp/plus-slurm), PLUS_SLURM_CTLD_PORT (16817), PLUS_SLURM_SLURMD_PORT (16818),
-# PLUS_SLURM_GPUS (2), PLUS_SLURM_MINJOBAGE (600: squeue must still list finished jobs when snakemake asks).
+# PLUS_SLURM_GPUS (2), PLUS_SLURM_MINJOBAGE (3600: squeue must still list finished jobs when snakemake asks, and
+# tests/test_slurm.py reads every job's record with scontrol after the whole run, which under load took 13 min).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +18,7 @@ DIR=${PLUS_SLURM_DIR:-/tmp/plus-slurm}
 CTLD_PORT=${PLUS_SLURM_CTLD_PORT:-16817}
 SLURMD_PORT=${PLUS_SLURM_SLURMD_PORT:-16818}
 GPUS=${PLUS_SLURM_GPUS:-2}
-MINJOBAGE=${PLUS_SLURM_MINJOBAGE:-600}
+MINJOBAGE=${PLUS_SLURM_MINJOBAGE:-3600}
 ETC=/etc/slurm
 MARKER="# written by plus tests/slurm/start_cluster.sh"
 
