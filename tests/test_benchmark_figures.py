@@ -109,3 +109,17 @@ def test_embed_speed_times_both_encoders_embedding_and_training_in_one_run():
         assert len(result["embed_pass_s"]) == len(result["train_pass_s"]) == 1
         assert 10_000_000 < result["parameters"] < 20_000_000  # similar sizes: about 15 M each
     assert set(line["esm2_over_plus"]) == {"embed", "train"} and "overloaded" in line["load"]
+
+
+def test_demo_time_sums_each_rules_job_walls(tmp_path, benchmark_module):
+    demo_time = benchmark_module("demo_time")
+    benchmarks = tmp_path / "results" / "benchmarks"
+    for task in ("homology", "secstr"):
+        write_benchmark(benchmarks / "finetune" / "m" / task / "seed0.tsv", 600.0)
+    write_benchmark(benchmarks / "report.tsv", 300.0)
+    (benchmarks / "evaluate").mkdir()
+    (benchmarks / "evaluate" / "empty.tsv").write_text("s\th:m:s\n")  # a job killed before its row: not counted
+    assert demo_time.rule_walls(benchmarks) == {
+        "finetune": {"jobs": 2, "wall_s": 2.0},
+        "report": {"jobs": 1, "wall_s": 1.0},
+    }

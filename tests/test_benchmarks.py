@@ -163,8 +163,10 @@ def test_job_startup_prints_medians_and_ratios():
 
 
 def test_report_bootstrap_times_both_worker_counts_and_both_resample_paths():
-    [line] = run("report_bootstrap.py", "--resamples", 5, "--repeats", 1)
+    [line] = run("report_bootstrap.py", "--resamples", 5, "--repeats", 1, "--scale", 0.5)
     assert_finite(line)
-    assert line["workers"]["ratio"] == pytest.approx(line["workers"]["1"] / line["workers"]["2"], abs=0.01)
+    workers = line["workers"]
+    for way in ("2_always", "2_when_worth_it"):
+        assert workers[f"ratio_{way}"] == pytest.approx(workers["1"] / workers[way], abs=0.01)
     assert set(line["resample_ms"]) == set(BUILTIN_TASKS) - {"fluorescence"}  # fluorescence: stability's shape again
     assert all(times["checked"] > 0 and times["unchecked"] > 0 for times in line["resample_ms"].values())

@@ -16,6 +16,7 @@ from scipy import stats
 
 from plus.errors import InputError
 from plus.metrics.task import task_metrics
+from plus.report import statistics as statistics_module
 from plus.report.build import build_report
 from plus.report.collect import ReportData, collect
 from plus.report.outputs import report_files
@@ -318,13 +319,31 @@ def test_provenance_is_inferred_from_the_synthetic_manifest(tmp_path: Path) -> N
     assert infer_provenance(summary)[1].kind == "official"
 
 
-def test_bootstraps_in_worker_processes_give_the_same_table(tmp_path: Path) -> None:
+def test_bootstraps_in_worker_processes_give_the_same_table(tmp_path: Path, monkeypatch) -> None:
     files = make_run(tmp_path, seeds=(0,))
     data = collect_run(tmp_path, files)
     alone = compare_to_reference(data, n_resamples=100, seed=3)
+    monkeypatch.setattr("plus.report.statistics.WORKER_START_S", 0.0)  # workers however quick the bootstraps
     parallel = compare_to_reference(data, n_resamples=100, seed=3, workers=2)
     assert alone["test"].str.startswith("paired bootstrap").sum() == 6  # 3 models x 2 tasks against the reference
     pd.testing.assert_frame_equal(alone, parallel)
+
+
+def test_bootstraps_too_quick_to_pay_for_workers_run_in_the_report_process(tmp_path: Path, monkeypatch) -> None:
+    files = make_run(tmp_path, seeds=(0,))
+    data = collect_run(tmp_path, files)
+    asked = []
+    run_calls = statistics_module.starmap
+
+    def starmap(function, calls, workers):
+        asked.append(workers)
+        return run_calls(function, calls, workers)
+
+    monkeypatch.setattr("plus.report.statistics.starmap", starmap)
+    compare_to_reference(data, n_resamples=20, seed=3, workers=2)  # 6 bootstraps of about 10 ms each
+    monkeypatch.setattr("plus.report.statistics.WORKER_START_S", 0.0)
+    compare_to_reference(data, n_resamples=20, seed=3, workers=2)
+    assert asked == [1, 2]
 
 
 def test_named_pairs_get_a_paired_test_and_an_interval_of_the_differences(tmp_path: Path) -> None:

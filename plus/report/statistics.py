@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,10 @@ from plus.tasks import TaskSpec
 
 N_RESAMPLES = 1000
 WORKERS = 1  # processes for the paired bootstraps: a resource, not a setting (the results do not depend on it)
+# Seconds to start one bootstrap worker: a spawned process imports pandas, scipy.stats, scikit-learn and the task
+# shapes again (a pool of 2 ran 2 trivial calls in 1.2-1.4 s on the 2-core development machine)
+WORKER_START_S = 1.3
+PROBE_RESAMPLES = 5  # resamples of the first bootstrap timed to decide whether workers pay for their start-up
 ALPHA = 0.05
 CONFIDENCE = 0.95
 
@@ -214,9 +219,23 @@ def compare_to_reference(
     return table
 
 
+def _serial_seconds(calls: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> float:
+    """Seconds all the bootstraps would take in this process, from timing PROBE_RESAMPLES resamples of the first."""
+    arguments, options = calls[0]
+    start = time.perf_counter()
+    _run_bootstrap(arguments, {**options, "n_resamples": PROBE_RESAMPLES})
+    per_resample = (time.perf_counter() - start) / PROBE_RESAMPLES
+    return per_resample * sum(options.get("n_resamples", N_RESAMPLES) for _, options in calls)
+
+
 def _run_bootstraps(bootstraps: list[tuple[dict[str, Any], Bootstrap]], workers: int) -> None:
-    """Run the paired bootstraps in `workers` processes and fill in each row's delta, test and p."""
-    results = starmap(_run_bootstrap, [(case.arguments, case.options) for _, case in bootstraps], workers)
+    """Run the paired bootstraps and fill in each row's delta, test and p: in `workers` processes where that is
+    sooner than here, start-up included (WORKER_START_S), else here."""
+    calls = [(case.arguments, case.options) for _, case in bootstraps]
+    if workers > 1 and len(calls) > 1:
+        serial_s = _serial_seconds(calls)
+        workers = workers if WORKER_START_S + serial_s / min(workers, len(calls)) < serial_s else 1
+    results = starmap(_run_bootstrap, calls, workers)
     for (row, case), (observed, p) in zip(bootstraps, results, strict=True):
         row.update({"delta": observed, "test": case.test, "p": p})
 
