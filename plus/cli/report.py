@@ -31,7 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--figures", type=Path, required=True, help="output directory for figures")
     parser.add_argument("--summary", type=Path, required=True, help="output Markdown summary")
     parser.add_argument(
-        "--workers", type=int, help="processes for the paired bootstraps (default 1; the results do not depend on it)"
+        "--workers",
+        type=int,
+        help="at most this many processes for the paired bootstraps, started only where they finish sooner than one "
+        "(default 1; the results do not depend on it)",
     )
     parser.set_defaults(handler=run_report)
 
