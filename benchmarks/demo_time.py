@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_FILES:
         source, target = ROOT / name, workdir / name
-        shutil.copytree(source, target) if source.is_dir() else shutil.copy2(source, target)
+        shutil.copytree(source, target, dirs_exist_ok=True) if source.is_dir() else shutil.copy2(source, target)
     watch = LoadWatch()
     wall, cpu = run_workflow(workdir, args.cores, [str(Path(path).resolve()) for path in args.configfile])
     rules = rule_walls(workdir / "results" / "benchmarks")
