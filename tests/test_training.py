@@ -738,6 +738,12 @@ def test_two_processes_evaluate_as_one(corpus: dict[str, str], tmp_path: Path) -
     assert history.loc[history["step"] == 6, "val_loss"].item() == pytest.approx(expected["loss"], rel=1e-6)
 
 
+def logged_rows(checkpoint_dir: Path) -> int:
+    """Complete history lines the attempts in `checkpoint_dir` have written so far."""
+    paths = checkpoint_dir.glob("logs/version_*/metrics.jsonl")
+    return sum(line.endswith("}") for path in paths for line in path.read_text().splitlines())
+
+
 def descendants(pid: int) -> list[int]:
     """The processes below `pid` (Linux /proc)."""
     parents = {}
@@ -769,6 +775,10 @@ def test_killed_two_process_pretraining_resumes_to_the_same_weights(corpus: dict
         process = subprocess.Popen(attempt, env=ENV, stdout=output, stderr=subprocess.STDOUT)
         deadline = time.time() + 180
         while not (killed / "last.ckpt").exists() and time.time() < deadline and process.poll() is None:
+            time.sleep(0.02)
+        # Lightning saves a step's checkpoint before it logs that step's row: a kill between the two loses the row
+        # (a known gap, in CHANGELOG.md). Killed once the row is written, as a failure after the checkpoint's step.
+        while not logged_rows(killed) and time.time() < deadline and process.poll() is None:
             time.sleep(0.02)
         workers = descendants(process.pid)  # torchrun starts each worker in a session of its own
         for pid in [process.pid, *workers]:
