@@ -39,28 +39,28 @@ def benchmark_dir(results: Path) -> Path:
     return nested if nested.is_dir() else results
 
 
-def read_max_rss(path: Path) -> float | None:
-    """max_rss (MiB) of a benchmark TSV's last row; None when the file has no usable value."""
+def read_column(path: Path, column: str = "max_rss") -> float | None:
+    """A column (max_rss: MiB; s: wall seconds) of a benchmark TSV's last row; None when it has no usable value."""
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     if len(lines) < 2:
         return None
     header, row = lines[0].split("\t"), lines[-1].split("\t")
-    if "max_rss" not in header:
+    if column not in header:
         return None
     try:
-        return float(row[header.index("max_rss")])
+        return float(row[header.index(column)])
     except (IndexError, ValueError):
         return None
 
 
-def jobs_by_rule(results: Path) -> dict[str, dict[str, float]]:
-    """{rule: {job: max_rss}} of every benchmark TSV (the rule is the first folder, or the file's stem)."""
+def jobs_by_rule(results: Path, column: str = "max_rss") -> dict[str, dict[str, float]]:
+    """{rule: {job: value of `column`}} of every benchmark TSV (the rule is the first folder, or the file's stem)."""
     root = benchmark_dir(results)
     rules: dict[str, dict[str, float]] = {}
     for path in sorted(root.rglob("*.tsv")):
         relative = path.relative_to(root)
         rule = relative.parts[0] if len(relative.parts) > 1 else relative.stem
-        value = read_max_rss(path)
+        value = read_column(path, column)
         if value is not None:
             rules.setdefault(rule, {})[str(relative.with_suffix(""))] = value
     return rules

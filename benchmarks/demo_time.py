@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from demo_job_memory import jobs_by_rule
 from job_startup import import_seconds
 from machine_load import LoadWatch, stamp
 
@@ -42,19 +43,11 @@ RULE_IMPORTS = {
 
 
 def rule_walls(benchmarks: Path) -> dict[str, dict[str, float]]:
-    """{rule: {"jobs": n, "wall_s": summed `s`}} of the benchmark TSVs under `benchmarks` (rule: first folder,
-    or the file's stem for a rule with one job)."""
-    rules: dict[str, dict[str, float]] = {}
-    for path in sorted(benchmarks.rglob("*.tsv")):
-        relative = path.relative_to(benchmarks)
-        rule = relative.parts[0] if len(relative.parts) > 1 else path.stem
-        lines = [line.split("\t") for line in path.read_text().splitlines() if line.strip()]
-        if len(lines) < 2 or "s" not in lines[0]:
-            continue
-        entry = rules.setdefault(rule, {"jobs": 0, "wall_s": 0.0})
-        entry["jobs"] += 1
-        entry["wall_s"] = round(entry["wall_s"] + float(lines[-1][lines[0].index("s")]), 2)
-    return rules
+    """{rule: {"jobs": n, "wall_s": summed `s`}} of the benchmark TSVs under `benchmarks`."""
+    return {
+        rule: {"jobs": len(jobs), "wall_s": round(sum(jobs.values()), 2)}
+        for rule, jobs in jobs_by_rule(benchmarks, "s").items()
+    }
 
 
 def children_cpu_s() -> float:
